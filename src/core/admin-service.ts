@@ -1,0 +1,121 @@
+// Admin operations behind the CLI, the /api/admin routes and (later) chat admin commands.
+import { ForbiddenError, InvalidInputError, NotFoundError } from './errors.ts';
+import type { HubContext, HubEvent } from './hub-context.ts';
+import { capabilityOfQueue } from './queues.ts';
+import { replayTask } from './replay.ts';
+import type { DeadLetterRow } from './store/schema.ts';
+import { insertEvents, now } from './task-store.ts';
+import type { WorkerInfo } from './types.ts';
+import { listLiveWorkers } from './worker-registry.ts';
+
+/** One open dead letter with the task it belongs to. */
+export interface FailedEntry extends DeadLetterRow {
+  task_text: string;
+  task_user: string;
+  subtask_key: string;
+}
+
+/** Counts of one capability queue. */
+export interface QueueCounts {
+  capability: string;
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+  completed: number;
+  prioritized: number;
+}
+
+/** Admin operations; every mutating one is recorded in task_events with the admin's identity. */
+export class AdminService {
+  constructor(private readonly ctx: HubContext) {}
+
+  /** Refuses anyone not listed in HUB_ADMINS. */
+  assertAdmin(userId: string): void {
+    if (!this.ctx.isAdmin(userId)) throw new ForbiddenError('That command is for admins only.');
+  }
+
+  /** Open dead letters, newest first, optionally for one capability. */
+  async listFailed(opts: { capability?: string | undefined; limit?: number } = {}): Promise<FailedEntry[]> {
+    let q = this.ctx.db.selectFrom('dead_letters as d')
+      .innerJoin('tasks as t', 't.id', 'd.task_id')
+      .innerJoin('subtasks as s', 's.id', 'd.subtask_id')
+      .selectAll('d').select(['t.text as task_text', 't.user_id as task_user', 's.key as subtask_key'])
+      .where('d.resolved_at', 'is', null);
+    if (opts.capability) q = q.where('d.capability', '=', opts.capability);
+    return q.orderBy('d.id', 'desc').limit(Math.min(opts.limit ?? 100, 1000)).execute();
+  }
+
+  /**
+   * Runs a dead-lettered subtask (by subtask or task id, or a dead letter id) again as a fresh generation,
+   * with the rest of its task's unfinished work. `input` replaces the dead subtask's input.
+   */
+  async reprocess(id: string, actor: string, opts: { input?: unknown } = {}): Promise<{ taskId: string; subtasks: number }> {
+    const dl = await this.findOpenDeadLetter(id);
+    const overrides = opts.input === undefined ? undefined : { [dl.subtask_id]: opts.input };
+    const { task, replayed } = await replayTask(this.ctx, { taskId: dl.task_id, actor, eventType: 'admin.reprocess', inputOverrides: overrides });
+    this.ctx.log.info({ taskId: task.id, actor }, 'admin reprocess');
+    return { taskId: task.id, subtasks: replayed.length };
+  }
+
+  /** Reprocesses every task with an open dead letter (optionally of one capability). */
+  async reprocessAll(actor: string, opts: { capability?: string | undefined } = {}): Promise<{ tasks: string[]; errors: string[] }> {
+    const open = await this.listFailed({ capability: opts.capability, limit: 1000 });
+    const taskIds = [...new Set(open.map((d) => d.task_id))];
+    const tasks: string[] = [];
+    const errors: string[] = [];
+    for (const taskId of taskIds) {
+      try {
+        await replayTask(this.ctx, { taskId, actor, eventType: 'admin.reprocess' });
+        tasks.push(taskId);
+      } catch (err) {
+        errors.push(`${taskId.slice(0, 8)}: ${(err as Error).message}`);
+      }
+    }
+    return { tasks, errors };
+  }
+
+  /** Closes a dead letter without running it again; the task stays FAILED. */
+  async purge(id: string, actor: string): Promise<{ taskId: string }> {
+    const dl = await this.findOpenDeadLetter(id);
+    const events = await this.ctx.db.transaction().execute(async (trx) => {
+      await trx.updateTable('dead_letters').set({ resolved_at: now, resolved_by: actor, resolution: 'purged' })
+        .where('id', '=', dl.id).where('resolved_at', 'is', null).execute();
+      return insertEvents(trx, [{ task_id: dl.task_id, subtask_id: dl.subtask_id, type: 'admin.purge', actor, data: { deadLetter: dl.id } }]);
+    });
+    const task = await this.ctx.db.selectFrom('tasks').selectAll().where('id', '=', dl.task_id).executeTakeFirstOrThrow();
+    await this.ctx.emit(events as HubEvent[], task);
+    return { taskId: dl.task_id };
+  }
+
+  /** Live workers with their state and patterns. */
+  async workers(): Promise<WorkerInfo[]> {
+    return listLiveWorkers(this.ctx.redis, this.ctx.keys);
+  }
+
+  /** Job counts of every capability queue. */
+  async queues(): Promise<QueueCounts[]> {
+    const caps = (await this.ctx.redis.smembers(this.ctx.keys.capabilities)).sort();
+    return Promise.all(caps.map(async (capability) => {
+      const c = await this.ctx.queues.forCapability(capability).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+      return { capability, waiting: c.waiting ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0, completed: c.completed ?? 0, prioritized: c.prioritized ?? 0 };
+    }));
+  }
+
+  /** An open dead letter by its own id, its subtask id, its task id, or a unique prefix of those. */
+  private async findOpenDeadLetter(id: string): Promise<DeadLetterRow> {
+    const key = String(id ?? '').trim().toLowerCase();
+    if (!/^[0-9a-f-]{1,36}$/.test(key)) throw new InvalidInputError(`"${id}" is not a task, subtask or dead-letter id.`);
+    const rows = await this.ctx.db.selectFrom('dead_letters').selectAll().where('resolved_at', 'is', null)
+      .where((eb) => eb.or([
+        ...(/^\d+$/.test(key) ? [eb('id', '=', key)] : []),
+        eb('subtask_id', 'like', `${key}%`),
+        eb('task_id', 'like', `${key}%`),
+      ]))
+      .orderBy('id', 'desc').limit(20).execute();
+    if (rows.length === 0) throw new NotFoundError(`No open dead letter for ${id}.`);
+    if (new Set(rows.map((r) => r.task_id)).size > 1) throw new InvalidInputError(`${id} matches dead letters of several tasks; give more characters.`);
+    return rows[0]!;
+  }
+}
+

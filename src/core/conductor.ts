@@ -1,0 +1,186 @@
+// Applies worker results and signals to Postgres: releases dependents, finishes tasks, dead-letters.
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { enqueueSubtasks, withdrawSubtasks } from './dispatcher.ts';
+import type { HubContext, HubEvent } from './hub-context.ts';
+import { RESULTS_QUEUE } from './queues.ts';
+import type { SubtaskRow, TaskRow } from './store/schema.ts';
+import { insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
+import type { JobResult, SubtaskStatus, WorkerSignal } from './types.ts';
+import type { NewTaskEvent } from './store/schema.ts';
+
+/** What applying one result changed, for the caller to act on after commit. */
+interface Applied {
+  task: TaskRow;
+  events: HubEvent[];
+  ready: SubtaskRow[];
+  siblings: SubtaskRow[];
+  withdraw: SubtaskRow[];
+  ended: boolean;
+}
+
+/** Consumes the results queue and the workers' signal channel. */
+export class Conductor {
+  private worker?: Worker;
+  private subscriber?: Redis;
+  private readonly lastStage = new Map<string, string | undefined>();
+  private readonly chains = new Map<string, Promise<void>>();
+
+  constructor(private readonly ctx: HubContext, private readonly opts: { concurrency?: number } = {}) {}
+
+  /** Starts consuming results and signals. */
+  async start(): Promise<void> {
+    this.worker = new Worker<JobResult>(RESULTS_QUEUE, async (job: Job<JobResult>) => { await this.applyResult(job.data); }, {
+      connection: this.ctx.redis.duplicate(), prefix: this.ctx.config.QUEUE_PREFIX,
+      concurrency: this.opts.concurrency ?? 16,
+      removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 7 * 24 * 3600 },
+    });
+    this.worker.on('error', (err) => this.ctx.log.error({ err }, 'results worker error'));
+    this.worker.on('failed', (job, err) => this.ctx.log.error({ err, jobId: job?.id }, 'applying a result failed; BullMQ retries it'));
+    this.subscriber = this.ctx.redis.duplicate();
+    await this.subscriber.subscribe(this.ctx.keys.signals);
+    this.subscriber.on('message', (_ch, raw) => {
+      let signal: WorkerSignal;
+      try { signal = JSON.parse(raw) as WorkerSignal; } catch { return; }
+      this.serial(signal.subtaskId, () => this.applySignal(signal));
+    });
+    await this.worker.waitUntilReady();
+  }
+
+  /** Stops consuming; in-flight results finish first. */
+  async stop(): Promise<void> {
+    await this.worker?.close();
+    await this.worker?.disconnect?.();
+    this.subscriber?.disconnect();
+    await Promise.all(this.chains.values());
+  }
+
+  /** Applies a worker's result once: a duplicate or stale (older generation) result changes nothing. */
+  async applyResult(result: JobResult): Promise<boolean> {
+    const applied = await this.ctx.db.transaction().execute((trx) => (async () => {
+      const task = await lockTask(trx, result.taskId);
+      const guard = trx.updateTable('subtasks').where('id', '=', result.subtaskId)
+        .where('generation', '=', result.generation).where('status', 'in', ['READY', 'RUNNING']);
+      const events: NewTaskEvent[] = [];
+      if (result.kind === 'succeeded') {
+        const sub = await guard.set({
+          status: 'SUCCEEDED', output: json(result.output), attempts: result.attempt, error: null,
+          worker_id: result.workerId, finished_at: now, updated_at: now,
+          ...(result.startedAt ? { started_at: (eb) => eb.fn.coalesce('started_at', eb.val(new Date(result.startedAt!))) } : {}),
+        }).returningAll().executeTakeFirst();
+        if (!sub) return null;
+        events.push({ task_id: task.id, subtask_id: sub.id, type: 'subtask.succeeded', actor: result.workerId, data: { key: sub.key, attempt: result.attempt } });
+        const siblings = await loadSubtasks(trx, task.id);
+        const done = new Set(siblings.filter((s) => s.status === 'SUCCEEDED').map((s) => s.key));
+        const releasable = siblings.filter((s) => s.status === 'PENDING' && s.depends_on.includes(sub.key) && s.depends_on.every((d) => done.has(d)));
+        const ready = releasable.length === 0 ? [] : await trx.updateTable('subtasks').set({ status: 'READY', queued_at: now, updated_at: now })
+          .where('id', 'in', releasable.map((s) => s.id)).where('status', '=', 'PENDING').returningAll().execute();
+        if (siblings.every((s) => s.status === 'SUCCEEDED')) {
+          const sinks = siblings.filter((s) => !siblings.some((o) => o.depends_on.includes(s.key)));
+          const output = sinks.length === 1 ? sinks[0]!.output : Object.fromEntries(sinks.map((s) => [s.key, s.output]));
+          const finished = await trx.updateTable('tasks').set({ status: 'COMPLETED', result: json(output), progress: null, finished_at: now, updated_at: now })
+            .where('id', '=', task.id).where('status', 'in', ['ASSIGNED', 'IN_PROGRESS']).returningAll().executeTakeFirst();
+          if (finished) {
+            events.push({ task_id: task.id, subtask_id: null, type: 'completed', actor: 'hub', data: { status: 'COMPLETED' } });
+            return { task: finished, events: await insertEvents(trx, events), ready: [], siblings, withdraw: [], ended: true };
+          }
+        }
+        const moved = await this.markInProgress(trx, task, events);
+        return { task: moved, events: await insertEvents(trx, events), ready, siblings, withdraw: [], ended: false };
+      }
+      if (!result.final) {
+        const sub = await guard.set({ status: 'READY', attempts: result.attempt, error: result.error, updated_at: now })
+          .returningAll().executeTakeFirst();
+        if (!sub) return null;
+        events.push({ task_id: task.id, subtask_id: sub.id, type: 'subtask.retrying', actor: result.workerId, data: { key: sub.key, attempt: result.attempt, of: sub.max_attempts, error: result.error, retryInMs: result.retryInMs } });
+        return { task, events: await insertEvents(trx, events), ready: [], siblings: [], withdraw: [], ended: false };
+      }
+      const sub = await guard.set({ status: 'DEAD', attempts: result.attempt, error: result.error, worker_id: result.workerId, finished_at: now, updated_at: now })
+        .returningAll().executeTakeFirst();
+      if (!sub) return null;
+      await trx.insertInto('dead_letters').values({
+        subtask_id: sub.id, task_id: task.id, capability: sub.capability, generation: sub.generation,
+        attempts: result.attempt, error: result.error, resolved_at: null, resolved_by: null, resolution: null,
+      }).execute();
+      const reason = `Step "${sub.key}" (${sub.capability}) failed after ${result.attempt} attempt${result.attempt === 1 ? '' : 's'}: ${result.error}`;
+      events.push({ task_id: task.id, subtask_id: sub.id, type: 'subtask.dead', actor: result.workerId, data: { key: sub.key, attempt: result.attempt, error: result.error } });
+      const withdraw = await trx.updateTable('subtasks').set((eb) => ({
+        status: eb.case().when('status', '=', 'PENDING').then(eb.val<SubtaskStatus>('SKIPPED')).else(eb.val<SubtaskStatus>('CANCELLED')).end(), finished_at: now, updated_at: now,
+      })).where('task_id', '=', task.id).where('status', 'in', ['PENDING', 'READY', 'RUNNING']).returningAll().execute();
+      const failed = await trx.updateTable('tasks').set({ status: 'FAILED', error: reason, finished_at: now, updated_at: now })
+        .where('id', '=', task.id).where('status', 'in', ['ASSIGNED', 'IN_PROGRESS']).returningAll().executeTakeFirst();
+      if (failed) events.push({ task_id: task.id, subtask_id: null, type: 'failed', actor: 'hub', data: { status: 'FAILED', reason } });
+      return {
+        task: failed ?? task, events: await insertEvents(trx, events), ready: [], siblings: [],
+        withdraw: withdraw.filter((s) => s.status === 'CANCELLED'), ended: Boolean(failed),
+      };
+    })());
+    if (!applied) {
+      this.ctx.log.debug({ subtaskId: result.subtaskId, generation: result.generation }, 'duplicate or stale result ignored');
+      return false;
+    }
+    await this.afterCommit(applied);
+    return true;
+  }
+
+  /** Applies a start or progress signal; stale ones (other generation, finished subtask) are ignored. */
+  async applySignal(signal: WorkerSignal): Promise<void> {
+    if (signal.t === 'started') {
+      const out = await this.ctx.db.transaction().execute(async (trx) => {
+        // Lock order is always task row, then subtask rows (as in applyResult), so the two never deadlock.
+        const task = await lockTask(trx, signal.taskId);
+        const sub = await trx.updateTable('subtasks')
+          .set({ status: 'RUNNING', worker_id: signal.workerId, attempts: Math.max(0, signal.attempt - 1), started_at: new Date(signal.at), updated_at: now })
+          .where('id', '=', signal.subtaskId).where('generation', '=', signal.generation).where('status', '=', 'READY')
+          .returningAll().executeTakeFirst();
+        if (!sub) return null;
+        const events: NewTaskEvent[] = [{ task_id: task.id, subtask_id: sub.id, type: 'subtask.started', actor: signal.workerId, data: { key: sub.key, attempt: signal.attempt } }];
+        const moved = await this.markInProgress(trx, task, events);
+        return { task: moved, events: await insertEvents(trx, events) };
+      });
+      if (out) await this.ctx.emit(out.events, out.task);
+      return;
+    }
+    const sub = await this.ctx.db.updateTable('subtasks').set({ progress: json(signal.progress), updated_at: now })
+      .where('id', '=', signal.subtaskId).where('generation', '=', signal.generation).where('status', 'in', ['RUNNING', 'READY'])
+      .returning(['id', 'task_id', 'key']).executeTakeFirst();
+    if (!sub) return;
+    const task = await this.ctx.db.selectFrom('tasks').selectAll().where('id', '=', sub.task_id).executeTakeFirst();
+    if (!task) return;
+    const events: HubEvent[] = [];
+    const stage = signal.progress.stage;
+    if (stage !== undefined && this.lastStage.get(sub.id) !== stage) {
+      this.lastStage.set(sub.id, stage);
+      events.push(...await insertEvents(this.ctx.db, [{ task_id: task.id, subtask_id: sub.id, type: 'progress.stage', actor: 'worker', data: { key: sub.key, stage } }]));
+    }
+    events.push({ id: null, taskId: task.id, subtaskId: sub.id, type: 'progress', data: { key: sub.key, ...signal.progress }, actor: 'worker', at: new Date(signal.at).toISOString() });
+    await this.ctx.emit(events, task);
+  }
+
+  private async markInProgress(trx: Parameters<typeof lockTask>[0], task: TaskRow, events: NewTaskEvent[]): Promise<TaskRow> {
+    if (task.status !== 'ASSIGNED') return task;
+    const moved = await trx.updateTable('tasks').set({ status: 'IN_PROGRESS', started_at: task.started_at ?? now, updated_at: now })
+      .where('id', '=', task.id).where('status', '=', 'ASSIGNED').returningAll().executeTakeFirst();
+    if (!moved) return task;
+    events.push({ task_id: task.id, subtask_id: null, type: 'started', actor: 'hub', data: { status: 'IN_PROGRESS' } });
+    return moved;
+  }
+
+  private async afterCommit(a: Applied): Promise<void> {
+    if (a.ready.length) await enqueueSubtasks(this.ctx, a.task, a.ready, a.siblings.map((s) => a.ready.find((r) => r.id === s.id) ?? s));
+    if (a.withdraw.length) await withdrawSubtasks(this.ctx, a.task.id, a.withdraw);
+    if (a.ended) {
+      await this.ctx.redis.publish(this.ctx.keys.control, JSON.stringify({ t: 'task-ended', taskId: a.task.id }));
+      for (const s of a.siblings) this.lastStage.delete(s.id);
+    }
+    await this.ctx.emit(a.events, a.task);
+  }
+
+  /** Runs signal handlers for one subtask one after another, so progress is applied in order. */
+  private serial(key: string, fn: () => Promise<void>): void {
+    const prev = this.chains.get(key) ?? Promise.resolve();
+    const next = prev.then(fn).catch((err) => this.ctx.log.warn({ err, subtaskId: key }, 'signal not applied'));
+    this.chains.set(key, next);
+    void next.finally(() => { if (this.chains.get(key) === next) this.chains.delete(key); });
+  }
+}

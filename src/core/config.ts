@@ -1,0 +1,88 @@
+// The hub's configuration: one zod schema over environment variables, validated once at start.
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+import { PRIORITIES, NOTIFY_POLICIES } from './types.ts';
+import { parsePatterns, validatePattern } from './capability-pattern.ts';
+
+const identity = /^[a-z][a-z0-9_-]*:[^\s,]+$/;
+
+const policy = z.object({
+  attempts: z.number().int().min(1).max(100).optional(),
+  backoffMs: z.number().int().min(0).max(86_400_000).optional(),
+  jitter: z.number().min(0).max(1).optional(),
+  timeoutMs: z.number().int().min(10).max(86_400_000).optional(),
+}).strict();
+
+/** Retry and timeout settings of one capability. */
+export type CapabilityPolicy = Required<z.infer<typeof policy>>;
+
+const csv = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+
+const schema = z.object({
+  DATABASE_URL: z.string().url('must be a postgres:// URL').optional()
+    .refine((u) => !u || /^postgres(ql)?:\/\//.test(u), 'must start with postgres:// or postgresql://'),
+  DATA_DIR: z.string().default('./.data'),
+  REDIS_URL: z.string().optional()
+    .refine((u) => !u || /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://'),
+  QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]+$/, 'letters, digits, _ and - only').default('sb'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('127.0.0.1'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HUB_ADMINS: z.string().optional().transform(csv)
+    .refine((xs) => xs.every((x) => identity.test(x)), 'each admin is platform:id, e.g. telegram:42,web:alice'),
+  HUB_API_TOKENS: z.string().optional().transform(csv)
+    .refine((xs) => xs.every((x) => /^[^=\s]+=\S{8,}$/.test(x)), 'each entry is user=token with a token of 8+ characters, e.g. alice=s3cretT0ken')
+    .transform((xs) => new Map(xs.map((x) => { const i = x.indexOf('='); return [x.slice(i + 1), x.slice(0, i)] as const; }))),
+  PUBLIC_URL: z.string().url().optional(),
+  MAX_REQUEST_CHARS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  DEFAULT_PRIORITY: z.enum(PRIORITIES).default('normal'),
+  DEFAULT_NOTIFY_POLICY: z.enum(NOTIFY_POLICIES).default('state_changes'),
+  PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
+  DEFAULT_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
+  DEFAULT_BACKOFF_MS: z.coerce.number().int().min(0).default(1000),
+  DEFAULT_JITTER: z.coerce.number().min(0).max(1).default(0.2),
+  DEFAULT_TIMEOUT_MS: z.coerce.number().int().min(10).default(300_000),
+  CAPABILITY_POLICIES: z.string().optional().transform((s, ctx) => {
+    if (!s) return {} as Record<string, z.infer<typeof policy>>;
+    try {
+      const parsed = z.record(z.string(), policy).safeParse(JSON.parse(s));
+      if (parsed.success) return parsed.data;
+      ctx.addIssue({ code: 'custom', message: `bad entry: ${parsed.error.issues[0]?.message ?? 'invalid'} (expected {"cap":{"attempts":3,"backoffMs":1000,"jitter":0.2,"timeoutMs":60000}})` });
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not valid JSON (e.g. {"demo.flaky":{"attempts":5}})' });
+    }
+    return z.NEVER;
+  }),
+  WORKER_CAPABILITIES: z.string().default('demo.*').transform(parsePatterns)
+    .refine((xs) => xs.length > 0 && xs.every((x) => validatePattern(x) === null), 'comma-separated capability patterns, e.g. demo.*,web.fetch'),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(8),
+  WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  WORKER_LOCK_MS: z.coerce.number().int().min(500).max(3_600_000).default(30_000),
+  EMBEDDED_WORKERS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  SWITCHBOARD_URL: z.string().url().optional(),
+  SWITCHBOARD_TOKEN: z.string().optional(),
+});
+
+/** Validated configuration. */
+export type Config = z.infer<typeof schema>;
+
+/** Parses the environment once; a wrong value throws a ConfigError naming the variable and the fix. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  ${String(i.path[0] ?? '?')}: ${i.message}`);
+  throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}\nFix the variable(s) above (see the configuration table in README.md).`);
+}
+
+/** Retry and timeout policy for a capability: its own entry, else the defaults. */
+export function policyFor(config: Config, capability: string): CapabilityPolicy {
+  const own = config.CAPABILITY_POLICIES[capability] ?? {};
+  return {
+    attempts: own.attempts ?? config.DEFAULT_ATTEMPTS,
+    backoffMs: own.backoffMs ?? config.DEFAULT_BACKOFF_MS,
+    jitter: own.jitter ?? config.DEFAULT_JITTER,
+    timeoutMs: own.timeoutMs ?? config.DEFAULT_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,79 @@
+// Everything the core services share in one process: config, database, Redis, queues, events, logger.
+import type { Kysely } from 'kysely';
+import type { Redis } from 'ioredis';
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+import { QueueSet } from './queues.ts';
+import { redisKeys, type RedisKeys } from './redis-keys.ts';
+import type { Database, TaskEventRow, TaskRow } from './store/schema.ts';
+
+/** A task event as it travels after commit: a stored row, or a transient one (progress) with id null. */
+export interface HubEvent {
+  id: string | null;
+  taskId: string;
+  subtaskId: string | null;
+  type: string;
+  data: Record<string, unknown> | null;
+  actor: string;
+  at: string;
+}
+
+/** Receives committed events (notifier, SSE fan-out). Composition registers sinks; core knows none. */
+export type EventSink = (events: HubEvent[], task: TaskRow) => Promise<void> | void;
+
+/** Shared state of the core services. */
+export class HubContext {
+  readonly keys: RedisKeys;
+  readonly queues: QueueSet;
+  private readonly sinks: EventSink[] = [];
+  private readonly knownCapabilities = new Set<string>();
+
+  constructor(
+    readonly config: Config,
+    readonly db: Kysely<Database>,
+    readonly redis: Redis,
+    readonly log: Logger,
+  ) {
+    this.keys = redisKeys(config.QUEUE_PREFIX);
+    this.queues = new QueueSet(redis, config.QUEUE_PREFIX);
+  }
+
+  /** Registers a receiver of committed task events. */
+  onEvents(sink: EventSink): void {
+    this.sinks.push(sink);
+  }
+
+  /** Hands committed events to every sink and to other hub processes; sink failures are logged, not thrown. */
+  async emit(events: HubEvent[], task: TaskRow): Promise<void> {
+    if (events.length === 0) return;
+    await Promise.all(this.sinks.map(async (sink) => {
+      try { await sink(events, task); } catch (err) { this.log.error({ err, taskId: task.id }, 'event sink failed'); }
+    }));
+    await this.redis.publish(this.keys.events, JSON.stringify(events)).catch((err) => this.log.warn({ err }, 'event publish failed'));
+  }
+
+  /** Records that a capability has a queue, so workers whose patterns match start consuming it. */
+  async announceCapability(capability: string): Promise<void> {
+    if (this.knownCapabilities.has(capability)) return;
+    await this.redis.sadd(this.keys.capabilities, capability);
+    this.knownCapabilities.add(capability);
+  }
+
+  /** Forgets which capabilities were announced (after Redis lost its data). */
+  forgetAnnouncements(): void {
+    this.knownCapabilities.clear();
+  }
+
+  /** Whether a user id is an admin. */
+  isAdmin(userId: string): boolean {
+    return this.config.HUB_ADMINS.includes(userId);
+  }
+}
+
+/** Converts a stored event row to the shape events travel in. */
+export function toHubEvent(row: TaskEventRow): HubEvent {
+  return {
+    id: String(row.id), taskId: row.task_id, subtaskId: row.subtask_id, type: row.type,
+    data: row.data as Record<string, unknown> | null, actor: row.actor, at: new Date(row.created_at).toISOString(),
+  };
+}

@@ -1,0 +1,78 @@
+// Queue names, job ids and job options shared by the hub and the workers.
+import { Queue, type JobsOptions } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Priority } from './types.ts';
+
+/** Queue that carries worker results to the conductor. */
+export const RESULTS_QUEUE = 'results';
+/** Queue of notifications to deliver to origin conversations. */
+export const NOTIFY_QUEUE = 'notify';
+const CAP_PREFIX = 'cap-';
+
+/** The BullMQ queue name of a capability. */
+export function capabilityQueueName(capability: string): string {
+  return `${CAP_PREFIX}${capability}`;
+}
+
+/** The capability a queue name belongs to, or null for the hub's own queues. */
+export function capabilityOfQueue(queueName: string): string | null {
+  return queueName.startsWith(CAP_PREFIX) ? queueName.slice(CAP_PREFIX.length) : null;
+}
+
+/** BullMQ job id of a subtask run: the subtask id, plus the generation for admin replays. */
+export function jobIdFor(subtaskId: string, generation: number): string {
+  return generation === 0 ? subtaskId : `${subtaskId}-g${generation}`;
+}
+
+const PRIORITY_VALUE: Record<Priority, number> = { urgent: 1, normal: 50, low: 100 };
+
+/** BullMQ priority (lower runs first) of a task priority. */
+export function priorityValue(p: Priority): number {
+  return PRIORITY_VALUE[p];
+}
+
+/** Job options for a subtask run: attempts, exponential backoff with jitter, bounded retention. */
+export function subtaskJobOptions(o: { jobId: string; priority: Priority; attempts: number; backoffMs: number; jitter: number }): JobsOptions {
+  return {
+    jobId: o.jobId,
+    priority: priorityValue(o.priority),
+    attempts: o.attempts,
+    backoff: { type: 'exponential', delay: o.backoffMs, jitter: o.jitter },
+    // Kept a while so the reconciler can read results the conductor has not applied yet.
+    removeOnComplete: { age: 24 * 3600, count: 5000 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
+  };
+}
+
+/** Opens an ioredis connection suitable for BullMQ (workers need maxRetriesPerRequest: null). */
+export function createRedis(url: string, extra: RedisOptions = {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false, ...extra });
+}
+
+/** Lazily created BullMQ queues (one per name) sharing one connection. */
+export class QueueSet {
+  private readonly queues = new Map<string, Queue>();
+  constructor(private readonly connection: Redis, readonly prefix: string) {}
+
+  /** The queue of this name, created on first use. */
+  get(name: string): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      q.on('error', () => { /* connection errors are retried by ioredis; surfaced by /ready */ });
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  /** The queue of a capability. */
+  forCapability(capability: string): Queue {
+    return this.get(capabilityQueueName(capability));
+  }
+
+  /** Closes every queue (not the shared connection). */
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
+  }
+}

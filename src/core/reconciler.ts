@@ -1,0 +1,103 @@
+// Repairs divergence between Postgres (the truth) and Redis (the transport), at start and periodically.
+import { sql } from 'kysely';
+import type { Conductor } from './conductor.ts';
+import { enqueueSubtasks } from './dispatcher.ts';
+import type { HubContext } from './hub-context.ts';
+import { jobIdFor } from './queues.ts';
+import { loadSubtasks } from './task-store.ts';
+import type { SubtaskRow, TaskRow } from './store/schema.ts';
+
+/** What one reconcile pass did. */
+export interface ReconcileReport {
+  checked: number;
+  requeued: number;
+  appliedFromRedis: number;
+  renotified: number;
+}
+
+/** Re-enqueues due work Redis lost, applies results Redis has but Postgres does not, re-sends lost final messages. */
+export class Reconciler {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<ReconcileReport>;
+
+  constructor(
+    private readonly ctx: HubContext,
+    private readonly conductor: Conductor,
+    /** Called for terminal tasks whose final message was never confirmed delivered. */
+    private readonly renotify: (task: TaskRow) => Promise<void> = async () => {},
+    private readonly opts: { graceMs?: number; batch?: number } = {},
+  ) {}
+
+  /** Runs one pass now, then every RECONCILE_INTERVAL_MS. */
+  async start(): Promise<void> {
+    await this.runOnce();
+    this.timer = setInterval(() => { void this.runOnce().catch((err) => this.ctx.log.error({ err }, 'reconcile failed')); }, this.ctx.config.RECONCILE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running?.catch(() => {});
+  }
+
+  /** One pass; concurrent calls share the pass in progress. */
+  runOnce(): Promise<ReconcileReport> {
+    this.running ??= this.pass().finally(() => { this.running = undefined; });
+    return this.running;
+  }
+
+  private async pass(): Promise<ReconcileReport> {
+    const { db, redis, queues, keys } = this.ctx;
+    const graceMs = this.opts.graceMs ?? 2000;
+    const report: ReconcileReport = { checked: 0, requeued: 0, appliedFromRedis: 0, renotified: 0 };
+    // Workers find queues through this set; if Redis lost it, announce again.
+    if ((await redis.exists(keys.capabilities)) === 0) this.ctx.forgetAnnouncements();
+
+    const due = await db.selectFrom('subtasks').selectAll()
+      .where('status', 'in', ['READY', 'RUNNING'])
+      .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${graceMs / 1000})`)
+      .orderBy('updated_at').limit(this.opts.batch ?? 1000).execute();
+    report.checked = due.length;
+    if (due.length) {
+      // One round trip: a job hash without `timestamp` is missing; with `finishedOn` it has finished.
+      const pipe = redis.pipeline();
+      for (const s of due) pipe.hmget(queues.forCapability(s.capability).toKey(jobIdFor(s.id, s.generation)), 'timestamp', 'finishedOn');
+      const found = (await pipe.exec()) ?? [];
+      const missing: SubtaskRow[] = [];
+      for (const [i, s] of due.entries()) {
+        const [timestamp, finishedOn] = (found[i]?.[1] ?? [null, null]) as [string | null, string | null];
+        if (!timestamp) missing.push(s);
+        else if (finishedOn) report.appliedFromRedis += (await this.applyFinished(s)) ? 1 : 0;
+      }
+      const byTask = new Map<string, SubtaskRow[]>();
+      for (const s of missing) byTask.set(s.task_id, [...(byTask.get(s.task_id) ?? []), s]);
+      for (const [taskId, subs] of byTask) {
+        const task = await db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirst();
+        if (!task || !['ASSIGNED', 'IN_PROGRESS'].includes(task.status)) continue;
+        await enqueueSubtasks(this.ctx, task, subs, await loadSubtasks(db, taskId));
+        report.requeued += subs.length;
+        this.ctx.log.warn({ taskId, subtasks: subs.map((s) => s.id) }, 'reconciler re-enqueued subtasks missing from Redis');
+      }
+    }
+
+    const unnotified = await db.selectFrom('tasks').selectAll()
+      .where('status', 'in', ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED']).where('final_notified', '=', false)
+      .where('notify_policy', '!=', 'silent')
+      .where('finished_at', '<', sql<Date>`now() - make_interval(secs => ${graceMs / 1000})`)
+      .limit(200).execute();
+    for (const t of unnotified) { await this.renotify(t); report.renotified++; }
+    if (report.requeued || report.appliedFromRedis) this.ctx.log.info(report, 'reconciled');
+    return report;
+  }
+
+  /** A job Redis finished but Postgres still shows as due: apply its outcome through the conductor. */
+  private async applyFinished(s: SubtaskRow): Promise<boolean> {
+    const job = await this.ctx.queues.forCapability(s.capability).getJob(jobIdFor(s.id, s.generation));
+    if (!job) return false;
+    const state = await job.getState();
+    const base = { taskId: s.task_id, subtaskId: s.id, generation: s.generation, attempt: Math.max(1, job.attemptsMade), workerId: 'reconciler' };
+    if (state === 'completed') return this.conductor.applyResult({ kind: 'succeeded', ...base, output: job.returnvalue });
+    if (state === 'failed') return this.conductor.applyResult({ kind: 'failed', ...base, error: job.failedReason || 'failed', final: true });
+    return false;
+  }
+}

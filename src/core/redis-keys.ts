@@ -1,0 +1,23 @@
+// Every Redis key and channel the hub and workers share, derived from one prefix.
+
+/** Names of the hub's own Redis keys and pub/sub channels under a prefix. */
+export function redisKeys(prefix: string) {
+  const base = `${prefix}:hub`;
+  return {
+    /** Sorted set of worker ids scored by last heartbeat (ms). */
+    workers: `${base}:workers`,
+    /** JSON registration of one worker, expiring with its heartbeat TTL. */
+    worker: (id: string) => `${base}:worker:${id}`,
+    /** Set of every capability that has a queue; workers watch it to find new queues. */
+    capabilities: `${base}:capabilities`,
+    /** Channel: workers -> hub progress/started signals. */
+    signals: `${base}:signals`,
+    /** Channel: hub -> workers control broadcasts (task ended, cancel). */
+    control: `${base}:control`,
+    /** Channel: hub -> hub task events (for SSE on any hub process). */
+    events: `${base}:events`,
+    /** Channel: web frontend messages. */
+    web: `${base}:web`,
+  };
+}
+export type RedisKeys = ReturnType<typeof redisKeys>;

@@ -1,0 +1,90 @@
+// Opens the database: Postgres when a URL is given, else an embedded PGlite under the data dir.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Kysely, PostgresDialect, PGliteDialect, type Dialect } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import pg from 'pg';
+import { migrations } from '../../../migrations/index.ts';
+import { HubError } from '../errors.ts';
+import type { Database } from './schema.ts';
+
+/** A database handle plus how to close it. */
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  kind: 'postgres' | 'pglite';
+  /** The schema the tables live in, when not the default. */
+  schema?: string | undefined;
+  close(): Promise<void>;
+}
+
+/** Options for opening the database; `schema` isolates tests (search_path). */
+export interface DatabaseOptions {
+  url?: string | undefined;
+  dataDir?: string;
+  /** Use an in-memory PGlite (tests without Postgres). */
+  memory?: boolean;
+  schema?: string;
+  poolSize?: number;
+}
+
+// Postgres returns bigint as string and timestamps as Date; keep that, and parse int8 counts explicitly.
+pg.types.setTypeParser(20, (v: string) => v);
+
+/** Opens (but does not migrate) the database described by the options. */
+export async function createDatabase(opts: DatabaseOptions): Promise<DatabaseHandle> {
+  let dialect: Dialect;
+  let kind: DatabaseHandle['kind'];
+  let extraClose = async () => {};
+  if (opts.url) {
+    kind = 'postgres';
+    const pool = new pg.Pool({
+      connectionString: opts.url,
+      max: opts.poolSize ?? 10,
+      ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
+    });
+    pool.on('error', () => { /* idle client errors surface on the next query */ });
+    dialect = new PostgresDialect({ pool });
+  } else {
+    kind = 'pglite';
+    const { PGlite } = await import('@electric-sql/pglite');
+    let dir: string | undefined;
+    if (!opts.memory) {
+      dir = path.resolve(opts.dataDir ?? './.data', 'pglite');
+      mkdirSync(dir, { recursive: true });
+    }
+    const pglite = dir ? new PGlite(dir) : new PGlite();
+    try {
+      await pglite.waitReady;
+    } catch (err) {
+      throw new HubError(`Could not open the embedded database at ${dir}. Is another hub process using it? Only one process can open it; set DATABASE_URL to share a Postgres server.`, 'db_open', err);
+    }
+    if (opts.schema) {
+      await pglite.exec(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}; SET search_path TO ${opts.schema}`);
+    }
+    dialect = new PGliteDialect({ pglite });
+    extraClose = async () => { if (!pglite.closed) await pglite.close(); };
+  }
+  const db = new Kysely<Database>({ dialect });
+  return {
+    db,
+    kind,
+    schema: opts.schema,
+    async close() {
+      await db.destroy();
+      await extraClose();
+    },
+  };
+}
+
+/** Applies every pending migration; throws with the failing migration's name. */
+export async function migrateToLatest(handle: Pick<DatabaseHandle, 'db' | 'schema'>): Promise<string[]> {
+  const migrator = new Migrator({
+    db: handle.db, provider: { getMigrations: async () => migrations },
+    // Name the schema so the migrator does not mistake another schema's bookkeeping tables for its own.
+    migrationTableSchema: handle.schema ?? 'public',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error) throw new HubError(`Migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? String(error)}`, 'migration', error);
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

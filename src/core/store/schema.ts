@@ -1,0 +1,92 @@
+// Row types of the database, as kysely sees them.
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { ConversationRef, DerivedProgress, MessageRef, NotifyPolicy, Priority, ProgressReport, SubtaskStatus, TaskStatus } from '../types.ts';
+
+type Json<T> = ColumnType<T, T | string, T | string>;
+
+/** A row of `tasks`. */
+export interface TasksTable {
+  id: string;
+  user_id: string;
+  origin: Json<ConversationRef>;
+  text: string;
+  status: TaskStatus;
+  priority: Priority;
+  notify_policy: NotifyPolicy;
+  progress: Json<DerivedProgress | null>;
+  result: Json<unknown>;
+  error: string | null;
+  progress_message: Json<MessageRef | null>;
+  final_notified: Generated<boolean>;
+  parent_task_id: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+/** A row of `subtasks`. */
+export interface SubtasksTable {
+  id: string;
+  task_id: string;
+  key: string;
+  capability: string;
+  input: Json<unknown>;
+  depends_on: string[];
+  status: SubtaskStatus;
+  attempts: Generated<number>;
+  max_attempts: number;
+  backoff_ms: number;
+  jitter: number;
+  timeout_ms: number;
+  generation: Generated<number>;
+  output: Json<unknown>;
+  error: string | null;
+  progress: Json<ProgressReport | null>;
+  worker_id: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  queued_at: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+/** A row of `task_events`, the append-only audit trail. */
+export interface TaskEventsTable {
+  id: Generated<string>;
+  task_id: string;
+  subtask_id: string | null;
+  type: string;
+  data: Json<Record<string, unknown> | null>;
+  actor: string;
+  created_at: Generated<Date>;
+}
+
+/** A row of `dead_letters`. */
+export interface DeadLettersTable {
+  id: Generated<string>;
+  subtask_id: string;
+  task_id: string;
+  capability: string;
+  generation: number;
+  attempts: number;
+  error: string;
+  created_at: Generated<Date>;
+  resolved_at: Date | null;
+  resolved_by: string | null;
+  resolution: string | null;
+}
+
+/** The whole database. */
+export interface Database {
+  tasks: TasksTable;
+  subtasks: SubtasksTable;
+  task_events: TaskEventsTable;
+  dead_letters: DeadLettersTable;
+}
+
+export type TaskRow = Selectable<TasksTable>;
+export type SubtaskRow = Selectable<SubtasksTable>;
+export type TaskEventRow = Selectable<TaskEventsTable>;
+export type DeadLetterRow = Selectable<DeadLettersTable>;
+export type NewTaskEvent = Insertable<TaskEventsTable>;

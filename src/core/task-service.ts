@@ -1,0 +1,185 @@
+// The task service: submit, read, list, cancel and retry, with per-user visibility.
+import { sql } from 'kysely';
+import { policyFor } from './config.ts';
+import { enqueueSubtasks, withdrawSubtasks } from './dispatcher.ts';
+import { ConflictError, InvalidInputError, NotFoundError } from './errors.ts';
+import type { HubContext, HubEvent } from './hub-context.ts';
+import { newId, shortId } from './ids.ts';
+import { isTerminalTask } from './lifecycle.ts';
+import { validatePlan, type Planner } from './plan.ts';
+import { deriveProgress } from './progress.ts';
+import { replayTask } from './replay.ts';
+import type { SubtaskRow, TaskEventRow, TaskRow } from './store/schema.ts';
+import { insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
+import { NOTIFY_POLICIES, PRIORITIES, TASK_STATUSES, type ConversationRef, type DerivedProgress, type NotifyPolicy, type Priority, type TaskStatus } from './types.ts';
+import { listLiveWorkers, unservedCapabilities } from './worker-registry.ts';
+
+/** A request to do something, from any frontend. */
+export interface SubmitRequest {
+  origin: ConversationRef;
+  text: string;
+  priority?: Priority | undefined;
+  notifyPolicy?: NotifyPolicy | undefined;
+  parentTaskId?: string | undefined;
+}
+
+/** Who is asking: their `platform:id` and whether they are an admin. */
+export interface Caller {
+  userId: string;
+  isAdmin?: boolean;
+}
+
+/** A task with everything a status view needs. */
+export interface TaskDetail {
+  task: TaskRow;
+  subtasks: SubtaskRow[];
+  progress: DerivedProgress;
+  events: TaskEventRow[];
+}
+
+/** Submits, reads and controls tasks. Frontends and the admin service go through it. */
+export class TaskService {
+  constructor(private readonly ctx: HubContext, private readonly planner: Planner) {}
+
+  /** Validates, plans and persists a request, then queues its ready subtasks. Refusals write nothing. */
+  async submit(req: SubmitRequest): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; warnings: string[] }> {
+    const { config } = this.ctx;
+    const text = typeof req.text === 'string' ? req.text.trim() : '';
+    if (!text) throw new InvalidInputError('The request is empty: say what you want done, e.g. "summarise https://example.org".');
+    if (text.length > config.MAX_REQUEST_CHARS) {
+      throw new InvalidInputError(`The request is ${text.length} characters long; the limit is ${config.MAX_REQUEST_CHARS}. Shorten it or attach the material as a link.`);
+    }
+    const priority = req.priority ?? config.DEFAULT_PRIORITY;
+    if (!PRIORITIES.includes(priority)) throw new InvalidInputError(`Priority must be one of ${PRIORITIES.join(', ')}.`);
+    const notifyPolicy = req.notifyPolicy ?? config.DEFAULT_NOTIFY_POLICY;
+    if (!NOTIFY_POLICIES.includes(notifyPolicy)) throw new InvalidInputError(`Notify policy must be one of ${NOTIFY_POLICIES.join(', ')}.`);
+
+    const plan = await this.planner.plan({ text, userId: req.origin.userId });
+    validatePlan(plan);
+
+    const taskId = newId();
+    const ids = new Map(plan.steps.map((s) => [s.key, newId()]));
+    const { task, subtasks, events } = await this.ctx.db.transaction().execute(async (trx) => {
+      const task = await trx.insertInto('tasks').values({
+        id: taskId, user_id: req.origin.userId, origin: json(req.origin)!, text, status: 'ASSIGNED', priority,
+        notify_policy: notifyPolicy, progress: null, result: null, error: null, progress_message: null,
+        parent_task_id: req.parentTaskId ?? null, started_at: null, finished_at: null,
+      }).returningAll().executeTakeFirstOrThrow();
+      const subtasks = await trx.insertInto('subtasks').values(plan.steps.map((s) => {
+        const p = policyFor(config, s.capability);
+        return {
+          id: ids.get(s.key)!, task_id: taskId, key: s.key, capability: s.capability, input: json(s.input),
+          depends_on: s.dependsOn, status: s.dependsOn.length === 0 ? 'READY' as const : 'PENDING' as const,
+          max_attempts: p.attempts, backoff_ms: p.backoffMs, jitter: p.jitter, timeout_ms: p.timeoutMs,
+          output: null, error: null, progress: null, worker_id: null,
+          queued_at: s.dependsOn.length === 0 ? new Date() : null, started_at: null, finished_at: null,
+        };
+      })).returningAll().execute();
+      const events = await insertEvents(trx, [
+        { task_id: taskId, subtask_id: null, type: 'accepted', actor: req.origin.userId, data: { status: 'QUEUED', priority } },
+        { task_id: taskId, subtask_id: null, type: 'planned', actor: 'planner', data: {
+          status: 'ASSIGNED', summary: plan.summary,
+          steps: plan.steps.map((s) => ({ key: s.key, capability: s.capability, dependsOn: s.dependsOn })),
+        } },
+      ]);
+      return { task, subtasks, events };
+    });
+    await enqueueSubtasks(this.ctx, task, subtasks.filter((s) => s.status === 'READY'), subtasks);
+
+    const warnings: string[] = [];
+    const unserved = unservedCapabilities(await listLiveWorkers(this.ctx.redis, this.ctx.keys), subtasks.map((s) => s.capability));
+    if (unserved.length) {
+      warnings.push(`No worker is online for ${unserved.join(', ')}; the task waits until one connects (or cancel it).`);
+      events.push(...await insertEvents(this.ctx.db, [{ task_id: taskId, subtask_id: null, type: 'no_worker', actor: 'hub', data: { capabilities: unserved } }]));
+    }
+    this.ctx.log.info({ taskId, steps: subtasks.length, user: req.origin.userId }, 'task submitted');
+    await this.ctx.emit(events, task);
+    return { task, subtasks, warnings };
+  }
+
+  /** A task the caller may see (their own, or any for admins), else NotFound (never Forbidden). */
+  async get(taskId: string, caller: Caller, eventLimit = 50): Promise<TaskDetail> {
+    const task = await this.findVisible(taskId, caller);
+    const subtasks = await loadSubtasks(this.ctx.db, task.id);
+    const events = await this.ctx.db.selectFrom('task_events').selectAll().where('task_id', '=', task.id)
+      .orderBy('id', 'desc').limit(eventLimit).execute();
+    return { task, subtasks, progress: progressOf(task, subtasks), events: events.reverse() };
+  }
+
+  /** Resolves a full id or a unique id prefix (>= 4 characters) to the caller's task. */
+  async findVisible(idOrPrefix: string, caller: Caller): Promise<TaskRow> {
+    const id = String(idOrPrefix ?? '').trim().toLowerCase();
+    if (!/^[0-9a-f-]{4,36}$/.test(id)) throw new NotFoundError(`No task ${idOrPrefix}.`);
+    let q = this.ctx.db.selectFrom('tasks').selectAll();
+    q = id.length === 36 ? q.where('id', '=', id) : q.where('id', 'like', `${id}%`);
+    if (!caller.isAdmin) q = q.where('user_id', '=', caller.userId);
+    const rows = await q.limit(2).execute();
+    if (rows.length === 0) throw new NotFoundError(`No task ${idOrPrefix}.`);
+    if (rows.length > 1) throw new InvalidInputError(`${idOrPrefix} matches more than one task; give more characters.`);
+    return rows[0]!;
+  }
+
+  /** The caller's tasks, newest first, optionally by status; `cursor` is the last seen created_at|id. */
+  async list(caller: Caller & { all?: boolean }, opts: { status?: string | undefined; limit?: number; cursor?: string | undefined } = {}) {
+    const limit = Math.min(Math.max(opts.limit ?? 20, 1), 100);
+    let q = this.ctx.db.selectFrom('tasks').selectAll();
+    if (!(caller.isAdmin && caller.all)) q = q.where('user_id', '=', caller.userId);
+    if (opts.status) {
+      const status = opts.status.toUpperCase() as TaskStatus;
+      if (!TASK_STATUSES.includes(status)) throw new InvalidInputError(`Unknown status "${opts.status}"; use one of ${TASK_STATUSES.join(', ')}.`);
+      q = q.where('status', '=', status);
+    }
+    if (opts.cursor) {
+      const [at, id] = Buffer.from(opts.cursor, 'base64url').toString().split('|');
+      const when = new Date(at ?? '');
+      if (!id || Number.isNaN(when.getTime())) throw new InvalidInputError('The cursor is not valid; start again without it.');
+      q = q.where((eb) => eb.or([eb('created_at', '<', when), eb.and([eb('created_at', '=', when), eb('id', '<', id)])]));
+    }
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    const nextCursor = rows.length > limit && last ? Buffer.from(`${last.created_at.toISOString()}|${last.id}`).toString('base64url') : null;
+    return { tasks: page, nextCursor };
+  }
+
+  /** Cancels an active task: queued subtasks are withdrawn, running ones aborted on their workers. */
+  async cancel(taskId: string, caller: Caller): Promise<{ task: TaskRow; alreadyFinished: boolean }> {
+    const visible = await this.findVisible(taskId, caller);
+    if (isTerminalTask(visible.status)) return { task: visible, alreadyFinished: true };
+    const result = await this.ctx.db.transaction().execute(async (trx) => {
+      const task = await lockTask(trx, visible.id);
+      if (isTerminalTask(task.status)) return null;
+      const stopped = await trx.updateTable('subtasks').set({ status: 'CANCELLED', finished_at: now, updated_at: now })
+        .where('task_id', '=', task.id).where('status', 'in', ['PENDING', 'READY', 'RUNNING']).returningAll().execute();
+      const updated = await trx.updateTable('tasks')
+        .set({ status: 'CANCELLED', error: `Cancelled by ${caller.userId}.`, finished_at: now, updated_at: now })
+        .where('id', '=', task.id).returningAll().executeTakeFirstOrThrow();
+      const events = await insertEvents(trx, [{ task_id: task.id, subtask_id: null, type: 'cancelled', actor: caller.userId, data: { status: 'CANCELLED' } }]);
+      return { task: updated, stopped, events };
+    });
+    if (!result) return { task: await this.findVisible(visible.id, caller), alreadyFinished: true };
+    await withdrawSubtasks(this.ctx, result.task.id, result.stopped);
+    await this.ctx.emit(result.events as HubEvent[], result.task);
+    return { task: result.task, alreadyFinished: false };
+  }
+
+  /** Replays a failed task from the point of failure. */
+  async retry(taskId: string, caller: Caller): Promise<TaskRow> {
+    const task = await this.findVisible(taskId, caller);
+    if (task.status !== 'FAILED') throw new ConflictError(`Task ${shortId(task.id)} is ${task.status}; only a FAILED task can be retried.`);
+    return (await replayTask(this.ctx, { taskId: task.id, actor: caller.userId, eventType: 'retried' })).task;
+  }
+
+  /** Events of a task after a given event id (for SSE resumption). */
+  async eventsAfter(taskId: string, afterId: string | null, limit = 500): Promise<TaskEventRow[]> {
+    let q = this.ctx.db.selectFrom('task_events').selectAll().where('task_id', '=', taskId);
+    if (afterId && /^\d+$/.test(afterId)) q = q.where('id', '>', afterId);
+    return q.orderBy(sql`id`).limit(limit).execute();
+  }
+}
+
+/** Live progress of a task; a finished task reports its final state. */
+export function progressOf(task: TaskRow, subtasks: SubtaskRow[]): DerivedProgress {
+  const p = deriveProgress(subtasks, task.started_at);
+  return task.status === 'COMPLETED' ? { ...p, percent: 100 } : p;
+}

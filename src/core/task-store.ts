@@ -1,0 +1,35 @@
+// Small database helpers shared by the task service, conductor, reconciler and admin service.
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { NotFoundError } from './errors.ts';
+import type { HubEvent } from './hub-context.ts';
+import { toHubEvent } from './hub-context.ts';
+import type { Database, NewTaskEvent, SubtaskRow, TaskRow } from './store/schema.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** Inserts audit events and returns them in the shape they travel in. */
+export async function insertEvents(db: Db, events: NewTaskEvent[]): Promise<HubEvent[]> {
+  if (events.length === 0) return [];
+  const rows = await db.insertInto('task_events').values(events.map((e) => ({ ...e, data: e.data == null ? null : JSON.stringify(e.data) }))).returningAll().execute();
+  return rows.map(toHubEvent);
+}
+
+/** Loads a task and locks its row for the rest of the transaction (serialises work on one task). */
+export async function lockTask(trx: Transaction<Database>, taskId: string): Promise<TaskRow> {
+  const task = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).forUpdate().executeTakeFirst();
+  if (!task) throw new NotFoundError(`Task ${taskId} does not exist.`);
+  return task;
+}
+
+/** All subtasks of a task, in plan order. */
+export async function loadSubtasks(db: Db, taskId: string): Promise<SubtaskRow[]> {
+  return db.selectFrom('subtasks').selectAll().where('task_id', '=', taskId).orderBy('created_at').orderBy('key').execute();
+}
+
+/** JSON value for a jsonb column (kysely passes strings through; objects must be stringified for pg). */
+export function json(value: unknown): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value);
+}
+
+/** SQL `now()`. */
+export const now = sql<Date>`now()`;

@@ -1,0 +1,101 @@
+// Shared domain types of the hub. Pure data: no behaviour, no platform knowledge.
+
+/** Lifecycle states of a task (see lifecycle.ts for the allowed moves). */
+export const TASK_STATUSES = [
+  'SUBMITTED', 'QUEUED', 'PLANNING', 'ASSIGNED', 'IN_PROGRESS', 'REVIEW',
+  'COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED',
+] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** Lifecycle states of a subtask. */
+export const SUBTASK_STATUSES = [
+  'PENDING', 'READY', 'RUNNING', 'SUCCEEDED', 'FAILED', 'DEAD', 'CANCELLED', 'SKIPPED',
+] as const;
+export type SubtaskStatus = (typeof SUBTASK_STATUSES)[number];
+
+/** How urgently a task's subtasks are taken off their queues. */
+export const PRIORITIES = ['urgent', 'normal', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** Which task events are pushed back to the origin conversation. */
+export const NOTIFY_POLICIES = ['done_only', 'state_changes', 'silent'] as const;
+export type NotifyPolicy = (typeof NOTIFY_POLICIES)[number];
+
+/** Where a request came from, so any process can answer there later. */
+export interface ConversationRef {
+  platform: string;
+  conversationId: string;
+  threadId?: string | undefined;
+  userId: string;
+  /** The platform message that is edited in place with progress, once sent. */
+  progressMessageId?: string | undefined;
+}
+
+/** A message a frontend has delivered, so it can be edited later. */
+export interface MessageRef {
+  platform: string;
+  conversationId: string;
+  threadId?: string | undefined;
+  messageId: string;
+}
+
+/** What a worker reports while it runs a subtask. */
+export interface ProgressReport {
+  stage?: string | undefined;
+  done?: number | undefined;
+  total?: number | undefined;
+  message?: string | undefined;
+}
+
+/** Progress as the hub derives it: percent, rate and ETA on top of the raw report. */
+export interface DerivedProgress extends ProgressReport {
+  percent: number;
+  elapsedMs: number;
+  etaMs?: number | undefined;
+  itemsPerSecond?: number | undefined;
+  subtasksDone: number;
+  subtasksTotal: number;
+}
+
+/** What travels on a capability queue: everything a stateless worker needs, nothing more. */
+export interface JobData {
+  taskId: string;
+  subtaskId: string;
+  key: string;
+  generation: number;
+  capability: string;
+  input: unknown;
+  /** Outputs of the dependencies, by their plan key. */
+  deps: Record<string, unknown>;
+  /** The user on whose behalf the work runs; workers see nothing else of the user. */
+  scope: { userId: string };
+  timeoutMs: number;
+}
+
+/** What a worker sends back on the results queue. */
+export type JobResult =
+  | { kind: 'succeeded'; taskId: string; subtaskId: string; generation: number; attempt: number; workerId: string; startedAt?: number | undefined; output: unknown }
+  | { kind: 'failed'; taskId: string; subtaskId: string; generation: number; attempt: number; workerId: string; error: string; final: boolean; retryInMs?: number | undefined };
+
+/** Fire-and-forget signals from workers (progress, start); losing one loses nothing durable. */
+export type WorkerSignal =
+  | { t: 'started'; taskId: string; subtaskId: string; generation: number; workerId: string; attempt: number; at: number }
+  | { t: 'progress'; taskId: string; subtaskId: string; generation: number; progress: ProgressReport; at: number };
+
+/** Broadcasts from the hub to every worker. */
+export type ControlMessage = { t: 'task-ended'; taskId: string } | { t: 'cancel'; taskId: string };
+
+/** A worker's registration, refreshed by its heartbeat. */
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  patterns: string[];
+  state: 'IDLE' | 'WAITING' | 'BUSY' | 'ERROR' | 'SHUTDOWN';
+  running: number;
+  concurrency: number;
+  capabilities: string[];
+  version: string;
+  startedAt: number;
+  seenAt: number;
+}

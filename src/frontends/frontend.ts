@@ -1,0 +1,38 @@
+// The IFrontend contract every platform adapter implements. Frontends translate; core decides.
+import type { ConversationRef, MessageRef } from '../core/types.ts';
+
+/** What a platform can do with messages. */
+export interface FrontendLimits {
+  /** Longest text one message may carry. */
+  maxLength: number;
+  /** Whether a sent message can be edited in place (progress). */
+  canEdit: boolean;
+  /** Whether replies can go into a thread. */
+  threads: boolean;
+  /** Markup the platform renders: none, markdown or html. */
+  markup: 'none' | 'markdown' | 'html';
+}
+
+/** Kinds of outbound message, so a frontend can style them (buttons, colours) if it wants. */
+export type OutboundKind = 'ack' | 'progress' | 'result' | 'failure' | 'info';
+
+/** A message to deliver to a conversation. */
+export interface OutboundMessage {
+  taskId: string;
+  kind: OutboundKind;
+  text: string;
+  /** Actions a platform may render as buttons. */
+  actions?: Array<'cancel' | 'retry' | 'approve' | 'reject'>;
+}
+
+/** A platform adapter. */
+export interface IFrontend {
+  readonly name: string;
+  readonly limits: FrontendLimits;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Delivers a new message; returns a ref that `edit` accepts. Throws PermanentError for a 4xx that retrying cannot fix. */
+  send(ref: ConversationRef, message: OutboundMessage): Promise<MessageRef>;
+  /** Replaces the text of a message sent earlier (only when `limits.canEdit`). */
+  edit?(ref: MessageRef, message: OutboundMessage): Promise<void>;
+}

@@ -1,0 +1,194 @@
+// Composition: which parts run in this process (everything, the hub, or a worker).
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import { AdminService } from './core/admin-service.ts';
+import { Conductor } from './core/conductor.ts';
+import { loadConfig, type Config } from './core/config.ts';
+import { HubContext } from './core/hub-context.ts';
+import { createLogger, type Logger } from './core/logger.ts';
+import { createRedis } from './core/queues.ts';
+import { Reconciler } from './core/reconciler.ts';
+import { RulePlanner } from './core/rule-planner.ts';
+import { createDatabase, migrateToLatest, type DatabaseHandle } from './core/store/create-database.ts';
+import { TaskService } from './core/task-service.ts';
+import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.ts';
+import type { IFrontend } from './frontends/frontend.ts';
+import { FrontendRegistry } from './frontends/registry.ts';
+import { createWebFrontend, type WebFrontend } from './frontends/web/index.ts';
+import { Notifier } from './notifications/notifier.ts';
+import { builtinCapabilities } from './workers/capabilities/index.ts';
+import type { CapabilityHandlers } from './workers/capability.ts';
+import { WorkerRuntime } from './workers/worker-runtime.ts';
+
+/** The package version, advertised by workers. */
+export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
+/** A running hub and how to stop it. */
+export interface Hub {
+  config: Config;
+  ctx: HubContext;
+  tasks: TaskService;
+  admin: AdminService;
+  conductor: Conductor;
+  reconciler: Reconciler;
+  notifier: Notifier;
+  frontends: FrontendRegistry;
+  web: WebFrontend;
+  workers: WorkerRuntime[];
+  stop(): Promise<void>;
+}
+
+/** Options for assembling a hub in this process. */
+export interface HubOptions {
+  config?: Config;
+  /** Run an embedded worker for WORKER_CAPABILITIES (what `start` does). */
+  embeddedWorkers?: boolean;
+  handlers?: CapabilityHandlers;
+  database?: DatabaseHandle;
+  log?: Logger;
+  /** Extra frontends to run beside the HTTP API (chat platforms; tests use a recording one). */
+  frontends?: IFrontend[];
+}
+
+/** Opens the database (embedded PGlite when DATABASE_URL is unset) and migrates it. */
+async function openDatabase(config: Config, log: Logger): Promise<DatabaseHandle> {
+  const database = await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const applied = await migrateToLatest(database);
+  if (applied.length) log.info({ applied }, 'migrations applied');
+  log.info({ kind: database.kind }, 'database ready');
+  return database;
+}
+
+/** Resolves REDIS_URL, or starts an embedded redis-server. */
+async function openRedis(config: Config, log: Logger): Promise<{ url: string; embedded?: EmbeddedRedis }> {
+  if (config.REDIS_URL) return { url: config.REDIS_URL };
+  const embedded = await startEmbeddedRedis(config.DATA_DIR);
+  log.info({ url: embedded.url }, 'REDIS_URL not set: started an embedded redis-server (AOF on)');
+  return { url: embedded.url, embedded };
+}
+
+/** With no HUB_API_TOKENS, a local admin token is created under the data dir (the CLI reads it there). */
+function withLocalToken(config: Config, log: Logger): Config {
+  if (config.HUB_API_TOKENS.size > 0) return config;
+  const file = path.resolve(config.DATA_DIR, 'api-token');
+  mkdirSync(path.dirname(file), { recursive: true });
+  if (!existsSync(file)) writeFileSync(file, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  const token = readFileSync(file, 'utf8').trim();
+  log.info({ file }, 'HUB_API_TOKENS not set: the local admin "local" uses the token stored in this file');
+  return { ...config, HUB_API_TOKENS: new Map([[token, 'local']]), HUB_ADMINS: [...config.HUB_ADMINS, 'web:local'] };
+}
+
+/** Assembles and starts the hub: API, conductor, reconciler, notifier, and optionally embedded workers. */
+export async function startHub(opts: HubOptions = {}): Promise<Hub> {
+  let config = opts.config ?? loadConfig();
+  const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  config = withLocalToken(config, log);
+  const redisInfo = await openRedis(config, log);
+  const database = opts.database ?? await openDatabase(config, log);
+  const redis: Redis = createRedis(redisInfo.url);
+  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  const ctx = new HubContext(config, database.db, redis, log);
+  const tasks = new TaskService(ctx, new RulePlanner());
+  const admin = new AdminService(ctx);
+  const conductor = new Conductor(ctx);
+  const frontends = new FrontendRegistry();
+  const notifier = new Notifier(ctx, frontends);
+  ctx.onEvents(notifier.sink);
+  const reconciler = new Reconciler(ctx, conductor, (t) => notifier.renotify(t));
+  const web = createWebFrontend({ ctx, tasks, admin, host: config.HOST, port: config.PORT, tokens: config.HUB_API_TOKENS });
+  frontends.register(web);
+  for (const f of opts.frontends ?? []) frontends.register(f);
+
+  const workers: WorkerRuntime[] = [];
+  if (opts.embeddedWorkers) {
+    workers.push(new WorkerRuntime({
+      redis: createRedis(redisInfo.url), prefix: config.QUEUE_PREFIX, patterns: config.WORKER_CAPABILITIES,
+      handlers: opts.handlers ?? builtinCapabilities, concurrency: config.WORKER_CONCURRENCY, log,
+      heartbeatMs: config.WORKER_HEARTBEAT_MS, lockMs: config.WORKER_LOCK_MS, version: VERSION,
+    }));
+  }
+  await conductor.start();
+  await notifier.start();
+  for (const w of workers) await w.start();
+  await reconciler.start();
+  await frontends.startAll();
+  log.info({ url: web.url() }, 'hub ready');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config, ctx, tasks, admin, conductor, reconciler, notifier, frontends, web, workers,
+    stop() {
+      stopping ??= (async () => {
+        await frontends.stopAll();
+        await reconciler.stop();
+        for (const w of workers) await w.stop();
+        await notifier.stop();
+        await conductor.stop();
+        await ctx.queues.close();
+        redis.disconnect();
+        if (!opts.database) await database.close();
+        await redisInfo.embedded?.stop();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Starts a standalone worker that needs only Redis. */
+export async function startWorker(opts: { config?: Config; capabilities?: string; concurrency?: number; handlers?: CapabilityHandlers } = {}): Promise<WorkerRuntime & { shutdown(): Promise<void> }> {
+  const config = opts.config ?? loadConfig({ ...process.env, ...(opts.capabilities ? { WORKER_CAPABILITIES: opts.capabilities } : {}) });
+  const log = createLogger(config.LOG_LEVEL);
+  if (!config.REDIS_URL) throw new (await import('./core/errors.ts')).ConfigError('REDIS_URL must be set for a standalone worker (it is how workers reach the hub), e.g. REDIS_URL=redis://127.0.0.1:6379.');
+  const redis = createRedis(config.REDIS_URL);
+  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  const runtime = new WorkerRuntime({
+    redis, prefix: config.QUEUE_PREFIX, patterns: config.WORKER_CAPABILITIES, handlers: opts.handlers ?? builtinCapabilities,
+    concurrency: opts.concurrency ?? config.WORKER_CONCURRENCY, log, heartbeatMs: config.WORKER_HEARTBEAT_MS,
+    lockMs: config.WORKER_LOCK_MS, version: VERSION,
+  });
+  await runtime.start();
+  return Object.assign(runtime, { async shutdown() { await runtime.stop(); redis.disconnect(); } });
+}
+
+/** Stops `stop` on SIGINT/SIGTERM, once; a second signal exits at once. */
+function onSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (sig: string) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    process.stderr.write(`\n${sig}: shutting down gracefully (again to force)...\n`);
+    stop().then(() => process.exit(0), (err) => { process.stderr.write(`shutdown error: ${String(err)}\n`); process.exit(1); });
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+/** `switchboard start`: everything in one process, with embedded workers for WORKER_CAPABILITIES. */
+export async function runStart(): Promise<void> {
+  const config = loadConfig();
+  const hub = await startHub({ config, embeddedWorkers: config.EMBEDDED_WORKERS });
+  process.stdout.write(`Switchboard is running at ${hub.web.url()} (database: ${hub.config.DATABASE_URL ? 'postgres' : 'embedded PGlite'}, redis: ${hub.config.REDIS_URL ? 'external' : 'embedded'}). Try: npx switchboard submit "hello" --follow\n`);
+  onSignals(() => hub.stop());
+}
+
+/** `switchboard hub`: API, conductor, reconciler and notifier; workers run elsewhere. */
+export async function runHub(): Promise<void> {
+  const hub = await startHub({ embeddedWorkers: false });
+  onSignals(() => hub.stop());
+}
+
+/** `switchboard worker`: a stateless worker process. */
+export async function runWorker(opts: { capabilities?: string; concurrency?: number } = {}): Promise<void> {
+  const w = await startWorker(opts);
+  onSignals(() => w.shutdown());
+}
+
+/** `switchboard migrate`: applies pending migrations and exits. */
+export async function runMigrate(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL);
+  const database = await openDatabase(config, log);
+  await database.close();
+}

@@ -1,0 +1,151 @@
+// Delivers task events to the origin conversation: durable (BullMQ), coalesced progress, final message once.
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { errorText, PermanentError, RateLimitedError } from '../core/errors.ts';
+import type { HubContext, HubEvent } from '../core/hub-context.ts';
+import { NOTIFY_QUEUE } from '../core/queues.ts';
+import type { TaskRow } from '../core/store/schema.ts';
+import { insertEvents, json, loadSubtasks } from '../core/task-store.ts';
+import { progressOf } from '../core/task-service.ts';
+import type { MessageRef } from '../core/types.ts';
+import type { OutboundMessage } from '../frontends/frontend.ts';
+import type { FrontendRegistry } from '../frontends/registry.ts';
+import { renderAck, renderFinal, renderFinalLine, renderProgress, splitText } from './render.ts';
+
+/** A delivery job: what to render for which task. */
+interface NotifyJob {
+  kind: 'ack' | 'progress' | 'final' | 'info';
+  taskId: string;
+  text?: string;
+}
+
+const PROGRESS_TYPES = new Set(['planned', 'started', 'subtask.started', 'subtask.succeeded', 'subtask.retrying', 'progress', 'progress.stage', 'retried', 'admin.reprocess']);
+const FINAL_TYPES = new Set(['completed', 'failed', 'cancelled', 'rejected']);
+
+/** Subscribes to task events and delivers them through the frontends. */
+export class Notifier {
+  private worker?: Worker<NotifyJob>;
+  private readonly chains = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly ctx: HubContext, private readonly frontends: FrontendRegistry, private readonly opts: { concurrency?: number } = {}) {}
+
+  /** The event sink to register with `ctx.onEvents`: decides what to send under the task's notify policy. */
+  readonly sink = async (events: HubEvent[], task: TaskRow): Promise<void> => {
+    if (task.notify_policy === 'silent') return;
+    const full = task.notify_policy === 'state_changes';
+    const q = this.ctx.queues.get(NOTIFY_QUEUE);
+    for (const e of events) {
+      if (FINAL_TYPES.has(e.type)) {
+        await q.add('final', { kind: 'final', taskId: task.id }, { ...jobOpts, jobId: `final-${task.id}-${e.id ?? e.at}` });
+      } else if (e.type === 'no_worker') {
+        const caps = (e.data?.capabilities as string[] | undefined)?.join(', ') ?? 'a needed capability';
+        await q.add('info', { kind: 'info', taskId: task.id, text: `No worker is online for ${caps}; task ${task.id.slice(0, 8)} waits until one connects (or cancel it).` }, { ...jobOpts, jobId: `info-${e.id}` });
+      } else if (full && e.type === 'accepted') {
+        await q.add('ack', { kind: 'ack', taskId: task.id }, { ...jobOpts, jobId: `ack-${task.id}` });
+      } else if (full && PROGRESS_TYPES.has(e.type) && this.frontends.get(originOf(task).platform)?.limits.canEdit) {
+        const interval = this.ctx.config.PROGRESS_INTERVAL_MS;
+        // Trailing-edge throttle: one delivery per interval, rendering the latest state when it runs.
+        await q.add('progress', { kind: 'progress', taskId: task.id }, {
+          ...jobOpts, delay: interval, ...(interval > 0 ? { deduplication: { id: `progress-${task.id}`, ttl: interval } } : {}),
+        });
+      }
+    }
+  };
+
+  /** Starts delivering. */
+  async start(): Promise<void> {
+    this.worker = new Worker<NotifyJob>(NOTIFY_QUEUE, (job, token) => this.serial(job.data.taskId, () => this.deliver(job, token)), {
+      connection: this.ctx.redis.duplicate(), prefix: this.ctx.config.QUEUE_PREFIX, concurrency: this.opts.concurrency ?? 16,
+    });
+    this.worker.on('error', (err) => this.ctx.log.error({ err }, 'notify worker error'));
+    await this.worker.waitUntilReady();
+  }
+
+  async stop(): Promise<void> {
+    await this.worker?.close();
+  }
+
+  /** Queues the final message of a terminal task again (the reconciler calls this when delivery was never confirmed). */
+  async renotify(task: TaskRow): Promise<void> {
+    const last = await this.ctx.db.selectFrom('task_events').select('id').where('task_id', '=', task.id)
+      .where('type', 'in', [...FINAL_TYPES]).orderBy('id', 'desc').executeTakeFirst();
+    await this.ctx.queues.get(NOTIFY_QUEUE).add('final', { kind: 'final', taskId: task.id }, { ...jobOpts, jobId: `final-${task.id}-${last?.id ?? 'x'}` });
+  }
+
+  private async deliver(job: Job<NotifyJob>, token?: string): Promise<void> {
+    const task = await this.ctx.db.selectFrom('tasks').selectAll().where('id', '=', job.data.taskId).executeTakeFirst();
+    if (!task) return;
+    const origin = originOf(task);
+    const frontend = this.frontends.get(origin.platform);
+    if (!frontend) {
+      this.ctx.log.warn({ taskId: task.id, platform: origin.platform }, 'no frontend for the origin platform in this process; message dropped');
+      return;
+    }
+    const log = this.ctx.log.child({ taskId: task.id, jobId: job.id, platform: origin.platform });
+    const msg = (kind: OutboundMessage['kind'], text: string): OutboundMessage => ({ taskId: task.id, kind, text: text.slice(0, frontend.limits.maxLength) });
+    try {
+      const { kind } = job.data;
+      if (kind === 'info') { await frontend.send(origin, msg('info', job.data.text ?? '')); return; }
+      const progressRef = task.progress_message as MessageRef | null;
+      if (kind === 'ack') {
+        if (progressRef) return;
+        const ref = await frontend.send(origin, { ...msg('ack', renderAck(task, await loadSubtasks(this.ctx.db, task.id))), actions: ['cancel'] });
+        await this.saveProgressRef(task.id, ref);
+        return;
+      }
+      if (kind === 'progress') {
+        if (['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'].includes(task.status)) return; // the final job owns the last edit
+        const text = renderProgress(task, progressOf(task, await loadSubtasks(this.ctx.db, task.id)));
+        if (progressRef && frontend.edit) await frontend.edit(progressRef, { ...msg('progress', text), actions: ['cancel'] });
+        else if (frontend.limits.canEdit) await this.saveProgressRef(task.id, await frontend.send(origin, { ...msg('progress', text), actions: ['cancel'] }));
+        return;
+      }
+      // final: settle the progress message, then send the result as a new message (new messages notify people; edits do not).
+      if (!task.final_notified) {
+        if (progressRef && frontend.edit) await frontend.edit(progressRef, msg('progress', renderFinalLine(task))).catch((err) => log.warn({ err: errorText(err) }, 'could not settle the progress message'));
+        const parts = splitText(renderFinal(task), frontend.limits.maxLength);
+        const actions = task.status === 'FAILED' ? ['retry' as const] : undefined;
+        for (const [i, part] of parts.entries()) {
+          await frontend.send(origin, { taskId: task.id, kind: task.status === 'COMPLETED' ? 'result' : 'failure', text: part, ...(i === parts.length - 1 && actions ? { actions } : {}) });
+        }
+        const settled = await this.ctx.db.updateTable('tasks').set({ final_notified: true }).where('id', '=', task.id).returningAll().executeTakeFirst();
+        await this.ctx.emit([{ id: null, taskId: task.id, subtaskId: null, type: 'delivered', data: { parts: parts.length }, actor: 'notifier', at: new Date().toISOString() }], settled ?? task);
+      }
+    } catch (err) {
+      if (err instanceof RateLimitedError && token) {
+        await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
+        throw new DelayedError();
+      }
+      if (err instanceof PermanentError) {
+        log.warn({ err: errorText(err) }, 'permanent delivery failure; not retried');
+        await insertEvents(this.ctx.db, [{ task_id: task.id, subtask_id: null, type: 'notify.failed', actor: 'notifier', data: { kind: job.data.kind, error: errorText(err) } }]);
+        if (job.data.kind === 'final') await this.ctx.db.updateTable('tasks').set({ final_notified: true }).where('id', '=', task.id).execute();
+        throw new UnrecoverableError(errorText(err));
+      }
+      throw err;
+    }
+  }
+
+  private async saveProgressRef(taskId: string, ref: MessageRef): Promise<void> {
+    await this.ctx.db.updateTable('tasks').set({ progress_message: json(ref) }).where('id', '=', taskId).execute();
+  }
+
+  /** Deliveries for one task run one at a time in this process, so edits land in order. */
+  private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(key) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(fn);
+    this.chains.set(key, next);
+    void next.catch(() => {}).finally(() => { if (this.chains.get(key) === next) this.chains.delete(key); });
+    return next;
+  }
+}
+
+const jobOpts = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 1000, jitter: 0.3 },
+  removeOnComplete: { age: 3600, count: 2000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+} as const;
+
+function originOf(task: TaskRow) {
+  return task.origin as unknown as import('../core/types.ts').ConversationRef;
+}

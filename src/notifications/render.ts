@@ -1,0 +1,75 @@
+// Turns task state into the text people see in their conversation.
+import { shortId } from '../core/ids.ts';
+import type { SubtaskRow, TaskRow } from '../core/store/schema.ts';
+import type { DerivedProgress } from '../core/types.ts';
+
+/** "1m 05s" style duration. */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** The acknowledgement sent when a task is accepted; later edited in place with progress. */
+export function renderAck(task: TaskRow, subtasks: SubtaskRow[]): string {
+  const caps = [...new Set(subtasks.map((s) => s.capability))].join(', ');
+  return `Task ${shortId(task.id)} accepted: ${subtasks.length} step${subtasks.length === 1 ? '' : 's'} (${caps}). I'll update this message as it runs.`;
+}
+
+/** One line of live progress. */
+export function renderProgress(task: TaskRow, p: DerivedProgress): string {
+  const parts = [`Task ${shortId(task.id)}: ${statusWord(task.status)} ${Math.floor(p.percent)}%`];
+  if (p.stage) parts.push(p.stage);
+  if (p.total) parts.push(`${p.done ?? 0}/${p.total} items`);
+  if (p.etaMs !== undefined && p.percent < 100) parts.push(`ETA ${formatDuration(p.etaMs)}`);
+  parts.push(`step ${Math.min(p.subtasksDone + 1, p.subtasksTotal)} of ${p.subtasksTotal}`);
+  if (p.message) parts.push(p.message);
+  return parts.join(' · ');
+}
+
+/** The one-line final state that replaces the progress message. */
+export function renderFinalLine(task: TaskRow): string {
+  const took = task.finished_at && task.created_at ? ` in ${formatDuration(task.finished_at.getTime() - task.created_at.getTime())}` : '';
+  return `Task ${shortId(task.id)}: ${statusWord(task.status)}${took}.`;
+}
+
+/** The final message: the result, or why it failed and what to do. */
+export function renderFinal(task: TaskRow): string {
+  const id = shortId(task.id);
+  switch (task.status) {
+    case 'COMPLETED': return `Task ${id} completed.\n${renderResult(task.result)}`;
+    case 'FAILED': return `Task ${id} failed. ${task.error ?? ''}\nSay "retry ${id}" to run it again from the failed step.`;
+    case 'CANCELLED': return `Task ${id} was cancelled.`;
+    case 'REJECTED': return `Task ${id} was rejected. ${task.error ?? ''}`;
+    default: return `Task ${id} is ${task.status}.`;
+  }
+}
+
+/** A result as text: its `text` field when it has one, else JSON. */
+export function renderResult(result: unknown): string {
+  if (result && typeof result === 'object' && typeof (result as { text?: unknown }).text === 'string' && Object.keys(result).length === 1) {
+    return (result as { text: string }).text;
+  }
+  return typeof result === 'string' ? result : JSON.stringify(result, null, 2);
+}
+
+/** Splits text into chunks of at most `max` characters, preferring line then word boundaries. */
+export function splitText(text: string, max: number): string[] {
+  const out: string[] = [];
+  let rest = text;
+  while (rest.length > max) {
+    let cut = rest.lastIndexOf('\n', max);
+    if (cut < max / 2) cut = rest.lastIndexOf(' ', max);
+    if (cut < max / 2) cut = max;
+    out.push(rest.slice(0, cut));
+    rest = rest.slice(cut).replace(/^[\n ]/, '');
+  }
+  if (rest.length || out.length === 0) out.push(rest);
+  return out;
+}
+
+function statusWord(status: string): string {
+  return ({ ASSIGNED: 'queued', IN_PROGRESS: 'running', COMPLETED: 'completed', FAILED: 'failed', CANCELLED: 'cancelled', REJECTED: 'rejected', REVIEW: 'awaiting review' } as Record<string, string>)[status] ?? status.toLowerCase();
+}

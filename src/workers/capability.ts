@@ -1,0 +1,26 @@
+// What a capability handler is given and returns. Handlers never see the database or other users.
+import type { Logger } from 'pino';
+import type { ProgressTracker } from './progress-tracker.ts';
+import type { SessionScope } from './session-store.ts';
+
+/** Everything a handler needs for one run of one subtask. */
+export interface HandlerContext<I = any> {
+  input: I;
+  /** Outputs of the subtasks this one depends on, by plan key. */
+  deps: Record<string, unknown>;
+  /** Aborted on timeout, cancellation or shutdown; long work must watch it. */
+  signal: AbortSignal;
+  log: Logger;
+  progress: ProgressTracker;
+  /** Resources shared by the subtasks of one task on this worker, disposed when the task ends. */
+  session: SessionScope;
+  /** 1 for the first try, 2 for the first retry, ... */
+  attempt: number;
+  job: { taskId: string; subtaskId: string; key: string; capability: string; userId: string; generation: number };
+}
+
+/** A capability implementation: returns the output (any JSON) or throws. Throw UnrecoverableError to skip retries. */
+export type CapabilityHandler = (ctx: HandlerContext) => Promise<unknown>;
+
+/** Handlers by exact capability name. */
+export type CapabilityHandlers = Record<string, CapabilityHandler>;

@@ -1,0 +1,211 @@
+// A stateless worker: consumes every capability queue its patterns match, needs only Redis.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { matchesAny } from '../core/capability-pattern.ts';
+import { errorText } from '../core/errors.ts';
+import { capabilityQueueName, jobIdFor, RESULTS_QUEUE } from '../core/queues.ts';
+import { redisKeys } from '../core/redis-keys.ts';
+import type { ControlMessage, JobData, JobResult, WorkerInfo, WorkerSignal } from '../core/types.ts';
+import { removeHeartbeat, writeHeartbeat } from '../core/worker-registry.ts';
+import type { CapabilityHandlers } from './capability.ts';
+import { ProgressTracker } from './progress-tracker.ts';
+import { Semaphore } from './semaphore.ts';
+import { SessionStore } from './session-store.ts';
+
+/** How to run a worker. */
+export interface WorkerRuntimeOptions {
+  redis: Redis;
+  prefix: string;
+  patterns: string[];
+  handlers: CapabilityHandlers;
+  concurrency: number;
+  log: Logger;
+  heartbeatMs?: number;
+  lockMs?: number;
+  discoverMs?: number;
+  progressIntervalMs?: number;
+  shutdownGraceMs?: number;
+  version?: string;
+  id?: string;
+}
+
+/** Raised into a handler's signal when its subtask exceeds its timeout. */
+export class TimeoutError extends Error {
+  constructor(ms: number) { super(`timed out after ${ms} ms`); this.name = 'TimeoutError'; }
+}
+
+/** One worker process (or several per process): discovery, heartbeat, job execution, graceful stop. */
+export class WorkerRuntime {
+  readonly id: string;
+  private readonly keys;
+  private readonly workers = new Map<string, Worker>();
+  private readonly active = new Map<string, { taskId: string; worker: Worker }>();
+  private readonly cancelled = new Set<string>();
+  private readonly sessions = new SessionStore();
+  private readonly slots: Semaphore;
+  private readonly results: Queue;
+  private subscriber?: Redis;
+  private timers: NodeJS.Timeout[] = [];
+  private state: WorkerInfo['state'] = 'IDLE';
+  private lastError = 0;
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly o: WorkerRuntimeOptions) {
+    this.id = o.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.keys = redisKeys(o.prefix);
+    this.slots = new Semaphore(o.concurrency);
+    this.results = new Queue(RESULTS_QUEUE, { connection: o.redis, prefix: o.prefix });
+  }
+
+  /** Capability names this worker can run: a handler exists and a pattern matches. */
+  get capabilities(): string[] {
+    return Object.keys(this.o.handlers).filter((c) => matchesAny(this.o.patterns, c));
+  }
+
+  /** Registers, starts consuming matching queues, and keeps watching for new ones. */
+  async start(): Promise<void> {
+    this.subscriber = this.o.redis.duplicate();
+    this.subscriber.on('error', () => { this.lastError = Date.now(); });
+    await this.subscriber.subscribe(this.keys.control);
+    this.subscriber.on('message', (_c, raw) => { try { this.onControl(JSON.parse(raw) as ControlMessage); } catch { /* ignore junk */ } });
+    await this.discover();
+    await this.heartbeat();
+    this.timers.push(setInterval(() => void this.discover().catch((err) => this.fault(err)), this.o.discoverMs ?? 1000));
+    this.timers.push(setInterval(() => void this.heartbeat().catch((err) => this.fault(err)), this.o.heartbeatMs ?? 5000));
+    for (const t of this.timers) t.unref();
+    this.o.log.info({ workerId: this.id, patterns: this.o.patterns, concurrency: this.o.concurrency }, 'worker started');
+  }
+
+  /** Stops taking jobs, lets running ones finish within the grace period, then hands the rest back. */
+  async stop(): Promise<void> {
+    this.state = 'SHUTDOWN';
+    for (const t of this.timers) clearInterval(t);
+    await this.heartbeat().catch(() => {});
+    const graceful = Promise.all([...this.workers.values()].map((w) => w.close()));
+    const grace = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.o.shutdownGraceMs ?? 10_000).unref());
+    if ((await Promise.race([graceful, grace])) === 'timeout') {
+      // Abort what is still running; unfinished jobs stall and BullMQ hands them to another worker.
+      for (const w of this.workers.values()) w.cancelAllJobs('worker shutting down');
+      await Promise.all([...this.workers.values()].map((w) => w.close(true)));
+    }
+    await this.sessions.close();
+    await removeHeartbeat(this.o.redis, this.keys, this.id).catch(() => {});
+    await this.results.close();
+    this.subscriber?.disconnect();
+    this.o.log.info({ workerId: this.id }, 'worker stopped');
+  }
+
+  /** Number of jobs running now. */
+  get running(): number {
+    return this.active.size;
+  }
+
+  private async discover(): Promise<void> {
+    if (this.state === 'SHUTDOWN') return;
+    const known = await this.o.redis.smembers(this.keys.capabilities);
+    for (const cap of new Set([...known, ...this.capabilities])) {
+      if (this.workers.has(cap) || !this.o.handlers[cap] || !matchesAny(this.o.patterns, cap)) continue;
+      const worker = new Worker<JobData>(capabilityQueueName(cap), (job, _token, signal) => this.run(job, signal), {
+        connection: this.o.redis.duplicate(), prefix: this.o.prefix, concurrency: this.o.concurrency,
+        lockDuration: this.o.lockMs ?? 30_000, stalledInterval: this.o.lockMs ?? 30_000, maxStalledCount: 2,
+      });
+      worker.on('error', (err) => this.fault(err));
+      this.workers.set(cap, worker);
+      this.o.log.debug({ capability: cap }, 'consuming queue');
+    }
+    if (this.state === 'IDLE' && this.workers.size > 0) this.state = 'WAITING';
+  }
+
+  private async heartbeat(): Promise<void> {
+    const state = this.state === 'SHUTDOWN' ? 'SHUTDOWN'
+      : Date.now() - this.lastError < (this.o.heartbeatMs ?? 5000) ? 'ERROR'
+      : this.active.size > 0 ? 'BUSY' : this.workers.size > 0 ? 'WAITING' : 'IDLE';
+    const ms = this.o.heartbeatMs ?? 5000;
+    await writeHeartbeat(this.o.redis, this.keys, {
+      id: this.id, host: hostname(), pid: process.pid, patterns: this.o.patterns, state, running: this.active.size,
+      concurrency: this.o.concurrency, capabilities: this.capabilities, version: this.o.version ?? '0.0.0',
+      startedAt: this.startedAt, seenAt: Date.now(),
+    }, ms * 3);
+  }
+
+  private onControl(msg: ControlMessage): void {
+    if (msg.t === 'task-ended') { void this.sessions.disposeTask(msg.taskId); return; }
+    if (msg.t === 'cancel') {
+      this.cancelled.add(msg.taskId);
+      setTimeout(() => this.cancelled.delete(msg.taskId), 10 * 60_000).unref();
+      for (const [jobId, a] of this.active) if (a.taskId === msg.taskId) a.worker.cancelJob(jobId, 'task cancelled');
+      void this.sessions.disposeTask(msg.taskId);
+    }
+  }
+
+  private async run(job: Job<JobData>, bullSignal?: AbortSignal): Promise<unknown> {
+    const d = job.data;
+    const jobId = job.id ?? jobIdFor(d.subtaskId, d.generation);
+    const attempt = job.attemptsMade + 1;
+    const log = this.o.log.child({ taskId: d.taskId, subtaskId: d.subtaskId, jobId, capability: d.capability, attempt });
+    const startedAt = Date.now();
+    const base = { taskId: d.taskId, subtaskId: d.subtaskId, generation: d.generation, attempt, workerId: this.id };
+    if (this.cancelled.has(d.taskId)) throw new UnrecoverableError('task cancelled');
+    const handler = this.o.handlers[d.capability];
+    if (!handler) throw new UnrecoverableError(`no handler for ${d.capability} on worker ${this.id}`);
+    await this.slots.acquire();
+    const worker = this.workers.get(d.capability)!;
+    this.active.set(jobId, { taskId: d.taskId, worker });
+    const ac = new AbortController();
+    const onBullAbort = () => ac.abort(new UnrecoverableError(String(bullSignal?.reason ?? 'cancelled')));
+    bullSignal?.addEventListener('abort', onBullAbort, { once: true });
+    const timer = setTimeout(() => ac.abort(new TimeoutError(d.timeoutMs)), d.timeoutMs);
+    const progress = new ProgressTracker((p) => this.signal({ t: 'progress', taskId: d.taskId, subtaskId: d.subtaskId, generation: d.generation, progress: p, at: Date.now() }), this.o.progressIntervalMs ?? 100);
+    try {
+      this.signal({ t: 'started', ...base, at: startedAt });
+      const aborted = new Promise<never>((_, reject) => {
+        if (ac.signal.aborted) reject(ac.signal.reason);
+        ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true });
+      });
+      aborted.catch(() => {});
+      const output = await Promise.race([
+        handler({ input: d.input, deps: d.deps, signal: ac.signal, log, progress, session: this.sessions.scope(d.taskId), attempt,
+          job: { taskId: d.taskId, subtaskId: d.subtaskId, key: d.key, capability: d.capability, userId: d.scope.userId, generation: d.generation } }),
+        aborted,
+      ]);
+      progress.close();
+      await this.report({ kind: 'succeeded', ...base, startedAt, output: output ?? null }, `r-${jobId}`);
+      log.debug('job succeeded');
+      return output ?? null;
+    } catch (err) {
+      progress.close();
+      const permanent = err instanceof UnrecoverableError || this.cancelled.has(d.taskId);
+      const maxAttempts = job.opts.attempts ?? 1;
+      const final = permanent || attempt >= maxAttempts;
+      const backoff = typeof job.opts.backoff === 'object' ? job.opts.backoff.delay ?? 0 : Number(job.opts.backoff ?? 0);
+      await this.report({ kind: 'failed', ...base, error: errorText(err), final, retryInMs: final ? undefined : backoff * 2 ** (attempt - 1) }, `r-${jobId}-a${attempt}`);
+      log.warn({ err: errorText(err), final }, 'job failed');
+      throw permanent && !(err instanceof UnrecoverableError) ? new UnrecoverableError(errorText(err)) : err;
+    } finally {
+      clearTimeout(timer);
+      bullSignal?.removeEventListener('abort', onBullAbort);
+      this.active.delete(jobId);
+      this.slots.release();
+    }
+  }
+
+  /** Puts a result on the durable results queue; the job id makes a resend a no-op. */
+  private async report(result: JobResult, id: string): Promise<void> {
+    await this.results.add(result.kind, result, {
+      jobId: id, attempts: 10, backoff: { type: 'exponential', delay: 500 },
+      removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 7 * 24 * 3600 },
+    });
+  }
+
+  private signal(s: WorkerSignal): void {
+    this.o.redis.publish(this.keys.signals, JSON.stringify(s)).catch((err) => this.fault(err));
+  }
+
+  private fault(err: unknown): void {
+    this.lastError = Date.now();
+    this.o.log.error({ err: errorText(err), workerId: this.id }, 'worker error');
+  }
+}

@@ -1,0 +1,71 @@
+// Starts a full hub (API, conductor, notifier, reconciler, optional embedded worker) on an isolated test env.
+import type { Hub } from '../../src/main.ts';
+import { startHub } from '../../src/main.ts';
+import type { HubEvent } from '../../src/core/hub-context.ts';
+import type { TaskRow } from '../../src/core/store/schema.ts';
+import type { ConversationRef } from '../../src/core/types.ts';
+import { builtinCapabilities } from '../../src/workers/capabilities/index.ts';
+import type { CapabilityHandlers } from '../../src/workers/capability.ts';
+import { createTestEnv, type TestEnv } from './test-env.ts';
+import { RecordingFrontend } from './recording-frontend.ts';
+
+/** A hub under test with a recording frontend named `test`. */
+export interface Harness {
+  env: TestEnv;
+  hub: Hub;
+  chat: RecordingFrontend;
+  /** Every event the hub emitted, in order. */
+  events: HubEvent[];
+  origin(user?: string): ConversationRef;
+  submit(text: string, user?: string): Promise<TaskRow>;
+  /** Resolves with the task once `check` holds; re-evaluated on every hub event (no polling sleeps). */
+  waitForTask(taskId: string, check: (t: TaskRow) => boolean, timeoutMs?: number): Promise<TaskRow>;
+  /** Resolves with the first event matching `pred` (past or future). */
+  waitForEvent(pred: (e: HubEvent) => boolean, timeoutMs?: number): Promise<HubEvent>;
+  close(): Promise<void>;
+}
+
+/** Builds a harness. `workers: false` runs no embedded worker (tests start their own). */
+export async function createHarness(opts: { env?: Record<string, string>; workers?: boolean; handlers?: CapabilityHandlers } = {}): Promise<Harness> {
+  const env = await createTestEnv({ PORT: '0', WORKER_CAPABILITIES: 'demo.*,test.*', ...opts.env });
+  const chat = new RecordingFrontend();
+  const events: HubEvent[] = [];
+  const listeners = new Set<() => void>();
+  const hub = await startHub({
+    config: env.config, database: env.database, embeddedWorkers: opts.workers ?? true, frontends: [chat],
+    handlers: { ...builtinCapabilities, ...opts.handlers },
+  });
+  hub.ctx.onEvents((evs) => { events.push(...evs); for (const l of [...listeners]) l(); });
+
+  const until = <T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, what: string): Promise<T> =>
+    new Promise((resolve, reject) => {
+      let done = false;
+      const finish = (fn: () => void) => { if (done) return; done = true; listeners.delete(onEvent); clearTimeout(timer); fn(); };
+      const onEvent = () => { void Promise.resolve(probe()).then((v) => { if (v !== undefined) finish(() => resolve(v)); }, (err) => finish(() => reject(err))); };
+      const timer = setTimeout(() => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; events: ${events.map((e) => e.type).join(',')}`))), timeoutMs);
+      listeners.add(onEvent);
+      onEvent();
+    });
+
+  const harness: Harness = {
+    env, hub, chat, events,
+    origin: (user = 'test:alice') => ({ platform: 'test', conversationId: `chat-${user}`, userId: user }),
+    async submit(text, user) {
+      return (await hub.tasks.submit({ origin: harness.origin(user), text })).task;
+    },
+    waitForTask(taskId, check, timeoutMs = 20_000) {
+      return until(async () => {
+        const t = await hub.ctx.db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirst();
+        return t && check(t) ? t : undefined;
+      }, timeoutMs, `task ${taskId}`);
+    },
+    waitForEvent(pred, timeoutMs = 20_000) {
+      return until(() => events.find(pred), timeoutMs, 'event');
+    },
+    async close() {
+      await hub.stop();
+      await env.close();
+    },
+  };
+  return harness;
+}
