@@ -9,6 +9,7 @@ import { loadConfig, type Config } from './core/config.ts';
 import { HubContext } from './core/hub-context.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { createRedis } from './core/queues.ts';
+import type { Planner } from './core/plan.ts';
 import { Reconciler } from './core/reconciler.ts';
 import { RulePlanner } from './core/rule-planner.ts';
 import { createDatabase, migrateToLatest, type DatabaseHandle } from './core/store/create-database.ts';
@@ -48,6 +49,8 @@ export interface HubOptions {
   handlers?: CapabilityHandlers;
   database?: DatabaseHandle;
   log?: Logger;
+  /** The planner; the rule-based one by default. */
+  planner?: Planner;
   /** Extra frontends to run beside the HTTP API (chat platforms; tests use a recording one). */
   frontends?: IFrontend[];
 }
@@ -90,7 +93,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const redis: Redis = createRedis(redisInfo.url);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const ctx = new HubContext(config, database.db, redis, log);
-  const tasks = new TaskService(ctx, new RulePlanner());
+  const tasks = new TaskService(ctx, opts.planner ?? new RulePlanner());
   const admin = new AdminService(ctx);
   const conductor = new Conductor(ctx);
   const frontends = new FrontendRegistry();

@@ -28,7 +28,7 @@ export async function listLiveWorkers(redis: Redis, keys: RedisKeys, now = Date.
 
 /** Whether a worker advertises a pattern for the capability and has a handler for it. */
 export function serves(worker: WorkerInfo, capability: string): boolean {
-  return worker.state !== 'SHUTDOWN' && matchesAny(worker.patterns, capability) && worker.capabilities.includes(capability);
+  return worker.state !== 'SHUTDOWN' && matchesAny(worker.patterns, capability) && matchesAny(worker.capabilities, capability);
 }
 
 /** The capabilities among `needed` that no live worker can run. */

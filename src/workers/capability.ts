@@ -22,5 +22,5 @@ export interface HandlerContext<I = any> {
 /** A capability implementation: returns the output (any JSON) or throws. Throw UnrecoverableError to skip retries. */
 export type CapabilityHandler = (ctx: HandlerContext) => Promise<unknown>;
 
-/** Handlers by exact capability name. */
+/** Handlers by capability name, or by pattern (`llm.*`) for a handler that serves a family of capabilities. */
 export type CapabilityHandlers = Record<string, CapabilityHandler>;

@@ -4,13 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { matchesAny } from '../core/capability-pattern.ts';
+import { matchesAny, matchesPattern } from '../core/capability-pattern.ts';
 import { errorText } from '../core/errors.ts';
 import { capabilityQueueName, jobIdFor, RESULTS_QUEUE } from '../core/queues.ts';
 import { redisKeys } from '../core/redis-keys.ts';
 import type { ControlMessage, JobData, JobResult, WorkerInfo, WorkerSignal } from '../core/types.ts';
 import { removeHeartbeat, writeHeartbeat } from '../core/worker-registry.ts';
-import type { CapabilityHandlers } from './capability.ts';
+import type { CapabilityHandler, CapabilityHandlers } from './capability.ts';
 import { ProgressTracker } from './progress-tracker.ts';
 import { Semaphore } from './semaphore.ts';
 import { SessionStore } from './session-store.ts';
@@ -60,9 +60,18 @@ export class WorkerRuntime {
     this.results = new Queue(RESULTS_QUEUE, { connection: o.redis, prefix: o.prefix });
   }
 
-  /** Capability names this worker can run: a handler exists and a pattern matches. */
+  /** Handler keys (names or patterns) this worker advertises: those its patterns allow. */
   get capabilities(): string[] {
-    return Object.keys(this.o.handlers).filter((c) => matchesAny(this.o.patterns, c));
+    return Object.keys(this.o.handlers).filter((k) => matchesAny(this.o.patterns, k));
+  }
+
+  /** The handler for a capability: an exact key first, else the first key that matches as a pattern. */
+  private handlerFor(capability: string): CapabilityHandler | undefined {
+    if (!matchesAny(this.o.patterns, capability)) return undefined;
+    const exact = this.o.handlers[capability];
+    if (exact) return exact;
+    const key = Object.keys(this.o.handlers).find((k) => k.includes('*') || k.includes('{') ? matchesPattern(k, capability) : false);
+    return key ? this.o.handlers[key] : undefined;
   }
 
   /** Registers, starts consuming matching queues, and keeps watching for new ones. */
@@ -106,8 +115,9 @@ export class WorkerRuntime {
   private async discover(): Promise<void> {
     if (this.state === 'SHUTDOWN') return;
     const known = await this.o.redis.smembers(this.keys.capabilities);
-    for (const cap of new Set([...known, ...this.capabilities])) {
-      if (this.workers.has(cap) || !this.o.handlers[cap] || !matchesAny(this.o.patterns, cap)) continue;
+    const exact = this.capabilities.filter((k) => !k.includes('*') && !k.includes('{'));
+    for (const cap of new Set([...known, ...exact])) {
+      if (this.workers.has(cap) || !this.handlerFor(cap)) continue;
       const worker = new Worker<JobData>(capabilityQueueName(cap), (job, _token, signal) => this.run(job, signal), {
         connection: this.o.redis.duplicate(), prefix: this.o.prefix, concurrency: this.o.concurrency,
         lockDuration: this.o.lockMs ?? 30_000, stalledInterval: this.o.lockMs ?? 30_000, maxStalledCount: 2,
@@ -149,7 +159,7 @@ export class WorkerRuntime {
     const startedAt = Date.now();
     const base = { taskId: d.taskId, subtaskId: d.subtaskId, generation: d.generation, attempt, workerId: this.id };
     if (this.cancelled.has(d.taskId)) throw new UnrecoverableError('task cancelled');
-    const handler = this.o.handlers[d.capability];
+    const handler = this.handlerFor(d.capability);
     if (!handler) throw new UnrecoverableError(`no handler for ${d.capability} on worker ${this.id}`);
     await this.slots.acquire();
     const worker = this.workers.get(d.capability)!;

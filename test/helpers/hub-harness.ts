@@ -2,6 +2,7 @@
 import type { Hub } from '../../src/main.ts';
 import { startHub } from '../../src/main.ts';
 import type { HubEvent } from '../../src/core/hub-context.ts';
+import type { Planner } from '../../src/core/plan.ts';
 import type { TaskRow } from '../../src/core/store/schema.ts';
 import type { ConversationRef } from '../../src/core/types.ts';
 import { builtinCapabilities } from '../../src/workers/capabilities/index.ts';
@@ -26,14 +27,14 @@ export interface Harness {
 }
 
 /** Builds a harness. `workers: false` runs no embedded worker (tests start their own). */
-export async function createHarness(opts: { env?: Record<string, string>; workers?: boolean; handlers?: CapabilityHandlers } = {}): Promise<Harness> {
+export async function createHarness(opts: { env?: Record<string, string>; workers?: boolean; handlers?: CapabilityHandlers; planner?: Planner } = {}): Promise<Harness> {
   const env = await createTestEnv({ PORT: '0', WORKER_CAPABILITIES: 'demo.*,test.*', ...opts.env });
   const chat = new RecordingFrontend();
   const events: HubEvent[] = [];
   const listeners = new Set<() => void>();
   const hub = await startHub({
     config: env.config, database: env.database, embeddedWorkers: opts.workers ?? true, frontends: [chat],
-    handlers: { ...builtinCapabilities, ...opts.handlers },
+    handlers: { ...builtinCapabilities, ...opts.handlers }, planner: opts.planner,
   });
   hub.ctx.onEvents((evs) => { events.push(...evs); for (const l of [...listeners]) l(); });
 
