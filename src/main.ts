@@ -7,6 +7,7 @@ import { AdminService } from './core/admin-service.ts';
 import { Conductor } from './core/conductor.ts';
 import { loadConfig, type Config } from './core/config.ts';
 import { HubContext } from './core/hub-context.ts';
+import { ConfigError } from './core/errors.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { createRedis } from './core/queues.ts';
 import type { Planner } from './core/plan.ts';
@@ -112,28 +113,37 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
       heartbeatMs: config.WORKER_HEARTBEAT_MS, lockMs: config.WORKER_LOCK_MS, version: VERSION,
     }));
   }
-  await conductor.start();
-  await notifier.start();
-  for (const w of workers) await w.start();
-  await reconciler.start();
-  await frontends.startAll();
+  const stopAll = async () => {
+    await frontends.stopAll();
+    await reconciler.stop();
+    for (const w of workers) await w.stop().catch(() => {});
+    await notifier.stop();
+    await conductor.stop();
+    await ctx.queues.close();
+    redis.disconnect();
+    if (!opts.database) await database.close();
+    await redisInfo.embedded?.stop();
+  };
+  try {
+    await conductor.start();
+    await notifier.start();
+    for (const w of workers) await w.start();
+    await reconciler.start();
+    await frontends.startAll();
+  } catch (err) {
+    await stopAll().catch(() => {});
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new ConfigError(`Port ${config.PORT} on ${config.HOST} is already in use. Stop the other process or set PORT to a free port.`, err);
+    }
+    throw err;
+  }
   log.info({ url: web.url() }, 'hub ready');
 
   let stopping: Promise<void> | undefined;
   return {
     config, ctx, tasks, admin, conductor, reconciler, notifier, frontends, web, workers,
     stop() {
-      stopping ??= (async () => {
-        await frontends.stopAll();
-        await reconciler.stop();
-        for (const w of workers) await w.stop();
-        await notifier.stop();
-        await conductor.stop();
-        await ctx.queues.close();
-        redis.disconnect();
-        if (!opts.database) await database.close();
-        await redisInfo.embedded?.stop();
-      })();
+      stopping ??= stopAll();
       return stopping;
     },
   };
@@ -143,7 +153,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
 export async function startWorker(opts: { config?: Config; capabilities?: string; concurrency?: number; handlers?: CapabilityHandlers } = {}): Promise<WorkerRuntime & { shutdown(): Promise<void> }> {
   const config = opts.config ?? loadConfig({ ...process.env, ...(opts.capabilities ? { WORKER_CAPABILITIES: opts.capabilities } : {}) });
   const log = createLogger(config.LOG_LEVEL);
-  if (!config.REDIS_URL) throw new (await import('./core/errors.ts')).ConfigError('REDIS_URL must be set for a standalone worker (it is how workers reach the hub), e.g. REDIS_URL=redis://127.0.0.1:6379.');
+  if (!config.REDIS_URL) throw new ConfigError('REDIS_URL must be set for a standalone worker (it is how workers reach the hub), e.g. REDIS_URL=redis://127.0.0.1:6379.');
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const runtime = new WorkerRuntime({

@@ -106,9 +106,13 @@ export class AdminService {
   private async findOpenDeadLetter(id: string): Promise<DeadLetterRow> {
     const key = String(id ?? '').trim().toLowerCase();
     if (!/^[0-9a-f-]{1,36}$/.test(key)) throw new InvalidInputError(`"${id}" is not a task, subtask or dead-letter id.`);
+    if (/^\d+$/.test(key)) {
+      // An all-digit key names a dead letter by its own id first.
+      const byId = await this.ctx.db.selectFrom('dead_letters').selectAll().where('resolved_at', 'is', null).where('id', '=', key).executeTakeFirst();
+      if (byId) return byId;
+    }
     const rows = await this.ctx.db.selectFrom('dead_letters').selectAll().where('resolved_at', 'is', null)
       .where((eb) => eb.or([
-        ...(/^\d+$/.test(key) ? [eb('id', '=', key)] : []),
         eb('subtask_id', 'like', `${key}%`),
         eb('task_id', 'like', `${key}%`),
       ]))

@@ -3,7 +3,7 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { enqueueSubtasks, withdrawSubtasks } from './dispatcher.ts';
 import type { HubContext, HubEvent } from './hub-context.ts';
-import { RESULTS_QUEUE } from './queues.ts';
+import { duplicateRedis, RESULTS_QUEUE } from './queues.ts';
 import type { SubtaskRow, TaskRow } from './store/schema.ts';
 import { insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
 import type { JobResult, SubtaskStatus, WorkerSignal } from './types.ts';
@@ -22,6 +22,7 @@ interface Applied {
 /** Consumes the results queue and the workers' signal channel. */
 export class Conductor {
   private worker?: Worker;
+  private connection?: Redis;
   private subscriber?: Redis;
   private readonly lastStage = new Map<string, string | undefined>();
   private readonly chains = new Map<string, Promise<void>>();
@@ -30,14 +31,16 @@ export class Conductor {
 
   /** Starts consuming results and signals. */
   async start(): Promise<void> {
+    const onError = (err: Error) => this.ctx.log.warn({ err: err.message }, 'conductor redis error');
+    this.connection = duplicateRedis(this.ctx.redis, onError);
     this.worker = new Worker<JobResult>(RESULTS_QUEUE, async (job: Job<JobResult>) => { await this.applyResult(job.data); }, {
-      connection: this.ctx.redis.duplicate(), prefix: this.ctx.config.QUEUE_PREFIX,
+      connection: this.connection, prefix: this.ctx.config.QUEUE_PREFIX,
       concurrency: this.opts.concurrency ?? 16,
       removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 7 * 24 * 3600 },
     });
     this.worker.on('error', (err) => this.ctx.log.error({ err }, 'results worker error'));
     this.worker.on('failed', (job, err) => this.ctx.log.error({ err, jobId: job?.id }, 'applying a result failed; BullMQ retries it'));
-    this.subscriber = this.ctx.redis.duplicate();
+    this.subscriber = duplicateRedis(this.ctx.redis, onError);
     await this.subscriber.subscribe(this.ctx.keys.signals);
     this.subscriber.on('message', (_ch, raw) => {
       let signal: WorkerSignal;
@@ -50,7 +53,7 @@ export class Conductor {
   /** Stops consuming; in-flight results finish first. */
   async stop(): Promise<void> {
     await this.worker?.close();
-    await this.worker?.disconnect?.();
+    this.connection?.disconnect();
     this.subscriber?.disconnect();
     await Promise.all(this.chains.values());
   }

@@ -33,7 +33,6 @@ const schema = z.object({
   HUB_API_TOKENS: z.string().optional().transform(csv)
     .refine((xs) => xs.every((x) => /^[^=\s]+=\S{8,}$/.test(x)), 'each entry is user=token with a token of 8+ characters, e.g. alice=s3cretT0ken')
     .transform((xs) => new Map(xs.map((x) => { const i = x.indexOf('='); return [x.slice(i + 1), x.slice(0, i)] as const; }))),
-  PUBLIC_URL: z.string().url().optional(),
   MAX_REQUEST_CHARS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   DEFAULT_PRIORITY: z.enum(PRIORITIES).default('normal'),
   DEFAULT_NOTIFY_POLICY: z.enum(NOTIFY_POLICIES).default('state_changes'),

@@ -45,8 +45,18 @@ export function subtaskJobOptions(o: { jobId: string; priority: Priority; attemp
 }
 
 /** Opens an ioredis connection suitable for BullMQ (workers need maxRetriesPerRequest: null). */
-export function createRedis(url: string, extra: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false, ...extra });
+export function createRedis(url: string, extra: RedisOptions = {}, onError: (err: Error) => void = () => {}): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false, ...extra });
+  // ioredis reconnects by itself; without a listener a refused connection would be an unhandled 'error' event.
+  redis.on('error', onError);
+  return redis;
+}
+
+/** A second connection like `redis` (for a blocking consumer or a subscriber); its errors are reported, never unhandled. */
+export function duplicateRedis(redis: Redis, onError: (err: Error) => void = () => {}): Redis {
+  const dup = redis.duplicate();
+  dup.on('error', onError);
+  return dup;
 }
 
 /** Lazily created BullMQ queues (one per name) sharing one connection. */

@@ -131,14 +131,15 @@ export class TaskService {
     }
     if (opts.cursor) {
       const [at, id] = Buffer.from(opts.cursor, 'base64url').toString().split('|');
-      const when = new Date(at ?? '');
-      if (!id || Number.isNaN(when.getTime())) throw new InvalidInputError('The cursor is not valid; start again without it.');
-      q = q.where((eb) => eb.or([eb('created_at', '<', when), eb.and([eb('created_at', '=', when), eb('id', '<', id)])]));
+      if (!id || !at || !/^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(at)) throw new InvalidInputError('The cursor is not valid; start again without it.');
+      q = q.where(sql<boolean>`(created_at, id) < (${at}::timestamptz, ${id})`);
     }
-    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    const nextCursor = rows.length > limit && last ? Buffer.from(`${last.created_at.toISOString()}|${last.id}`).toString('base64url') : null;
+    // The cursor keeps Postgres's full microsecond precision (a JS Date would cut it to milliseconds and skip rows).
+    const rows = await q.select(sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('cursor_at'))
+      .orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    const page = rows.slice(0, limit).map(({ cursor_at: _, ...task }) => task);
+    const last = rows[limit - 1];
+    const nextCursor = rows.length > limit && last ? Buffer.from(`${last.cursor_at}|${last.id}`).toString('base64url') : null;
     return { tasks: page, nextCursor };
   }
 

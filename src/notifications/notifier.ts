@@ -2,7 +2,8 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { errorText, PermanentError, RateLimitedError } from '../core/errors.ts';
 import type { HubContext, HubEvent } from '../core/hub-context.ts';
-import { NOTIFY_QUEUE } from '../core/queues.ts';
+import type { Redis } from 'ioredis';
+import { duplicateRedis, NOTIFY_QUEUE } from '../core/queues.ts';
 import type { TaskRow } from '../core/store/schema.ts';
 import { insertEvents, json, loadSubtasks } from '../core/task-store.ts';
 import { progressOf } from '../core/task-service.ts';
@@ -24,6 +25,7 @@ const FINAL_TYPES = new Set(['completed', 'failed', 'cancelled', 'rejected']);
 /** Subscribes to task events and delivers them through the frontends. */
 export class Notifier {
   private worker?: Worker<NotifyJob>;
+  private connection?: Redis;
   private readonly chains = new Map<string, Promise<unknown>>();
 
   constructor(private readonly ctx: HubContext, private readonly frontends: FrontendRegistry, private readonly opts: { concurrency?: number } = {}) {}
@@ -53,8 +55,9 @@ export class Notifier {
 
   /** Starts delivering. */
   async start(): Promise<void> {
+    this.connection = duplicateRedis(this.ctx.redis, (err) => this.ctx.log.warn({ err: err.message }, 'notifier redis error'));
     this.worker = new Worker<NotifyJob>(NOTIFY_QUEUE, (job, token) => this.serial(job.data.taskId, () => this.deliver(job, token)), {
-      connection: this.ctx.redis.duplicate(), prefix: this.ctx.config.QUEUE_PREFIX, concurrency: this.opts.concurrency ?? 16,
+      connection: this.connection, prefix: this.ctx.config.QUEUE_PREFIX, concurrency: this.opts.concurrency ?? 16,
     });
     this.worker.on('error', (err) => this.ctx.log.error({ err }, 'notify worker error'));
     await this.worker.waitUntilReady();
@@ -62,6 +65,7 @@ export class Notifier {
 
   async stop(): Promise<void> {
     await this.worker?.close();
+    this.connection?.disconnect();
   }
 
   /** Queues the final message of a terminal task again (the reconciler calls this when delivery was never confirmed). */

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { matchesAny, matchesPattern } from '../core/capability-pattern.ts';
 import { errorText } from '../core/errors.ts';
-import { capabilityQueueName, jobIdFor, RESULTS_QUEUE } from '../core/queues.ts';
+import { capabilityQueueName, duplicateRedis, jobIdFor, RESULTS_QUEUE } from '../core/queues.ts';
 import { redisKeys } from '../core/redis-keys.ts';
 import type { ControlMessage, JobData, JobResult, WorkerInfo, WorkerSignal } from '../core/types.ts';
 import { removeHeartbeat, writeHeartbeat } from '../core/worker-registry.ts';
@@ -48,6 +48,7 @@ export class WorkerRuntime {
   private readonly slots: Semaphore;
   private readonly results: Queue;
   private subscriber?: Redis;
+  private readonly connections: Redis[] = [];
   private timers: NodeJS.Timeout[] = [];
   private state: WorkerInfo['state'] = 'IDLE';
   private lastError = 0;
@@ -76,8 +77,7 @@ export class WorkerRuntime {
 
   /** Registers, starts consuming matching queues, and keeps watching for new ones. */
   async start(): Promise<void> {
-    this.subscriber = this.o.redis.duplicate();
-    this.subscriber.on('error', () => { this.lastError = Date.now(); });
+    this.subscriber = duplicateRedis(this.o.redis, () => { this.lastError = Date.now(); });
     await this.subscriber.subscribe(this.keys.control);
     this.subscriber.on('message', (_c, raw) => { try { this.onControl(JSON.parse(raw) as ControlMessage); } catch { /* ignore junk */ } });
     await this.discover();
@@ -104,6 +104,7 @@ export class WorkerRuntime {
     await removeHeartbeat(this.o.redis, this.keys, this.id).catch(() => {});
     await this.results.close();
     this.subscriber?.disconnect();
+    for (const c of this.connections) c.disconnect();
     this.o.log.info({ workerId: this.id }, 'worker stopped');
   }
 
@@ -119,7 +120,7 @@ export class WorkerRuntime {
     for (const cap of new Set([...known, ...exact])) {
       if (this.workers.has(cap) || !this.handlerFor(cap)) continue;
       const worker = new Worker<JobData>(capabilityQueueName(cap), (job, _token, signal) => this.run(job, signal), {
-        connection: this.o.redis.duplicate(), prefix: this.o.prefix, concurrency: this.o.concurrency,
+        connection: this.track(duplicateRedis(this.o.redis, () => { this.lastError = Date.now(); })), prefix: this.o.prefix, concurrency: this.o.concurrency,
         lockDuration: this.o.lockMs ?? 30_000, stalledInterval: this.o.lockMs ?? 30_000, maxStalledCount: 2,
       });
       worker.on('error', (err) => this.fault(err));
@@ -212,6 +213,11 @@ export class WorkerRuntime {
 
   private signal(s: WorkerSignal): void {
     this.o.redis.publish(this.keys.signals, JSON.stringify(s)).catch((err) => this.fault(err));
+  }
+
+  private track(conn: Redis): Redis {
+    this.connections.push(conn);
+    return conn;
   }
 
   private fault(err: unknown): void {

@@ -1,0 +1,143 @@
+// Live fan-out for SSE: one Redis subscriber per frontend, delivering task events and web messages to open streams.
+import type { Redis } from 'ioredis';
+import type { HubContext, HubEvent } from '../../core/hub-context.ts';
+import { progressOf } from '../../core/task-service.ts';
+import { loadSubtasks } from '../../core/task-store.ts';
+import type { OutboundMessage } from '../frontend.ts';
+import { serializeHubEvent } from './serialize.ts';
+
+/** One Server-Sent Event: `id` null for transient events (progress, messages), which carry no `id:` line. */
+export interface SseItem {
+  id: string | null;
+  event: string;
+  data: unknown;
+}
+
+/** What the web frontend publishes on `ctx.keys.web` for `send()`/`edit()`. */
+export interface WebMessageEnvelope {
+  kind: 'message';
+  conversationId: string;
+  messageId: string;
+  message: OutboundMessage;
+}
+
+/** An open stream as the hub sees it. */
+export interface SseSubscriber {
+  deliver(item: SseItem): void;
+  /** Ends the stream (hub shutting down). */
+  close(): void;
+}
+
+/** Formats one item in the text/event-stream wire format. */
+export function formatSse(item: SseItem): string {
+  const lines: string[] = [];
+  if (item.id !== null) lines.push(`id: ${item.id}`);
+  lines.push(`event: ${item.event}`);
+  for (const line of JSON.stringify(item.data).split('\n')) lines.push(`data: ${line}`);
+  return `${lines.join('\n')}\n\n`;
+}
+
+/** The SSE item of a task event; `progress` is the derived task progress, added to progress events. */
+export function eventItem(e: HubEvent, progress?: unknown): SseItem {
+  const data = { taskId: e.taskId, ...serializeHubEvent(e), ...(progress !== undefined ? { progress } : {}) };
+  return { id: e.id, event: e.type, data };
+}
+
+/** Subscribes once to the events and web channels and fans messages out to the streams of each task id. */
+export class SseHub {
+  private sub: Redis | null = null;
+  private readonly byTask = new Map<string, Set<SseSubscriber>>();
+  /** Per-task delivery chains, so an event needing a database read is not overtaken by the next. */
+  private readonly chains = new Map<string, Promise<void>>();
+
+  constructor(private readonly ctx: HubContext) {}
+
+  /** Opens the subscriber connection and subscribes; resolves once subscribed. */
+  async start(): Promise<void> {
+    if (this.sub) return;
+    const sub = this.ctx.redis.duplicate();
+    sub.on('error', (err) => this.ctx.log.warn({ err }, 'web SSE subscriber error'));
+    sub.on('message', (channel: string, payload: string) => this.onMessage(channel, payload));
+    this.sub = sub;
+    await sub.subscribe(this.ctx.keys.events, this.ctx.keys.web);
+  }
+
+  /** Ends every open stream and closes the subscriber. */
+  async stop(): Promise<void> {
+    const open = [...this.byTask.values()].flatMap((set) => [...set]);
+    this.byTask.clear();
+    for (const s of open) s.close();
+    const sub = this.sub;
+    this.sub = null;
+    if (sub) await sub.quit().catch(() => sub.disconnect());
+    await Promise.allSettled([...this.chains.values()]);
+  }
+
+  /** Adds a stream for a task; returns the function that removes it. */
+  add(taskId: string, subscriber: SseSubscriber): () => void {
+    let set = this.byTask.get(taskId);
+    if (!set) this.byTask.set(taskId, (set = new Set()));
+    set.add(subscriber);
+    return () => {
+      const current = this.byTask.get(taskId);
+      current?.delete(subscriber);
+      if (current && current.size === 0) this.byTask.delete(taskId);
+    };
+  }
+
+  /** Number of open streams (all tasks). */
+  get size(): number {
+    let n = 0;
+    for (const set of this.byTask.values()) n += set.size;
+    return n;
+  }
+
+  private onMessage(channel: string, payload: string): void {
+    let parsed: unknown;
+    try { parsed = JSON.parse(payload); } catch { return; }
+    if (channel === this.ctx.keys.events && Array.isArray(parsed)) {
+      const byTask = new Map<string, HubEvent[]>();
+      for (const e of parsed as HubEvent[]) {
+        if (!e || typeof e.taskId !== 'string' || !this.byTask.has(e.taskId)) continue;
+        byTask.set(e.taskId, [...(byTask.get(e.taskId) ?? []), e]);
+      }
+      for (const [taskId, events] of byTask) this.enqueue(taskId, () => this.deliverEvents(taskId, events));
+    } else if (channel === this.ctx.keys.web) {
+      const env = parsed as Partial<WebMessageEnvelope> | null;
+      const taskId = env?.message?.taskId;
+      if (env?.kind !== 'message' || typeof taskId !== 'string' || !this.byTask.has(taskId)) return;
+      const item: SseItem = { id: null, event: 'message', data: { conversationId: env.conversationId, messageId: env.messageId, message: env.message } };
+      this.enqueue(taskId, async () => this.broadcast(taskId, item));
+    }
+  }
+
+  private async deliverEvents(taskId: string, events: HubEvent[]): Promise<void> {
+    for (const e of events) {
+      let progress: unknown;
+      if (e.type === 'progress') progress = await this.progressOf(taskId);
+      this.broadcast(taskId, eventItem(e, progress));
+    }
+  }
+
+  private async progressOf(taskId: string): Promise<unknown> {
+    try {
+      const task = await this.ctx.db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirst();
+      if (!task) return undefined;
+      return progressOf(task, await loadSubtasks(this.ctx.db, taskId));
+    } catch (err) {
+      this.ctx.log.warn({ err, taskId }, 'could not derive progress for SSE');
+      return undefined;
+    }
+  }
+
+  private broadcast(taskId: string, item: SseItem): void {
+    for (const s of this.byTask.get(taskId) ?? []) s.deliver(item);
+  }
+
+  private enqueue(taskId: string, work: () => Promise<void>): void {
+    const prev = this.chains.get(taskId) ?? Promise.resolve();
+    const next = prev.then(work).catch((err) => this.ctx.log.warn({ err, taskId }, 'SSE delivery failed'));
+    this.chains.set(taskId, next);
+    void next.then(() => { if (this.chains.get(taskId) === next) this.chains.delete(taskId); });
+  }
+}

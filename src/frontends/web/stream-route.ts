@@ -1,0 +1,126 @@
+// GET /api/tasks/:id/stream: Server-Sent Events of one task, replaying stored events before live ones.
+import type { ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { InvalidInputError } from '../../core/errors.ts';
+import type { HubContext } from '../../core/hub-context.ts';
+import { toHubEvent } from '../../core/hub-context.ts';
+import type { TaskService } from '../../core/task-service.ts';
+import { callerOf } from './auth.ts';
+import { parseInput } from './error-handler.ts';
+import { eventItem, formatSse, type SseHub, type SseItem, type SseSubscriber } from './sse-hub.ts';
+
+/** Options of the stream route. */
+export interface StreamRouteOptions {
+  ctx: HubContext;
+  tasks: TaskService;
+  hub: SseHub;
+  /** Interval of `: ping` comments that keep proxies from closing an idle stream. */
+  heartbeatMs: number;
+}
+
+const REPLAY_PAGE = 500;
+const params = z.object({ id: z.string() });
+const query = z.object({ after: z.string().optional() }).loose();
+
+/** Whether event id `a` comes after `b` (ids are bigint strings). */
+function isAfter(a: string, b: string | null): boolean {
+  return b === null || BigInt(a) > BigInt(b);
+}
+
+/** One open stream: writes items, pings, and ends cleanly once. */
+class SseConnection implements SseSubscriber {
+  private closed = false;
+  private live = false;
+  private readonly buffered: SseItem[] = [];
+  private lastId: string | null;
+  private readonly ping: NodeJS.Timeout;
+
+  constructor(private readonly res: ServerResponse, after: string | null, heartbeatMs: number, private readonly onClose: () => void) {
+    this.lastId = after;
+    this.ping = setInterval(() => this.raw(': ping\n\n'), heartbeatMs);
+    this.ping.unref();
+    res.on('close', () => this.close());
+  }
+
+  /** Live delivery: buffered until the replay is done, then written directly. */
+  deliver(item: SseItem): void {
+    if (this.live) this.write(item);
+    else this.buffered.push(item);
+  }
+
+  /** Writes a replayed (stored) event and remembers its id. */
+  write(item: SseItem): void {
+    if (item.id !== null) {
+      if (!isAfter(item.id, this.lastId)) return;
+      this.lastId = item.id;
+    }
+    this.raw(formatSse(item));
+  }
+
+  /** Ends the replay: flushes buffered live items newer than the last replayed one, then goes live. */
+  goLive(): void {
+    for (const item of this.buffered.splice(0)) this.write(item);
+    this.live = true;
+  }
+
+  get afterId(): string | null {
+    return this.lastId;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.ping);
+    this.onClose();
+    if (!this.res.writableEnded) this.res.end();
+  }
+
+  private raw(text: string): void {
+    if (this.closed || this.res.writableEnded || this.res.destroyed) return;
+    this.res.write(text);
+  }
+}
+
+/** Registers the SSE route on an (authenticated) scope. */
+export function registerStreamRoute(app: FastifyInstance, opts: StreamRouteOptions): void {
+  const { ctx, tasks, hub } = opts;
+  app.get('/api/tasks/:id/stream', async (request, reply) => {
+    const caller = callerOf(request);
+    const { id } = parseInput(params, request.params, 'task id');
+    const { after: afterQuery } = parseInput(query, request.query, 'query');
+    const header = request.headers['last-event-id'];
+    const after = (Array.isArray(header) ? header[0] : header)?.trim() || afterQuery?.trim() || null;
+    if (after !== null && !/^\d{1,19}$/.test(after)) throw new InvalidInputError('Last-Event-ID (or ?after=) must be an event id (a number).');
+    const task = await tasks.findVisible(id, caller);
+
+    let remove: () => void = () => {};
+    const conn = new SseConnection(reply.raw, after, opts.heartbeatMs, () => remove());
+    // Subscribe before reading the replay, so nothing committed in between is missed.
+    remove = hub.add(task.id, conn);
+    reply.hijack();
+    reply.raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    reply.raw.write('retry: 2000\n\n');
+    try {
+      for (;;) {
+        const page = await tasks.eventsAfter(task.id, conn.afterId, REPLAY_PAGE);
+        if (conn.isClosed) return;
+        for (const row of page) conn.write(eventItem(toHubEvent(row)));
+        if (page.length < REPLAY_PAGE) break;
+      }
+      conn.goLive();
+    } catch (err) {
+      ctx.log.error({ err, taskId: task.id }, 'SSE replay failed');
+      conn.close();
+    }
+  });
+}
