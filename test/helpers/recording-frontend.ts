@@ -15,6 +15,8 @@ export interface Delivery {
 /** Records deliveries; `failNext` makes the next calls throw the given error. */
 export class RecordingFrontend implements IFrontend {
   readonly deliveries: Delivery[] = [];
+  /** Every call that failed on purpose (see failNext), with when it happened. */
+  readonly failedCalls: Array<{ op: 'send' | 'edit'; taskId: string; error: Error; at: number }> = [];
   readonly limits: FrontendLimits;
   private readonly waiters: Array<{ check: () => boolean; resolve: () => void }> = [];
   private failures: Error[] = [];
@@ -33,7 +35,7 @@ export class RecordingFrontend implements IFrontend {
 
   async send(ref: ConversationRef, message: OutboundMessage): Promise<MessageRef> {
     const failure = this.failures.shift();
-    if (failure) throw failure;
+    if (failure) { this.failedCalls.push({ op: 'send', taskId: message.taskId, error: failure, at: Date.now() }); throw failure; }
     const messageId = randomBytes(4).toString('hex');
     this.record({ op: 'send', conversationId: ref.conversationId, messageId, message, at: Date.now() });
     return { platform: this.name, conversationId: ref.conversationId, messageId };
@@ -41,7 +43,7 @@ export class RecordingFrontend implements IFrontend {
 
   async edit(ref: MessageRef, message: OutboundMessage): Promise<void> {
     const failure = this.failures.shift();
-    if (failure) throw failure;
+    if (failure) { this.failedCalls.push({ op: 'edit', taskId: message.taskId, error: failure, at: Date.now() }); throw failure; }
     this.record({ op: 'edit', conversationId: ref.conversationId, messageId: ref.messageId, message, at: Date.now() });
   }
 

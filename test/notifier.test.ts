@@ -1,0 +1,72 @@
+// Delivery to the origin conversation: notify policies, permanent 4xx, transient errors, 429 waits.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PermanentError, RateLimitedError } from '../src/core/errors.ts';
+import { createHarness, type Harness } from './helpers/hub-harness.ts';
+
+let h: Harness;
+beforeAll(async () => { h = await createHarness(); });
+afterAll(async () => { await h?.close(); });
+
+const submit = async (text: string, notifyPolicy?: 'done_only' | 'state_changes' | 'silent') =>
+  (await h.hub.tasks.submit({ origin: h.origin(), text, notifyPolicy })).task;
+
+describe('notifications', () => {
+  it('done_only sends the result and nothing else; silent sends nothing', async () => {
+    const quiet = await submit('long work sleep 0.5 seconds', 'done_only');
+    const silent = await submit('hello silently', 'silent');
+    await h.waitForTask(quiet.id, (t) => t.status === 'COMPLETED' && t.final_notified);
+    await h.waitForTask(silent.id, (t) => t.status === 'COMPLETED');
+    // A later task's delivery has gone through the same queue after both.
+    const later = await submit('a later task');
+    await h.waitForTask(later.id, (t) => t.final_notified);
+    expect(h.chat.forTask(quiet.id).map((d) => [d.op, d.message.kind])).toEqual([['send', 'result']]);
+    expect(h.chat.forTask(silent.id)).toEqual([]);
+  });
+
+  it('a permanent 4xx is recorded and not retried, and does not block other deliveries', async () => {
+    h.chat.failNext(new PermanentError('403 bot was blocked by the user'));
+    const task = await submit('hello blocked', 'done_only');
+    await h.waitForEvent((e) => e.taskId === task.id && e.type === 'completed');
+    const other = await submit('hello neighbour');
+    await h.waitForTask(other.id, (t) => t.final_notified);
+    const row = await h.waitForTask(task.id, (t) => t.final_notified);
+    expect(row.status).toBe('COMPLETED');
+    const failures = h.chat.failedCalls.filter((f) => f.taskId === task.id);
+    expect(failures).toHaveLength(1);
+    expect(h.chat.forTask(task.id)).toEqual([]);
+    const recorded = await h.hub.ctx.db.selectFrom('task_events').selectAll().where('task_id', '=', task.id).where('type', '=', 'notify.failed').execute();
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]!.data).toMatchObject({ kind: 'final', error: expect.stringContaining('blocked') });
+    expect(h.chat.forTask(other.id).some((d) => d.message.kind === 'result')).toBe(true);
+  });
+
+  it('a transient error is retried until the message is delivered', async () => {
+    h.chat.failNext(new Error('502 bad gateway'));
+    const task = await submit('hello flaky network', 'done_only');
+    const delivered = await h.chat.waitFor((d) => d.message.taskId === task.id && d.message.kind === 'result');
+    const failures = h.chat.failedCalls.filter((f) => f.taskId === task.id);
+    expect(failures).toHaveLength(1);
+    expect(delivered.at).toBeGreaterThan(failures[0]!.at);
+  });
+
+  it('a 429 waits the platform retry time, then delivers', async () => {
+    h.chat.failNext(new RateLimitedError('429 too many requests', 400));
+    const task = await submit('hello rate limit', 'done_only');
+    const delivered = await h.chat.waitFor((d) => d.message.taskId === task.id && d.message.kind === 'result');
+    const failure = h.chat.failedCalls.find((f) => f.taskId === task.id)!;
+    expect(delivered.at - failure.at).toBeGreaterThanOrEqual(380);
+    expect(h.chat.forTask(task.id)).toHaveLength(1);
+  });
+
+  it('the reconciler re-sends a final message whose delivery was never confirmed, once', async () => {
+    const task = await submit('hello again', 'done_only');
+    await h.waitForTask(task.id, (t) => t.final_notified);
+    // Pretend the hub died between the platform call and recording it.
+    await h.hub.ctx.db.updateTable('tasks').set({ final_notified: false, finished_at: new Date(Date.now() - 60_000) }).where('id', '=', task.id).execute();
+    await h.hub.ctx.redis.del(`${h.env.prefix}:notify:final-${task.id}-${(await h.hub.ctx.db.selectFrom('task_events').select('id').where('task_id', '=', task.id).where('type', '=', 'completed').executeTakeFirstOrThrow()).id}`);
+    const report = await h.hub.reconciler.runOnce();
+    expect(report.renotified).toBeGreaterThanOrEqual(1);
+    await h.waitForTask(task.id, (t) => t.final_notified);
+    expect(h.chat.forTask(task.id).filter((d) => d.message.kind === 'result')).toHaveLength(2);
+  });
+});
