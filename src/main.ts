@@ -16,7 +16,9 @@ import { RulePlanner } from './core/rule-planner.ts';
 import { createDatabase, migrateToLatest, type DatabaseHandle } from './core/store/create-database.ts';
 import { TaskService } from './core/task-service.ts';
 import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.ts';
-import type { IFrontend } from './frontends/frontend.ts';
+import { CommandService } from './core/commands/command-service.ts';
+import { chatFrontendFactories } from './frontends/chat-frontends.ts';
+import type { FrontendDeps, FrontendFactory, IFrontend } from './frontends/frontend.ts';
 import { FrontendRegistry } from './frontends/registry.ts';
 import { createWebFrontend, type WebFrontend } from './frontends/web/index.ts';
 import { Notifier } from './notifications/notifier.ts';
@@ -32,6 +34,7 @@ export interface Hub {
   config: Config;
   ctx: HubContext;
   tasks: TaskService;
+  commands: CommandService;
   admin: AdminService;
   conductor: Conductor;
   reconciler: Reconciler;
@@ -52,8 +55,10 @@ export interface HubOptions {
   log?: Logger;
   /** The planner; the rule-based one by default. */
   planner?: Planner;
-  /** Extra frontends to run beside the HTTP API (chat platforms; tests use a recording one). */
+  /** Extra frontends to run beside the HTTP API (tests use a recording one). */
   frontends?: IFrontend[];
+  /** Chat frontends built from the hub's services (default: those whose credentials are configured). */
+  frontendFactories?: FrontendFactory[];
 }
 
 /** Opens the database (embedded PGlite when DATABASE_URL is unset) and migrates it. */
@@ -101,9 +106,12 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const notifier = new Notifier(ctx, frontends);
   ctx.onEvents(notifier.sink);
   const reconciler = new Reconciler(ctx, conductor, (t) => notifier.renotify(t));
+  const commands = new CommandService(ctx, tasks, admin);
   const web = createWebFrontend({ ctx, tasks, admin, host: config.HOST, port: config.PORT, tokens: config.HUB_API_TOKENS });
   frontends.register(web);
   for (const f of opts.frontends ?? []) frontends.register(f);
+  const deps: FrontendDeps = { config, commands, tasks, log, http: web.server };
+  for (const factory of opts.frontendFactories ?? chatFrontendFactories(config)) frontends.register(factory(deps));
 
   const workers: WorkerRuntime[] = [];
   if (opts.embeddedWorkers) {
@@ -132,16 +140,13 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     await frontends.startAll();
   } catch (err) {
     await stopAll().catch(() => {});
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new ConfigError(`Port ${config.PORT} on ${config.HOST} is already in use. Stop the other process or set PORT to a free port.`, err);
-    }
     throw err;
   }
   log.info({ url: web.url() }, 'hub ready');
 
   let stopping: Promise<void> | undefined;
   return {
-    config, ctx, tasks, admin, conductor, reconciler, notifier, frontends, web, workers,
+    config, ctx, tasks, commands, admin, conductor, reconciler, notifier, frontends, web, workers,
     stop() {
       stopping ??= stopAll();
       return stopping;

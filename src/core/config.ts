@@ -59,6 +59,27 @@ const schema = z.object({
   WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   WORKER_LOCK_MS: z.coerce.number().int().min(500).max(3_600_000).default(30_000),
   EMBEDDED_WORKERS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  PUBLIC_URL: z.string().url('must be the public https:// URL of this hub, e.g. https://hub.example.org').optional(),
+  // Telegram (grammy): enabled when TELEGRAM_BOT_TOKEN is set.
+  TELEGRAM_BOT_TOKEN: z.string().regex(/^\d+:[\w-]+$/, 'looks like 123456:ABC-DEF..., from @BotFather').optional(),
+  TELEGRAM_API_ROOT: z.string().url().default('https://api.telegram.org').transform((u) => u.replace(/\/+$/, '')),
+  TELEGRAM_WEBHOOK_SECRET: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, '1-256 characters of A-Z a-z 0-9 _ -').optional(),
+  // Discord (discord.js): enabled when DISCORD_BOT_TOKEN and DISCORD_APPLICATION_ID are set.
+  DISCORD_BOT_TOKEN: z.string().min(10).optional(),
+  DISCORD_APPLICATION_ID: z.string().regex(/^\d+$/, 'the numeric application id').optional(),
+  DISCORD_API_URL: z.string().url().default('https://discord.com/api').transform((u) => u.replace(/\/+$/, '')),
+  DISCORD_PUBLIC_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, 'the 64-hex-character public key of the application').optional(),
+  DISCORD_MODE: z.enum(['gateway', 'http']).default('gateway'),
+  // Slack (@slack/bolt): enabled when SLACK_BOT_TOKEN is set, with SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode).
+  SLACK_BOT_TOKEN: z.string().startsWith('xoxb-', 'starts with xoxb-').optional(),
+  SLACK_SIGNING_SECRET: z.string().min(8).optional(),
+  SLACK_APP_TOKEN: z.string().startsWith('xapp-', 'starts with xapp-').optional(),
+  SLACK_API_URL: z.string().url().default('https://slack.com/api/').transform((u) => (u.endsWith('/') ? u : `${u}/`)),
+  // SMS (twilio): enabled when TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM are set.
+  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'starts with AC followed by 32 hex characters').optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(8).optional(),
+  TWILIO_FROM: z.string().regex(/^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/, 'an E.164 number like +15551234567 or a Messaging Service SID (MG...)').optional(),
+  TWILIO_API_URL: z.string().url().optional(),
   SWITCHBOARD_URL: z.string().url().optional(),
   SWITCHBOARD_TOKEN: z.string().optional(),
 });

@@ -16,6 +16,8 @@ export function redisKeys(prefix: string) {
     control: `${base}:control`,
     /** Channel: hub -> hub task events (for SSE on any hub process). */
     events: `${base}:events`,
+    /** Marker of an inbound platform event already handled (deduplication), with a TTL. */
+    inbound: (platform: string, eventId: string) => `${base}:inbound:${platform}:${eventId}`,
     /** Channel: web frontend messages. */
     web: `${base}:web`,
   };

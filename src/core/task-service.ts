@@ -11,7 +11,7 @@ import { deriveProgress } from './progress.ts';
 import { replayTask } from './replay.ts';
 import type { SubtaskRow, TaskEventRow, TaskRow } from './store/schema.ts';
 import { insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
-import { NOTIFY_POLICIES, PRIORITIES, TASK_STATUSES, type ConversationRef, type DerivedProgress, type NotifyPolicy, type Priority, type TaskStatus } from './types.ts';
+import { NOTIFY_POLICIES, PRIORITIES, TASK_STATUSES, type ConversationRef, type DerivedProgress, type MessageRef, type NotifyPolicy, type Priority, type TaskStatus } from './types.ts';
 import { listLiveWorkers, unservedCapabilities } from './worker-registry.ts';
 
 /** A request to do something, from any frontend. */
@@ -169,6 +169,44 @@ export class TaskService {
     const task = await this.findVisible(taskId, caller);
     if (task.status !== 'FAILED') throw new ConflictError(`Task ${shortId(task.id)} is ${task.status}; only a FAILED task can be retried.`);
     return (await replayTask(this.ctx, { taskId: task.id, actor: caller.userId, eventType: 'retried' })).task;
+  }
+
+  /** Submits the same request again as a new task, answered in the same conversation. */
+  async duplicate(taskId: string, caller: Caller, origin?: ConversationRef) {
+    const task = await this.findVisible(taskId, caller);
+    return this.submit({ origin: origin ?? (task.origin as ConversationRef), text: task.text, priority: task.priority, notifyPolicy: task.notify_policy });
+  }
+
+  /** Approves a task awaiting review (its owner or an admin): it completes with the result so far. */
+  async approve(taskId: string, caller: Caller): Promise<TaskRow> {
+    return this.decide(taskId, caller, 'COMPLETED', 'approved', null);
+  }
+
+  /** Rejects a task awaiting review (its owner or an admin), with an optional reason. */
+  async reject(taskId: string, caller: Caller, reason?: string): Promise<TaskRow> {
+    return this.decide(taskId, caller, 'REJECTED', 'rejected', reason ?? null);
+  }
+
+  /** Records the message a frontend sent in reply to a request as the task's progress message. */
+  async attachProgressMessage(taskId: string, ref: MessageRef): Promise<void> {
+    await this.ctx.db.updateTable('tasks').set({ progress_message: json(ref) })
+      .where('id', '=', taskId).where('progress_message', 'is', null).execute();
+  }
+
+  private async decide(taskId: string, caller: Caller, to: 'COMPLETED' | 'REJECTED', type: string, reason: string | null): Promise<TaskRow> {
+    const visible = await this.findVisible(taskId, caller);
+    const out = await this.ctx.db.transaction().execute(async (trx) => {
+      const task = await lockTask(trx, visible.id);
+      if (task.status !== 'REVIEW') throw new ConflictError(`Task ${shortId(task.id)} is ${task.status}, not awaiting review.`);
+      const updated = await trx.updateTable('tasks')
+        .set({ status: to, error: to === 'REJECTED' ? `Rejected by ${caller.userId}${reason ? `: ${reason}` : '.'}` : null, finished_at: now, updated_at: now })
+        .where('id', '=', task.id).where('status', '=', 'REVIEW').returningAll().executeTakeFirstOrThrow();
+      const events = await insertEvents(trx, [{ task_id: task.id, subtask_id: null, type, actor: caller.userId, data: { status: to, ...(reason ? { reason } : {}) } }]);
+      return { updated, events };
+    });
+    await this.ctx.redis.publish(this.ctx.keys.control, JSON.stringify({ t: 'task-ended', taskId: out.updated.id }));
+    await this.ctx.emit(out.events, out.updated);
+    return out.updated;
   }
 
   /** Events of a task after a given event id (for SSE resumption). */

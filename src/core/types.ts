@@ -29,6 +29,18 @@ export interface ConversationRef {
   userId: string;
   /** The platform message that is edited in place with progress, once sent. */
   progressMessageId?: string | undefined;
+  /** True when the frontend answered the request itself (its reply becomes the progress message). */
+  ackedByFrontend?: boolean | undefined;
+}
+
+/** A chat message or button press, normalised by a frontend for the shared command grammar. */
+export interface InboundMessage {
+  /** Platform event id (update id, interaction id, event_id, MessageSid), for deduplication. */
+  eventId: string;
+  origin: ConversationRef;
+  text: string;
+  /** Whether plain text (no command word) is a new task here: direct messages and SMS yes, group chatter no. */
+  plainTextIsTask: boolean;
 }
 
 /** A message a frontend has delivered, so it can be edited later. */

@@ -1,4 +1,9 @@
 // The IFrontend contract every platform adapter implements. Frontends translate; core decides.
+import type { FastifyInstance } from 'fastify';
+import type { CommandService } from '../core/commands/command-service.ts';
+import type { Config } from '../core/config.ts';
+import type { Logger } from '../core/logger.ts';
+import type { TaskService } from '../core/task-service.ts';
 import type { ConversationRef, MessageRef } from '../core/types.ts';
 
 /** What a platform can do with messages. */
@@ -36,3 +41,16 @@ export interface IFrontend {
   /** Replaces the text of a message sent earlier (only when `limits.canEdit`). */
   edit?(ref: MessageRef, message: OutboundMessage): Promise<void>;
 }
+
+/** What the hub gives a chat frontend's factory. Webhook routes must be added to `http` in the factory, before start. */
+export interface FrontendDeps {
+  config: Config;
+  commands: CommandService;
+  tasks: TaskService;
+  log: Logger;
+  /** The hub's one HTTP server (shared by the API and every webhook). */
+  http: FastifyInstance;
+}
+
+/** Builds a frontend once the hub's services exist. */
+export type FrontendFactory = (deps: FrontendDeps) => IFrontend;

@@ -7,7 +7,7 @@ import { duplicateRedis, NOTIFY_QUEUE } from '../core/queues.ts';
 import type { TaskRow } from '../core/store/schema.ts';
 import { insertEvents, json, loadSubtasks } from '../core/task-store.ts';
 import { progressOf } from '../core/task-service.ts';
-import type { MessageRef } from '../core/types.ts';
+import type { ConversationRef, MessageRef } from '../core/types.ts';
 import type { OutboundMessage } from '../frontends/frontend.ts';
 import type { FrontendRegistry } from '../frontends/registry.ts';
 import { renderAck, renderFinal, renderFinalLine, renderProgress, splitText } from './render.ts';
@@ -41,7 +41,7 @@ export class Notifier {
       } else if (e.type === 'no_worker') {
         const caps = (e.data?.capabilities as string[] | undefined)?.join(', ') ?? 'a needed capability';
         await q.add('info', { kind: 'info', taskId: task.id, text: `No worker is online for ${caps}; task ${task.id.slice(0, 8)} waits until one connects (or cancel it).` }, { ...jobOpts, jobId: `info-${e.id}` });
-      } else if (full && e.type === 'accepted') {
+      } else if (full && e.type === 'accepted' && !originOf(task).ackedByFrontend) {
         await q.add('ack', { kind: 'ack', taskId: task.id }, { ...jobOpts, jobId: `ack-${task.id}` });
       } else if (full && PROGRESS_TYPES.has(e.type) && this.frontends.get(originOf(task).platform)?.limits.canEdit) {
         const interval = this.ctx.config.PROGRESS_INTERVAL_MS;
@@ -100,7 +100,8 @@ export class Notifier {
         if (['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'].includes(task.status)) return; // the final job owns the last edit
         const text = renderProgress(task, progressOf(task, await loadSubtasks(this.ctx.db, task.id)));
         if (progressRef && frontend.edit) await frontend.edit(progressRef, { ...msg('progress', text), actions: ['cancel'] });
-        else if (frontend.limits.canEdit) await this.saveProgressRef(task.id, await frontend.send(origin, { ...msg('progress', text), actions: ['cancel'] }));
+        // When the frontend answered the request itself, its reply becomes the progress message once attached.
+        else if (frontend.limits.canEdit && !origin.ackedByFrontend) await this.saveProgressRef(task.id, await frontend.send(origin, { ...msg('progress', text), actions: ['cancel'] }));
         return;
       }
       // final: settle the progress message, then send the result as a new message (new messages notify people; edits do not).
@@ -150,6 +151,6 @@ const jobOpts = {
   removeOnFail: { age: 7 * 24 * 3600 },
 } as const;
 
-function originOf(task: TaskRow) {
-  return task.origin as unknown as import('../core/types.ts').ConversationRef;
+function originOf(task: TaskRow): ConversationRef {
+  return task.origin as ConversationRef;
 }

@@ -1,16 +1,8 @@
 // Turns task state into the text people see in their conversation.
+import { formatDuration } from '../core/commands/describe-task.ts';
 import { shortId } from '../core/ids.ts';
 import type { SubtaskRow, TaskRow } from '../core/store/schema.ts';
 import type { DerivedProgress } from '../core/types.ts';
-
-/** "1m 05s" style duration. */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
-}
 
 /** The acknowledgement sent when a task is accepted; later edited in place with progress. */
 export function renderAck(task: TaskRow, subtasks: SubtaskRow[]): string {

@@ -3,6 +3,7 @@ import type { Hub } from '../../src/main.ts';
 import { startHub } from '../../src/main.ts';
 import type { HubEvent } from '../../src/core/hub-context.ts';
 import type { Planner } from '../../src/core/plan.ts';
+import type { FrontendFactory } from '../../src/frontends/frontend.ts';
 import type { TaskRow } from '../../src/core/store/schema.ts';
 import type { ConversationRef } from '../../src/core/types.ts';
 import { builtinCapabilities } from '../../src/workers/capabilities/index.ts';
@@ -21,13 +22,15 @@ export interface Harness {
   submit(text: string, user?: string): Promise<TaskRow>;
   /** Resolves with the task once `check` holds; re-evaluated on every hub event (no polling sleeps). */
   waitForTask(taskId: string, check: (t: TaskRow) => boolean, timeoutMs?: number): Promise<TaskRow>;
+  /** Resolves with `probe()`'s first defined value; re-evaluated on every hub event. */
+  until<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs?: number, what?: string): Promise<T>;
   /** Resolves with the first event matching `pred` (past or future). */
   waitForEvent(pred: (e: HubEvent) => boolean, timeoutMs?: number): Promise<HubEvent>;
   close(): Promise<void>;
 }
 
 /** Builds a harness. `workers: false` runs no embedded worker (tests start their own). */
-export async function createHarness(opts: { env?: Record<string, string>; workers?: boolean; handlers?: CapabilityHandlers; planner?: Planner } = {}): Promise<Harness> {
+export async function createHarness(opts: { env?: Record<string, string>; workers?: boolean; handlers?: CapabilityHandlers; planner?: Planner; frontendFactories?: FrontendFactory[] } = {}): Promise<Harness> {
   const env = await createTestEnv({ PORT: '0', WORKER_CAPABILITIES: 'demo.*,test.*', ...opts.env });
   const chat = new RecordingFrontend();
   const events: HubEvent[] = [];
@@ -35,6 +38,7 @@ export async function createHarness(opts: { env?: Record<string, string>; worker
   const hub = await startHub({
     config: env.config, database: env.database, embeddedWorkers: opts.workers ?? true, frontends: [chat],
     handlers: { ...builtinCapabilities, ...opts.handlers }, planner: opts.planner,
+    frontendFactories: opts.frontendFactories ?? [],
   });
   hub.ctx.onEvents((evs) => { events.push(...evs); for (const l of [...listeners]) l(); });
 
@@ -50,6 +54,7 @@ export async function createHarness(opts: { env?: Record<string, string>; worker
 
   const harness: Harness = {
     env, hub, chat, events,
+    until: (probe, timeoutMs = 20_000, what = 'condition') => until(probe, timeoutMs, what),
     origin: (user = 'test:alice') => ({ platform: 'test', conversationId: `chat-${user}`, userId: user }),
     async submit(text, user) {
       return (await hub.tasks.submit({ origin: harness.origin(user), text })).task;

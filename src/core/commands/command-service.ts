@@ -1,0 +1,130 @@
+// Runs chat commands for every frontend: the same grammar, permissions and answers everywhere.
+import type { AdminService } from '../admin-service.ts';
+import { describeError } from '../errors.ts';
+import type { HubContext } from '../hub-context.ts';
+import { shortId } from '../ids.ts';
+import type { TaskService } from '../task-service.ts';
+import { progressOf } from '../task-service.ts';
+import type { InboundMessage } from '../types.ts';
+import { helpText, parseCommand } from './parse-command.ts';
+import { describeTask, renderTaskLine } from './describe-task.ts';
+
+/** What a frontend should answer in the conversation. */
+export interface CommandReply {
+  text: string;
+  kind: 'ack' | 'info' | 'error';
+  /** The task this reply is about; for `ack`, the frontend attaches its reply as the task's progress message. */
+  taskId?: string | undefined;
+  actions?: Array<'cancel' | 'retry' | 'approve' | 'reject'> | undefined;
+}
+
+const DEDUP_TTL_S = 24 * 3600;
+
+/** Deduplicates inbound events and executes the shared command grammar. */
+export class CommandService {
+  constructor(private readonly ctx: HubContext, private readonly tasks: TaskService, private readonly admin: AdminService) {}
+
+  /** Handles one inbound message; null when the platform event was already handled (a redelivery). */
+  async handle(msg: InboundMessage): Promise<CommandReply | null> {
+    if (!(await this.firstDelivery(msg))) return null;
+    const userId = msg.origin.userId;
+    const caller = { userId, isAdmin: this.ctx.isAdmin(userId) };
+    const cmd = parseCommand(msg.text ?? '', msg.plainTextIsTask);
+    const log = this.ctx.log.child({ platform: msg.origin.platform, user: userId, command: cmd.name });
+    try {
+      switch (cmd.name) {
+        case 'task': {
+          const { task, subtasks, warnings } = await this.tasks.submit({ origin: { ...msg.origin, ackedByFrontend: true }, text: cmd.text, priority: cmd.priority });
+          const steps = `${subtasks.length} step${subtasks.length === 1 ? '' : 's'}`;
+          return {
+            kind: 'ack', taskId: task.id, actions: ['cancel'],
+            text: [`Got it: task ${shortId(task.id)} queued (${steps}). I'll update this message as it runs.`, ...warnings].join('\n'),
+          };
+        }
+        case 'status': {
+          const id = cmd.id ?? (await this.tasks.list(caller, { limit: 1 })).tasks[0]?.id;
+          if (!id) return { kind: 'info', text: 'You have no tasks yet. Start one with: task <what to do>' };
+          const detail = await this.tasks.get(id, caller, 0);
+          return { kind: 'info', taskId: detail.task.id, text: describeTask(detail.task, progressOf(detail.task, detail.subtasks)), actions: actionsFor(detail.task.status) };
+        }
+        case 'tasks': {
+          const { tasks } = await this.tasks.list(caller, { limit: 10 });
+          return { kind: 'info', text: tasks.length ? ['Your recent tasks:', ...tasks.map(renderTaskLine)].join('\n') : 'You have no tasks yet. Start one with: task <what to do>' };
+        }
+        case 'cancel': {
+          const { task, alreadyFinished } = await this.tasks.cancel(cmd.id, caller);
+          return { kind: 'info', taskId: task.id, text: alreadyFinished ? `Task ${shortId(task.id)} has already finished (${task.status}); nothing to cancel.` : `Cancelling task ${shortId(task.id)}.` };
+        }
+        case 'retry': {
+          const task = await this.tasks.retry(cmd.id, caller);
+          return { kind: 'info', taskId: task.id, text: `Retrying task ${shortId(task.id)} from where it failed.` };
+        }
+        case 'duplicate': {
+          const { task } = await this.tasks.duplicate(cmd.id, caller, { ...msg.origin, ackedByFrontend: true });
+          return { kind: 'ack', taskId: task.id, actions: ['cancel'], text: `Got it: task ${shortId(task.id)} queued again as a new task.` };
+        }
+        case 'approve': {
+          const task = await this.tasks.approve(cmd.id, caller);
+          return { kind: 'info', taskId: task.id, text: `Task ${shortId(task.id)} approved.` };
+        }
+        case 'reject': {
+          const task = await this.tasks.reject(cmd.id, caller, cmd.reason);
+          return { kind: 'info', taskId: task.id, text: `Task ${shortId(task.id)} rejected.` };
+        }
+        case 'admin': return await this.runAdmin(cmd, userId);
+        case 'help': return { kind: 'info', text: helpText(cmd.topic) };
+        case 'usage': return { kind: 'error', text: cmd.message };
+        case 'unknown': return { kind: 'error', text: `I don't know "${cmd.word.slice(0, 40)}".\n${helpText()}` };
+      }
+    } catch (err) {
+      const d = describeError(err);
+      if (d.status >= 500) log.error({ err }, 'command failed');
+      return { kind: 'error', text: d.message };
+    }
+  }
+
+  private async runAdmin(cmd: Extract<ReturnType<typeof parseCommand>, { name: 'admin' }>, userId: string): Promise<CommandReply> {
+    this.admin.assertAdmin(userId);
+    switch (cmd.sub) {
+      case 'failed': {
+        const rows = await this.admin.listFailed({ capability: cmd.capability, limit: 20 });
+        return { kind: 'info', text: rows.length ? ['Dead letters:', ...rows.map((r) => `${shortId(r.task_id)} ${r.capability} (${r.attempts} attempts): ${r.error.slice(0, 120)}`)].join('\n') : 'No dead letters.' };
+      }
+      case 'reprocess': {
+        const r = await this.admin.reprocess(cmd.id, userId);
+        return { kind: 'info', taskId: r.taskId, text: `Reprocessing task ${shortId(r.taskId)} (${r.subtasks} step${r.subtasks === 1 ? '' : 's'} again).` };
+      }
+      case 'reprocess-all': {
+        const r = await this.admin.reprocessAll(userId, { capability: cmd.capability });
+        return { kind: 'info', text: `Reprocessing ${r.tasks.length} task(s).${r.errors.length ? `\nNot reprocessed: ${r.errors.join('; ')}` : ''}` };
+      }
+      case 'workers': {
+        const ws = await this.admin.workers();
+        return { kind: 'info', text: ws.length ? ['Workers:', ...ws.map((w) => `${w.id} ${w.state} ${w.running}/${w.concurrency} ${w.patterns.join(',')}`)].join('\n') : 'No live workers.' };
+      }
+      case 'queues': {
+        const qs = await this.admin.queues();
+        return { kind: 'info', text: qs.length ? ['Queues (waiting/active/delayed/failed):', ...qs.map((q) => `${q.capability}: ${q.waiting + q.prioritized}/${q.active}/${q.delayed}/${q.failed}`)].join('\n') : 'No queues yet.' };
+      }
+    }
+  }
+
+  /** True the first time a platform event id is seen; a Redis failure lets the message through (never lose a request). */
+  private async firstDelivery(msg: InboundMessage): Promise<boolean> {
+    if (!msg.eventId) return true;
+    try {
+      const ok = await this.ctx.redis.set(this.ctx.keys.inbound(msg.origin.platform, msg.eventId), '1', 'EX', DEDUP_TTL_S, 'NX');
+      return ok === 'OK';
+    } catch (err) {
+      this.ctx.log.warn({ err }, 'inbound dedup unavailable; handling the message');
+      return true;
+    }
+  }
+}
+
+function actionsFor(status: string): CommandReply['actions'] {
+  if (status === 'FAILED') return ['retry'];
+  if (status === 'REVIEW') return ['approve', 'reject'];
+  if (['COMPLETED', 'CANCELLED', 'REJECTED'].includes(status)) return undefined;
+  return ['cancel'];
+}

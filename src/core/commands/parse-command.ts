@@ -1,0 +1,90 @@
+// The chat command grammar shared by every frontend: `task`, `status`, `cancel`, `/admin reprocess`, ...
+import { PRIORITIES, type Priority } from '../types.ts';
+
+/** A parsed chat command. */
+export type ChatCommand =
+  | { name: 'task'; text: string; priority?: Priority | undefined }
+  | { name: 'status'; id?: string | undefined }
+  | { name: 'tasks' }
+  | { name: 'cancel' | 'retry' | 'duplicate' | 'approve'; id: string }
+  | { name: 'reject'; id: string; reason?: string | undefined }
+  | { name: 'help'; topic?: string | undefined }
+  | { name: 'admin'; sub: 'failed' | 'reprocess-all'; capability?: string | undefined }
+  | { name: 'admin'; sub: 'reprocess'; id: string }
+  | { name: 'admin'; sub: 'workers' | 'queues' }
+  | { name: 'unknown'; word: string }
+  | { name: 'usage'; message: string };
+
+const NEEDS_ID = new Set(['cancel', 'retry', 'duplicate', 'approve', 'reject']);
+
+/**
+ * Parses one message. A leading `/` or `!` and a bot mention (`@bot`, `<@U123>`) are ignored; the first
+ * word is the command, case-insensitive (`STATUS 7kq2` works for SMS). Plain text becomes a task when
+ * `plainTextIsTask`, otherwise it is an unknown command.
+ */
+export function parseCommand(raw: string, plainTextIsTask: boolean): ChatCommand {
+  let text = raw.replace(/^\s*(<@[A-Z0-9]+>|@\w+)\s*/i, '').trim();
+  const slashed = /^[/!]/.test(text);
+  text = text.replace(/^[/!]/, '');
+  const [first = '', ...rest] = text.split(/\s+/);
+  const word = first.replace(/@\w+$/, '').toLowerCase(); // "/status@MyBot" in Telegram groups
+  const args = rest.join(' ').trim();
+  const argv = args ? args.split(/\s+/) : [];
+
+  if (!text) return { name: 'help' };
+  if (word === 'task' || word === 'do') return parseTask(args);
+  if (word === 'help' || word === 'start' || word === '?') return { name: 'help', topic: argv[0] };
+  if (word === 'status') return { name: 'status', id: argv[0] };
+  if (word === 'tasks' || word === 'list') return { name: 'tasks' };
+  if (NEEDS_ID.has(word)) {
+    if (!argv[0]) return { name: 'usage', message: `Say which task: ${word} <task id>${word === 'reject' ? ' [reason]' : ''}` };
+    if (word === 'reject') return { name: 'reject', id: argv[0], reason: argv.slice(1).join(' ') || undefined };
+    return { name: word as 'cancel', id: argv[0] };
+  }
+  if (word === 'admin') return parseAdmin(argv);
+  if (!slashed && plainTextIsTask) return parseTask(text);
+  return { name: 'unknown', word: `${slashed ? '/' : ''}${first}` };
+}
+
+function parseTask(args: string): ChatCommand {
+  const m = /^(.*?)(?:\s+(?:--priority|priority:)\s*(\w+))?\s*$/is.exec(args);
+  const text = (m?.[1] ?? args).trim();
+  const p = m?.[2]?.toLowerCase();
+  if (!text) return { name: 'usage', message: 'Say what you want done: task <what to do>, e.g. task summarise https://example.org' };
+  if (p && !PRIORITIES.includes(p as Priority)) return { name: 'usage', message: `Priority must be one of ${PRIORITIES.join(', ')}.` };
+  return { name: 'task', text, priority: p as Priority | undefined };
+}
+
+function parseAdmin(argv: string[]): ChatCommand {
+  const sub = (argv[0] ?? '').toLowerCase();
+  if (sub === 'failed' || sub === 'reprocess-all') return { name: 'admin', sub, capability: argv[1] };
+  if (sub === 'reprocess') return argv[1] ? { name: 'admin', sub, id: argv[1] } : { name: 'usage', message: 'Say which: admin reprocess <task or subtask id>' };
+  if (sub === 'workers' || sub === 'queues') return { name: 'admin', sub };
+  return { name: 'help', topic: 'admin' };
+}
+
+/** The help text; the same on every platform (frontends may format the command prefix). */
+export function helpText(topic?: string): string {
+  if (topic === 'admin') {
+    return [
+      'Admin commands:',
+      '  admin failed [capability] - dead-lettered work',
+      '  admin reprocess <id> - run a dead-lettered task again',
+      '  admin reprocess-all [capability] - reprocess every dead letter',
+      '  admin workers - live workers',
+      '  admin queues - queue sizes',
+    ].join('\n');
+  }
+  return [
+    'Commands:',
+    '  task <what to do> [--priority urgent|normal|low] - start a task',
+    '  status [id] - progress of a task (your latest if no id)',
+    '  tasks - your recent tasks',
+    '  cancel <id> - stop a task',
+    '  retry <id> - run a failed task again from where it failed',
+    '  duplicate <id> - submit the same request again',
+    '  approve <id> / reject <id> [reason] - decide on a task awaiting review',
+    '  help admin - commands for admins',
+    'Task ids can be shortened to their first 4 characters.',
+  ].join('\n');
+}
