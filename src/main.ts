@@ -110,7 +110,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const web = createWebFrontend({ ctx, tasks, admin, host: config.HOST, port: config.PORT, tokens: config.HUB_API_TOKENS });
   frontends.register(web);
   for (const f of opts.frontends ?? []) frontends.register(f);
-  const deps: FrontendDeps = { config, commands, tasks, log, http: web.server };
+  const deps: FrontendDeps = { config, ctx, commands, tasks, log, http: web.server };
   for (const factory of opts.frontendFactories ?? chatFrontendFactories(config)) frontends.register(factory(deps));
 
   const workers: WorkerRuntime[] = [];

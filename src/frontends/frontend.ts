@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { CommandService } from '../core/commands/command-service.ts';
 import type { Config } from '../core/config.ts';
+import type { HubContext } from '../core/hub-context.ts';
 import type { Logger } from '../core/logger.ts';
 import type { TaskService } from '../core/task-service.ts';
 import type { ConversationRef, MessageRef } from '../core/types.ts';
@@ -45,6 +46,8 @@ export interface IFrontend {
 /** What the hub gives a chat frontend's factory. Webhook routes must be added to `http` in the factory, before start. */
 export interface FrontendDeps {
   config: Config;
+  /** Shared hub state: Redis (`ctx.redis`, key names in `ctx.keys`), logger, admin check. */
+  ctx: HubContext;
   commands: CommandService;
   tasks: TaskService;
   log: Logger;
