@@ -1,7 +1,10 @@
 // Applies worker results and signals to Postgres: releases dependents, finishes tasks, dead-letters.
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { enqueueSubtasks, withdrawSubtasks } from './dispatcher.ts';
+import { admitWaiting, enqueueAdmitted } from './admission.ts';
+import { withdrawSubtasks } from './dispatcher.ts';
+import { isTerminalTask } from './lifecycle.ts';
+import { finishOrReview, releaseDependents, toReview } from './task-flow.ts';
 import type { HubContext, HubEvent } from './hub-context.ts';
 import { duplicateRedis, RESULTS_QUEUE } from './queues.ts';
 import type { SubtaskRow, TaskRow } from './store/schema.ts';
@@ -74,22 +77,20 @@ export class Conductor {
         if (!sub) return null;
         events.push({ task_id: task.id, subtask_id: sub.id, type: 'subtask.succeeded', actor: result.workerId, data: { key: sub.key, attempt: result.attempt } });
         const siblings = await loadSubtasks(trx, task.id);
-        const done = new Set(siblings.filter((s) => s.status === 'SUCCEEDED').map((s) => s.key));
-        const releasable = siblings.filter((s) => s.status === 'PENDING' && s.depends_on.includes(sub.key) && s.depends_on.every((d) => done.has(d)));
-        const ready = releasable.length === 0 ? [] : await trx.updateTable('subtasks').set({ status: 'READY', queued_at: now, updated_at: now })
-          .where('id', 'in', releasable.map((s) => s.id)).where('status', '=', 'PENDING').returningAll().execute();
-        if (siblings.every((s) => s.status === 'SUCCEEDED')) {
-          const sinks = siblings.filter((s) => !siblings.some((o) => o.depends_on.includes(s.key)));
-          const output = sinks.length === 1 ? sinks[0]!.output : Object.fromEntries(sinks.map((s) => [s.key, s.output]));
-          const finished = await trx.updateTable('tasks').set({ status: 'COMPLETED', result: json(output), progress: null, finished_at: now, updated_at: now })
-            .where('id', '=', task.id).where('status', 'in', ['ASSIGNED', 'IN_PROGRESS']).returningAll().executeTakeFirst();
-          if (finished) {
-            events.push({ task_id: task.id, subtask_id: null, type: 'completed', actor: 'hub', data: { status: 'COMPLETED' } });
-            return { task: finished, events: await insertEvents(trx, events), ready: [], siblings, withdraw: [], ended: true };
-          }
+        let current = task;
+        if (task.status === 'REVIEW') {
+          // Waiting for a decision: keep the output; approve releases what depends on it.
+        } else if (siblings.every((s) => s.status === 'SUCCEEDED')) {
+          current = await finishOrReview(trx, task, siblings, events);
+        } else if (sub.requires_review) {
+          current = await toReview(trx, task, events, { key: sub.key, output: result.output });
+        } else {
+          await releaseDependents(trx, siblings);
+          current = await this.markInProgress(trx, task, events);
         }
-        const moved = await this.markInProgress(trx, task, events);
-        return { task: moved, events: await insertEvents(trx, events), ready, siblings, withdraw: [], ended: false };
+        const admitted = await admitWaiting(trx, task.user_id, this.ctx.config.MAX_INFLIGHT_PER_USER);
+        const ended = isTerminalTask(current.status);
+        return { task: current, events: await insertEvents(trx, events), ready: admitted, siblings, withdraw: [], ended };
       }
       if (!result.final) {
         const sub = await guard.set({ status: 'READY', attempts: result.attempt, error: result.error, updated_at: now })
@@ -111,10 +112,11 @@ export class Conductor {
         status: eb.case().when('status', '=', 'PENDING').then(eb.val<SubtaskStatus>('SKIPPED')).else(eb.val<SubtaskStatus>('CANCELLED')).end(), finished_at: now, updated_at: now,
       })).where('task_id', '=', task.id).where('status', 'in', ['PENDING', 'READY', 'RUNNING']).returningAll().execute();
       const failed = await trx.updateTable('tasks').set({ status: 'FAILED', error: reason, finished_at: now, updated_at: now })
-        .where('id', '=', task.id).where('status', 'in', ['ASSIGNED', 'IN_PROGRESS']).returningAll().executeTakeFirst();
+        .where('id', '=', task.id).where('status', 'in', ['ASSIGNED', 'IN_PROGRESS', 'REVIEW']).returningAll().executeTakeFirst();
       if (failed) events.push({ task_id: task.id, subtask_id: null, type: 'failed', actor: 'hub', data: { status: 'FAILED', reason } });
+      const admitted = await admitWaiting(trx, task.user_id, this.ctx.config.MAX_INFLIGHT_PER_USER);
       return {
-        task: failed ?? task, events: await insertEvents(trx, events), ready: [], siblings: [],
+        task: failed ?? task, events: await insertEvents(trx, events), ready: admitted, siblings: [],
         withdraw: withdraw.filter((s) => s.status === 'CANCELLED'), ended: Boolean(failed),
       };
     })());
@@ -170,7 +172,7 @@ export class Conductor {
   }
 
   private async afterCommit(a: Applied): Promise<void> {
-    if (a.ready.length) await enqueueSubtasks(this.ctx, a.task, a.ready, a.siblings.map((s) => a.ready.find((r) => r.id === s.id) ?? s));
+    if (a.ready.length) await enqueueAdmitted(this.ctx, a.ready, a.siblings.length ? [{ task: a.task, siblings: a.siblings }] : []);
     if (a.withdraw.length) await withdrawSubtasks(this.ctx, a.task.id, a.withdraw);
     if (a.ended) {
       await this.ctx.redis.publish(this.ctx.keys.control, JSON.stringify({ t: 'task-ended', taskId: a.task.id }));

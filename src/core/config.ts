@@ -34,6 +34,10 @@ const schema = z.object({
     .refine((xs) => xs.every((x) => /^[^=\s]+=\S{8,}$/.test(x)), 'each entry is user=token with a token of 8+ characters, e.g. alice=s3cretT0ken')
     .transform((xs) => new Map(xs.map((x) => { const i = x.indexOf('='); return [x.slice(i + 1), x.slice(0, i)] as const; }))),
   MAX_REQUEST_CHARS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  MAX_INFLIGHT_PER_USER: z.coerce.number().int().min(1).max(100_000).default(20),
+  MAX_TASKS_PER_HOUR: z.coerce.number().int().min(1).max(1_000_000).default(120),
+  RETENTION_DAYS: z.coerce.number().min(0.0001).max(36_500).default(30),
+  RETENTION_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
   DEFAULT_PRIORITY: z.enum(PRIORITIES).default('normal'),
   DEFAULT_NOTIFY_POLICY: z.enum(NOTIFY_POLICIES).default('state_changes'),
   PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),

@@ -11,7 +11,8 @@ export const TASK_TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {
   PLANNING: ['ASSIGNED', 'FAILED', 'CANCELLED'],
   ASSIGNED: ['IN_PROGRESS', 'REVIEW', 'COMPLETED', 'FAILED', 'CANCELLED'],
   IN_PROGRESS: ['ASSIGNED', 'REVIEW', 'COMPLETED', 'FAILED', 'CANCELLED'],
-  REVIEW: ['COMPLETED', 'REJECTED', 'PLANNING', 'FAILED', 'CANCELLED'],
+  // Approving a step-level review resumes the remaining work; `revise` sends the task back to planning.
+  REVIEW: ['IN_PROGRESS', 'COMPLETED', 'REJECTED', 'PLANNING', 'FAILED', 'CANCELLED'],
   // A failed task can be replayed from the point of failure (retry / admin reprocess).
   FAILED: ['ASSIGNED'],
   COMPLETED: [],

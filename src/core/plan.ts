@@ -8,6 +8,8 @@ export interface PlanStep {
   capability: string;
   input: unknown;
   dependsOn: string[];
+  /** Pause the task in REVIEW once this step has succeeded, until someone approves. */
+  review?: boolean | undefined;
 }
 
 /** A DAG of steps plus a one-line description for the user. */

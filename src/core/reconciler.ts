@@ -1,6 +1,7 @@
 // Repairs divergence between Postgres (the truth) and Redis (the transport), at start and periodically.
 import { sql } from 'kysely';
 import type { Conductor } from './conductor.ts';
+import { admitWaiting, enqueueAdmitted } from './admission.ts';
 import { enqueueSubtasks } from './dispatcher.ts';
 import type { HubContext } from './hub-context.ts';
 import { jobIdFor } from './queues.ts';
@@ -53,8 +54,17 @@ export class Reconciler {
     // Workers find queues through this set; if Redis lost it, announce again.
     if ((await redis.exists(keys.capabilities)) === 0) this.ctx.forgetAnnouncements();
 
+    // Admission: users with waiting READY subtasks and free capacity (normally admitted as work finishes).
+    const waiting = await db.selectFrom('subtasks').select('user_id').distinct()
+      .where('status', '=', 'READY').where('queued_at', 'is', null).limit(500).execute();
+    for (const { user_id } of waiting) {
+      const admitted = await db.transaction().execute((trx) => admitWaiting(trx, user_id, this.ctx.config.MAX_INFLIGHT_PER_USER));
+      await enqueueAdmitted(this.ctx, admitted);
+      report.requeued += admitted.length;
+    }
+
     const due = await db.selectFrom('subtasks').selectAll()
-      .where('status', 'in', ['READY', 'RUNNING'])
+      .where('status', 'in', ['READY', 'RUNNING']).where('queued_at', 'is not', null)
       .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${graceMs / 1000})`)
       .orderBy('updated_at').limit(this.opts.batch ?? 1000).execute();
     report.checked = due.length;

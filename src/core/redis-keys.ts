@@ -18,6 +18,8 @@ export function redisKeys(prefix: string) {
     events: `${base}:events`,
     /** Marker of an inbound platform event already handled (deduplication), with a TTL. */
     inbound: (platform: string, eventId: string) => `${base}:inbound:${platform}:${eventId}`,
+    /** Sorted set of a user's recent submission times (rate limit). */
+    rate: (userId: string) => `${base}:rate:${userId}`,
     /** Channel: web frontend messages. */
     web: `${base}:web`,
   };

@@ -1,7 +1,7 @@
 // Replays a failed task from the point of failure: succeeded subtasks keep their outputs.
 import { ConflictError } from './errors.ts';
 import type { HubContext, HubEvent } from './hub-context.ts';
-import { enqueueSubtasks } from './dispatcher.ts';
+import { admitWaiting, enqueueAdmitted } from './admission.ts';
 import { insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
 import type { SubtaskRow, TaskRow } from './store/schema.ts';
 
@@ -17,7 +17,7 @@ export interface ReplayRequest {
 
 /** Resets every unfinished subtask to a new generation, reopens the task, and enqueues what is ready. */
 export async function replayTask(ctx: HubContext, req: ReplayRequest): Promise<{ task: TaskRow; replayed: SubtaskRow[] }> {
-  const { task, subtasks, replayed, events } = await ctx.db.transaction().execute(async (trx) => {
+  const { task, subtasks, replayed, events, admitted } = await ctx.db.transaction().execute(async (trx) => {
     const current = await lockTask(trx, req.taskId);
     if (current.status !== 'FAILED') {
       throw new ConflictError(`Task ${current.id.slice(0, 8)} is ${current.status}; only a FAILED task can be retried.`);
@@ -32,7 +32,7 @@ export async function replayTask(ctx: HubContext, req: ReplayRequest): Promise<{
         .set({
           status: ready ? 'READY' : 'PENDING', generation: s.generation + 1, attempts: 0, error: null, output: null,
           progress: null, worker_id: null, started_at: null, finished_at: null, updated_at: now,
-          queued_at: ready ? now : null, ...override,
+          queued_at: null, ...override,
         })
         .where('id', '=', s.id).where('status', 'in', ['DEAD', 'FAILED', 'CANCELLED', 'SKIPPED', 'PENDING'])
         .returningAll().executeTakeFirst();
@@ -48,9 +48,10 @@ export async function replayTask(ctx: HubContext, req: ReplayRequest): Promise<{
       task_id: task.id, subtask_id: null, type: req.eventType, actor: req.actor,
       data: { status: 'ASSIGNED', subtasks: again.map((s) => ({ key: s.key, generation: s.generation })) },
     }]);
-    return { task, subtasks: await loadSubtasks(trx, task.id), replayed: again, events };
+    const admitted = await admitWaiting(trx, task.user_id, ctx.config.MAX_INFLIGHT_PER_USER);
+    return { task, subtasks: await loadSubtasks(trx, task.id), replayed: again, events, admitted };
   });
-  await enqueueSubtasks(ctx, task, replayed.filter((s) => s.status === 'READY'), subtasks);
+  await enqueueAdmitted(ctx, admitted, [{ task, siblings: subtasks }]);
   await ctx.emit(events as HubEvent[], task);
   return { task, replayed };
 }

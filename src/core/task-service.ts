@@ -1,15 +1,17 @@
 // The task service: submit, read, list, cancel and retry, with per-user visibility.
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { policyFor } from './config.ts';
-import { enqueueSubtasks, withdrawSubtasks } from './dispatcher.ts';
-import { ConflictError, InvalidInputError, NotFoundError } from './errors.ts';
+import { admitWaiting, enqueueAdmitted } from './admission.ts';
+import { withdrawSubtasks } from './dispatcher.ts';
+import { ConflictError, InvalidInputError, NotFoundError, RateLimitedError } from './errors.ts';
 import type { HubContext, HubEvent } from './hub-context.ts';
 import { newId, shortId } from './ids.ts';
 import { isTerminalTask } from './lifecycle.ts';
 import { validatePlan, type Planner } from './plan.ts';
 import { deriveProgress } from './progress.ts';
 import { replayTask } from './replay.ts';
-import type { SubtaskRow, TaskEventRow, TaskRow } from './store/schema.ts';
+import type { Database, NewTaskEvent, SubtaskRow, TaskEventRow, TaskRow } from './store/schema.ts';
+import { finishOrReview, releaseDependents } from './task-flow.ts';
 import { insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
 import { NOTIFY_POLICIES, PRIORITIES, TASK_STATUSES, type ConversationRef, type DerivedProgress, type MessageRef, type NotifyPolicy, type Priority, type TaskStatus } from './types.ts';
 import { listLiveWorkers, unservedCapabilities } from './worker-registry.ts';
@@ -21,6 +23,8 @@ export interface SubmitRequest {
   priority?: Priority | undefined;
   notifyPolicy?: NotifyPolicy | undefined;
   parentTaskId?: string | undefined;
+  /** Stop in REVIEW with the result, until the owner or an admin approves. */
+  requiresReview?: boolean | undefined;
 }
 
 /** Who is asking: their `platform:id` and whether they are an admin. */
@@ -54,27 +58,31 @@ export class TaskService {
     const notifyPolicy = req.notifyPolicy ?? config.DEFAULT_NOTIFY_POLICY;
     if (!NOTIFY_POLICIES.includes(notifyPolicy)) throw new InvalidInputError(`Notify policy must be one of ${NOTIFY_POLICIES.join(', ')}.`);
 
+    if (!req.parentTaskId && !this.ctx.isAdmin(req.origin.userId)) await this.rateLimit(req.origin.userId);
     const plan = await this.planner.plan({ text, userId: req.origin.userId });
     validatePlan(plan);
 
     const taskId = newId();
     const ids = new Map(plan.steps.map((s) => [s.key, newId()]));
-    const { task, subtasks, events } = await this.ctx.db.transaction().execute(async (trx) => {
+    const { task, subtasks, events, admitted } = await this.ctx.db.transaction().execute(async (trx) => {
       const task = await trx.insertInto('tasks').values({
         id: taskId, user_id: req.origin.userId, origin: json(req.origin)!, text, status: 'ASSIGNED', priority,
         notify_policy: notifyPolicy, progress: null, result: null, error: null, progress_message: null,
         parent_task_id: req.parentTaskId ?? null, started_at: null, finished_at: null,
+        requires_review: req.requiresReview ?? false, feedback: null,
       }).returningAll().executeTakeFirstOrThrow();
       const subtasks = await trx.insertInto('subtasks').values(plan.steps.map((s) => {
         const p = policyFor(config, s.capability);
         return {
-          id: ids.get(s.key)!, task_id: taskId, key: s.key, capability: s.capability, input: json(s.input),
+          id: ids.get(s.key)!, task_id: taskId, user_id: req.origin.userId, key: s.key, capability: s.capability, input: json(s.input),
+          requires_review: s.review ?? false,
           depends_on: s.dependsOn, status: s.dependsOn.length === 0 ? 'READY' as const : 'PENDING' as const,
           max_attempts: p.attempts, backoff_ms: p.backoffMs, jitter: p.jitter, timeout_ms: p.timeoutMs,
           output: null, error: null, progress: null, worker_id: null,
-          queued_at: s.dependsOn.length === 0 ? new Date() : null, started_at: null, finished_at: null,
+          queued_at: null, started_at: null, finished_at: null,
         };
       })).returningAll().execute();
+      const admitted = await admitWaiting(trx, req.origin.userId, config.MAX_INFLIGHT_PER_USER);
       const events = await insertEvents(trx, [
         { task_id: taskId, subtask_id: null, type: 'accepted', actor: req.origin.userId, data: { status: 'QUEUED', priority } },
         { task_id: taskId, subtask_id: null, type: 'planned', actor: 'planner', data: {
@@ -82,9 +90,9 @@ export class TaskService {
           steps: plan.steps.map((s) => ({ key: s.key, capability: s.capability, dependsOn: s.dependsOn })),
         } },
       ]);
-      return { task, subtasks, events };
+      return { task, subtasks, events, admitted };
     });
-    await enqueueSubtasks(this.ctx, task, subtasks.filter((s) => s.status === 'READY'), subtasks);
+    await enqueueAdmitted(this.ctx, admitted, [{ task, siblings: subtasks }]);
 
     const warnings: string[] = [];
     const unserved = unservedCapabilities(await listLiveWorkers(this.ctx.redis, this.ctx.keys), subtasks.map((s) => s.capability));
@@ -95,6 +103,24 @@ export class TaskService {
     this.ctx.log.info({ taskId, steps: subtasks.length, user: req.origin.userId }, 'task submitted');
     await this.ctx.emit(events, task);
     return { task, subtasks, warnings };
+  }
+
+  /** Refuses a user's submission over MAX_TASKS_PER_HOUR (sliding hour), saying when to try again. */
+  private async rateLimit(userId: string): Promise<void> {
+    const key = this.ctx.keys.rate(userId);
+    const nowMs = Date.now();
+    const hour = 3_600_000;
+    const member = `${nowMs}-${newId().slice(0, 8)}`;
+    const res = await this.ctx.redis.multi()
+      .zremrangebyscore(key, '-inf', nowMs - hour).zadd(key, nowMs, member).zcard(key)
+      .zrange(key, 0, 0, 'WITHSCORES').pexpire(key, hour).exec();
+    const count = Number(res?.[2]?.[1] ?? 0);
+    const max = this.ctx.config.MAX_TASKS_PER_HOUR;
+    if (count <= max) return;
+    await this.ctx.redis.zrem(key, member);
+    const oldest = Number((res?.[3]?.[1] as string[] | undefined)?.[1] ?? nowMs);
+    const retryAfterMs = Math.max(1000, oldest + hour - nowMs);
+    throw new RateLimitedError(`You have submitted ${max} tasks in the last hour, the limit. Try again in ${Math.ceil(retryAfterMs / 60_000)} minute(s).`, retryAfterMs);
   }
 
   /** A task the caller may see (their own, or any for admins), else NotFound (never Forbidden). */
@@ -156,10 +182,12 @@ export class TaskService {
         .set({ status: 'CANCELLED', error: `Cancelled by ${caller.userId}.`, finished_at: now, updated_at: now })
         .where('id', '=', task.id).returningAll().executeTakeFirstOrThrow();
       const events = await insertEvents(trx, [{ task_id: task.id, subtask_id: null, type: 'cancelled', actor: caller.userId, data: { status: 'CANCELLED' } }]);
-      return { task: updated, stopped, events };
+      const admitted = await admitWaiting(trx, task.user_id, this.ctx.config.MAX_INFLIGHT_PER_USER);
+      return { task: updated, stopped, events, admitted };
     });
     if (!result) return { task: await this.findVisible(visible.id, caller), alreadyFinished: true };
     await withdrawSubtasks(this.ctx, result.task.id, result.stopped);
+    await enqueueAdmitted(this.ctx, result.admitted);
     await this.ctx.emit(result.events as HubEvent[], result.task);
     return { task: result.task, alreadyFinished: false };
   }
@@ -177,14 +205,63 @@ export class TaskService {
     return this.submit({ origin: origin ?? (task.origin as ConversationRef), text: task.text, priority: task.priority, notifyPolicy: task.notify_policy });
   }
 
-  /** Approves a task awaiting review (its owner or an admin): it completes with the result so far. */
+  /** Approves a task awaiting review (its owner or an admin): remaining work resumes, or the task completes. */
   async approve(taskId: string, caller: Caller): Promise<TaskRow> {
-    return this.decide(taskId, caller, 'COMPLETED', 'approved', null);
+    return this.decide(taskId, caller, async (trx, task, events) => {
+      events.push({ task_id: task.id, subtask_id: null, type: 'approved', actor: caller.userId, data: {} });
+      const siblings = await loadSubtasks(trx, task.id);
+      if (siblings.every((s) => s.status === 'SUCCEEDED')) {
+        const done = await finishOrReview(trx, { ...task, requires_review: false }, siblings, events);
+        return done;
+      }
+      await releaseDependents(trx, siblings);
+      const resumed = await trx.updateTable('tasks').set({ status: 'IN_PROGRESS', updated_at: now })
+        .where('id', '=', task.id).where('status', '=', 'REVIEW').returningAll().executeTakeFirstOrThrow();
+      events.push({ task_id: task.id, subtask_id: null, type: 'resumed', actor: caller.userId, data: { status: 'IN_PROGRESS' } });
+      return resumed;
+    });
   }
 
-  /** Rejects a task awaiting review (its owner or an admin), with an optional reason. */
+  /** Rejects a task awaiting review (its owner or an admin), with an optional reason; what was left is skipped. */
   async reject(taskId: string, caller: Caller, reason?: string): Promise<TaskRow> {
-    return this.decide(taskId, caller, 'REJECTED', 'rejected', reason ?? null);
+    return this.decide(taskId, caller, async (trx, task, events) => {
+      await trx.updateTable('subtasks').set({ status: 'SKIPPED', finished_at: now, updated_at: now })
+        .where('task_id', '=', task.id).where('status', '=', 'PENDING').execute();
+      const rejected = await trx.updateTable('tasks')
+        .set({ status: 'REJECTED', error: `Rejected by ${caller.userId}${reason ? `: ${reason}` : '.'}`, finished_at: now, updated_at: now })
+        .where('id', '=', task.id).where('status', '=', 'REVIEW').returningAll().executeTakeFirstOrThrow();
+      events.push({ task_id: task.id, subtask_id: null, type: 'rejected', actor: caller.userId, data: { status: 'REJECTED', ...(reason ? { reason } : {}) } });
+      return rejected;
+    });
+  }
+
+  /** Sends a task awaiting review back to planning with feedback; the new plan replaces the old one. */
+  async revise(taskId: string, caller: Caller, feedback: string): Promise<TaskRow> {
+    const text = (feedback ?? '').trim();
+    if (!text) throw new InvalidInputError('Say what to change: revise <task id> <feedback>.');
+    if (text.length > this.ctx.config.MAX_REQUEST_CHARS) throw new InvalidInputError(`The feedback is over ${this.ctx.config.MAX_REQUEST_CHARS} characters.`);
+    const visible = await this.findVisible(taskId, caller);
+    const plan = await this.planner.plan({ text: visible.text, userId: visible.user_id, feedback: text });
+    validatePlan(plan);
+    return this.decide(taskId, caller, async (trx, task, events) => {
+      await trx.updateTable('tasks').set({ status: 'PLANNING', feedback: text, updated_at: now }).where('id', '=', task.id).where('status', '=', 'REVIEW').execute();
+      events.push({ task_id: task.id, subtask_id: null, type: 'revised', actor: caller.userId, data: { status: 'PLANNING', feedback: text } });
+      await trx.deleteFrom('subtasks').where('task_id', '=', task.id).execute();
+      const ids = new Map(plan.steps.map((s) => [s.key, newId()]));
+      await trx.insertInto('subtasks').values(plan.steps.map((s) => {
+        const p = policyFor(this.ctx.config, s.capability);
+        return {
+          id: ids.get(s.key)!, task_id: task.id, user_id: task.user_id, key: s.key, capability: s.capability, input: json(s.input),
+          requires_review: s.review ?? false, depends_on: s.dependsOn, status: s.dependsOn.length === 0 ? 'READY' as const : 'PENDING' as const,
+          max_attempts: p.attempts, backoff_ms: p.backoffMs, jitter: p.jitter, timeout_ms: p.timeoutMs,
+          output: null, error: null, progress: null, worker_id: null, queued_at: null, started_at: null, finished_at: null,
+        };
+      })).execute();
+      const replanned = await trx.updateTable('tasks').set({ status: 'ASSIGNED', result: null, updated_at: now })
+        .where('id', '=', task.id).where('status', '=', 'PLANNING').returningAll().executeTakeFirstOrThrow();
+      events.push({ task_id: task.id, subtask_id: null, type: 'planned', actor: 'planner', data: { status: 'ASSIGNED', summary: plan.summary, feedback: text } });
+      return replanned;
+    });
   }
 
   /** Records the message a frontend sent in reply to a request as the task's progress message. */
@@ -193,18 +270,22 @@ export class TaskService {
       .where('id', '=', taskId).where('progress_message', 'is', null).execute();
   }
 
-  private async decide(taskId: string, caller: Caller, to: 'COMPLETED' | 'REJECTED', type: string, reason: string | null): Promise<TaskRow> {
+  /** Runs a review decision on a task in REVIEW under its row lock; admits what became ready, then emits. */
+  private async decide(
+    taskId: string, caller: Caller,
+    apply: (trx: Transaction<Database>, task: TaskRow, events: NewTaskEvent[]) => Promise<TaskRow>,
+  ): Promise<TaskRow> {
     const visible = await this.findVisible(taskId, caller);
     const out = await this.ctx.db.transaction().execute(async (trx) => {
       const task = await lockTask(trx, visible.id);
       if (task.status !== 'REVIEW') throw new ConflictError(`Task ${shortId(task.id)} is ${task.status}, not awaiting review.`);
-      const updated = await trx.updateTable('tasks')
-        .set({ status: to, error: to === 'REJECTED' ? `Rejected by ${caller.userId}${reason ? `: ${reason}` : '.'}` : null, finished_at: now, updated_at: now })
-        .where('id', '=', task.id).where('status', '=', 'REVIEW').returningAll().executeTakeFirstOrThrow();
-      const events = await insertEvents(trx, [{ task_id: task.id, subtask_id: null, type, actor: caller.userId, data: { status: to, ...(reason ? { reason } : {}) } }]);
-      return { updated, events };
+      const pending: NewTaskEvent[] = [];
+      const updated = await apply(trx, task, pending);
+      const admitted = await admitWaiting(trx, task.user_id, this.ctx.config.MAX_INFLIGHT_PER_USER);
+      return { updated, admitted, events: await insertEvents(trx, pending) };
     });
-    await this.ctx.redis.publish(this.ctx.keys.control, JSON.stringify({ t: 'task-ended', taskId: out.updated.id }));
+    await enqueueAdmitted(this.ctx, out.admitted);
+    if (isTerminalTask(out.updated.status)) await this.ctx.redis.publish(this.ctx.keys.control, JSON.stringify({ t: 'task-ended', taskId: out.updated.id }));
     await this.ctx.emit(out.events, out.updated);
     return out.updated;
   }

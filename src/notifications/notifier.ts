@@ -10,16 +10,16 @@ import { progressOf } from '../core/task-service.ts';
 import type { ConversationRef, MessageRef } from '../core/types.ts';
 import type { OutboundMessage } from '../frontends/frontend.ts';
 import type { FrontendRegistry } from '../frontends/registry.ts';
-import { renderAck, renderFinal, renderFinalLine, renderProgress, splitText } from './render.ts';
+import { renderAck, renderFinal, renderFinalLine, renderProgress, renderReview, splitText } from './render.ts';
 
 /** A delivery job: what to render for which task. */
 interface NotifyJob {
-  kind: 'ack' | 'progress' | 'final' | 'info';
+  kind: 'ack' | 'progress' | 'final' | 'info' | 'review';
   taskId: string;
   text?: string;
 }
 
-const PROGRESS_TYPES = new Set(['planned', 'started', 'subtask.started', 'subtask.succeeded', 'subtask.retrying', 'progress', 'progress.stage', 'retried', 'admin.reprocess']);
+const PROGRESS_TYPES = new Set(['planned', 'started', 'subtask.started', 'subtask.succeeded', 'subtask.retrying', 'progress', 'progress.stage', 'retried', 'admin.reprocess', 'approved', 'resumed', 'revised']);
 const FINAL_TYPES = new Set(['completed', 'failed', 'cancelled', 'rejected']);
 
 /** Subscribes to task events and delivers them through the frontends. */
@@ -38,6 +38,9 @@ export class Notifier {
     for (const e of events) {
       if (FINAL_TYPES.has(e.type)) {
         await q.add('final', { kind: 'final', taskId: task.id }, { ...jobOpts, jobId: `final-${task.id}-${e.id ?? e.at}` });
+      } else if (e.type === 'review.requested') {
+        // Sent under every policy but silent: without it the task would wait for a decision nobody knows about.
+        await q.add('review', { kind: 'review', taskId: task.id }, { ...jobOpts, jobId: `review-${e.id}` });
       } else if (e.type === 'no_worker') {
         const caps = (e.data?.capabilities as string[] | undefined)?.join(', ') ?? 'a needed capability';
         await q.add('info', { kind: 'info', taskId: task.id, text: `No worker is online for ${caps}; task ${task.id.slice(0, 8)} waits until one connects (or cancel it).` }, { ...jobOpts, jobId: `info-${e.id}` });
@@ -89,6 +92,11 @@ export class Notifier {
     try {
       const { kind } = job.data;
       if (kind === 'info') { await frontend.send(origin, msg('info', job.data.text ?? '')); return; }
+      if (kind === 'review') {
+        if (task.status !== 'REVIEW') return;
+        await frontend.send(origin, { ...msg('info', renderReview(task)), actions: ['approve', 'reject'] });
+        return;
+      }
       const progressRef = task.progress_message as MessageRef | null;
       if (kind === 'ack') {
         if (progressRef) return;

@@ -39,6 +39,13 @@ export function renderFinal(task: TaskRow): string {
   }
 }
 
+/** The request for a decision on a task waiting in REVIEW. */
+export function renderReview(task: TaskRow): string {
+  const id = shortId(task.id);
+  const sofar = task.result === null || task.result === undefined ? '' : `\nResult so far:\n${renderResult(task.result)}`;
+  return `Task ${id} is waiting for your review.${sofar}\nReply "approve ${id}", "reject ${id} [reason]" or "revise ${id} <what to change>".`;
+}
+
 /** A result as text: its `text` field when it has one, else JSON. */
 export function renderResult(result: unknown): string {
   if (result && typeof result === 'object' && typeof (result as { text?: unknown }).text === 'string' && Object.keys(result).length === 1) {

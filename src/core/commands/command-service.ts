@@ -34,7 +34,7 @@ export class CommandService {
     try {
       switch (cmd.name) {
         case 'task': {
-          const { task, subtasks, warnings } = await this.tasks.submit({ origin: { ...msg.origin, ackedByFrontend: true }, text: cmd.text, priority: cmd.priority });
+          const { task, subtasks, warnings } = await this.tasks.submit({ origin: { ...msg.origin, ackedByFrontend: true }, text: cmd.text, priority: cmd.priority, requiresReview: cmd.review });
           const steps = `${subtasks.length} step${subtasks.length === 1 ? '' : 's'}`;
           return {
             kind: 'ack', taskId: task.id, actions: ['cancel'],
@@ -70,6 +70,10 @@ export class CommandService {
         case 'reject': {
           const task = await this.tasks.reject(cmd.id, caller, cmd.reason);
           return { kind: 'info', taskId: task.id, text: `Task ${shortId(task.id)} rejected.` };
+        }
+        case 'revise': {
+          const task = await this.tasks.revise(cmd.id, caller, cmd.feedback);
+          return { kind: 'info', taskId: task.id, text: `Task ${shortId(task.id)} is being re-planned with your feedback.` };
         }
         case 'admin': return await this.runAdmin(cmd, userId);
         case 'help': return { kind: 'info', text: helpText(cmd.topic) };

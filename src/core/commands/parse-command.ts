@@ -3,11 +3,12 @@ import { PRIORITIES, type Priority } from '../types.ts';
 
 /** A parsed chat command. */
 export type ChatCommand =
-  | { name: 'task'; text: string; priority?: Priority | undefined }
+  | { name: 'task'; text: string; priority?: Priority | undefined; review?: boolean | undefined }
   | { name: 'status'; id?: string | undefined }
   | { name: 'tasks' }
   | { name: 'cancel' | 'retry' | 'duplicate' | 'approve'; id: string }
   | { name: 'reject'; id: string; reason?: string | undefined }
+  | { name: 'revise'; id: string; feedback: string }
   | { name: 'help'; topic?: string | undefined }
   | { name: 'admin'; sub: 'failed' | 'reprocess-all'; capability?: string | undefined }
   | { name: 'admin'; sub: 'reprocess'; id: string }
@@ -15,7 +16,7 @@ export type ChatCommand =
   | { name: 'unknown'; word: string }
   | { name: 'usage'; message: string };
 
-const NEEDS_ID = new Set(['cancel', 'retry', 'duplicate', 'approve', 'reject']);
+const NEEDS_ID = new Set(['cancel', 'retry', 'duplicate', 'approve', 'reject', 'revise']);
 
 /**
  * Parses one message. A leading `/` or `!` and a bot mention (`@bot`, `<@U123>`) are ignored; the first
@@ -37,8 +38,12 @@ export function parseCommand(raw: string, plainTextIsTask: boolean): ChatCommand
   if (word === 'status') return { name: 'status', id: argv[0] };
   if (word === 'tasks' || word === 'list') return { name: 'tasks' };
   if (NEEDS_ID.has(word)) {
-    if (!argv[0]) return { name: 'usage', message: `Say which task: ${word} <task id>${word === 'reject' ? ' [reason]' : ''}` };
+    if (!argv[0]) return { name: 'usage', message: `Say which task: ${word} <task id>${word === 'reject' ? ' [reason]' : word === 'revise' ? ' <feedback>' : ''}` };
     if (word === 'reject') return { name: 'reject', id: argv[0], reason: argv.slice(1).join(' ') || undefined };
+    if (word === 'revise') {
+      const feedback = argv.slice(1).join(' ');
+      return feedback ? { name: 'revise', id: argv[0], feedback } : { name: 'usage', message: 'Say what to change: revise <task id> <feedback>' };
+    }
     return { name: word as 'cancel', id: argv[0] };
   }
   if (word === 'admin') return parseAdmin(argv);
@@ -47,12 +52,16 @@ export function parseCommand(raw: string, plainTextIsTask: boolean): ChatCommand
 }
 
 function parseTask(args: string): ChatCommand {
-  const m = /^(.*?)(?:\s+(?:--priority|priority:)\s*(\w+))?\s*$/is.exec(args);
-  const text = (m?.[1] ?? args).trim();
-  const p = m?.[2]?.toLowerCase();
+  let text = args;
+  const review = /(^|\s)--review(\s|$)/i.test(text);
+  text = text.replace(/(^|\s)--review(?=\s|$)/gi, ' ');
+  const m = /(?:^|\s)(?:--priority|priority:)\s*(\w+)/i.exec(text);
+  const p = m?.[1]?.toLowerCase();
+  if (m) text = text.replace(m[0], ' ');
+  text = text.trim();
   if (!text) return { name: 'usage', message: 'Say what you want done: task <what to do>, e.g. task summarise https://example.org' };
   if (p && !PRIORITIES.includes(p as Priority)) return { name: 'usage', message: `Priority must be one of ${PRIORITIES.join(', ')}.` };
-  return { name: 'task', text, priority: p as Priority | undefined };
+  return { name: 'task', text, priority: p as Priority | undefined, ...(review ? { review } : {}) };
 }
 
 function parseAdmin(argv: string[]): ChatCommand {
@@ -77,13 +86,13 @@ export function helpText(topic?: string): string {
   }
   return [
     'Commands:',
-    '  task <what to do> [--priority urgent|normal|low] - start a task',
+    '  task <what to do> [--priority urgent|normal|low] [--review] - start a task (--review: wait for approval)',
     '  status [id] - progress of a task (your latest if no id)',
     '  tasks - your recent tasks',
     '  cancel <id> - stop a task',
     '  retry <id> - run a failed task again from where it failed',
     '  duplicate <id> - submit the same request again',
-    '  approve <id> / reject <id> [reason] - decide on a task awaiting review',
+    '  approve <id> / reject <id> [reason] / revise <id> <feedback> - decide on a task awaiting review',
     '  help admin - commands for admins',
     'Task ids can be shortened to their first 4 characters.',
   ].join('\n');

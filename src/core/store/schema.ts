@@ -18,6 +18,9 @@ export interface TasksTable {
   error: string | null;
   progress_message: Json<MessageRef | null>;
   final_notified: Generated<boolean>;
+  requires_review: Generated<boolean>;
+  /** Feedback given with `revise`, passed to the planner. */
+  feedback: string | null;
   parent_task_id: string | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
@@ -29,8 +32,11 @@ export interface TasksTable {
 export interface SubtasksTable {
   id: string;
   task_id: string;
+  /** The task's owner, denormalised for per-user admission control. */
+  user_id: string;
   key: string;
   capability: string;
+  requires_review: Generated<boolean>;
   input: Json<unknown>;
   depends_on: string[];
   status: SubtaskStatus;

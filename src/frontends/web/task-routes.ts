@@ -12,6 +12,7 @@ export const submitBody = z.object({
   text: z.string({ error: 'must be a string (what you want done)' }),
   priority: z.enum(PRIORITIES, { error: `must be one of ${PRIORITIES.join(', ')}` }).optional(),
   notifyPolicy: z.enum(NOTIFY_POLICIES, { error: `must be one of ${NOTIFY_POLICIES.join(', ')}` }).optional(),
+  review: z.boolean({ error: 'must be true or false' }).optional(),
 }, { error: (issue) => (issue.code !== 'invalid_type' ? undefined : issue.input === undefined ? 'a JSON object like {"text": "..."} is required' : 'must be a JSON object like {"text": "..."}') }).strict();
 
 /** Query of the task lists: status filter, page size and the cursor from the previous page. */
@@ -34,6 +35,7 @@ export function registerTaskRoutes(app: FastifyInstance, tasks: TaskService): vo
       text: body.text,
       priority: body.priority,
       notifyPolicy: body.notifyPolicy,
+      requiresReview: body.review,
     });
     return reply.code(202).send({ task: serializeTask(task), warnings });
   });

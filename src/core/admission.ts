@@ -1,0 +1,42 @@
+// Per-user admission control: at most MAX_INFLIGHT_PER_USER subtasks of a user on the queues at once.
+// A READY subtask with queued_at NULL waits its turn; admitting sets queued_at and then enqueues it.
+import { sql, type Transaction } from 'kysely';
+import { enqueueSubtasks } from './dispatcher.ts';
+import type { HubContext } from './hub-context.ts';
+import type { Database, SubtaskRow, TaskRow } from './store/schema.ts';
+import { loadSubtasks } from './task-store.ts';
+
+/**
+ * Admits the user's waiting READY subtasks (urgent first, then oldest) up to the free capacity, inside the
+ * caller's transaction. The advisory lock serialises admissions of one user across hub processes.
+ * Returns the admitted rows; enqueue them with `enqueueAdmitted` after commit.
+ */
+export async function admitWaiting(trx: Transaction<Database>, userId: string, cap: number): Promise<SubtaskRow[]> {
+  await sql`select pg_advisory_xact_lock(hashtext(${`sb-admit:${userId}`}))`.execute(trx);
+  const rows = await sql<SubtaskRow>`
+    update subtasks set queued_at = now(), updated_at = now()
+    where id in (
+      select s.id from subtasks s join tasks t on t.id = s.task_id
+      where s.user_id = ${userId} and s.status = 'READY' and s.queued_at is null
+      order by case t.priority when 'urgent' then 0 when 'normal' then 1 else 2 end, s.created_at, s.key
+      limit greatest(0, ${cap} - (
+        select count(*) from subtasks
+        where user_id = ${userId} and status in ('READY', 'RUNNING') and queued_at is not null))
+    )
+    returning *`.execute(trx);
+  return rows.rows;
+}
+
+/** Enqueues admitted subtasks, loading their tasks (and siblings, for dependency outputs) where needed. */
+export async function enqueueAdmitted(ctx: HubContext, admitted: SubtaskRow[], known: { task: TaskRow; siblings: SubtaskRow[] }[] = []): Promise<void> {
+  const byTask = new Map<string, SubtaskRow[]>();
+  for (const s of admitted) byTask.set(s.task_id, [...(byTask.get(s.task_id) ?? []), s]);
+  await Promise.all([...byTask].map(async ([taskId, subs]) => {
+    const hit = known.find((k) => k.task.id === taskId);
+    const task = hit?.task ?? await ctx.db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirst();
+    if (!task) return;
+    // Admitted rows carry the new queued_at; siblings give the dependencies' outputs.
+    const siblings = (hit?.siblings ?? await loadSubtasks(ctx.db, taskId)).map((s) => subs.find((a) => a.id === s.id) ?? s);
+    await enqueueSubtasks(ctx, task, subs, siblings);
+  }));
+}
