@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './core/logger.ts';
 import { createRedis } from './core/queues.ts';
 import type { Planner } from './core/plan.ts';
 import { Reconciler } from './core/reconciler.ts';
+import { RetentionJanitor } from './core/retention.ts';
 import { RulePlanner } from './core/rule-planner.ts';
 import { createDatabase, migrateToLatest, type DatabaseHandle } from './core/store/create-database.ts';
 import { TaskService } from './core/task-service.ts';
@@ -38,6 +39,7 @@ export interface Hub {
   admin: AdminService;
   conductor: Conductor;
   reconciler: Reconciler;
+  janitor: RetentionJanitor;
   notifier: Notifier;
   frontends: FrontendRegistry;
   web: WebFrontend;
@@ -106,6 +108,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const notifier = new Notifier(ctx, frontends);
   ctx.onEvents(notifier.sink);
   const reconciler = new Reconciler(ctx, conductor, (t) => notifier.renotify(t));
+  const janitor = new RetentionJanitor(ctx);
   const commands = new CommandService(ctx, tasks, admin);
   const web = createWebFrontend({ ctx, tasks, admin, host: config.HOST, port: config.PORT, tokens: config.HUB_API_TOKENS });
   frontends.register(web);
@@ -123,6 +126,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   }
   const stopAll = async () => {
     await frontends.stopAll();
+    janitor.stop();
     await reconciler.stop();
     for (const w of workers) await w.stop().catch(() => {});
     await notifier.stop();
@@ -137,6 +141,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     await notifier.start();
     for (const w of workers) await w.start();
     await reconciler.start();
+    janitor.start();
     await frontends.startAll();
   } catch (err) {
     await stopAll().catch(() => {});
@@ -146,7 +151,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
 
   let stopping: Promise<void> | undefined;
   return {
-    config, ctx, tasks, commands, admin, conductor, reconciler, notifier, frontends, web, workers,
+    config, ctx, tasks, commands, admin, conductor, reconciler, janitor, notifier, frontends, web, workers,
     stop() {
       stopping ??= stopAll();
       return stopping;

@@ -1,10 +1,12 @@
 // Admin operations behind the CLI, the /api/admin routes and (later) chat admin commands.
-import { ForbiddenError, InvalidInputError, NotFoundError } from './errors.ts';
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from './errors.ts';
+import { jobIdFor, priorityValue } from './queues.ts';
+import { PRIORITIES, type Priority } from './types.ts';
 import type { HubContext, HubEvent } from './hub-context.ts';
 import { capabilityOfQueue } from './queues.ts';
 import { replayTask } from './replay.ts';
 import type { DeadLetterRow } from './store/schema.ts';
-import { insertEvents, now } from './task-store.ts';
+import { findVisibleTask, insertEvents, lockTask, now } from './task-store.ts';
 import type { WorkerInfo } from './types.ts';
 import { listLiveWorkers } from './worker-registry.ts';
 
@@ -86,6 +88,29 @@ export class AdminService {
     const task = await this.ctx.db.selectFrom('tasks').selectAll().where('id', '=', dl.task_id).executeTakeFirstOrThrow();
     await this.ctx.emit(events as HubEvent[], task);
     return { taskId: dl.task_id };
+  }
+
+  /** Changes an active task's priority, re-prioritising its jobs still waiting on their queues. */
+  async setPriority(taskId: string, priority: Priority, actor: string): Promise<{ taskId: string; requeued: number }> {
+    if (!PRIORITIES.includes(priority)) throw new InvalidInputError(`Priority must be one of ${PRIORITIES.join(', ')}.`);
+    const visible = await findVisibleTask(this.ctx.db, taskId, { userId: actor, isAdmin: true });
+    const out = await this.ctx.db.transaction().execute(async (trx) => {
+      const task = await lockTask(trx, visible.id);
+      if (!['ASSIGNED', 'IN_PROGRESS', 'QUEUED', 'PLANNING', 'REVIEW'].includes(task.status)) throw new ConflictError(`Task ${task.id.slice(0, 8)} is ${task.status}; only an active task's priority can change.`);
+      const updated = await trx.updateTable('tasks').set({ priority, updated_at: now }).where('id', '=', task.id).returningAll().executeTakeFirstOrThrow();
+      const queued = await trx.selectFrom('subtasks').selectAll().where('task_id', '=', task.id).where('status', '=', 'READY').where('queued_at', 'is not', null).execute();
+      const events = await insertEvents(trx, [{ task_id: task.id, subtask_id: null, type: 'admin.priority', actor, data: { from: task.priority, to: priority } }]);
+      return { updated, queued, events };
+    });
+    let requeued = 0;
+    for (const s of out.queued) {
+      const job = await this.ctx.queues.forCapability(s.capability).getJob(jobIdFor(s.id, s.generation));
+      if (job && ['waiting', 'prioritized'].includes(await job.getState())) {
+        await job.changePriority({ priority: priorityValue(priority) }).then(() => { requeued++; }, () => { /* taken by a worker meanwhile */ });
+      }
+    }
+    await this.ctx.emit(out.events as HubEvent[], out.updated);
+    return { taskId: out.updated.id, requeued };
   }
 
   /** Live workers with their state and patterns. */

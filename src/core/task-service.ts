@@ -12,7 +12,7 @@ import { deriveProgress } from './progress.ts';
 import { replayTask } from './replay.ts';
 import type { Database, NewTaskEvent, SubtaskRow, TaskEventRow, TaskRow } from './store/schema.ts';
 import { finishOrReview, releaseDependents } from './task-flow.ts';
-import { insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
+import { findVisibleTask, insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
 import { NOTIFY_POLICIES, PRIORITIES, TASK_STATUSES, type ConversationRef, type DerivedProgress, type MessageRef, type NotifyPolicy, type Priority, type TaskStatus } from './types.ts';
 import { listLiveWorkers, unservedCapabilities } from './worker-registry.ts';
 
@@ -134,15 +134,7 @@ export class TaskService {
 
   /** Resolves a full id or a unique id prefix (>= 4 characters) to the caller's task. */
   async findVisible(idOrPrefix: string, caller: Caller): Promise<TaskRow> {
-    const id = String(idOrPrefix ?? '').trim().toLowerCase();
-    if (!/^[0-9a-f-]{4,36}$/.test(id)) throw new NotFoundError(`No task ${idOrPrefix}.`);
-    let q = this.ctx.db.selectFrom('tasks').selectAll();
-    q = id.length === 36 ? q.where('id', '=', id) : q.where('id', 'like', `${id}%`);
-    if (!caller.isAdmin) q = q.where('user_id', '=', caller.userId);
-    const rows = await q.limit(2).execute();
-    if (rows.length === 0) throw new NotFoundError(`No task ${idOrPrefix}.`);
-    if (rows.length > 1) throw new InvalidInputError(`${idOrPrefix} matches more than one task; give more characters.`);
-    return rows[0]!;
+    return findVisibleTask(this.ctx.db, idOrPrefix, caller);
   }
 
   /** The caller's tasks, newest first, optionally by status; `cursor` is the last seen created_at|id. */

@@ -1,6 +1,6 @@
 // Small database helpers shared by the task service, conductor, reconciler and admin service.
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { NotFoundError } from './errors.ts';
+import { InvalidInputError, NotFoundError } from './errors.ts';
 import type { HubEvent } from './hub-context.ts';
 import { toHubEvent } from './hub-context.ts';
 import type { Database, NewTaskEvent, SubtaskRow, TaskRow } from './store/schema.ts';
@@ -33,3 +33,16 @@ export function json(value: unknown): string | null {
 
 /** SQL `now()`. */
 export const now = sql<Date>`now()`;
+
+/** A task by full id or unique prefix (>= 4 characters) that the caller may see: their own, or any for admins. */
+export async function findVisibleTask(db: Db, idOrPrefix: string, caller: { userId: string; isAdmin?: boolean | undefined }): Promise<TaskRow> {
+  const id = String(idOrPrefix ?? '').trim().toLowerCase();
+  if (!/^[0-9a-f-]{4,36}$/.test(id)) throw new NotFoundError(`No task ${idOrPrefix}.`);
+  let q = db.selectFrom('tasks').selectAll();
+  q = id.length === 36 ? q.where('id', '=', id) : q.where('id', 'like', `${id}%`);
+  if (!caller.isAdmin) q = q.where('user_id', '=', caller.userId);
+  const rows = await q.limit(2).execute();
+  if (rows.length === 0) throw new NotFoundError(`No task ${idOrPrefix}.`);
+  if (rows.length > 1) throw new InvalidInputError(`${idOrPrefix} matches more than one task; give more characters.`);
+  return rows[0]!;
+}

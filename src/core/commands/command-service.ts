@@ -102,6 +102,10 @@ export class CommandService {
         const r = await this.admin.reprocessAll(userId, { capability: cmd.capability });
         return { kind: 'info', text: `Reprocessing ${r.tasks.length} task(s).${r.errors.length ? `\nNot reprocessed: ${r.errors.join('; ')}` : ''}` };
       }
+      case 'priority': {
+        const r = await this.admin.setPriority(cmd.id, cmd.priority, userId);
+        return { kind: 'info', taskId: r.taskId, text: `Task ${shortId(r.taskId)} is now ${cmd.priority} (${r.requeued} queued job${r.requeued === 1 ? '' : 's'} re-prioritised).` };
+      }
       case 'workers': {
         const ws = await this.admin.workers();
         return { kind: 'info', text: ws.length ? ['Workers:', ...ws.map((w) => `${w.id} ${w.state} ${w.running}/${w.concurrency} ${w.patterns.join(',')}`)].join('\n') : 'No live workers.' };

@@ -13,6 +13,7 @@ export type ChatCommand =
   | { name: 'admin'; sub: 'failed' | 'reprocess-all'; capability?: string | undefined }
   | { name: 'admin'; sub: 'reprocess'; id: string }
   | { name: 'admin'; sub: 'workers' | 'queues' }
+  | { name: 'admin'; sub: 'priority'; id: string; priority: Priority }
   | { name: 'unknown'; word: string }
   | { name: 'usage'; message: string };
 
@@ -69,6 +70,10 @@ function parseAdmin(argv: string[]): ChatCommand {
   if (sub === 'failed' || sub === 'reprocess-all') return { name: 'admin', sub, capability: argv[1] };
   if (sub === 'reprocess') return argv[1] ? { name: 'admin', sub, id: argv[1] } : { name: 'usage', message: 'Say which: admin reprocess <task or subtask id>' };
   if (sub === 'workers' || sub === 'queues') return { name: 'admin', sub };
+  if (sub === 'priority') {
+    const p = (argv[2] ?? '').toLowerCase() as Priority;
+    return argv[1] && PRIORITIES.includes(p) ? { name: 'admin', sub, id: argv[1], priority: p } : { name: 'usage', message: `Say which task and priority: admin priority <id> ${PRIORITIES.join('|')}` };
+  }
   return { name: 'help', topic: 'admin' };
 }
 
@@ -82,6 +87,7 @@ export function helpText(topic?: string): string {
       '  admin reprocess-all [capability] - reprocess every dead letter',
       '  admin workers - live workers',
       '  admin queues - queue sizes',
+      '  admin priority <id> urgent|normal|low - change a queued task\'s priority',
     ].join('\n');
   }
   return [

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AdminService } from '../../core/admin-service.ts';
 import type { TaskService } from '../../core/task-service.ts';
+import { PRIORITIES } from '../../core/types.ts';
 import { callerOf, requireAdmin } from './auth.ts';
 import { parseInput } from './error-handler.ts';
 import { serializeFailed, serializeTask, serializeTaskDetail } from './serialize.ts';
@@ -15,12 +16,19 @@ const failedQuery = z.object({
 const idParams = z.object({ id: z.string() });
 const objectError = (example: string) => (issue: { code: string }) => (issue.code === 'invalid_type' ? `must be a JSON object like ${example}` : undefined);
 const reprocessBody = z.object({ input: z.unknown().optional() }, { error: objectError('{"input": ...}') }).strict().optional();
+const priorityBody = z.object({ priority: z.enum(PRIORITIES, { error: `must be one of ${PRIORITIES.join(', ')}` }) }, { error: objectError('{"priority": "urgent"}') }).strict();
 const reprocessAllBody = z.object({ capability: z.string({ error: 'must be a string' }).optional() }, { error: objectError('{"capability": "demo.fail"}') }).strict().optional();
 
 /** Registers the admin routes on an authenticated scope; the scope gets an admin-only hook. */
 export function registerAdminRoutes(app: FastifyInstance, deps: { admin: AdminService; tasks: TaskService }): void {
   const { admin, tasks } = deps;
   app.addHook('onRequest', requireAdmin());
+
+  app.post('/api/admin/tasks/:id/priority', async (request) => {
+    const { id } = parseInput(idParams, request.params, 'id');
+    const body = parseInput(priorityBody, request.body, 'request body');
+    return admin.setPriority(id, body.priority, callerOf(request).userId);
+  });
 
   app.get('/api/admin/failed', async (request) => {
     const q = parseInput(failedQuery, request.query, 'query');

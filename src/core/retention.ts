@@ -1,0 +1,42 @@
+// Retention: finished tasks older than RETENTION_DAYS are purged with their subtasks and events, in batches.
+
+import type { HubContext } from './hub-context.ts';
+
+const FINISHED = ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'] as const;
+
+/** Purges old finished tasks periodically; each batch is its own short statement (no long locks). */
+export class RetentionJanitor {
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly ctx: HubContext, private readonly batchSize = 500) {}
+
+  /** Purges once now (in the background) and then every RETENTION_INTERVAL_MS. */
+  start(): void {
+    const run = () => void this.purgeOnce().catch((err) => this.ctx.log.error({ err }, 'retention purge failed'));
+    run();
+    this.timer = setInterval(run, this.ctx.config.RETENTION_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Deletes finished tasks whose finish is older than the retention period; returns how many. */
+  async purgeOnce(olderThan = new Date(Date.now() - this.ctx.config.RETENTION_DAYS * 86_400_000)): Promise<number> {
+    let total = 0;
+    for (;;) {
+      // Subtasks, events and dead letters go with their task (ON DELETE CASCADE); children keep running (SET NULL).
+      const res = await this.ctx.db.deleteFrom('tasks').where('id', 'in', (eb) => eb.selectFrom('tasks').select('id')
+        .where('status', 'in', [...FINISHED]).where('finished_at', '<', olderThan)
+        .orderBy('finished_at').limit(this.batchSize))
+        .executeTakeFirst();
+      const n = Number(res.numDeletedRows ?? 0n);
+      total += n;
+      if (n < this.batchSize) break;
+    }
+    if (total) this.ctx.log.info({ purged: total, olderThan: olderThan.toISOString() }, 'retention purge');
+    return total;
+  }
+}
+
