@@ -10,6 +10,7 @@ import { AdminService } from '../src/core/admin-service.ts';
 import { RulePlanner } from '../src/core/rule-planner.ts';
 import { TaskService } from '../src/core/task-service.ts';
 import { createWebFrontend, type WebFrontend } from '../src/frontends/web/index.ts';
+import { createHarness } from './helpers/hub-harness.ts';
 import { createTestEnv, type TestEnv } from './helpers/test-env.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -182,4 +183,28 @@ describe('switchboard CLI', () => {
       child.kill();
     }
   });
+});
+
+describe('task controls from the CLI', () => {
+  it('submit --review --follow stops at review; approve completes; reject, duplicate and revise are reachable', async () => {
+    const h = await createHarness();
+    const run = (args: string[]) => cli(args, { SWITCHBOARD_URL: h.hub.web.url() });
+    try {
+      const first = await run(['submit', 'please review me', '--review', '--follow']);
+      expect(first.stdout).toMatch(/waiting for review/);
+      const shortId = /Task ([0-9a-f]{8}) is waiting/.exec(first.stdout)![1]!;
+      expect((await run(['approve', shortId])).stdout).toMatch(new RegExp(`Task ${shortId} is COMPLETED`));
+      const second = await run(['submit', 'another review', '--review', '--follow']);
+      const id2 = /Task ([0-9a-f]{8}) is waiting/.exec(second.stdout)![1]!;
+      expect((await run(['reject', id2, 'not', 'needed'])).stdout).toMatch(/is REJECTED/);
+      const row = await h.hub.ctx.db.selectFrom('tasks').select('error').where('id', 'like', `${id2}%`).executeTakeFirstOrThrow();
+      expect(row.error).toBe('Rejected by web:alice: not needed');
+      expect((await run(['duplicate', id2])).stdout).toMatch(/is (ASSIGNED|IN_PROGRESS|REVIEW|COMPLETED)/);
+      const bad = await run(['revise', id2, 'shorter']);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/not awaiting review/);
+    } finally {
+      await h.close();
+    }
+  }, 90_000);
 });

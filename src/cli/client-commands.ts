@@ -19,6 +19,11 @@ function printOutcome(task: TaskView): void {
     out(formatResult(task.result));
     return;
   }
+  if (task.status === 'REVIEW') {
+    out(`Task ${task.shortId} is waiting for review.${task.result === null || task.result === undefined ? '' : `\nResult so far:\n${formatResult(task.result)}`}`);
+    out(`Decide with: switchboard approve ${task.shortId} | reject ${task.shortId} [reason] | revise ${task.shortId} <what to change>`);
+    return;
+  }
   process.exitCode = 1;
   if (task.status === 'FAILED') err(`Task ${task.shortId} failed: ${task.error ?? 'no reason given'}\nRetry it with: switchboard retry ${task.shortId}`);
   else if (task.status === 'CANCELLED') err(`Task ${task.shortId} was cancelled.${task.error ? ` ${task.error}` : ''}`);
@@ -32,11 +37,13 @@ export function registerClientCommands(program: Command): void {
     .argument('<text...>', 'what you want done')
     .addOption(new Option('-p, --priority <priority>', 'how urgent it is').choices(['urgent', 'normal', 'low']))
     .option('-f, --follow', 'show live progress until the task ends, then its result')
+    .option('--review', 'stop for approval before the task completes')
     .option('--json', 'print raw JSON')
-    .action(action(async (words: string[], opts: { priority?: string; follow?: boolean; json?: boolean }) => {
+    .action(action(async (words: string[], opts: { priority?: string; follow?: boolean; review?: boolean; json?: boolean }) => {
       const api = client();
       const body: Record<string, unknown> = { text: words.join(' ') };
       if (opts.priority) body.priority = opts.priority;
+      if (opts.review) body.review = true;
       const res = await api.request<{ task: TaskView; warnings: string[] }>('POST', '/api/tasks', body);
       if (!opts.follow) {
         if (opts.json) return printJson(res);
@@ -105,11 +112,38 @@ export function registerClientCommands(program: Command): void {
       out(`Task ${res.task.shortId} is queued again (${res.task.status}).`);
     }));
 
+  const decide = (name: string, description: string, path: string, body?: (rest: string[]) => unknown) =>
+    program.command(name)
+      .description(description)
+      .argument('<id>', 'task id or its first characters')
+      .argument(body ? '[words...]' : '[unused...]', body ? (name === 'revise' ? 'what to change' : 'reason (optional)') : '')
+      .option('--json', 'print raw JSON')
+      .action(action(async (id: string, words: string[], opts: { json?: boolean }) => {
+        const res = await client().request<{ task: TaskView }>('POST', `/api/tasks/${enc(id)}/${path}`, body?.(words));
+        if (opts.json) return printJson(res);
+        out(`Task ${res.task.shortId} is ${res.task.status}.`);
+      }));
+  decide('duplicate', 'submit the same request again as a new task', 'duplicate');
+  decide('approve', 'approve a task awaiting review', 'approve');
+  decide('reject', 'reject a task awaiting review', 'reject', (w) => (w.length ? { reason: w.join(' ') } : undefined));
+  decide('revise', 'send a task awaiting review back to planning with feedback', 'revise', (w) => ({ feedback: w.join(' ') }));
+
   registerAdminCommands(program);
 }
 
-/** Admin commands: dead letters, workers and queues. */
+/** Admin commands: dead letters, workers, queues and priorities. */
 function registerAdminCommands(program: Command): void {
+  program.command('priority')
+    .description('change an active task\'s priority (admins)')
+    .argument('<id>', 'task id or its first characters')
+    .argument('<priority>', 'urgent, normal or low')
+    .option('--json', 'print raw JSON')
+    .action(action(async (id: string, priority: string, opts: { json?: boolean }) => {
+      const res = await client().request<{ taskId: string; requeued: number }>('POST', `/api/admin/tasks/${enc(id)}/priority`, { priority });
+      if (opts.json) return printJson(res);
+      out(`Task ${res.taskId.slice(0, 8)} is now ${priority} (${res.requeued} queued job(s) re-prioritised).`);
+    }));
+
   const failed = program.command('failed').description('dead-lettered work (admins)');
   failed.command('list')
     .description('open dead letters, newest first')

@@ -6,7 +6,7 @@ import { describeEvent, progressLine, type ProgressView, type TaskView } from '.
 import { readSse } from './sse-reader.ts';
 
 /** Event types after which a task is finished. */
-export const TERMINAL_EVENTS = new Set(['completed', 'failed', 'cancelled', 'rejected']);
+export const TERMINAL_EVENTS = new Set(['completed', 'failed', 'cancelled', 'rejected', 'review.requested']);
 
 /** Where and how to show the stream. */
 export interface FollowOptions {

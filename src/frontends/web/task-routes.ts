@@ -63,4 +63,30 @@ export function registerTaskRoutes(app: FastifyInstance, tasks: TaskService): vo
     const task = await tasks.retry(id, callerOf(request));
     return reply.code(202).send({ task: serializeTask(task) });
   });
+
+  app.post('/api/tasks/:id/duplicate', async (request, reply) => {
+    const { id } = parseInput(taskParams, request.params, 'task id');
+    const { task, warnings } = await tasks.duplicate(id, callerOf(request));
+    return reply.code(202).send({ task: serializeTask(task), warnings });
+  });
+
+  app.post('/api/tasks/:id/approve', async (request) => {
+    const { id } = parseInput(taskParams, request.params, 'task id');
+    return { task: serializeTask(await tasks.approve(id, callerOf(request))) };
+  });
+
+  app.post('/api/tasks/:id/reject', async (request) => {
+    const { id } = parseInput(taskParams, request.params, 'task id');
+    const body = parseInput(rejectBody, request.body, 'request body');
+    return { task: serializeTask(await tasks.reject(id, callerOf(request), body?.reason)) };
+  });
+
+  app.post('/api/tasks/:id/revise', async (request, reply) => {
+    const { id } = parseInput(taskParams, request.params, 'task id');
+    const body = parseInput(reviseBody, request.body, 'request body');
+    return reply.code(202).send({ task: serializeTask(await tasks.revise(id, callerOf(request), body.feedback)) });
+  });
 }
+
+const rejectBody = z.object({ reason: z.string({ error: 'must be a string' }).max(2000, 'must be at most 2000 characters').optional() }).strict().optional();
+const reviseBody = z.object({ feedback: z.string({ error: 'must be a string: what to change' }) }, { error: () => 'a JSON object like {"feedback": "make it shorter"} is required' }).strict();
