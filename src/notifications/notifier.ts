@@ -130,8 +130,11 @@ export class Notifier {
       }
       if (err instanceof PermanentError) {
         log.warn({ err: errorText(err) }, 'permanent delivery failure; not retried');
-        await insertEvents(this.ctx.db, [{ task_id: task.id, subtask_id: null, type: 'notify.failed', actor: 'notifier', data: { kind: job.data.kind, error: errorText(err) } }]);
-        if (job.data.kind === 'final') await this.ctx.db.updateTable('tasks').set({ final_notified: true }).where('id', '=', task.id).execute();
+        const recorded = await insertEvents(this.ctx.db, [{ task_id: task.id, subtask_id: null, type: 'notify.failed', actor: 'notifier', data: { kind: job.data.kind, error: errorText(err) } }]);
+        const settled = job.data.kind === 'final'
+          ? await this.ctx.db.updateTable('tasks').set({ final_notified: true }).where('id', '=', task.id).returningAll().executeTakeFirst()
+          : undefined;
+        await this.ctx.emit(recorded, settled ?? task);
         throw new UnrecoverableError(errorText(err));
       }
       throw err;
