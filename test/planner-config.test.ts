@@ -3,7 +3,8 @@ import { loadConfig, policyFor } from '../src/core/config.ts';
 import { ConfigError, InvalidInputError } from '../src/core/errors.ts';
 import { validatePlan } from '../src/core/plan.ts';
 import { RulePlanner } from '../src/core/rule-planner.ts';
-import { renderProgress, splitText } from '../src/notifications/render.ts';
+import { splitText } from '../src/core/text.ts';
+import { renderProgress } from '../src/notifications/render.ts';
 
 const planner = new RulePlanner();
 const plan = (text: string) => planner.plan({ text, userId: 'test:u' });

@@ -84,6 +84,7 @@ const schema = z.object({
   TWILIO_AUTH_TOKEN: z.string().min(8).optional(),
   TWILIO_FROM: z.string().regex(/^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/, 'an E.164 number like +15551234567 or a Messaging Service SID (MG...)').optional(),
   TWILIO_API_URL: z.string().url().optional(),
+  SMS_MAX_SEGMENTS: z.coerce.number().int().min(1).max(10).default(4),
   SWITCHBOARD_URL: z.string().url().optional(),
   SWITCHBOARD_TOKEN: z.string().optional(),
 });

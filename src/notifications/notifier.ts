@@ -10,13 +10,16 @@ import { progressOf } from '../core/task-service.ts';
 import type { ConversationRef, MessageRef } from '../core/types.ts';
 import type { OutboundMessage } from '../frontends/frontend.ts';
 import type { FrontendRegistry } from '../frontends/registry.ts';
-import { renderAck, renderFinal, renderFinalLine, renderProgress, renderReview, splitText } from './render.ts';
+import { splitText } from '../core/text.ts';
+import { renderAck, renderFinal, renderFinalLine, renderProgress, renderReview } from './render.ts';
 
 /** A delivery job: what to render for which task. */
 interface NotifyJob {
   kind: 'ack' | 'progress' | 'final' | 'info' | 'review';
   taskId: string;
   text?: string;
+  /** How often a final delivery has waited for the frontend's reply to be attached. */
+  waits?: number;
 }
 
 const PROGRESS_TYPES = new Set(['planned', 'started', 'subtask.started', 'subtask.succeeded', 'subtask.retrying', 'progress', 'progress.stage', 'retried', 'admin.reprocess', 'approved', 'resumed', 'revised']);
@@ -113,6 +116,13 @@ export class Notifier {
         return;
       }
       // final: settle the progress message, then send the result as a new message (new messages notify people; edits do not).
+      const waits = job.data.waits ?? 0;
+      if (!task.final_notified && !progressRef && origin.ackedByFrontend && frontend.limits.canEdit && waits < MAX_ATTACH_WAITS && token) {
+        // The frontend's own reply is still on its way to becoming the progress message: let it land first.
+        await job.updateData({ ...job.data, waits: waits + 1 });
+        await job.moveToDelayed(Date.now() + ATTACH_WAIT_MS, token);
+        throw new DelayedError();
+      }
       if (!task.final_notified) {
         if (progressRef && frontend.edit) await frontend.edit(progressRef, msg('progress', renderFinalLine(task))).catch((err) => log.warn({ err: errorText(err) }, 'could not settle the progress message'));
         const parts = splitText(renderFinal(task), frontend.limits.maxLength);
@@ -154,6 +164,10 @@ export class Notifier {
     return next;
   }
 }
+
+/** A final delivery waits at most MAX_ATTACH_WAITS x ATTACH_WAIT_MS for the frontend's reply to be attached. */
+const ATTACH_WAIT_MS = 500;
+const MAX_ATTACH_WAITS = 10;
 
 const jobOpts = {
   attempts: 8,

@@ -54,20 +54,6 @@ export function renderResult(result: unknown): string {
   return typeof result === 'string' ? result : JSON.stringify(result, null, 2);
 }
 
-/** Splits text into chunks of at most `max` characters, preferring line then word boundaries. */
-export function splitText(text: string, max: number): string[] {
-  const out: string[] = [];
-  let rest = text;
-  while (rest.length > max) {
-    let cut = rest.lastIndexOf('\n', max);
-    if (cut < max / 2) cut = rest.lastIndexOf(' ', max);
-    if (cut < max / 2) cut = max;
-    out.push(rest.slice(0, cut));
-    rest = rest.slice(cut).replace(/^[\n ]/, '');
-  }
-  if (rest.length || out.length === 0) out.push(rest);
-  return out;
-}
 
 function statusWord(status: string): string {
   return ({ ASSIGNED: 'queued', IN_PROGRESS: 'running', COMPLETED: 'completed', FAILED: 'failed', CANCELLED: 'cancelled', REJECTED: 'rejected', REVIEW: 'awaiting review' } as Record<string, string>)[status] ?? status.toLowerCase();

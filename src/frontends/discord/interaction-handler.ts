@@ -1,0 +1,82 @@
+// Handles one Discord interaction: answer within Discord's 3 s, run the shared grammar, reply through the token.
+import type { CommandReply } from '../../core/commands/command-service.ts';
+import { describeError, errorText } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { InboundMessage, MessageRef } from '../../core/types.ts';
+import type { FrontendDeps } from '../frontend.ts';
+import { handleInbound } from '../handle-inbound.ts';
+import type { DiscordOutbound } from './discord-outbound.ts';
+import { buttonText, commandText, InteractionKind, isDirect, originOf, type RawInteraction } from './interaction-text.ts';
+
+/** Sends the initial interaction response: the HTTP body (endpoint mode) or the callback route (gateway mode). */
+export type Respond = (body: unknown) => Promise<void>;
+
+const EPHEMERAL = 64;
+const Answer = { Pong: 1, Message: 4, DeferredMessage: 5, DeferredUpdate: 6, Autocomplete: 8 } as const;
+
+/** Turns interactions into InboundMessages for `handleInbound`; tracks work in flight so `drain` can wait for it. */
+export class InteractionHandler {
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(private readonly deps: Pick<FrontendDeps, 'commands' | 'tasks'> & { log: Logger }, private readonly out: DiscordOutbound) {}
+
+  /** Handles one interaction; resolves when the reply has been delivered (or given up). Never rejects. */
+  handle(i: RawInteraction, respond: Respond): Promise<void> {
+    const work: Promise<void> = this.run(i, respond)
+      .catch((err: unknown) => this.deps.log.error({ err: errorText(err), interaction: i.id }, 'discord interaction failed'))
+      .finally(() => this.inflight.delete(work));
+    this.inflight.add(work);
+    return work;
+  }
+
+  /** Waits for interactions in flight, at most `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => { timer = setTimeout(r, timeoutMs); })]);
+    clearTimeout(timer);
+  }
+
+  private async run(i: RawInteraction, respond: Respond): Promise<void> {
+    switch (i.type) {
+      case InteractionKind.Ping: return respond({ type: Answer.Pong });
+      case InteractionKind.Command: return this.onCommand(i, respond);
+      case InteractionKind.Component: return this.onButton(i, respond);
+      case InteractionKind.Autocomplete: return respond({ type: Answer.Autocomplete, data: { choices: [] } });
+      default: return respond({ type: Answer.Message, data: { content: 'This kind of interaction is not supported here.', flags: EPHEMERAL } });
+    }
+  }
+
+  private async onCommand(i: RawInteraction, respond: Respond): Promise<void> {
+    const origin = originOf(i);
+    if (!origin) return respond({ type: Answer.Message, data: { content: 'I cannot tell who sent this or where; try again from a channel or a direct message.', flags: EPHEMERAL } });
+    await this.initial(i, respond, Answer.DeferredMessage);
+    const msg: InboundMessage = { eventId: i.id, origin, text: commandText(i.data), plainTextIsTask: isDirect(i) };
+    await this.inbound(msg, (r) => this.out.replyOriginal(i, origin, r));
+  }
+
+  private async onButton(i: RawInteraction, respond: Respond): Promise<void> {
+    const origin = originOf(i);
+    const text = buttonText(i.data?.custom_id);
+    await this.initial(i, respond, Answer.DeferredUpdate);
+    if (!origin || !text) return;
+    await this.inbound({ eventId: i.id, origin, text, plainTextIsTask: false }, (r) => this.out.replyFollowUp(i, origin, r));
+  }
+
+  /** The deferral; a failure is logged and the request still runs (the task must not be lost). */
+  private async initial(i: RawInteraction, respond: Respond, type: number): Promise<void> {
+    try {
+      await respond({ type });
+    } catch (err) {
+      this.deps.log.warn({ err: errorText(err), interaction: i.id }, 'could not acknowledge the discord interaction');
+    }
+  }
+
+  private async inbound(msg: InboundMessage, reply: (r: CommandReply) => Promise<MessageRef>): Promise<void> {
+    try {
+      await handleInbound(this.deps, msg, reply);
+    } catch (err) {
+      this.deps.log.error({ err: errorText(err), eventId: msg.eventId }, 'discord command failed');
+      await reply({ kind: 'error', text: describeError(err).message }).catch(() => {});
+    }
+  }
+}

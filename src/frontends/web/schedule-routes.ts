@@ -1,0 +1,101 @@
+// The caller's schedules over HTTP: create, list, pause, resume, delete, and the caller's time zone.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { ScheduleService } from '../../core/schedules/schedule-service.ts';
+import type { Schedule } from '../../core/schedules/schedule-rows.ts';
+import { NOTIFY_POLICIES, PRIORITIES } from '../../core/types.ts';
+import { callerOf } from './auth.ts';
+import { parseInput } from './error-handler.ts';
+
+const objectError = (example: string) => (issue: { code: string; input?: unknown }) =>
+  (issue.code !== 'invalid_type' ? undefined : issue.input === undefined ? `a JSON object like ${example} is required` : `must be a JSON object like ${example}`);
+
+/** Body of POST /api/schedules: `when` and `text`, or only `text` starting with the schedule phrase. */
+export const createScheduleBody = z.object({
+  when: z.string({ error: 'must be a string, e.g. "every day at 9:00"' }).optional(),
+  text: z.string({ error: 'must be a string (what to do each time)' }),
+  priority: z.enum(PRIORITIES, { error: `must be one of ${PRIORITIES.join(', ')}` }).optional(),
+  notifyPolicy: z.enum(NOTIFY_POLICIES, { error: `must be one of ${NOTIFY_POLICIES.join(', ')}` }).optional(),
+}, { error: objectError('{"when": "every day at 9:00", "text": "summarise the news"}') }).strict();
+
+/** Body of PUT /api/me/timezone. */
+export const timezoneBody = z.object({
+  timezone: z.string({ error: 'must be a string, an IANA time zone such as Europe/Berlin' }),
+}, { error: objectError('{"timezone": "Europe/Berlin"}') }).strict();
+
+/** Query of GET /api/schedules. */
+export const listSchedulesQuery = z.object({
+  all: z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
+  ended: z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
+});
+
+const scheduleParams = z.object({ id: z.string() });
+
+const iso = (d: Date | string | null | undefined): string | null => (d == null ? null : new Date(d).toISOString());
+
+/** A schedule as the API shows it. */
+export function serializeSchedule(s: Schedule) {
+  return {
+    id: s.id,
+    shortId: s.id.slice(0, 8),
+    userId: s.user_id,
+    status: s.status,
+    kind: s.kind,
+    when: s.when_text,
+    description: s.description,
+    text: s.text,
+    timezone: s.timezone,
+    cron: s.cron,
+    everyMs: s.every_ms,
+    runAt: iso(s.run_at),
+    nextRunAt: iso(s.next_run_at),
+    lastRunAt: iso(s.last_run_at),
+    consecutiveFailures: s.consecutive_failures,
+    pausedReason: s.paused_reason,
+    parentTaskId: s.parent_task_id,
+    createdAt: iso(s.created_at),
+    updatedAt: iso(s.updated_at),
+  };
+}
+
+/** Registers the schedule routes on an authenticated scope. */
+export function registerScheduleRoutes(app: FastifyInstance, schedules: ScheduleService): void {
+  app.post('/api/schedules', async (request, reply) => {
+    const caller = callerOf(request);
+    const body = parseInput(createScheduleBody, request.body, 'request body');
+    const origin = { platform: 'web', conversationId: caller.userId, userId: caller.userId };
+    const common = { origin, priority: body.priority, notifyPolicy: body.notifyPolicy };
+    const { schedule, nextRunAt } = body.when === undefined
+      ? await schedules.createFromText({ ...common, text: body.text })
+      : await schedules.create({ ...common, when: body.when, text: body.text });
+    return reply.code(201).send({ schedule: serializeSchedule(schedule), nextRunAt: iso(nextRunAt) });
+  });
+
+  app.get('/api/schedules', async (request) => {
+    const caller = callerOf(request);
+    const q = parseInput(listSchedulesQuery, request.query, 'query');
+    const list = await schedules.list({ ...caller, all: q.all === 'true' }, { includeEnded: q.ended === 'true' });
+    return { schedules: list.map(serializeSchedule) };
+  });
+
+  for (const action of ['pause', 'resume'] as const) {
+    app.post(`/api/schedules/:id/${action}`, async (request) => {
+      const { id } = parseInput(scheduleParams, request.params, 'schedule id');
+      const { schedule, changed } = await schedules[action](id, callerOf(request));
+      return { schedule: serializeSchedule(schedule), changed };
+    });
+  }
+
+  app.delete('/api/schedules/:id', async (request) => {
+    const { id } = parseInput(scheduleParams, request.params, 'schedule id');
+    const { schedule } = await schedules.delete(id, callerOf(request));
+    return { schedule: serializeSchedule(schedule) };
+  });
+
+  app.get('/api/me/timezone', async (request) => ({ timezone: await schedules.getTimezone(callerOf(request).userId) }));
+
+  app.put('/api/me/timezone', async (request) => {
+    const body = parseInput(timezoneBody, request.body, 'request body');
+    return { timezone: await schedules.setTimezone(callerOf(request).userId, body.timezone) };
+  });
+}

@@ -1,0 +1,382 @@
+// SMS frontend (twilio SDK) end to end against a local Twilio fake: segment math, the shared contract, SMS acceptance.
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PermanentError, RateLimitedError } from '../../src/core/errors.ts';
+import { createRedis, NOTIFY_QUEUE } from '../../src/core/queues.ts';
+import { createSmsFrontend } from '../../src/frontends/sms/index.ts';
+import { optKeyword, RedisOptOutStore } from '../../src/frontends/sms/opt-out.ts';
+import { fitSms, measureSms, smartEncode, type SmsEncoding } from '../../src/frontends/sms/segments.ts';
+import { SMS_WEBHOOK_PATH } from '../../src/frontends/sms/webhook.ts';
+import { rebase, retryAfterMs, toDeliveryError } from '../../src/frontends/sms/twilio-client.ts';
+import { TwilioFake, type SmsSent } from '../fakes/twilio-fake.ts';
+import { createHarness, type Harness } from '../helpers/hub-harness.ts';
+import { redisUrl } from '../helpers/test-env.ts';
+import { runFrontendContract, type ContractDriver, type FakeMessage } from './contract.ts';
+
+describe('sms segment math', () => {
+  const cases: Array<[string, string, SmsEncoding, number, number]> = [
+    ['empty', '', 'GSM-7', 0, 0],
+    ['160 GSM-7 in one', 'a'.repeat(160), 'GSM-7', 160, 1],
+    ['161 GSM-7 in two', 'a'.repeat(161), 'GSM-7', 161, 2],
+    ['306 GSM-7 in two', 'a'.repeat(306), 'GSM-7', 306, 2],
+    ['307 GSM-7 in three', 'a'.repeat(307), 'GSM-7', 307, 3],
+    ['GSM accents stay GSM-7', 'é'.repeat(160), 'GSM-7', 160, 1],
+    ['extension chars are two septets', '€'.repeat(80), 'GSM-7', 160, 1],
+    ['81 euros need two segments', '€'.repeat(81), 'GSM-7', 162, 2],
+    ['an escape never straddles a segment', `${'a'.repeat(152)}€${'a'.repeat(10)}`, 'GSM-7', 164, 2],
+    ['one non-GSM char makes UCS-2', 'ç'.repeat(70), 'UCS-2', 70, 1],
+    ['71 UCS-2 in two', 'ç'.repeat(71), 'UCS-2', 71, 2],
+    ['134 UCS-2 in two', 'ç'.repeat(134), 'UCS-2', 134, 2],
+    ['135 UCS-2 in three', 'ç'.repeat(135), 'UCS-2', 135, 3],
+    ['35 emoji fill one', '😀'.repeat(35), 'UCS-2', 70, 1],
+    ['a surrogate pair never straddles a segment', '😀'.repeat(36), 'UCS-2', 72, 2],
+  ];
+  it.each(cases)('measures: %s', (_name, text, encoding, units, segments) => {
+    expect(measureSms(text)).toEqual({ encoding, units, segments });
+  });
+
+  const more = 'More: https://hub.example.org/tasks/abc';
+  const fitCases: Array<[string, string, number, number, SmsEncoding, number]> = [
+    ['GSM-7 to 4 segments', 'x'.repeat(3000), 4, 612, 'GSM-7', 4],
+    ['GSM-7 to 1 segment', 'x'.repeat(3000), 1, 160, 'GSM-7', 1],
+    ['UCS-2 to 4 segments', `ç${'x'.repeat(3000)}`, 4, 268, 'UCS-2', 4],
+    ['a non-GSM char past the cut keeps GSM-7', `${'x'.repeat(1000)}ç`, 4, 612, 'GSM-7', 4],
+    ['never above 1600 characters', 'x'.repeat(5000), 10, 1530, 'GSM-7', 10],
+  ];
+  it.each(fitCases)('cuts at a segment boundary: %s', (_name, text, maxSegments, length, encoding, segments) => {
+    const fit = fitSms(text, { maxSegments, more });
+    expect(fit.cut).toBe(true);
+    expect(fit.text.length).toBe(length);
+    expect(fit.encoding).toBe(encoding);
+    expect(fit.segments).toBe(segments);
+    expect(fit.text.endsWith(`...\n${more}`)).toBe(true);
+    expect(text.startsWith(fit.text.slice(0, -(more.length + 4)))).toBe(true);
+  });
+
+  it('respects the 1600-character Body limit over a larger segment budget', () => {
+    const fit = fitSms('x'.repeat(5000), { maxSegments: 20, more });
+    expect(fit.text.length).toBe(1600);
+    expect(fit.text.endsWith(more)).toBe(true);
+  });
+
+  it('keeps short text whole and replaces typographic lookalikes so it stays GSM-7', () => {
+    expect(fitSms('Task 1 · done — “ok” …', { maxSegments: 4, more })).toMatchObject({ text: 'Task 1 - done - "ok" ...', cut: false, encoding: 'GSM-7', segments: 1 });
+    expect(smartEncode('a\u2019b')).toBe("a'b");
+  });
+
+  it('drops `more` rather than exceed a tiny budget', () => {
+    const fit = fitSms('y'.repeat(400), { maxSegments: 1, more: `More: https://h.example/${'p'.repeat(200)}` });
+    expect(fit.text).toBe(`${'y'.repeat(157)}...`);
+  });
+
+  const words: Array<[string, 'stop' | 'start' | null]> = [
+    ['STOP', 'stop'], [' stop ', 'stop'], ['Stop.', 'stop'], ['STOPALL', 'stop'], ['unsubscribe', 'stop'], ['CANCEL', 'stop'],
+    ['end', 'stop'], ['Quit', 'stop'], ['START', 'start'], ['yes', 'start'], ['UNSTOP', 'start'],
+    ['CANCEL 7kq2ab34', null], ['stop the build', null], ['HELP', null], ['status', null],
+  ];
+  it.each(words)('opt keyword %j -> %s', (body, kind) => {
+    expect(optKeyword(body)).toBe(kind);
+  });
+
+  const errors: Array<[string, unknown, 'permanent' | 'rate' | 'retry']> = [
+    ['21211 invalid number', { status: 400, code: 21211, message: 'invalid' }, 'permanent'],
+    ['21610 unsubscribed', { status: 400, code: 21610, message: 'unsubscribed' }, 'permanent'],
+    ['21614 not mobile', { status: 400, code: 21614, message: 'landline' }, 'permanent'],
+    ['403', { status: 403, code: 20403, message: 'forbidden' }, 'permanent'],
+    ['404', { status: 404, code: 20404, message: 'not found' }, 'permanent'],
+    ['429', { status: 429, code: 20429, message: 'too many' }, 'rate'],
+    ['500', { status: 500, code: 20500, message: 'oops' }, 'retry'],
+    ['503', { status: 503, message: 'unavailable' }, 'retry'],
+    ['401 (credentials may be fixed)', { status: 401, code: 20003, message: 'auth' }, 'retry'],
+    ['network', new Error('ECONNRESET'), 'retry'],
+  ];
+  it.each(errors)('maps Twilio errors: %s', (_name, err, kind) => {
+    const mapped = toDeliveryError(err);
+    expect(mapped instanceof PermanentError).toBe(kind === 'permanent');
+    expect(mapped instanceof RateLimitedError).toBe(kind === 'rate');
+  });
+
+  it('rebases API calls and reads Retry-After', () => {
+    expect(rebase('https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json?a=1', 'http://127.0.0.1:9/proxy/')).toBe('http://127.0.0.1:9/proxy/2010-04-01/Accounts/AC1/Messages.json?a=1');
+    expect(retryAfterMs('2')).toBe(2000);
+    expect(retryAfterMs(undefined)).toBe(1000);
+    expect(retryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6000);
+  });
+});
+
+/** Contract driver: a conversation is a phone number; the TwiML answer is the first message, Messages.json posts the later ones. */
+class SmsDriver implements ContractDriver {
+  fake!: TwilioFake;
+  private redis!: Redis;
+  private http: FastifyInstance | undefined;
+  private readonly numbers = new Map<string, string>([['conv-basic', '+15550001111']]);
+
+  async start() {
+    this.fake = await TwilioFake.start();
+    this.redis = createRedis(redisUrl());
+    return {
+      factory: (deps: Parameters<typeof createSmsFrontend>[0]) => { this.http = deps.http; return createSmsFrontend(deps, { redis: this.redis }); },
+      env: this.fake.env(),
+    };
+  }
+
+  number(conversation: string): string {
+    let n = this.numbers.get(conversation);
+    if (!n) {
+      n = `+1555000${2000 + this.numbers.size}`;
+      this.numbers.set(conversation, n);
+    }
+    return n;
+  }
+
+  private conversationOf(number: string | undefined): string | undefined {
+    return [...this.numbers].find(([, n]) => n === number)?.[0];
+  }
+
+  async say(conversation: string, text: string, opts: { thread?: string; user?: string } = {}): Promise<void> {
+    if (opts.user || opts.thread) throw new Error('SMS has no threads, and the sender is the conversation');
+    const res = await this.fake.text(webhookUrl(this.http), this.number(conversation), text);
+    if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${res.body}`);
+  }
+
+  messages(conversation: string): FakeMessage[] {
+    return this.fake.messagesTo(this.number(conversation)).map((m) => ({ id: m.id, conversation, versions: [m.body] }));
+  }
+
+  async waitFor(conversation: string, pred: (all: FakeMessage[]) => boolean, timeoutMs = 20_000): Promise<FakeMessage[]> {
+    await this.fake.waitFor(this.number(conversation), () => pred(this.messages(conversation)), timeoutMs);
+    return this.messages(conversation);
+  }
+
+  failNextOutbound(status: number, retryAfterS?: number): void {
+    this.fake.failNext({ status, retryAfterS });
+  }
+
+  outboundCalls() {
+    return this.fake.calls.map((c) => ({ at: c.at, status: c.status, conversation: this.conversationOf(c.to) }));
+  }
+
+  async stop(): Promise<void> {
+    await this.fake?.stop();
+    this.redis?.disconnect();
+  }
+}
+
+function webhookUrl(http: FastifyInstance | undefined): string {
+  const addr = http?.server.address() as AddressInfo | null | undefined;
+  if (!addr) throw new Error('the hub is not listening yet');
+  return `http://127.0.0.1:${addr.port}${SMS_WEBHOOK_PATH}`;
+}
+
+runFrontendContract('sms', () => new SmsDriver(), { platform: 'sms', canEdit: false, threads: false, longOutput: 'cut', userId: 'sms:+15550001111' });
+
+describe('sms acceptance', () => {
+  const PUBLIC_URL = 'https://hub.example.test';
+  const ADMIN = '+15550009999';
+  const bigText = Array.from({ length: 600 }, (_, i) => `word${i}`).join(' ').slice(0, 3000);
+  let fake: TwilioFake;
+  let redis: Redis;
+  let h: Harness;
+  let url: string;
+  let notifyEvents: QueueEvents;
+  const extra: Redis[] = [];
+  const createRedisOnce = (): Redis => {
+    const r = createRedis(redisUrl());
+    extra.push(r);
+    return r;
+  };
+  const notifyFailures: Array<{ jobId: string; reason: string }> = [];
+  const failureWaiters = new Set<() => void>();
+  /** Resolves once a delivery job of the task has failed for good (the notifier emits no hub event for that). */
+  const notifyFailed = (taskId: string) => new Promise<string>((resolve, reject) => {
+    const check = () => {
+      const f = notifyFailures.find((x) => x.jobId.startsWith(`final-${taskId}`));
+      if (!f) return;
+      failureWaiters.delete(check);
+      clearTimeout(timer);
+      resolve(f.reason);
+    };
+    const timer = setTimeout(() => { failureWaiters.delete(check); reject(new Error(`no failed delivery for ${taskId}`)); }, 20_000);
+    failureWaiters.add(check);
+    check();
+  });
+  const text = (from: string, body: string, opts: Parameters<TwilioFake['text']>[3] = {}) => fake.text(url, from, body, { signedUrl: `${PUBLIC_URL}${SMS_WEBHOOK_PATH}`, ...opts });
+  const api = (to: string) => fake.messagesTo(to).filter((m) => m.via === 'api');
+  const taskByText = (t: string) => h.until(async () => (await h.hub.ctx.db.selectFrom('tasks').selectAll().where('text', '=', t).executeTakeFirst()) ?? undefined, 20_000, `task "${t}"`);
+
+  beforeAll(async () => {
+    fake = await TwilioFake.start();
+    redis = createRedis(redisUrl());
+    h = await createHarness({
+      env: { ...fake.env(), PUBLIC_URL, HUB_ADMINS: `web:admin,test:admin,sms:${ADMIN}` },
+      handlers: { 'test.big': async () => ({ text: bigText }) },
+      frontendFactories: [(deps) => createSmsFrontend(deps, { redis })],
+    });
+    url = `${h.hub.web.url()}${SMS_WEBHOOK_PATH}`;
+    notifyEvents = new QueueEvents(NOTIFY_QUEUE, { connection: createRedisOnce(), prefix: h.hub.config.QUEUE_PREFIX });
+    notifyEvents.on('failed', ({ jobId, failedReason }) => {
+      notifyFailures.push({ jobId, reason: failedReason });
+      for (const w of [...failureWaiters]) w();
+    });
+    await notifyEvents.waitUntilReady();
+  }, 60_000);
+  afterAll(async () => {
+    await notifyEvents?.close();
+    await h?.close();
+    await fake?.stop();
+    for (const r of [redis, ...extra]) r?.disconnect();
+  });
+
+  it('refuses a missing, bad or wrongly-addressed signature with 403 and creates no task', async () => {
+    const from = '+15550003000';
+    expect((await text(from, 'task forged one', { signature: 'bm90LWEtc2lnbmF0dXJl' })).status).toBe(403);
+    expect((await text(from, 'task forged two', { signature: null })).status).toBe(403);
+    expect((await text(from, 'task forged three', { signedUrl: url })).status).toBe(403); // signed for the wrong URL: PUBLIC_URL is what Twilio signs
+    const forged = await h.hub.ctx.db.selectFrom('tasks').select('id').where('text', 'like', 'forged%').execute();
+    expect(forged).toHaveLength(0);
+    expect(fake.messagesTo(from)).toHaveLength(0);
+    const ok = await text(from, 'task genuine one');
+    expect(ok.status).toBe(200);
+    expect(ok.reply).toMatch(/^Got it: task [0-9a-f]{8} queued/);
+  });
+
+  it('odd input gets a clear answer, never a 500: empty, picture-only, oversized, not a form', async () => {
+    const from = '+15550003005';
+    expect((await text(from, '   ')).reply).toMatch(/^Commands:/);
+    expect((await text(from, '', { extra: { NumMedia: '1', MediaUrl0: 'https://example.org/cat.jpg' } })).reply).toMatch(/only read text/);
+    const tooLong = await text(from, `task ${'x'.repeat(h.hub.config.MAX_REQUEST_CHARS + 10)}`);
+    expect(tooLong.status).toBe(200);
+    expect(tooLong.reply).toMatch(/too long|at most|characters/i);
+    const json = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"Body":"hi"}' });
+    expect(json.status).toBe(415);
+    const huge = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `Body=${'y'.repeat(300 * 1024)}` });
+    expect(huge.status).toBe(413);
+    expect(await huge.text()).not.toMatch(/at .*\.ts:\d+/);
+    const noFrom = await text('', 'task nobody');
+    expect(noFrom.status).toBe(400);
+    expect(api(from)).toHaveLength(0);
+  });
+
+  it('deduplicates a redelivered MessageSid: one task, and the redelivery gets no second answer', async () => {
+    const from = '+15550003010';
+    const first = await text(from, 'task dedup me', { messageSid: 'SM0123456789abcdef0123456789abcdef' });
+    const again = await text(from, 'task dedup me', { messageSid: 'SM0123456789abcdef0123456789abcdef' });
+    expect(first.reply).toMatch(/Got it/);
+    expect(again.status).toBe(200);
+    expect(again.reply).toBeUndefined();
+    const tasks = await h.hub.ctx.db.selectFrom('tasks').select('id').where('text', '=', 'dedup me').execute();
+    expect(tasks).toHaveLength(1);
+  });
+
+  it('after STOP nothing at all is sent to the number, recorded as a permanent delivery failure; START re-enables', async () => {
+    const from = '+15550003020';
+    const stop = await text(from, 'STOP');
+    expect(stop.status).toBe(200);
+    expect(stop.reply).toBeUndefined();
+    expect(await new RedisOptOutStore(createRedisOnce(), h.hub.config.QUEUE_PREFIX).isOptedOut(from)).toBe(true); // another process sees it
+    const req = await text(from, 'task hello while stopped');
+    expect(req.reply).toBeUndefined();
+    const task = await taskByText('hello while stopped');
+    expect(await notifyFailed(task.id)).toMatch(/replied STOP/);
+    expect((await h.waitForTask(task.id, (t) => t.status === 'COMPLETED' && t.final_notified)).final_notified).toBe(true);
+    expect((await text(from, 'status')).reply).toBeUndefined();
+    const failed = await h.hub.ctx.db.selectFrom('task_events').select('data').where('task_id', '=', task.id).where('type', '=', 'notify.failed').execute();
+    expect(JSON.stringify(failed)).toMatch(/replied STOP/);
+    expect(fake.messagesTo(from)).toHaveLength(0);
+    expect(fake.calls.filter((c) => c.to === from)).toHaveLength(0);
+
+    expect((await text(from, 'start')).reply).toBeUndefined();
+    const back = await text(from, 'task hello after start');
+    expect(back.reply).toMatch(/Got it/);
+    const sent = await fake.waitFor(from, (ms) => ms.some((m) => m.via === 'api' && /completed/.test(m.body)));
+    expect(sent.filter((m) => m.via === 'api')).toHaveLength(1);
+    expect(sent.filter((m) => m.via === 'api')[0]!.body).toContain('hello after start');
+  });
+
+  it('"CANCEL <id>" cancels a task while "CANCEL" alone opts out', async () => {
+    const from = '+15550003030';
+    const ack = await text(from, 'task long work sleep 20 seconds');
+    const id = /task ([0-9a-f]{8})/.exec(ack.reply ?? '')![1]!;
+    const cancel = await text(from, `CANCEL ${id}`);
+    expect(cancel.reply).toMatch(new RegExp(`Cancelling task ${id}`));
+    const task = await taskByText('long work sleep 20 seconds');
+    await h.waitForTask(task.id, (t) => t.status === 'CANCELLED' && t.final_notified, 30_000);
+    await fake.waitFor(from, (ms) => ms.some((m) => m.via === 'api' && /cancelled/.test(m.body)));
+    expect((await text(from, 'Cancel')).reply).toBeUndefined();
+    expect(await new RedisOptOutStore(redis, h.hub.config.QUEUE_PREFIX).isOptedOut(from)).toBe(true);
+  });
+
+  it('a 3000-character result arrives as one SMS cut at the 4-segment boundary, ending with the task link', async () => {
+    const from = '+15550003040';
+    await text(from, 'use test.big: make it long');
+    const task = await taskByText('use test.big: make it long');
+    await h.waitForTask(task.id, (t) => t.status === 'COMPLETED' && t.final_notified, 30_000);
+    const finals = api(from);
+    expect(finals).toHaveLength(1);
+    const body = finals[0]!.body;
+    const link = `More: ${PUBLIC_URL}/tasks/${task.id}`;
+    expect(body.length).toBe(4 * 153); // plain ASCII: exactly four full concatenated segments
+    expect(body.length % 153).toBe(0);
+    expect(finals[0]!.numSegments).toBe(4);
+    expect(body.endsWith(`...\n${link}`)).toBe(true);
+    const kept = body.slice(0, -(link.length + 4));
+    expect(`Task ${task.id.slice(0, 8)} completed.\n${bigText}`.startsWith(kept)).toBe(true);
+    expect(kept.length).toBeGreaterThan(500);
+  });
+
+  it('STATUS <id>, STATUS and HELP work as plain words', async () => {
+    const from = '+15550003050';
+    const ack = await text(from, 'task hello status words');
+    const id = /task ([0-9a-f]{8})/.exec(ack.reply ?? '')![1]!;
+    await fake.waitFor(from, (ms) => ms.some((m) => m.via === 'api' && /completed/.test(m.body)));
+    expect((await text(from, `STATUS ${id}`)).reply).toMatch(new RegExp(`^Task ${id}: COMPLETED - hello status words`));
+    expect((await text(from, 'Status')).reply).toMatch(new RegExp(`^Task ${id}: COMPLETED`));
+    const help = (await text(from, 'HELP')).reply ?? '';
+    expect(help).toMatch(/^Commands:\ntask <what to do>/);
+    expect(measureSms(help).segments).toBeLessThanOrEqual(4);
+    expect((await text(from, 'info')).reply).toMatch(/^Commands:/);
+    expect(api(from)).toHaveLength(1); // command answers are TwiML only; the result was the one paid message
+  });
+
+  it('a 429 waits Retry-After and a 5xx is retried; the result still arrives once', async () => {
+    const from = '+15550003060';
+    fake.failNext({ status: 429, retryAfterS: 1 });
+    await text(from, 'task hello limited');
+    await fake.waitFor(from, (ms) => ms.some((m) => m.via === 'api'), 30_000);
+    const calls = fake.calls.filter((c) => c.to === from);
+    expect(calls.map((c) => c.status)).toEqual([429, 201]);
+    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(900);
+
+    const other = '+15550003061';
+    fake.failNext({ status: 503 });
+    await text(other, 'task hello unavailable');
+    await fake.waitFor(other, (ms) => ms.some((m) => m.via === 'api'), 30_000);
+    expect(fake.calls.filter((c) => c.to === other).map((c) => c.status)).toEqual([503, 201]);
+    expect(api(other)).toHaveLength(1);
+  });
+
+  it('admin reprocess: refused for a non-admin; an admin re-runs the dead letter and the original number gets the new outcome', async () => {
+    const user = '+15550003070';
+    await text(user, 'demo fail please');
+    const task = await taskByText('demo fail please');
+    await h.waitForTask(task.id, (t) => t.status === 'FAILED' && t.final_notified, 30_000);
+    await fake.waitFor(user, (ms) => ms.some((m) => m.via === 'api' && /failed/.test(m.body)));
+    const id = task.id.slice(0, 8);
+
+    const generation = async () => (await h.hub.ctx.db.selectFrom('subtasks').select('generation').where('task_id', '=', task.id).executeTakeFirstOrThrow()).generation;
+    const before = await generation();
+    expect((await text(user, `admin reprocess ${id}`)).reply).toMatch(/admins only|not allowed/i);
+    expect(await generation()).toBe(before);
+
+    expect((await text(ADMIN, `ADMIN REPROCESS ${id}`)).reply).toMatch(new RegExp(`Reprocessing task ${id}`));
+    await h.waitForTask(task.id, (t) => t.status === 'FAILED' && t.final_notified, 30_000);
+    const sub = await h.hub.ctx.db.selectFrom('subtasks').select(['generation', 'status']).where('task_id', '=', task.id).executeTakeFirstOrThrow();
+    expect(sub).toEqual({ generation: before + 1, status: 'DEAD' });
+    const failures = (await fake.waitFor(user, (ms) => ms.filter((m) => m.via === 'api' && /failed/.test(m.body)).length >= 2)).filter((m: SmsSent) => m.via === 'api');
+    expect(failures).toHaveLength(2);
+    expect(api(ADMIN)).toHaveLength(0);
+  });
+});
