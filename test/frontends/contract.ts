@@ -31,6 +31,14 @@ export interface ContractDriver {
   stop(): Promise<void>;
 }
 
+/** A ContractDriver that also serves a hub wired from env vars (the production wiring), where its factory is never called. */
+export interface PlatformDriver extends ContractDriver {
+  /** Tells the driver the hub's base URL, for platforms that deliver to the hub's webhooks. */
+  attachHub(hubUrl: string): void;
+  /** Every message the bot posted on the platform, in any conversation, oldest first. */
+  allMessages(): FakeMessage[];
+}
+
 /** Platform differences the contract allows for. */
 export interface ContractOptions {
   platform: string;

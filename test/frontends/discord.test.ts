@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError, RateLimitedError } from '../../src/core/errors.ts';
 import { createDiscordFrontend } from '../../src/frontends/discord/index.ts';
 import { commandsDiffer, SLASH_COMMANDS } from '../../src/frontends/discord/slash-commands.ts';
-import { createDiscordDriver, DISCORD_USERS, snowflake, type DiscordDriver } from '../fakes/discord-fake.ts';
+import { createDiscordDriver, DISCORD_USERS, type DiscordDriver } from '../fakes/discord-driver.ts';
+import { snowflake } from '../fakes/discord-fake.ts';
 import { createHarness, type Harness } from '../helpers/hub-harness.ts';
 import { runFrontendContract } from './contract.ts';
 

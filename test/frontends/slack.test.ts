@@ -2,60 +2,11 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError, RateLimitedError } from '../../src/core/errors.ts';
-import type { FrontendFactory } from '../../src/frontends/frontend.ts';
-import { createSlackFrontend, type SlackFrontend } from '../../src/frontends/slack/index.ts';
-import { buttonsOf, SlackFake, type SlackFakeMessage } from '../fakes/slack-fake.ts';
+import type { SlackFrontend } from '../../src/frontends/slack/index.ts';
+import { slackDriver, slackSetup } from '../fakes/slack-driver.ts';
+import { buttonsOf, type SlackFakeMessage } from '../fakes/slack-fake.ts';
 import { createHarness, type Harness } from '../helpers/hub-harness.ts';
-import { runFrontendContract, type ContractDriver, type FakeMessage } from './contract.ts';
-
-const SECRET = 'fake-signing-secret-1234';
-const BOT_TOKEN = 'xoxb-fake-bot-token';
-const APP_TOKEN = 'xapp-fake-app-token';
-
-/** A fake Slack plus the factory that builds the real frontend against it and tells the fake where the hub listens. */
-function slackSetup(transport: 'http' | 'socket' = 'http') {
-  const fake = new SlackFake({ signingSecret: SECRET, botToken: BOT_TOKEN, appToken: APP_TOKEN, transport });
-  const holder: { frontend?: SlackFrontend } = {};
-  const factory: FrontendFactory = (deps) => {
-    fake.hubUrl = () => `http://127.0.0.1:${(deps.http.server.address() as AddressInfo).port}/webhooks/slack`;
-    holder.frontend = createSlackFrontend(deps);
-    return holder.frontend;
-  };
-  const env = {
-    SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SECRET, ...(transport === 'socket' ? { SLACK_APP_TOKEN: APP_TOKEN } : {}),
-    HUB_ADMINS: 'web:admin,test:admin,slack:U_ADMIN',
-  };
-  return { fake, holder, factory, env: () => ({ ...env, SLACK_API_URL: fake.apiUrl }) };
-}
-
-/** The contract driver: `say` with a thread is an app_mention in that thread; without, a direct message (im). */
-function slackDriver(): ContractDriver {
-  const s = slackSetup('http');
-  const toFake = (m: SlackFakeMessage): FakeMessage => ({ id: m.ts, conversation: m.channel, thread: m.thread, versions: [...m.versions] });
-  const messages = (conversation: string) => s.fake.inChannel(conversation).map(toFake);
-  return {
-    async start() {
-      await s.fake.start();
-      return { factory: s.factory, env: s.env() };
-    },
-    async say(conversation, text, opts = {}) {
-      const user = opts.user?.replace(/^slack:/, '');
-      const r = opts.thread ? await s.fake.mention(conversation, text, { thread: opts.thread, user }) : await s.fake.directMessage(conversation, text, { user });
-      if (r.answer.status !== 200) throw new Error(`the hub answered ${r.answer.status}: ${r.answer.text}`);
-    },
-    messages,
-    waitFor(conversation, pred, timeoutMs = 30_000) {
-      return s.fake.until(() => { const all = messages(conversation); return pred(all) ? all : undefined; }, timeoutMs, `messages in ${conversation}`);
-    },
-    failNextOutbound(status, retryAfterS) {
-      s.fake.failNext({ status, retryAfterS });
-    },
-    outboundCalls() {
-      return s.fake.calls.filter((c) => c.method === 'chat.postMessage' || c.method === 'chat.update').map((c) => ({ at: c.at, status: c.status, conversation: c.channel }));
-    },
-    stop: () => s.fake.stop(),
-  };
-}
+import { runFrontendContract } from './contract.ts';
 
 runFrontendContract('slack (HTTP events)', slackDriver, { platform: 'slack', canEdit: true, longOutput: 'split', userId: 'slack:U_ALICE', threads: true });
 

@@ -1,6 +1,4 @@
 // SMS frontend (twilio SDK) end to end against a local Twilio fake: segment math, the shared contract, SMS acceptance.
-import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
 import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,10 +9,11 @@ import { optKeyword, RedisOptOutStore } from '../../src/frontends/sms/opt-out.ts
 import { fitSms, measureSms, smartEncode, type SmsEncoding } from '../../src/frontends/sms/segments.ts';
 import { SMS_WEBHOOK_PATH } from '../../src/frontends/sms/webhook.ts';
 import { rebase, retryAfterMs, toDeliveryError } from '../../src/frontends/sms/twilio-client.ts';
+import { SmsDriver } from '../fakes/sms-driver.ts';
 import { TwilioFake, type SmsSent } from '../fakes/twilio-fake.ts';
 import { createHarness, type Harness } from '../helpers/hub-harness.ts';
 import { redisUrl } from '../helpers/test-env.ts';
-import { runFrontendContract, type ContractDriver, type FakeMessage } from './contract.ts';
+import { runFrontendContract } from './contract.ts';
 
 describe('sms segment math', () => {
   const cases: Array<[string, string, SmsEncoding, number, number]> = [
@@ -106,70 +105,6 @@ describe('sms segment math', () => {
     expect(retryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6000);
   });
 });
-
-/** Contract driver: a conversation is a phone number; the TwiML answer is the first message, Messages.json posts the later ones. */
-class SmsDriver implements ContractDriver {
-  fake!: TwilioFake;
-  private redis!: Redis;
-  private http: FastifyInstance | undefined;
-  private readonly numbers = new Map<string, string>([['conv-basic', '+15550001111']]);
-
-  async start() {
-    this.fake = await TwilioFake.start();
-    this.redis = createRedis(redisUrl());
-    return {
-      factory: (deps: Parameters<typeof createSmsFrontend>[0]) => { this.http = deps.http; return createSmsFrontend(deps, { redis: this.redis }); },
-      env: this.fake.env(),
-    };
-  }
-
-  number(conversation: string): string {
-    let n = this.numbers.get(conversation);
-    if (!n) {
-      n = `+1555000${2000 + this.numbers.size}`;
-      this.numbers.set(conversation, n);
-    }
-    return n;
-  }
-
-  private conversationOf(number: string | undefined): string | undefined {
-    return [...this.numbers].find(([, n]) => n === number)?.[0];
-  }
-
-  async say(conversation: string, text: string, opts: { thread?: string; user?: string } = {}): Promise<void> {
-    if (opts.user || opts.thread) throw new Error('SMS has no threads, and the sender is the conversation');
-    const res = await this.fake.text(webhookUrl(this.http), this.number(conversation), text);
-    if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${res.body}`);
-  }
-
-  messages(conversation: string): FakeMessage[] {
-    return this.fake.messagesTo(this.number(conversation)).map((m) => ({ id: m.id, conversation, versions: [m.body] }));
-  }
-
-  async waitFor(conversation: string, pred: (all: FakeMessage[]) => boolean, timeoutMs = 20_000): Promise<FakeMessage[]> {
-    await this.fake.waitFor(this.number(conversation), () => pred(this.messages(conversation)), timeoutMs);
-    return this.messages(conversation);
-  }
-
-  failNextOutbound(status: number, retryAfterS?: number): void {
-    this.fake.failNext({ status, retryAfterS });
-  }
-
-  outboundCalls() {
-    return this.fake.calls.map((c) => ({ at: c.at, status: c.status, conversation: this.conversationOf(c.to) }));
-  }
-
-  async stop(): Promise<void> {
-    await this.fake?.stop();
-    this.redis?.disconnect();
-  }
-}
-
-function webhookUrl(http: FastifyInstance | undefined): string {
-  const addr = http?.server.address() as AddressInfo | null | undefined;
-  if (!addr) throw new Error('the hub is not listening yet');
-  return `http://127.0.0.1:${addr.port}${SMS_WEBHOOK_PATH}`;
-}
 
 runFrontendContract('sms', () => new SmsDriver(), { platform: 'sms', canEdit: false, threads: false, longOutput: 'cut', userId: 'sms:+15550001111' });
 

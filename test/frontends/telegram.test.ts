@@ -7,70 +7,14 @@ import { ConfigError, PermanentError, RateLimitedError } from '../../src/core/er
 import type { HubContext } from '../../src/core/hub-context.ts';
 import { createLogger } from '../../src/core/logger.ts';
 import type { TaskService } from '../../src/core/task-service.ts';
-import type { FrontendDeps, IFrontend } from '../../src/frontends/frontend.ts';
-import { createTelegramFrontend, type TelegramFrontendOptions } from '../../src/frontends/telegram/index.ts';
+import type { IFrontend } from '../../src/frontends/frontend.ts';
+import { createTelegramFrontend } from '../../src/frontends/telegram/index.ts';
+import { TELEGRAM_FAST as FAST, TELEGRAM_USER as USER, TelegramDriver, telegramFactory as factory } from '../fakes/telegram-driver.ts';
 import { TelegramFake, type TgChat, type TgMessage } from '../fakes/telegram-fake.ts';
 import { createHarness, type Harness } from '../helpers/hub-harness.ts';
-import { runFrontendContract, type ContractDriver, type FakeMessage } from './contract.ts';
+import { runFrontendContract } from './contract.ts';
 
-/** Fast settings for tests: no per-chat pacing, short long polls, 1 s retry_after honoured in place. */
-const FAST: TelegramFrontendOptions = {
-  throttle: { global: {}, group: { maxConcurrent: 1 }, out: { maxConcurrent: 1 } },
-  pollingTimeoutSeconds: 2, maxRetryDelaySeconds: 2,
-};
-const factory = (deps: FrontendDeps) => createTelegramFrontend(deps, FAST);
-const USER = 4242;
 const ADMIN = 1;
-
-/** The contract driver: conversations are private chats (topics allowed), named ones mapped to numeric ids. */
-class TelegramDriver implements ContractDriver {
-  fake!: TelegramFake;
-  private readonly ids = new Map<string, number>();
-  private readonly names = new Map<number, string>();
-
-  async start() {
-    this.fake = await TelegramFake.start();
-    return { factory, env: { TELEGRAM_BOT_TOKEN: this.fake.token, TELEGRAM_API_ROOT: this.fake.url } };
-  }
-
-  idOf(name: string, base: number): number {
-    if (/^\d+$/.test(name)) return Number(name);
-    let id = this.ids.get(name);
-    if (id === undefined) {
-      id = base + this.ids.size;
-      this.ids.set(name, id);
-      this.names.set(id, name);
-    }
-    return id;
-  }
-
-  async say(conversation: string, text: string, opts: { thread?: string; user?: string } = {}) {
-    const chat: TgChat = { id: this.idOf(conversation, 2_000_000), type: 'private' };
-    const from = opts.user ? this.idOf(opts.user, 7_000) : USER;
-    const thread = opts.thread ? this.idOf(opts.thread, 300) : undefined;
-    const u = this.fake.push(this.fake.textUpdate(chat, from, text, thread === undefined ? {} : { threadId: thread }));
-    await this.fake.consumed(u.update_id);
-  }
-
-  messages(conversation: string): FakeMessage[] {
-    return this.fake.messages(this.idOf(conversation, 2_000_000)).map((m) => ({
-      id: String(m.messageId), conversation, versions: [...m.versions],
-      thread: m.threadId === undefined ? undefined : this.names.get(m.threadId) ?? String(m.threadId),
-    }));
-  }
-
-  waitFor(conversation: string, pred: (all: FakeMessage[]) => boolean, timeoutMs = 20_000) {
-    return this.fake.until(() => { const all = this.messages(conversation); return pred(all) ? all : undefined; }, timeoutMs, `messages in ${conversation}`);
-  }
-
-  failNextOutbound(status: number, retryAfterS?: number) { this.fake.failNext(status, retryAfterS); }
-
-  outboundCalls() {
-    return this.fake.outbound.map((c) => ({ at: c.at, status: c.status, conversation: c.chatId === undefined ? undefined : this.names.get(c.chatId) }));
-  }
-
-  async stop() { await this.fake?.stop(); }
-}
 
 runFrontendContract('telegram', () => new TelegramDriver(), { platform: 'telegram', canEdit: true, longOutput: 'split', userId: `telegram:${USER}`, threads: true });
 

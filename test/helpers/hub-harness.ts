@@ -29,8 +29,21 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** Builds a harness. `workers: false` runs no embedded worker (tests start their own). */
-export async function createHarness(opts: { env?: Record<string, string>; workers?: boolean; handlers?: CapabilityHandlers; planner?: Planner; frontendFactories?: FrontendFactory[] } = {}): Promise<Harness> {
+/** What a harness runs; by default no chat frontend (only the recording one), unless `frontendFactories` or `realFrontends`. */
+export interface HarnessOptions {
+  env?: Record<string, string>;
+  /** false: no embedded worker (tests start their own). */
+  workers?: boolean;
+  handlers?: CapabilityHandlers;
+  planner?: Planner;
+  /** Chat frontends to run, built by these factories. */
+  frontendFactories?: FrontendFactory[];
+  /** Enables the chat frontends from the env vars exactly as production does (`frontendFactories` is then ignored). */
+  realFrontends?: boolean;
+}
+
+/** Builds a harness. */
+export async function createHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const env = await createTestEnv({ PORT: '0', WORKER_CAPABILITIES: 'demo.*,test.*', ...opts.env });
   const chat = new RecordingFrontend();
   const events: HubEvent[] = [];
@@ -38,7 +51,7 @@ export async function createHarness(opts: { env?: Record<string, string>; worker
   const hub = await startHub({
     config: env.config, database: env.database, embeddedWorkers: opts.workers ?? true, frontends: [chat],
     handlers: { ...builtinCapabilities, ...opts.handlers }, planner: opts.planner,
-    frontendFactories: opts.frontendFactories ?? [],
+    frontendFactories: opts.realFrontends ? undefined : opts.frontendFactories ?? [],
   });
   hub.ctx.onEvents((evs) => { events.push(...evs); for (const l of [...listeners]) l(); });
 
