@@ -13,6 +13,8 @@ import { createRedis } from './core/queues.ts';
 import type { Planner } from './core/plan.ts';
 import { Reconciler } from './core/reconciler.ts';
 import { RetentionJanitor } from './core/retention.ts';
+import { ScheduleRunner } from './core/schedules/schedule-runner.ts';
+import { ScheduleService } from './core/schedules/schedule-service.ts';
 import { RulePlanner } from './core/rule-planner.ts';
 import { createDatabase, migrateToLatest, type DatabaseHandle } from './core/store/create-database.ts';
 import { TaskService } from './core/task-service.ts';
@@ -36,6 +38,8 @@ export interface Hub {
   ctx: HubContext;
   tasks: TaskService;
   commands: CommandService;
+  schedules: ScheduleService;
+  scheduleRunner: ScheduleRunner;
   admin: AdminService;
   conductor: Conductor;
   reconciler: Reconciler;
@@ -109,8 +113,11 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   ctx.onEvents(notifier.sink);
   const reconciler = new Reconciler(ctx, conductor, (t) => notifier.renotify(t));
   const janitor = new RetentionJanitor(ctx);
-  const commands = new CommandService(ctx, tasks, admin);
-  const web = createWebFrontend({ ctx, tasks, admin, host: config.HOST, port: config.PORT, tokens: config.HUB_API_TOKENS });
+  const schedules = new ScheduleService(ctx);
+  const scheduleRunner = new ScheduleRunner(ctx, tasks, schedules);
+  ctx.onEvents(scheduleRunner.sink);
+  const commands = new CommandService(ctx, tasks, admin, schedules);
+  const web = createWebFrontend({ ctx, tasks, admin, schedules, host: config.HOST, port: config.PORT, tokens: config.HUB_API_TOKENS });
   frontends.register(web);
   for (const f of opts.frontends ?? []) frontends.register(f);
   const deps: FrontendDeps = { config, ctx, commands, tasks, log, http: web.server };
@@ -126,6 +133,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   }
   const stopAll = async () => {
     await frontends.stopAll();
+    await scheduleRunner.stop();
     janitor.stop();
     await reconciler.stop();
     for (const w of workers) await w.stop().catch(() => {});
@@ -141,6 +149,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     await notifier.start();
     for (const w of workers) await w.start();
     await reconciler.start();
+    await scheduleRunner.start();
     janitor.start();
     await frontends.startAll();
   } catch (err) {
@@ -151,7 +160,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
 
   let stopping: Promise<void> | undefined;
   return {
-    config, ctx, tasks, commands, admin, conductor, reconciler, janitor, notifier, frontends, web, workers,
+    config, ctx, tasks, commands, schedules, scheduleRunner, admin, conductor, reconciler, janitor, notifier, frontends, web, workers,
     stop() {
       stopping ??= stopAll();
       return stopping;

@@ -29,6 +29,14 @@ describe('command grammar', () => {
     ['/admin failed', false, { name: 'admin', sub: 'failed', capability: undefined }],
     ['/admin workers', false, { name: 'admin', sub: 'workers' }],
     ['/admin bogus', false, { name: 'help', topic: 'admin' }],
+    ['every day at 9:00 summarise the news', true, { name: 'schedule', text: 'every day at 9:00 summarise the news' }],
+    ['in 2 hours check the build', false, { name: 'schedule', text: 'in 2 hours check the build' }],
+    ['in the report, find typos', true, { name: 'task', text: 'in the report, find typos', priority: undefined }],
+    ['/schedule every monday at 10:00 plan the week', false, { name: 'schedule', text: 'every monday at 10:00 plan the week' }],
+    ['schedules', true, { name: 'schedules' }],
+    ['schedules pause 1a2b', true, { name: 'schedules', action: 'pause', id: '1a2b' }],
+    ['schedules delete', true, { name: 'usage', message: 'Say which: schedules delete <schedule id>' }],
+    ['timezone Europe/Berlin', true, { name: 'timezone', zone: 'Europe/Berlin' }],
   ] as const)('%j (plain text is a task: %s)', (text, plain, expected) => {
     expect(parseCommand(text, plain)).toEqual(expected);
   });
@@ -97,6 +105,21 @@ describe('command service', () => {
     const huge = (await say(`task ${'x'.repeat(30_000)}`))!;
     expect(huge).toMatchObject({ kind: 'error' });
     expect(huge.text).toMatch(/limit is 20000/);
+  });
+
+  it('schedules from chat: create, list, pause, resume, delete; time zone; bad input refused clearly', async () => {
+    expect((await say('timezone Mars/Olympus'))!.kind).toBe('error');
+    expect((await say('timezone Europe/Berlin'))!.text).toBe('Your time zone is now Europe/Berlin.');
+    const made = (await say('every day at 9:00 summarise the news'))!;
+    expect(made.text).toMatch(/^Scheduled [0-9a-f]{8}: .*summarise the news.*Next run: /);
+    const id = /^Scheduled ([0-9a-f]{8})/.exec(made.text)![1]!;
+    expect((await say('schedules'))!.text).toMatch(new RegExp(`${id} active`));
+    expect((await say(`schedules pause ${id}`))!.text).toBe(`Schedule ${id} is now paused.`);
+    expect((await say(`schedules resume ${id}`))!.text).toBe(`Schedule ${id} is now active.`);
+    expect((await say(`schedules delete ${id}`, 'test:bob'))!.kind).toBe('error');
+    expect((await say(`schedules delete ${id}`))!.text).toBe(`Schedule ${id} is now deleted.`);
+    const bad = (await say('schedule every 0 minutes do nothing'))!;
+    expect(bad.kind).toBe('error');
   });
 
   it('duplicate submits the same request again as a new task', async () => {

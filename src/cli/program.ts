@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerClientCommands } from './client-commands.ts';
 import { registerProcessCommands } from './process-commands.ts';
+import { registerScheduleCommands } from './schedule-commands.ts';
 
 /** Builds the commander program (without parsing). */
 export function buildProgram(version: string): Command {
@@ -14,5 +15,6 @@ Client commands talk to the hub at SWITCHBOARD_URL (default http://127.0.0.1:$PO
 with the token in SWITCHBOARD_TOKEN (default: the file $DATA_DIR/api-token the local hub writes).`);
   registerProcessCommands(program);
   registerClientCommands(program);
+  registerScheduleCommands(program);
   return program;
 }

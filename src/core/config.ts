@@ -38,6 +38,8 @@ const schema = z.object({
   MAX_TASKS_PER_HOUR: z.coerce.number().int().min(1).max(1_000_000).default(120),
   RETENTION_DAYS: z.coerce.number().min(0.0001).max(36_500).default(30),
   RETENTION_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
+  SCHEDULE_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(3),
+  SCHEDULE_MIN_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
   DEFAULT_PRIORITY: z.enum(PRIORITIES).default('normal'),
   DEFAULT_NOTIFY_POLICY: z.enum(NOTIFY_POLICIES).default('state_changes'),
   PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),

@@ -44,6 +44,8 @@ export class Notifier {
       } else if (e.type === 'review.requested') {
         // Sent under every policy but silent: without it the task would wait for a decision nobody knows about.
         await q.add('review', { kind: 'review', taskId: task.id }, { ...jobOpts, jobId: `review-${e.id}` });
+      } else if (e.type === 'schedule.paused') {
+        await q.add('info', { kind: 'info', taskId: task.id, text: String(e.data?.message ?? 'A schedule was paused.') }, { ...jobOpts, jobId: `info-${e.id}` });
       } else if (e.type === 'no_worker') {
         const caps = (e.data?.capabilities as string[] | undefined)?.join(', ') ?? 'a needed capability';
         await q.add('info', { kind: 'info', taskId: task.id, text: `No worker is online for ${caps}; task ${task.id.slice(0, 8)} waits until one connects (or cancel it).` }, { ...jobOpts, jobId: `info-${e.id}` });

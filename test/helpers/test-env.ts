@@ -40,6 +40,7 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
     QUEUE_PREFIX: prefix, REDIS_URL: redisUrl(), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     HUB_ADMINS: 'web:admin,test:admin', HUB_API_TOKENS: 'alice=alice-token-1,bob=bob-token-22,admin=admin-token-333',
     DEFAULT_BACKOFF_MS: '50', RECONCILE_INTERVAL_MS: '60000', PROGRESS_INTERVAL_MS: '0', WORKER_HEARTBEAT_MS: '500',
+    SCHEDULE_MIN_INTERVAL_MS: '1000',
     ...env,
   };
   const config = loadConfig(vars);

@@ -1,6 +1,7 @@
 // Runs chat commands for every frontend: the same grammar, permissions and answers everywhere.
 import type { AdminService } from '../admin-service.ts';
-import { describeError } from '../errors.ts';
+import { describeError, HubError } from '../errors.ts';
+import type { ScheduleService } from '../schedules/schedule-service.ts';
 import type { HubContext } from '../hub-context.ts';
 import { shortId } from '../ids.ts';
 import type { TaskService } from '../task-service.ts';
@@ -22,7 +23,12 @@ const DEDUP_TTL_S = 24 * 3600;
 
 /** Deduplicates inbound events and executes the shared command grammar. */
 export class CommandService {
-  constructor(private readonly ctx: HubContext, private readonly tasks: TaskService, private readonly admin: AdminService) {}
+  constructor(
+    private readonly ctx: HubContext,
+    private readonly tasks: TaskService,
+    private readonly admin: AdminService,
+    private readonly schedules?: ScheduleService,
+  ) {}
 
   /** Handles one inbound message; null when the platform event was already handled (a redelivery). */
   async handle(msg: InboundMessage): Promise<CommandReply | null> {
@@ -75,6 +81,25 @@ export class CommandService {
           const task = await this.tasks.revise(cmd.id, caller, cmd.feedback);
           return { kind: 'info', taskId: task.id, text: `Task ${shortId(task.id)} is being re-planned with your feedback.` };
         }
+        case 'schedule': {
+          const { schedule, nextRunAt } = await this.requireSchedules().createFromText({ origin: msg.origin, text: cmd.text });
+          const next = nextRunAt ? ` Next run: ${nextRunAt.toISOString().replace('T', ' ').slice(0, 16)} UTC.` : '';
+          return { kind: 'info', text: `Scheduled ${schedule.id.slice(0, 8)}: ${schedule.description} "${schedule.text.slice(0, 80)}".${next}` };
+        }
+        case 'schedules': {
+          const svc = this.requireSchedules();
+          if (!cmd.action) {
+            const list = await svc.list(caller);
+            return { kind: 'info', text: list.length ? ['Your schedules:', ...list.map((s) => `${s.id.slice(0, 8)} ${s.status.padEnd(7)} ${s.description}: ${s.text.slice(0, 60)}`)].join('\n') : 'You have no schedules. Start one with: every day at 9:00 <what to do>' };
+          }
+          const change = await svc[cmd.action](cmd.id!, caller);
+          return { kind: 'info', text: `Schedule ${change.schedule.id.slice(0, 8)} is now ${change.schedule.status}.` };
+        }
+        case 'timezone': {
+          const svc = this.requireSchedules();
+          if (!cmd.zone) return { kind: 'info', text: `Your time zone is ${await svc.getTimezone(userId)}. Change it with: timezone Europe/Berlin` };
+          return { kind: 'info', text: `Your time zone is now ${await svc.setTimezone(userId, cmd.zone)}.` };
+        }
         case 'admin': return await this.runAdmin(cmd, userId);
         case 'help': return { kind: 'info', text: helpText(cmd.topic) };
         case 'usage': return { kind: 'error', text: cmd.message };
@@ -115,6 +140,11 @@ export class CommandService {
         return { kind: 'info', text: qs.length ? ['Queues (waiting/active/delayed/failed):', ...qs.map((q) => `${q.capability}: ${q.waiting + q.prioritized}/${q.active}/${q.delayed}/${q.failed}`)].join('\n') : 'No queues yet.' };
       }
     }
+  }
+
+  private requireSchedules(): ScheduleService {
+    if (!this.schedules) throw new HubError('Schedules are not available on this hub.', 'unavailable');
+    return this.schedules;
   }
 
   /** True the first time a platform event id is seen; a Redis failure lets the message through (never lose a request). */

@@ -1,4 +1,5 @@
 // The chat command grammar shared by every frontend: `task`, `status`, `cancel`, `/admin reprocess`, ...
+import { splitScheduleRequest } from '../schedules/time-spec.ts';
 import { PRIORITIES, type Priority } from '../types.ts';
 
 /** A parsed chat command. */
@@ -14,6 +15,9 @@ export type ChatCommand =
   | { name: 'admin'; sub: 'reprocess'; id: string }
   | { name: 'admin'; sub: 'workers' | 'queues' }
   | { name: 'admin'; sub: 'priority'; id: string; priority: Priority }
+  | { name: 'schedule'; text: string }
+  | { name: 'schedules'; action?: 'pause' | 'resume' | 'delete' | undefined; id?: string | undefined }
+  | { name: 'timezone'; zone?: string | undefined }
   | { name: 'unknown'; word: string }
   | { name: 'usage'; message: string };
 
@@ -48,6 +52,18 @@ export function parseCommand(raw: string, plainTextIsTask: boolean): ChatCommand
     return { name: word as 'cancel', id: argv[0] };
   }
   if (word === 'admin') return parseAdmin(argv);
+  if (word === 'schedule') return args ? { name: 'schedule', text: args } : { name: 'usage', message: 'Say when and what: schedule every day at 9:00 summarise the news' };
+  // "every day at 9:00 …", "at 14:30 …", "in 2 hours …" schedule a task; other text starting with those words is a plain request.
+  if (['every', 'at', 'in', 'tomorrow', 'hourly'].includes(word) && splitScheduleRequest(text)) return { name: 'schedule', text };
+  if (word === 'schedules') {
+    const action = (argv[0] ?? '').toLowerCase();
+    if (!action || action === 'list') return { name: 'schedules' };
+    if (action === 'pause' || action === 'resume' || action === 'delete') {
+      return argv[1] ? { name: 'schedules', action, id: argv[1] } : { name: 'usage', message: `Say which: schedules ${action} <schedule id>` };
+    }
+    return { name: 'usage', message: 'Use: schedules, schedules pause <id>, schedules resume <id>, schedules delete <id>' };
+  }
+  if (word === 'timezone' || word === 'tz') return { name: 'timezone', zone: argv[0] };
   if (!slashed && plainTextIsTask) return parseTask(text);
   return { name: 'unknown', word: `${slashed ? '/' : ''}${first}` };
 }
@@ -99,6 +115,9 @@ export function helpText(topic?: string): string {
     '  retry <id> - run a failed task again from where it failed',
     '  duplicate <id> - submit the same request again',
     '  approve <id> / reject <id> [reason] / revise <id> <feedback> - decide on a task awaiting review',
+    '  every day at 9:00 <what> / at tomorrow 9:00 <what> / in 2 hours <what> - schedule a task',
+    '  schedules [pause|resume|delete <id>] - your schedules',
+    '  timezone [zone] - your time zone for schedules, e.g. timezone Europe/Berlin',
     '  help admin - commands for admins',
     'Task ids can be shortened to their first 4 characters.',
   ].join('\n');

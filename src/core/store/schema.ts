@@ -1,5 +1,6 @@
 // Row types of the database, as kysely sees them.
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { ScheduleRunsTable, SchedulesTable, UserSettingsTable } from '../schedules/schedule-rows.ts';
 import type { ConversationRef, DerivedProgress, MessageRef, NotifyPolicy, Priority, ProgressReport, SubtaskStatus, TaskStatus } from '../types.ts';
 
 type Json<T> = ColumnType<T, T | string, T | string>;
@@ -89,6 +90,9 @@ export interface Database {
   subtasks: SubtasksTable;
   task_events: TaskEventsTable;
   dead_letters: DeadLettersTable;
+  schedules: SchedulesTable;
+  schedule_runs: ScheduleRunsTable;
+  user_settings: UserSettingsTable;
 }
 
 export type TaskRow = Selectable<TasksTable>;

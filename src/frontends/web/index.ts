@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { AdminService } from '../../core/admin-service.ts';
 import { ConfigError } from '../../core/errors.ts';
 import type { HubContext } from '../../core/hub-context.ts';
+import type { ScheduleService } from '../../core/schedules/schedule-service.ts';
 import type { TaskService } from '../../core/task-service.ts';
 import type { ConversationRef, MessageRef } from '../../core/types.ts';
 import type { FrontendLimits, IFrontend, OutboundMessage } from '../frontend.ts';
@@ -15,6 +16,7 @@ import { installErrorHandling, installJsonParser } from './error-handler.ts';
 import { registerHealthRoutes } from './health-routes.ts';
 import { SseHub, type WebMessageEnvelope } from './sse-hub.ts';
 import { registerStreamRoute } from './stream-route.ts';
+import { registerScheduleRoutes } from './schedule-routes.ts';
 import { registerTaskRoutes } from './task-routes.ts';
 
 /** What the web frontend needs. */
@@ -22,6 +24,8 @@ export interface WebFrontendConfig {
   ctx: HubContext;
   tasks: TaskService;
   admin: AdminService;
+  /** Schedules (recurring and one-shot tasks), when the hub runs them. */
+  schedules?: ScheduleService | undefined;
   host: string;
   port: number;
   /** token -> user name; the caller becomes `web:<name>`. */
@@ -71,6 +75,7 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
     installJsonParser(api);
     api.addHook('onRequest', authenticate(ctx, auth));
     registerTaskRoutes(api, tasks);
+    if (config.schedules) registerScheduleRoutes(api, config.schedules);
     registerStreamRoute(api, { ctx, tasks, hub, heartbeatMs: config.sseHeartbeatMs ?? 15_000 });
     void api.register(async (adminScope) => registerAdminRoutes(adminScope, { admin, tasks }));
   });
