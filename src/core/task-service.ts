@@ -92,16 +92,18 @@ export class TaskService {
       ]);
       return { task, subtasks, events, admitted };
     });
+    // Announce before enqueueing, so `accepted` reaches listeners (and the acknowledgement is queued) before any
+    // worker can report the first step started.
+    await this.ctx.emit(events, task);
     await enqueueAdmitted(this.ctx, admitted, [{ task, siblings: subtasks }]);
 
     const warnings: string[] = [];
     const unserved = unservedCapabilities(await listLiveWorkers(this.ctx.redis, this.ctx.keys), subtasks.map((s) => s.capability));
     if (unserved.length) {
       warnings.push(`No worker is online for ${unserved.join(', ')}; the task waits until one connects (or cancel it).`);
-      events.push(...await insertEvents(this.ctx.db, [{ task_id: taskId, subtask_id: null, type: 'no_worker', actor: 'hub', data: { capabilities: unserved } }]));
+      await this.ctx.emit(await insertEvents(this.ctx.db, [{ task_id: taskId, subtask_id: null, type: 'no_worker', actor: 'hub', data: { capabilities: unserved } }]), task);
     }
     this.ctx.log.info({ taskId, steps: subtasks.length, user: req.origin.userId }, 'task submitted');
-    await this.ctx.emit(events, task);
     return { task, subtasks, warnings };
   }
 
