@@ -1,19 +1,22 @@
 // Per-user admission control: at most MAX_INFLIGHT_PER_USER subtasks of a user on the queues at once.
 // A READY subtask with queued_at NULL waits its turn; admitting sets queued_at and then enqueues it.
-import { sql, type Transaction } from 'kysely';
+import { sql, type RawBuilder, type Transaction } from 'kysely';
 import { enqueueSubtasks } from './dispatcher.ts';
 import type { HubContext } from './hub-context.ts';
 import type { Database, SubtaskRow, TaskRow } from './store/schema.ts';
 import { loadSubtasks } from './task-store.ts';
 
+/** The advisory lock that serialises admissions of one user across hub processes (held to commit). `userId` is a value or an SQL expression. */
+export function admissionLock(userId: string | RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`pg_advisory_xact_lock(hashtext('sb-admit:' || ${userId}))`;
+}
+
 /**
- * Admits the user's waiting READY subtasks (urgent first, then oldest) up to the free capacity, inside the
- * caller's transaction. The advisory lock serialises admissions of one user across hub processes.
- * Returns the admitted rows; enqueue them with `enqueueAdmitted` after commit.
+ * The admission UPDATE (returning the admitted rows): the user's waiting READY subtasks, urgent first, then
+ * oldest, up to the free capacity. It must run in a statement that starts after the admission lock is held.
  */
-export async function admitWaiting(trx: Transaction<Database>, userId: string, cap: number): Promise<SubtaskRow[]> {
-  await sql`select pg_advisory_xact_lock(hashtext(${`sb-admit:${userId}`}))`.execute(trx);
-  const rows = await sql<SubtaskRow>`
+export function admissionUpdate(userId: string, cap: number): RawBuilder<SubtaskRow> {
+  return sql<SubtaskRow>`
     update subtasks set queued_at = now(), updated_at = now()
     where id in (
       select s.id from subtasks s join tasks t on t.id = s.task_id
@@ -23,8 +26,17 @@ export async function admitWaiting(trx: Transaction<Database>, userId: string, c
         select count(*) from subtasks
         where user_id = ${userId} and status in ('READY', 'RUNNING') and queued_at is not null))
     )
-    returning *`.execute(trx);
-  return rows.rows;
+    returning *`;
+}
+
+/**
+ * Admits the user's waiting READY subtasks up to the free capacity, inside the caller's transaction, taking
+ * the admission lock first unless the caller already holds it (`locked`).
+ * Returns the admitted rows; enqueue them with `enqueueAdmitted` after commit.
+ */
+export async function admitWaiting(trx: Transaction<Database>, userId: string, cap: number, opts: { locked?: boolean } = {}): Promise<SubtaskRow[]> {
+  if (!opts.locked) await sql`select ${admissionLock(userId)}`.execute(trx);
+  return (await admissionUpdate(userId, cap).execute(trx)).rows;
 }
 
 /** Enqueues admitted subtasks, loading their tasks (and siblings, for dependency outputs) where needed. */

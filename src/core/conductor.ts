@@ -1,10 +1,11 @@
 // Applies worker results and signals to Postgres: releases dependents, finishes tasks, dead-letters.
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { admitWaiting, enqueueAdmitted } from './admission.ts';
+import { enqueueAdmitted } from './admission.ts';
+import { endStep, lockTaskAndAdmission, updateSubtaskWithSiblings } from './fused-writes.ts';
 import { withdrawSubtasks } from './dispatcher.ts';
 import { isTerminalTask } from './lifecycle.ts';
-import { finishOrReview, releaseDependents, toReview } from './task-flow.ts';
+import { finishOrReview, releaseDependents, resultOf, toReview } from './task-flow.ts';
 import type { HubContext, HubEvent } from './hub-context.ts';
 import { duplicateRedis, RESULTS_QUEUE } from './queues.ts';
 import type { SubtaskRow, TaskRow } from './store/schema.ts';
@@ -63,34 +64,46 @@ export class Conductor {
 
   /** Applies a worker's result once: a duplicate or stale (older generation) result changes nothing. */
   async applyResult(result: JobResult): Promise<boolean> {
+    const admit = { cap: this.ctx.config.MAX_INFLIGHT_PER_USER, locked: true };
     const applied = await this.ctx.db.transaction().execute((trx) => (async () => {
-      const task = await lockTask(trx, result.taskId);
+      // The task row, then its owner's admission lock (every path below admits when a slot frees up).
+      const task = await lockTaskAndAdmission(trx, result.taskId);
       const guard = trx.updateTable('subtasks').where('id', '=', result.subtaskId)
         .where('generation', '=', result.generation).where('status', 'in', ['READY', 'RUNNING']);
       const events: NewTaskEvent[] = [];
       if (result.kind === 'succeeded') {
-        const sub = await guard.set({
+        const settled = await updateSubtaskWithSiblings(trx, task.id, result.subtaskId, result.generation, ['READY', 'RUNNING'], {
           status: 'SUCCEEDED', output: json(result.output), attempts: result.attempt, error: null,
           worker_id: result.workerId, finished_at: now, updated_at: now,
           ...(result.startedAt ? { started_at: (eb) => eb.fn.coalesce('started_at', eb.val(new Date(result.startedAt!))) } : {}),
-        }).returningAll().executeTakeFirst();
-        if (!sub) return null;
+        });
+        if (!settled) return null;
+        const { sub, siblings } = settled;
+        // A job that finished before its start was signalled: its start is recorded here, in the same order.
+        const startHere = result.startSignalled === false;
+        if (startHere) events.push({ task_id: task.id, subtask_id: sub.id, type: 'subtask.started', actor: result.workerId, data: { key: sub.key, attempt: result.attempt } });
         events.push({ task_id: task.id, subtask_id: sub.id, type: 'subtask.succeeded', actor: result.workerId, data: { key: sub.key, attempt: result.attempt } });
-        const siblings = await loadSubtasks(trx, task.id);
-        let current = task;
-        if (task.status === 'REVIEW') {
+        if ((task.status === 'ASSIGNED' || task.status === 'IN_PROGRESS') && !task.requires_review && siblings.every((s) => s.status === 'SUCCEEDED')) {
+          // The last step of a task without review: complete it, admit and record in one statement. The row lock
+          // makes the completion's guard certain, so its events are known beforehand.
+          if (startHere && task.status === 'ASSIGNED') events.splice(1, 0, { task_id: task.id, subtask_id: null, type: 'started', actor: 'hub', data: { status: 'IN_PROGRESS' } });
+          events.push({ task_id: task.id, subtask_id: null, type: 'completed', actor: 'hub', data: { status: 'COMPLETED' } });
+          const end = await endStep(trx, { complete: { taskId: task.id, result: resultOf(siblings), from: ['ASSIGNED', 'IN_PROGRESS'] }, admit: { userId: task.user_id, cap: admit.cap }, events });
+          return { task: end.task ?? task, events: end.events, ready: end.admitted, siblings, withdraw: [], ended: true };
+        }
+        let current = startHere ? await this.markInProgress(trx, task, events, 1) : task;
+        if (current.status === 'REVIEW') {
           // Waiting for a decision: keep the output; approve releases what depends on it.
         } else if (siblings.every((s) => s.status === 'SUCCEEDED')) {
-          current = await finishOrReview(trx, task, siblings, events);
+          current = await finishOrReview(trx, current, siblings, events);
         } else if (sub.requires_review) {
-          current = await toReview(trx, task, events, { key: sub.key, output: result.output });
+          current = await toReview(trx, current, events, { key: sub.key, output: result.output });
         } else {
           await releaseDependents(trx, siblings);
-          current = await this.markInProgress(trx, task, events);
+          current = await this.markInProgress(trx, current, events);
         }
-        const admitted = await admitWaiting(trx, task.user_id, this.ctx.config.MAX_INFLIGHT_PER_USER);
-        const ended = isTerminalTask(current.status);
-        return { task: current, events: await insertEvents(trx, events), ready: admitted, siblings, withdraw: [], ended };
+        const end = await endStep(trx, { admit: { userId: task.user_id, cap: admit.cap }, events });
+        return { task: current, events: end.events, ready: end.admitted, siblings, withdraw: [], ended: isTerminalTask(current.status) };
       }
       if (!result.final) {
         const sub = await guard.set({ status: 'READY', attempts: result.attempt, error: result.error, updated_at: now })
@@ -114,9 +127,9 @@ export class Conductor {
       const failed = await trx.updateTable('tasks').set({ status: 'FAILED', error: reason, finished_at: now, updated_at: now })
         .where('id', '=', task.id).where('status', 'in', ['ASSIGNED', 'IN_PROGRESS', 'REVIEW']).returningAll().executeTakeFirst();
       if (failed) events.push({ task_id: task.id, subtask_id: null, type: 'failed', actor: 'hub', data: { status: 'FAILED', reason } });
-      const admitted = await admitWaiting(trx, task.user_id, this.ctx.config.MAX_INFLIGHT_PER_USER);
+      const end = await endStep(trx, { admit: { userId: task.user_id, cap: admit.cap }, events });
       return {
-        task: failed ?? task, events: await insertEvents(trx, events), ready: admitted, siblings: [],
+        task: failed ?? task, events: end.events, ready: end.admitted, siblings: [],
         withdraw: withdraw.filter((s) => s.status === 'CANCELLED'), ended: Boolean(failed),
       };
     })());
@@ -146,12 +159,16 @@ export class Conductor {
       if (out) await this.ctx.emit(out.events, out.task);
       return;
     }
-    const sub = await this.ctx.db.updateTable('subtasks').set({ progress: json(signal.progress), updated_at: now })
-      .where('id', '=', signal.subtaskId).where('generation', '=', signal.generation).where('status', 'in', ['RUNNING', 'READY'])
-      .returning(['id', 'task_id', 'key']).executeTakeFirst();
-    if (!sub) return;
-    const task = await this.ctx.db.selectFrom('tasks').selectAll().where('id', '=', sub.task_id).executeTakeFirst();
-    if (!task) return;
+    // One statement: store the report and read the task it belongs to (for the notifier and SSE).
+    const row = await this.ctx.db
+      .with('sub', (db) => db.updateTable('subtasks').set({ progress: json(signal.progress), updated_at: now })
+        .where('id', '=', signal.subtaskId).where('generation', '=', signal.generation).where('status', 'in', ['RUNNING', 'READY'])
+        .returning(['id as subtask_id', 'task_id', 'key']))
+      .selectFrom('sub').innerJoin('tasks', 'tasks.id', 'sub.task_id').selectAll('tasks').select(['sub.subtask_id', 'sub.key'])
+      .executeTakeFirst();
+    if (!row) return;
+    const { subtask_id: subtaskId, key, ...task } = row;
+    const sub = { id: subtaskId, key };
     const events: HubEvent[] = [];
     const stage = signal.progress.stage;
     if (stage !== undefined && this.lastStage.get(sub.id) !== stage) {
@@ -162,12 +179,13 @@ export class Conductor {
     await this.ctx.emit(events, task);
   }
 
-  private async markInProgress(trx: Parameters<typeof lockTask>[0], task: TaskRow, events: NewTaskEvent[]): Promise<TaskRow> {
+  /** ASSIGNED -> IN_PROGRESS with its `started` event, inserted at `at` (default: after the events so far). */
+  private async markInProgress(trx: Parameters<typeof lockTask>[0], task: TaskRow, events: NewTaskEvent[], at = events.length): Promise<TaskRow> {
     if (task.status !== 'ASSIGNED') return task;
     const moved = await trx.updateTable('tasks').set({ status: 'IN_PROGRESS', started_at: task.started_at ?? now, updated_at: now })
       .where('id', '=', task.id).where('status', '=', 'ASSIGNED').returningAll().executeTakeFirst();
     if (!moved) return task;
-    events.push({ task_id: task.id, subtask_id: null, type: 'started', actor: 'hub', data: { status: 'IN_PROGRESS' } });
+    events.splice(at, 0, { task_id: task.id, subtask_id: null, type: 'started', actor: 'hub', data: { status: 'IN_PROGRESS' } });
     return moved;
   }
 

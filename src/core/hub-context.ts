@@ -6,6 +6,7 @@ import type { Logger } from './logger.ts';
 import { QueueSet } from './queues.ts';
 import { redisKeys, type RedisKeys } from './redis-keys.ts';
 import type { Database, TaskEventRow, TaskRow } from './store/schema.ts';
+import { WorkerDirectory } from './worker-registry.ts';
 
 /** A task event as it travels after commit: a stored row, or a transient one (progress) with id null. */
 export interface HubEvent {
@@ -25,6 +26,8 @@ export type EventSink = (events: HubEvent[], task: TaskRow) => Promise<void> | v
 export class HubContext {
   readonly keys: RedisKeys;
   readonly queues: QueueSet;
+  /** Cached view of which capabilities live workers serve (for the submit-time warning). */
+  readonly workers: WorkerDirectory;
   private readonly sinks: EventSink[] = [];
   private readonly knownCapabilities = new Set<string>();
 
@@ -36,6 +39,7 @@ export class HubContext {
   ) {
     this.keys = redisKeys(config.QUEUE_PREFIX);
     this.queues = new QueueSet(redis, config.QUEUE_PREFIX);
+    this.workers = new WorkerDirectory(redis, this.keys);
   }
 
   /** Registers a receiver of committed task events. */
@@ -56,6 +60,8 @@ export class HubContext {
   async announceCapability(capability: string): Promise<void> {
     if (this.knownCapabilities.has(capability)) return;
     await this.redis.sadd(this.keys.capabilities, capability);
+    // Workers poll the set only now and then; this tells them at once.
+    await this.redis.publish(this.keys.control, JSON.stringify({ t: 'capability', capability }));
     this.knownCapabilities.add(capability);
   }
 

@@ -1,6 +1,7 @@
 // The task service: submit, read, list, cancel and retry, with per-user visibility.
 import { sql, type Transaction } from 'kysely';
 import { policyFor } from './config.ts';
+import { insertTaskGraph } from './fused-writes.ts';
 import { admitWaiting, enqueueAdmitted } from './admission.ts';
 import { withdrawSubtasks } from './dispatcher.ts';
 import { ConflictError, InvalidInputError, NotFoundError, RateLimitedError } from './errors.ts';
@@ -14,7 +15,6 @@ import type { Database, NewTaskEvent, SubtaskRow, TaskEventRow, TaskRow } from '
 import { finishOrReview, releaseDependents } from './task-flow.ts';
 import { findVisibleTask, insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
 import { NOTIFY_POLICIES, PRIORITIES, TASK_STATUSES, type ConversationRef, type DerivedProgress, type MessageRef, type NotifyPolicy, type Priority, type TaskStatus } from './types.ts';
-import { listLiveWorkers, unservedCapabilities } from './worker-registry.ts';
 
 /** A request to do something, from any frontend. */
 export interface SubmitRequest {
@@ -65,13 +65,13 @@ export class TaskService {
     const taskId = newId();
     const ids = new Map(plan.steps.map((s) => [s.key, newId()]));
     const { task, subtasks, events, admitted } = await this.ctx.db.transaction().execute(async (trx) => {
-      const task = await trx.insertInto('tasks').values({
+      // Two statements: the task, its subtasks and first events with the user's admission lock, then admission.
+      const created = await insertTaskGraph(trx, {
         id: taskId, user_id: req.origin.userId, origin: json(req.origin)!, text, status: 'ASSIGNED', priority,
         notify_policy: notifyPolicy, progress: null, result: null, error: null, progress_message: null,
         parent_task_id: req.parentTaskId ?? null, started_at: null, finished_at: null,
         requires_review: req.requiresReview ?? false, feedback: null,
-      }).returningAll().executeTakeFirstOrThrow();
-      const subtasks = await trx.insertInto('subtasks').values(plan.steps.map((s) => {
+      }, plan.steps.map((s) => {
         const p = policyFor(config, s.capability);
         return {
           id: ids.get(s.key)!, task_id: taskId, user_id: req.origin.userId, key: s.key, capability: s.capability, input: json(s.input),
@@ -81,16 +81,15 @@ export class TaskService {
           output: null, error: null, progress: null, worker_id: null,
           queued_at: null, started_at: null, finished_at: null,
         };
-      })).returningAll().execute();
-      const admitted = await admitWaiting(trx, req.origin.userId, config.MAX_INFLIGHT_PER_USER);
-      const events = await insertEvents(trx, [
+      }), [
         { task_id: taskId, subtask_id: null, type: 'accepted', actor: req.origin.userId, data: { status: 'QUEUED', priority } },
         { task_id: taskId, subtask_id: null, type: 'planned', actor: 'planner', data: {
           status: 'ASSIGNED', summary: plan.summary,
           steps: plan.steps.map((s) => ({ key: s.key, capability: s.capability, dependsOn: s.dependsOn })),
         } },
       ]);
-      return { task, subtasks, events, admitted };
+      const admitted = await admitWaiting(trx, req.origin.userId, config.MAX_INFLIGHT_PER_USER, { locked: true });
+      return { ...created, admitted };
     });
     // Announce before enqueueing, so `accepted` reaches listeners (and the acknowledgement is queued) before any
     // worker can report the first step started.
@@ -98,7 +97,7 @@ export class TaskService {
     await enqueueAdmitted(this.ctx, admitted, [{ task, siblings: subtasks }]);
 
     const warnings: string[] = [];
-    const unserved = unservedCapabilities(await listLiveWorkers(this.ctx.redis, this.ctx.keys), subtasks.map((s) => s.capability));
+    const unserved = await this.ctx.workers.unserved(subtasks.map((s) => s.capability));
     if (unserved.length) {
       warnings.push(`No worker is online for ${unserved.join(', ')}; the task waits until one connects (or cancel it).`);
       await this.ctx.emit(await insertEvents(this.ctx.db, [{ task_id: taskId, subtask_id: null, type: 'no_worker', actor: 'hub', data: { capabilities: unserved } }]), task);

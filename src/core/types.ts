@@ -86,7 +86,9 @@ export interface JobData {
 
 /** What a worker sends back on the results queue. */
 export type JobResult =
-  | { kind: 'succeeded'; taskId: string; subtaskId: string; generation: number; attempt: number; workerId: string; startedAt?: number | undefined; output: unknown }
+  | { kind: 'succeeded'; taskId: string; subtaskId: string; generation: number; attempt: number; workerId: string; startedAt?: number | undefined; output: unknown;
+      /** False when the job finished before its start was signalled: the conductor then records the start too. */
+      startSignalled?: boolean | undefined }
   | { kind: 'failed'; taskId: string; subtaskId: string; generation: number; attempt: number; workerId: string; error: string; final: boolean; retryInMs?: number | undefined };
 
 /** Fire-and-forget signals from workers (progress, start); losing one loses nothing durable. */
@@ -95,7 +97,9 @@ export type WorkerSignal =
   | { t: 'progress'; taskId: string; subtaskId: string; generation: number; progress: ProgressReport; at: number };
 
 /** Broadcasts from the hub to every worker. */
-export type ControlMessage = { t: 'task-ended'; taskId: string } | { t: 'cancel'; taskId: string };
+export type ControlMessage = { t: 'task-ended'; taskId: string } | { t: 'cancel'; taskId: string }
+  /** A capability queue was announced: workers whose patterns match start consuming it now, not at their next poll. */
+  | { t: 'capability'; capability: string };
 
 /** A worker's registration, refreshed by its heartbeat. */
 export interface WorkerInfo {

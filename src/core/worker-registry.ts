@@ -35,3 +35,53 @@ export function serves(worker: WorkerInfo, capability: string): boolean {
 export function unservedCapabilities(workers: WorkerInfo[], needed: string[]): string[] {
   return [...new Set(needed)].filter((c) => !workers.some((w) => serves(w, c)));
 }
+
+/**
+ * Which capabilities live workers serve, for the per-submit "is anyone there?" check at O(1) Redis work
+ * however many workers there are. The registrations are re-read at most every `maxAgeMs` (one read shared
+ * by concurrent callers), answers are memoised per capability between reads, and a capability that looks
+ * unserved is re-checked against a read that started after the question was asked, so a worker that has
+ * just registered is never reported missing. A worker that just left may count as present for `maxAgeMs`
+ * (its registration outlives it by up to 3 heartbeats anyway).
+ */
+export class WorkerDirectory {
+  private workers: WorkerInfo[] = [];
+  private readStartedAt = -Infinity;
+  private reading?: Promise<void>;
+  private readonly served = new Map<string, boolean>();
+
+  constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly maxAgeMs = 1000) {}
+
+  /** The capabilities among `needed` that no live worker can run. */
+  async unserved(needed: string[]): Promise<string[]> {
+    const askedAt = Date.now();
+    await this.readSince(askedAt - this.maxAgeMs);
+    const missing = this.check(needed);
+    if (missing.length === 0) return missing;
+    await this.readSince(askedAt);
+    return this.check(needed);
+  }
+
+  private check(needed: string[]): string[] {
+    return [...new Set(needed)].filter((c) => {
+      let ok = this.served.get(c);
+      if (ok === undefined) this.served.set(c, (ok = this.workers.some((w) => serves(w, c))));
+      return !ok;
+    });
+  }
+
+  /** Makes sure the cached registrations come from a read that started at or after `since`. */
+  private async readSince(since: number): Promise<void> {
+    while (this.readStartedAt < since) {
+      if (!this.reading) {
+        const startedAt = Date.now();
+        this.reading = listLiveWorkers(this.redis, this.keys).then((workers) => {
+          this.workers = workers;
+          this.served.clear();
+          this.readStartedAt = startedAt;
+        }).finally(() => { this.reading = undefined; });
+      }
+      await this.reading;
+    }
+  }
+}

@@ -7,6 +7,7 @@ import { duplicateRedis, NOTIFY_QUEUE } from '../core/queues.ts';
 import type { TaskRow } from '../core/store/schema.ts';
 import { insertEvents, json, loadSubtasks } from '../core/task-store.ts';
 import { progressOf } from '../core/task-service.ts';
+import { loadTaskWithSubtasks } from '../core/fused-writes.ts';
 import type { ConversationRef, MessageRef } from '../core/types.ts';
 import type { OutboundMessage } from '../frontends/frontend.ts';
 import type { FrontendRegistry } from '../frontends/registry.ts';
@@ -18,6 +19,8 @@ interface NotifyJob {
   kind: 'ack' | 'progress' | 'final' | 'info' | 'review';
   taskId: string;
   text?: string;
+  /** Where an acknowledgement rendered at submit time goes (its first attempt then needs no database read). */
+  origin?: ConversationRef;
   /** How often a final delivery has waited for the frontend's reply to be attached. */
   waits?: number;
 }
@@ -38,6 +41,11 @@ export class Notifier {
     if (task.notify_policy === 'silent') return;
     const full = task.notify_policy === 'state_changes';
     const q = this.ctx.queues.get(NOTIFY_QUEUE);
+    // Progress jobs a final message in the same batch supersedes (it owns the last edit) are not queued, nor the
+    // edit for `planned` when the acknowledgement, rendered from that plan, is queued with it.
+    const finalInBatch = events.some((e) => FINAL_TYPES.has(e.type));
+    const planned = events.find((e) => e.type === 'planned');
+    const ackInBatch = full && !originOf(task).ackedByFrontend && events.some((e) => e.type === 'accepted');
     for (const e of events) {
       if (FINAL_TYPES.has(e.type)) {
         await q.add('final', { kind: 'final', taskId: task.id }, { ...jobOpts, jobId: `final-${task.id}-${e.id ?? e.at}` });
@@ -50,7 +58,10 @@ export class Notifier {
         const caps = (e.data?.capabilities as string[] | undefined)?.join(', ') ?? 'a needed capability';
         await q.add('info', { kind: 'info', taskId: task.id, text: `No worker is online for ${caps}; task ${task.id.slice(0, 8)} waits until one connects (or cancel it).` }, { ...jobOpts, jobId: `info-${e.id}` });
       } else if (full && e.type === 'accepted' && !originOf(task).ackedByFrontend) {
-        await q.add('ack', { kind: 'ack', taskId: task.id }, { ...jobOpts, jobId: `ack-${task.id}` });
+        const steps = planned?.data?.steps as Array<{ capability: string }> | undefined;
+        await q.add('ack', { kind: 'ack', taskId: task.id, ...(steps ? { text: renderAck(task, steps), origin: originOf(task) } : {}) }, { ...jobOpts, jobId: `ack-${task.id}` });
+      } else if (finalInBatch || (ackInBatch && e.type === 'planned')) {
+        continue;
       } else if (full && PROGRESS_TYPES.has(e.type) && this.frontends.get(originOf(task).platform)?.limits.canEdit) {
         const interval = this.ctx.config.PROGRESS_INTERVAL_MS;
         // Trailing-edge throttle: one delivery per interval, rendering the latest state when it runs.
@@ -83,8 +94,36 @@ export class Notifier {
     await this.ctx.queues.get(NOTIFY_QUEUE).add('final', { kind: 'final', taskId: task.id }, { ...jobOpts, jobId: `final-${task.id}-${last?.id ?? 'x'}` });
   }
 
-  private async deliver(job: Job<NotifyJob>, token?: string): Promise<void> {
-    const task = await this.ctx.db.selectFrom('tasks').selectAll().where('id', '=', job.data.taskId).executeTakeFirst();
+  /**
+   * First attempt of an acknowledgement rendered at submit time: send it and keep its ref without reading the
+   * task first (nothing can have set the ref yet: progress edits for the task are queued after it). Retries take
+   * the full path, which skips the send if an earlier attempt got as far as saving the ref.
+   */
+  private async deliverAck(job: Job<NotifyJob>, origin: ConversationRef, text: string, token?: string): Promise<void> {
+    const frontend = this.frontends.get(origin.platform);
+    if (!frontend) return this.deliver(job, token, true);
+    try {
+      const ref = await frontend.send(origin, { taskId: job.data.taskId, kind: 'ack', text: text.slice(0, frontend.limits.maxLength), actions: ['cancel'] });
+      await this.ctx.db.updateTable('tasks').set({ progress_message: json(ref) })
+        .where('id', '=', job.data.taskId).where('progress_message', 'is', null).execute();
+    } catch (err) {
+      if (err instanceof RateLimitedError && token) {
+        await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
+        throw new DelayedError();
+      }
+      if (err instanceof PermanentError) return this.deliver(job, token, true, err);
+      throw err;
+    }
+  }
+
+  /** Delivers one job; `failure` replays an error of the fast acknowledgement path through the full handling. */
+  private async deliver(job: Job<NotifyJob>, token?: string, full = false, failure?: Error): Promise<void> {
+    const { origin: ackOrigin, text: ackText } = job.data;
+    if (!full && job.data.kind === 'ack' && ackOrigin && ackText !== undefined && job.attemptsMade === 0) return this.deliverAck(job, ackOrigin, ackText, token);
+    // A progress edit renders from the subtasks too: it reads both in one statement.
+    const withSubtasks = job.data.kind === 'progress' ? await loadTaskWithSubtasks(this.ctx.db, job.data.taskId) : undefined;
+    const task = withSubtasks !== undefined ? withSubtasks?.task
+      : await this.ctx.db.selectFrom('tasks').selectAll().where('id', '=', job.data.taskId).executeTakeFirst();
     if (!task) return;
     const origin = originOf(task);
     const frontend = this.frontends.get(origin.platform);
@@ -95,6 +134,7 @@ export class Notifier {
     const log = this.ctx.log.child({ taskId: task.id, jobId: job.id, platform: origin.platform });
     const msg = (kind: OutboundMessage['kind'], text: string): OutboundMessage => ({ taskId: task.id, kind, text: text.slice(0, frontend.limits.maxLength) });
     try {
+      if (failure) throw failure;
       const { kind } = job.data;
       if (kind === 'info') { await frontend.send(origin, msg('info', job.data.text ?? '')); return; }
       if (kind === 'review') {
@@ -105,13 +145,14 @@ export class Notifier {
       const progressRef = task.progress_message as MessageRef | null;
       if (kind === 'ack') {
         if (progressRef) return;
-        const ref = await frontend.send(origin, { ...msg('ack', renderAck(task, await loadSubtasks(this.ctx.db, task.id))), actions: ['cancel'] });
+        const text = job.data.text ?? renderAck(task, await loadSubtasks(this.ctx.db, task.id));
+        const ref = await frontend.send(origin, { ...msg('ack', text), actions: ['cancel'] });
         await this.saveProgressRef(task.id, ref);
         return;
       }
       if (kind === 'progress') {
         if (['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'].includes(task.status)) return; // the final job owns the last edit
-        const text = renderProgress(task, progressOf(task, await loadSubtasks(this.ctx.db, task.id)));
+        const text = renderProgress(task, progressOf(task, withSubtasks?.subtasks ?? await loadSubtasks(this.ctx.db, task.id)));
         if (progressRef && frontend.edit) await frontend.edit(progressRef, { ...msg('progress', text), actions: ['cancel'] });
         // When the frontend answered the request itself, its reply becomes the progress message once attached.
         else if (frontend.limits.canEdit && !origin.ackedByFrontend) await this.saveProgressRef(task.id, await frontend.send(origin, { ...msg('progress', text), actions: ['cancel'] }));

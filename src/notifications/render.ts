@@ -5,7 +5,7 @@ import type { SubtaskRow, TaskRow } from '../core/store/schema.ts';
 import type { DerivedProgress } from '../core/types.ts';
 
 /** The acknowledgement sent when a task is accepted; later edited in place with progress. */
-export function renderAck(task: TaskRow, subtasks: SubtaskRow[]): string {
+export function renderAck(task: TaskRow, subtasks: Array<Pick<SubtaskRow, 'capability'>>): string {
   const caps = [...new Set(subtasks.map((s) => s.capability))].join(', ');
   return `Task ${shortId(task.id)} accepted: ${subtasks.length} step${subtasks.length === 1 ? '' : 's'} (${caps}). I'll update this message as it runs.`;
 }

@@ -25,8 +25,11 @@ export interface WorkerRuntimeOptions {
   log: Logger;
   heartbeatMs?: number;
   lockMs?: number;
+  /** Fallback poll for new capability queues (announcements on the control channel are picked up at once). */
   discoverMs?: number;
   progressIntervalMs?: number;
+  /** How long a job runs before its start is signalled; a job done sooner reports its start with its result. */
+  startSignalDelayMs?: number;
   shutdownGraceMs?: number;
   version?: string;
   id?: string;
@@ -48,7 +51,6 @@ export class WorkerRuntime {
   private readonly slots: Semaphore;
   private readonly results: Queue;
   private subscriber?: Redis;
-  private readonly connections: Redis[] = [];
   private timers: NodeJS.Timeout[] = [];
   private state: WorkerInfo['state'] = 'IDLE';
   private lastError = 0;
@@ -82,7 +84,8 @@ export class WorkerRuntime {
     this.subscriber.on('message', (_c, raw) => { try { this.onControl(JSON.parse(raw) as ControlMessage); } catch { /* ignore junk */ } });
     await this.discover();
     await this.heartbeat();
-    this.timers.push(setInterval(() => void this.discover().catch((err) => this.fault(err)), this.o.discoverMs ?? 1000));
+    // New queues are announced on the control channel; the poll only covers announcements missed while disconnected.
+    this.timers.push(setInterval(() => void this.discover().catch((err) => this.fault(err)), this.o.discoverMs ?? 15_000));
     this.timers.push(setInterval(() => void this.heartbeat().catch((err) => this.fault(err)), this.o.heartbeatMs ?? 5000));
     for (const t of this.timers) t.unref();
     this.o.log.info({ workerId: this.id, patterns: this.o.patterns, concurrency: this.o.concurrency }, 'worker started');
@@ -104,7 +107,6 @@ export class WorkerRuntime {
     await removeHeartbeat(this.o.redis, this.keys, this.id).catch(() => {});
     await this.results.close();
     this.subscriber?.disconnect();
-    for (const c of this.connections) c.disconnect();
     this.o.log.info({ workerId: this.id }, 'worker stopped');
   }
 
@@ -120,8 +122,11 @@ export class WorkerRuntime {
     for (const cap of new Set([...known, ...exact])) {
       if (this.workers.has(cap) || !this.handlerFor(cap)) continue;
       const worker = new Worker<JobData>(capabilityQueueName(cap), (job, _token, signal) => this.run(job, signal), {
-        connection: this.track(duplicateRedis(this.o.redis, () => { this.lastError = Date.now(); })), prefix: this.o.prefix, concurrency: this.o.concurrency,
+        // Commands share the runtime's connection; BullMQ opens one blocking connection per queue itself.
+        connection: this.o.redis, prefix: this.o.prefix, concurrency: this.o.concurrency,
         lockDuration: this.o.lockMs ?? 30_000, stalledInterval: this.o.lockMs ?? 30_000, maxStalledCount: 2,
+        // An idle queue is re-polled every 10 s (BullMQ's cap for blocking waits) instead of 5: new jobs wake it at once anyway.
+        drainDelay: 10,
       });
       worker.on('error', (err) => this.fault(err));
       this.workers.set(cap, worker);
@@ -143,6 +148,7 @@ export class WorkerRuntime {
   }
 
   private onControl(msg: ControlMessage): void {
+    if (msg.t === 'capability') { void this.discover().catch((err) => this.fault(err)); return; }
     if (msg.t === 'task-ended') { void this.sessions.disposeTask(msg.taskId); return; }
     if (msg.t === 'cancel') {
       this.cancelled.add(msg.taskId);
@@ -169,9 +175,22 @@ export class WorkerRuntime {
     const onBullAbort = () => ac.abort(new UnrecoverableError(String(bullSignal?.reason ?? 'cancelled')));
     bullSignal?.addEventListener('abort', onBullAbort, { once: true });
     const timer = setTimeout(() => ac.abort(new TimeoutError(d.timeoutMs)), d.timeoutMs);
-    const progress = new ProgressTracker((p) => this.signal({ t: 'progress', taskId: d.taskId, subtaskId: d.subtaskId, generation: d.generation, progress: p, at: Date.now() }), this.o.progressIntervalMs ?? 100);
-    try {
+    // The start is signalled after startSignalDelayMs, or before the first progress report, whichever comes
+    // first. A job that succeeds sooner carries its start in its result instead (startSignalled: false), and the
+    // conductor records both in one transaction: one transaction, publish and notification fewer per short job.
+    let startSignalled = false;
+    const signalStart = () => {
+      if (startSignalled) return;
+      startSignalled = true;
+      clearTimeout(startTimer);
       this.signal({ t: 'started', ...base, at: startedAt });
+    };
+    const startTimer = setTimeout(signalStart, this.o.startSignalDelayMs ?? 100);
+    const progress = new ProgressTracker((p) => {
+      signalStart();
+      this.signal({ t: 'progress', taskId: d.taskId, subtaskId: d.subtaskId, generation: d.generation, progress: p, at: Date.now() });
+    }, this.o.progressIntervalMs ?? 100);
+    try {
       const aborted = new Promise<never>((_, reject) => {
         if (ac.signal.aborted) reject(ac.signal.reason);
         ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true });
@@ -182,11 +201,13 @@ export class WorkerRuntime {
           job: { taskId: d.taskId, subtaskId: d.subtaskId, key: d.key, capability: d.capability, userId: d.scope.userId, generation: d.generation } }),
         aborted,
       ]);
+      clearTimeout(startTimer);
       progress.close();
-      await this.report({ kind: 'succeeded', ...base, startedAt, output: output ?? null }, `r-${jobId}`);
+      await this.report({ kind: 'succeeded', ...base, startedAt, startSignalled, output: output ?? null }, `r-${jobId}`);
       log.debug('job succeeded');
       return output ?? null;
     } catch (err) {
+      signalStart(); // failures keep the order they always had: start, then the failure
       progress.close();
       const permanent = err instanceof UnrecoverableError || this.cancelled.has(d.taskId);
       const maxAttempts = job.opts.attempts ?? 1;
@@ -197,6 +218,7 @@ export class WorkerRuntime {
       throw permanent && !(err instanceof UnrecoverableError) ? new UnrecoverableError(errorText(err)) : err;
     } finally {
       clearTimeout(timer);
+      clearTimeout(startTimer);
       bullSignal?.removeEventListener('abort', onBullAbort);
       this.active.delete(jobId);
       this.slots.release();
@@ -213,11 +235,6 @@ export class WorkerRuntime {
 
   private signal(s: WorkerSignal): void {
     this.o.redis.publish(this.keys.signals, JSON.stringify(s)).catch((err) => this.fault(err));
-  }
-
-  private track(conn: Redis): Redis {
-    this.connections.push(conn);
-    return conn;
   }
 
   private fault(err: unknown): void {

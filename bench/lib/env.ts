@@ -1,0 +1,163 @@
+// The benchmark's isolated resources: its own Redis key prefix and Postgres schemas, and the processes it spawns.
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Kysely, PostgresDialect } from 'kysely';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { loadConfig, type Config } from '../../src/core/config.ts';
+import { migrateToLatest, type DatabaseHandle } from '../../src/core/store/create-database.ts';
+import type { Database } from '../../src/core/store/schema.ts';
+import { SqlCounter } from './sql-counter.ts';
+import { sleep, waitUntil } from './stats.ts';
+
+/** Redis the benchmark uses. */
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** Postgres the benchmark uses. */
+export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** Log level of the hub and workers under test (silent keeps the report readable). */
+export const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'silent';
+/** Bearer tokens of the benchmark's HTTP API users `web:bench0`…`web:bench99` (admission and rate limits are per user). */
+export const API_TOKENS = Array.from({ length: 100 }, (_, i) => `bench-token-${String(i).padStart(4, '0')}`);
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/** A database handle whose every statement is counted. */
+export interface CountedDatabase extends DatabaseHandle {
+  counter: SqlCounter;
+}
+
+/** Everything one run creates, so `cleanup()` can remove all of it. */
+export class BenchEnv {
+  /** Shared with child processes through BENCH_RUN_ID, so one cleanup covers everything a run created. */
+  readonly runId = process.env.BENCH_RUN_ID ?? randomBytes(4).toString('hex');
+  readonly redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  private readonly schemas = new Set<string>();
+  private readonly children = new Set<ChildProcess>();
+
+  /** `scope` limits `cleanup()` to the resources whose names start with it (a child process cleans up only its own). */
+  constructor(private readonly scope = '') {}
+
+  /** The Redis key prefix of one part of the run (every key of the run starts with `sbbench-<runId>-`). */
+  prefix(name: string): string {
+    return `sbbench-${this.runId}-${name}`;
+  }
+
+  /** Creates a schema, opens a counted pool on it and migrates it. */
+  async openDatabase(name: string, poolSize = 10): Promise<CountedDatabase> {
+    const schema = `bench_${this.runId}_${name}`;
+    const admin = new pg.Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    await admin.end();
+    this.schemas.add(schema);
+    const counter = new SqlCounter();
+    const pool = new pg.Pool({ connectionString: DATABASE_URL, max: poolSize, options: `-c search_path=${schema}` });
+    pool.on('error', () => {});
+    pool.on('connect', (client) => counter.wrap(client));
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const handle: CountedDatabase = { db, kind: 'postgres', schema, counter, close: () => db.destroy() };
+    await migrateToLatest(handle);
+    counter.reset();
+    return handle;
+  }
+
+  /** Hub configuration on a prefix; `extra` overrides variables. */
+  config(prefix: string, extra: Record<string, string> = {}): Config {
+    return loadConfig({
+      REDIS_URL, DATABASE_URL, QUEUE_PREFIX: prefix, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL,
+      HUB_API_TOKENS: API_TOKENS.map((t, i) => `bench${i}=${t}`).join(','), DATA_DIR: `/tmp/${prefix}`,
+      // The benchmark submits far more than a person would in an hour; admission (MAX_INFLIGHT_PER_USER) keeps its default.
+      MAX_TASKS_PER_HOUR: '1000000', ...extra,
+    });
+  }
+
+  /** Starts `node bin/switchboard.js worker` on a prefix. */
+  spawnWorkerCli(prefix: string, capabilities: string, concurrency: number, extraEnv: Record<string, string> = {}): ChildProcess {
+    const child = spawn(process.execPath, ['bin/switchboard.js', 'worker', '--capabilities', capabilities, '--concurrency', String(concurrency)], {
+      cwd: root, stdio: ['ignore', 'ignore', 'pipe'],
+      env: { PATH: process.env.PATH ?? '', REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL, ...extraEnv },
+    });
+    // Forward the worker's stderr, minus its own "shutting down gracefully" notice when the bench stops it.
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      const lines = chunk.split('\n').filter((l) => l.trim() && !/shutting down gracefully/.test(l));
+      if (lines.length) process.stderr.write(`[worker ${child.pid}] ${lines.join('\n')}\n`);
+    });
+    return this.track(child);
+  }
+
+  /** Forks `bench/worker-pool.ts` (many WorkerRuntime instances in one process), with an IPC channel. */
+  forkPool(prefix: string): ChildProcess {
+    return this.forkScript('worker-pool.ts', { REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL });
+  }
+
+  /** Forks a TypeScript file of bench/ (through tsx) with an IPC channel and this run's id. */
+  forkScript(relative: string, env: Record<string, string> = {}, nodeFlags: string[] = []): ChildProcess {
+    const child = fork(fileURLToPath(new URL(relative, new URL('../', import.meta.url))), [], {
+      cwd: root, execArgv: ['--import', 'tsx', ...nodeFlags], stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: { ...process.env, BENCH_RUN_ID: this.runId, ...env },
+    });
+    return this.track(child);
+  }
+
+  /** Resolves once `n` live workers are registered on the prefix. */
+  async waitForWorkers(prefix: string, n: number, timeoutMs = 60_000): Promise<void> {
+    await waitUntil(async () => (await this.redis.zcount(`${prefix}:hub:workers`, Date.now(), '+inf')) >= n, `${n} workers on ${prefix}`, timeoutMs, 100);
+  }
+
+  /** Stops one child: SIGTERM by pid, then SIGKILL if it has not exited in `graceMs`. */
+  async stopChild(child: ChildProcess, graceMs = 12_000): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null || !child.pid) { this.children.delete(child); return; }
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try { process.kill(child.pid, 'SIGTERM'); } catch { /* already gone */ }
+    const timedOut = await Promise.race([exited.then(() => false), sleep(graceMs).then(() => true)]);
+    if (timedOut) {
+      try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
+      await Promise.race([exited, sleep(2000)]);
+    }
+    this.children.delete(child);
+  }
+
+  /** Deletes every Redis key under a prefix (SCAN + UNLINK, so Redis is never blocked). */
+  async deleteKeys(prefix: string): Promise<number> {
+    let cursor = '0';
+    let deleted = 0;
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 2000);
+      cursor = next;
+      if (keys.length) deleted += await this.redis.unlink(...keys);
+    } while (cursor !== '0');
+    return deleted;
+  }
+
+  /** Drops one schema created by `openDatabase`. */
+  async dropSchema(schema: string): Promise<void> {
+    const admin = new pg.Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    try { await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`); } finally { await admin.end(); }
+    this.schemas.delete(schema);
+  }
+
+  /** Stops every child, deletes every key of the run and drops every schema. Safe to call twice. */
+  async cleanup(): Promise<void> {
+    await Promise.all([...this.children].map((c) => this.stopChild(c).catch(() => {})));
+    await this.deleteKeys(`sbbench-${this.runId}-${this.scope}`).catch((err) => process.stderr.write(`bench: could not delete Redis keys: ${String(err)}\n`));
+    // Every schema of the run, including those of a child process that died before dropping its own.
+    const schemas = new Set(this.schemas);
+    const admin = new pg.Client({ connectionString: DATABASE_URL });
+    try {
+      await admin.connect();
+      const found = await admin.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like $1`, [`bench\\_${this.runId}\\_${this.scope}%`]);
+      for (const r of found.rows) schemas.add(r.nspname);
+    } catch { /* fall back to the schemas this process created */ } finally { await admin.end().catch(() => {}); }
+    for (const s of schemas) await this.dropSchema(s).catch((err) => process.stderr.write(`bench: could not drop schema ${s}: ${String(err)}\n`));
+    this.redis.disconnect();
+  }
+
+  private track(child: ChildProcess): ChildProcess {
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    child.on('error', (err) => process.stderr.write(`bench: child process error: ${String(err)}\n`));
+    return child;
+  }
+}

@@ -1,0 +1,169 @@
+// `npm run bench`: measures the hub against raw BullMQ on the same Redis, prints a table and writes
+// bench/results/<YYYY-MM-DD>.json. A benchmark, not a test: it never fails on speed (exit 1 only on errors).
+//   --quick            smaller samples (a smoke run of the benchmark itself)
+//   --only=1,2,6       run only these scenarios
+//   --scale-tasks=N    size of the scale scenario's batch (default 10000, scaled down to the time budget)
+//   --no-write         print only
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { startBenchHub, type BenchHub } from './lib/bench-hub.ts';
+import { BenchEnv, DATABASE_URL } from './lib/env.ts';
+import { TimingPlanner } from './lib/instrument.ts';
+import { PoolClient } from './lib/pool-client.ts';
+import { renderMarkdown, renderTable } from './lib/report.ts';
+import { round } from './lib/stats.ts';
+import { runBaseline, type BaselineResult } from './scenarios/baseline.ts';
+import { runCost, type CostResult } from './scenarios/cost.ts';
+import { runProgressLatency, type ProgressLatencyResult } from './scenarios/progress-latency.ts';
+import type { ScaleOptions, ScaleResult } from './scenarios/scale.ts';
+import type { ScaleCommand, ScaleReply } from './scale-child.ts';
+import { runSubmitLatency, type SubmitLatencyResult } from './scenarios/submit-latency.ts';
+import { runThroughput, type ThroughputResult } from './scenarios/throughput.ts';
+import { buildRows } from './lib/rows.ts';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`))?.split('=')[1];
+const quick = args.includes('--quick');
+const only = flag('only')?.split(',').map(Number);
+const want = (n: number) => !only || only.includes(n);
+const requestedScaleTasks = Number(flag('scale-tasks') ?? (quick ? 1000 : 10_000));
+
+/** Everything one run produced. */
+export interface BenchResults {
+  baseline?: BaselineResult;
+  submit?: SubmitLatencyResult;
+  progress?: ProgressLatencyResult;
+  e2e?: ThroughputResult;
+  dag?: ThroughputResult;
+  scale?: ScaleResult;
+  cost?: CostResult;
+}
+
+const log = (s: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
+const env = new BenchEnv();
+let cleaning: Promise<void> | undefined;
+const cleanup = () => (cleaning ??= env.cleanup());
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => { log(`${sig}: cleaning up`); void cleanup().finally(() => process.exit(130)); });
+}
+// A crash anywhere still stops the spawned workers and removes the run's keys and schemas.
+for (const ev of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(ev, (err) => { log(`${ev}: ${String((err as Error)?.stack ?? err)}`); void cleanup().finally(() => process.exit(1)); });
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const r: BenchResults = {};
+  const hubs: BenchHub[] = [];
+  try {
+    if (want(1)) {
+      log('1/7 baseline: raw BullMQ');
+      r.baseline = await runBaseline(env, { quick });
+    }
+    if (want(7)) {
+      log('7/7 cost per task (dedicated idle hub, 2 worker processes)');
+      const h = await startBenchHub(env, 'cost', { config: { RECONCILE_INTERVAL_MS: '600000' } });
+      hubs.push(h);
+      const workers = [env.spawnWorkerCli(h.prefix, 'demo.*', 25), env.spawnWorkerCli(h.prefix, 'demo.*', 25)];
+      await env.waitForWorkers(h.prefix, 2);
+      r.cost = await runCost(h, { quick });
+      await Promise.all(workers.map((w) => env.stopChild(w)));
+      await h.close();
+    }
+    if (want(2) || want(4) || want(5)) {
+      const planner = new TimingPlanner();
+      const h = await startBenchHub(env, 'main', { planner });
+      hubs.push(h);
+      const workers = [env.spawnWorkerCli(h.prefix, 'demo.*', 25), env.spawnWorkerCli(h.prefix, 'demo.*', 25)];
+      await env.waitForWorkers(h.prefix, 2);
+      if (want(2)) {
+        log('2/7 submit latency at 100 tasks/s (HTTP API, then the in-process chat path)');
+        r.submit = await runSubmitLatency(env, h, planner, { quick });
+      }
+      if (want(4)) {
+        log('4/7 end-to-end throughput, 1-step tasks, 2 worker processes x 25');
+        r.e2e = await runThroughput(h, { label: 'e2e', tasks: quick ? 500 : 3000, subtasksPerTask: 1, workerPids: workers.map((w) => w.pid!), text: (i) => `bench e2e #${i}` });
+      }
+      if (want(5)) {
+        log('5/7 DAG throughput, 10-subtask fan-out/join tasks');
+        r.dag = await runThroughput(h, { label: 'dag', tasks: quick ? 50 : 300, subtasksPerTask: 10, workerPids: workers.map((w) => w.pid!), text: (i) => `bench dag #${i} in 9 steps` });
+      }
+      await Promise.all(workers.map((w) => env.stopChild(w)));
+      await h.close();
+    }
+    if (want(3)) {
+      log('3/7 progress latency (PROGRESS_INTERVAL_MS=0, worker throttle 0)');
+      const h = await startBenchHub(env, 'progress', { config: { PROGRESS_INTERVAL_MS: '0' } });
+      hubs.push(h);
+      const pool = new PoolClient(env, h.prefix);
+      await pool.add([{ id: 'progress-worker', patterns: ['bench.progress'], concurrency: 64, progressIntervalMs: 0 }]);
+      await env.waitForWorkers(h.prefix, 1);
+      r.progress = await runProgressLatency(h, pool, { quick });
+      await pool.stop();
+      await h.close();
+    }
+    if (want(6)) {
+      // Budget: about 90 s for the big batch, from the measured end-to-end rate when there is one.
+      const rate = r.e2e?.tasksPerSec;
+      const budgeted = rate ? Math.max(500, Math.floor((rate * 90) / 500) * 500) : requestedScaleTasks;
+      const tasks = Math.min(requestedScaleTasks, budgeted);
+      log(`6/7 scale: 500 workers in 4 processes, ${tasks} tasks${tasks < requestedScaleTasks ? ` (scaled down from ${requestedScaleTasks} to fit the time budget)` : ''}`);
+      r.scale = await runScaleChild({ tasks, requestedTasks: requestedScaleTasks, processes: 4, levels: quick ? [10, 100] : [10, 100, 500], quick });
+    }
+  } finally {
+    for (const h of hubs) await h.close().catch((err) => log(`hub close failed: ${String(err)}`));
+    await cleanup();
+  }
+
+  const rows = buildRows(r);
+  const seconds = Math.round((Date.now() - started) / 1000);
+  process.stdout.write(`\n${renderTable(rows)}\n\nfinished in ${seconds} s${quick ? ' (--quick)' : ''}\n`);
+  if (!args.includes('--no-write')) {
+    const machine = await describeMachine();
+    const date = new Date().toISOString().slice(0, 10);
+    const dir = fileURLToPath(new URL('./results/', import.meta.url));
+    mkdirSync(dir, { recursive: true });
+    const file = `${dir}${date}.json`;
+    writeFileSync(file, `${JSON.stringify({ date, quick, only: only ?? null, seconds, machine, table: rows, markdown: renderMarkdown(rows), results: r }, null, 2)}\n`);
+    process.stdout.write(`wrote ${file}\n`);
+  }
+}
+
+/** Runs scenario 6 in its own process (bench/scale-child.ts) and returns its result. */
+async function runScaleChild(opts: ScaleOptions): Promise<ScaleResult> {
+  // --expose-gc only to measure, after the run, what the hub's heap really retains (peak RSS includes garbage).
+  const child = env.forkScript('scale-child.ts', {}, ['--expose-gc']);
+  try {
+    const reply = await new Promise<ScaleReply>((resolve, reject) => {
+      child.once('message', (m: ScaleReply) => resolve(m));
+      child.once('exit', (code) => reject(new Error(`scale process exited with ${code} before reporting`)));
+      setTimeout(() => reject(new Error('scale scenario did not finish in 240 s')), 240_000).unref();
+      child.send({ t: 'run', opts } satisfies ScaleCommand);
+    });
+    if (reply.t === 'error') throw new Error(`scale scenario failed: ${reply.message}`);
+    return reply.result;
+  } finally {
+    await env.stopChild(child, 30_000);
+  }
+}
+
+async function describeMachine() {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  const pgVersion = (await client.query<{ server_version: string }>('show server_version')).rows[0]?.server_version;
+  await client.end();
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
+  redis.disconnect();
+  const cpus = os.cpus();
+  return { cpus: cpus.length, cpuModel: cpus[0]?.model, memoryGb: round(os.totalmem() / 2 ** 30, 1), node: process.version, redis: redisVersion, postgres: pgVersion, platform: `${os.platform()} ${os.release()}` };
+}
+
+main().then(() => process.exit(0), async (err) => {
+  log(`failed: ${String(err?.stack ?? err)}`);
+  await cleanup().catch(() => {});
+  process.exit(1);
+});

@@ -1,0 +1,27 @@
+// Runs scenario 6 in a process of its own (forked by bench/run.ts), so the RSS sampled is that of a hub
+// process alone, not of a process that also ran the earlier scenarios.
+import { startBenchHub } from './lib/bench-hub.ts';
+import { BenchEnv } from './lib/env.ts';
+import { debug } from './lib/stats.ts';
+import { runScale, type ScaleOptions, type ScaleResult } from './scenarios/scale.ts';
+
+/** Parent -> child. */
+export type ScaleCommand = { t: 'run'; opts: ScaleOptions };
+/** Child -> parent. */
+export type ScaleReply = { t: 'result'; result: ScaleResult } | { t: 'error'; message: string };
+
+const env = new BenchEnv('scale');
+process.once('message', (cmd: ScaleCommand) => {
+  void (async () => {
+    debug('scale child: starting hub');
+    const h = await startBenchHub(env, 'scale');
+    try {
+      const result = await runScale(env, h, cmd.opts);
+      process.send?.({ t: 'result', result } satisfies ScaleReply);
+    } finally {
+      await h.close();
+    }
+  })().catch((err) => process.send?.({ t: 'error', message: String(err?.stack ?? err) } satisfies ScaleReply))
+    .finally(() => void env.cleanup().finally(() => process.exit(0)));
+});
+process.on('disconnect', () => { void env.cleanup().finally(() => process.exit(1)); });
