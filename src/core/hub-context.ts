@@ -39,7 +39,7 @@ export class HubContext {
   ) {
     this.keys = redisKeys(config.QUEUE_PREFIX);
     this.queues = new QueueSet(redis, config.QUEUE_PREFIX);
-    this.workers = new WorkerDirectory(redis, this.keys);
+    this.workers = new WorkerDirectory(redis, this.keys, config.WORKER_HEARTBEAT_MS);
   }
 
   /** Registers a receiver of committed task events. */

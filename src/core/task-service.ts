@@ -11,10 +11,11 @@ import { isTerminalTask } from './lifecycle.ts';
 import { validatePlan, type Planner } from './plan.ts';
 import { deriveProgress } from './progress.ts';
 import { replayTask } from './replay.ts';
+import { validateRequest } from './request-input.ts';
 import type { Database, NewTaskEvent, SubtaskRow, TaskEventRow, TaskRow } from './store/schema.ts';
 import { finishOrReview, releaseDependents } from './task-flow.ts';
 import { findVisibleTask, insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
-import { NOTIFY_POLICIES, PRIORITIES, TASK_STATUSES, type ConversationRef, type DerivedProgress, type MessageRef, type NotifyPolicy, type Priority, type TaskStatus } from './types.ts';
+import { TASK_STATUSES, type ConversationRef, type DerivedProgress, type MessageRef, type NotifyPolicy, type Priority, type TaskStatus } from './types.ts';
 
 /** A request to do something, from any frontend. */
 export interface SubmitRequest {
@@ -48,15 +49,7 @@ export class TaskService {
   /** Validates, plans and persists a request, then queues its ready subtasks. Refusals write nothing. */
   async submit(req: SubmitRequest): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; warnings: string[] }> {
     const { config } = this.ctx;
-    const text = typeof req.text === 'string' ? req.text.trim() : '';
-    if (!text) throw new InvalidInputError('The request is empty: say what you want done, e.g. "summarise https://example.org".');
-    if (text.length > config.MAX_REQUEST_CHARS) {
-      throw new InvalidInputError(`The request is ${text.length} characters long; the limit is ${config.MAX_REQUEST_CHARS}. Shorten it or attach the material as a link.`);
-    }
-    const priority = req.priority ?? config.DEFAULT_PRIORITY;
-    if (!PRIORITIES.includes(priority)) throw new InvalidInputError(`Priority must be one of ${PRIORITIES.join(', ')}.`);
-    const notifyPolicy = req.notifyPolicy ?? config.DEFAULT_NOTIFY_POLICY;
-    if (!NOTIFY_POLICIES.includes(notifyPolicy)) throw new InvalidInputError(`Notify policy must be one of ${NOTIFY_POLICIES.join(', ')}.`);
+    const { text, priority, notifyPolicy } = validateRequest(config, req, 'The request is empty: say what you want done, e.g. "summarise https://example.org".');
 
     if (!req.parentTaskId && !this.ctx.isAdmin(req.origin.userId)) await this.rateLimit(req.origin.userId);
     const plan = await this.planner.plan({ text, userId: req.origin.userId });

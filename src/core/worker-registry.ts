@@ -37,20 +37,20 @@ export function unservedCapabilities(workers: WorkerInfo[], needed: string[]): s
 }
 
 /**
- * Which capabilities live workers serve, for the per-submit "is anyone there?" check at O(1) Redis work
- * however many workers there are. The registrations are re-read at most every `maxAgeMs` (one read shared
- * by concurrent callers), answers are memoised per capability between reads, and a capability that looks
- * unserved is re-checked against a read that started after the question was asked, so a worker that has
- * just registered is never reported missing. A worker that just left may count as present for `maxAgeMs`
- * (its registration outlives it by up to 3 heartbeats anyway).
+ * Which capabilities live workers serve, for the per-submit "is anyone there?" check at O(1) Redis work per
+ * task however many workers there are. The live ids are re-read at most every `maxAgeMs` (one read shared by
+ * concurrent callers), and only the registrations of ids not seen before are fetched: a worker's patterns and
+ * capabilities never change under one id. Answers are memoised per capability between reads, and a capability
+ * that looks unserved is re-checked against a read that started after the question was asked, so a worker that
+ * has just registered is never reported missing. A worker that just left may count as present for `maxAgeMs`.
  */
 export class WorkerDirectory {
-  private workers: WorkerInfo[] = [];
+  private readonly known = new Map<string, WorkerInfo>();
   private readStartedAt = -Infinity;
   private reading?: Promise<void>;
   private readonly served = new Map<string, boolean>();
 
-  constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly maxAgeMs = 1000) {}
+  constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly maxAgeMs = 5000) {}
 
   /** The capabilities among `needed` that no live worker can run. */
   async unserved(needed: string[]): Promise<string[]> {
@@ -65,7 +65,7 @@ export class WorkerDirectory {
   private check(needed: string[]): string[] {
     return [...new Set(needed)].filter((c) => {
       let ok = this.served.get(c);
-      if (ok === undefined) this.served.set(c, (ok = this.workers.some((w) => serves(w, c))));
+      if (ok === undefined) this.served.set(c, (ok = [...this.known.values()].some((w) => serves(w, c))));
       return !ok;
     });
   }
@@ -75,13 +75,21 @@ export class WorkerDirectory {
     while (this.readStartedAt < since) {
       if (!this.reading) {
         const startedAt = Date.now();
-        this.reading = listLiveWorkers(this.redis, this.keys).then((workers) => {
-          this.workers = workers;
-          this.served.clear();
-          this.readStartedAt = startedAt;
-        }).finally(() => { this.reading = undefined; });
+        this.reading = this.read().then(() => { this.readStartedAt = startedAt; }).finally(() => { this.reading = undefined; });
       }
       await this.reading;
     }
+  }
+
+  private async read(): Promise<void> {
+    const now = Date.now();
+    const res = await this.redis.pipeline().zremrangebyscore(this.keys.workers, '-inf', now).zrange(this.keys.workers, 0, -1).exec();
+    const ids = (res?.[1]?.[1] as string[] | undefined) ?? [];
+    const live = new Set(ids);
+    const fresh = ids.filter((id) => !this.known.has(id));
+    const raw = fresh.length ? await this.redis.mget(fresh.map((id) => this.keys.worker(id))) : [];
+    for (const id of [...this.known.keys()]) if (!live.has(id)) this.known.delete(id);
+    raw.forEach((r, i) => { if (r) this.known.set(fresh[i]!, JSON.parse(r) as WorkerInfo); });
+    this.served.clear();
   }
 }

@@ -1,13 +1,14 @@
 // Schedules ("do this at X", "do this every X"): Postgres is the record, a BullMQ job scheduler (or one delayed job) the timer.
 import type { JobSchedulerTemplateOptions, Queue } from 'bullmq';
 import type { Transaction } from 'kysely';
+import { validateRequest } from '../request-input.ts';
 import { ConflictError, errorText, InvalidInputError, NotFoundError } from '../errors.ts';
 import type { HubContext, HubEvent } from '../hub-context.ts';
 import { newId, shortId } from '../ids.ts';
 import type { Database, NewTaskEvent, TaskRow } from '../store/schema.ts';
 import type { Caller } from '../task-service.ts';
 import { insertEvents, json, now as sqlNow } from '../task-store.ts';
-import { NOTIFY_POLICIES, PRIORITIES, type ConversationRef, type NotifyPolicy, type Priority } from '../types.ts';
+import type { ConversationRef, NotifyPolicy, Priority } from '../types.ts';
 import { scheduleDb, toSchedule, type Schedule, type ScheduleStatus, type ScheduleTrx } from './schedule-rows.ts';
 import { ACCEPTED_FORMS, canonicalZone, nextRunOf, parseWhen, splitScheduleRequest, type WhenSpec } from './time-spec.ts';
 
@@ -91,16 +92,8 @@ export class ScheduleService {
     const { config } = this.ctx;
     const userId = req.origin?.userId;
     if (!userId) throw new InvalidInputError('A schedule needs the user it runs for.');
-    const text = typeof req.text === 'string' ? req.text.trim() : '';
     const whenText = typeof req.when === 'string' ? req.when.trim().replace(/\s+/g, ' ') : '';
-    if (!text) throw new InvalidInputError('Say what to do as well as when, e.g. "every day at 9:00 summarise the news".');
-    if (text.length > config.MAX_REQUEST_CHARS) {
-      throw new InvalidInputError(`The request is ${text.length} characters long; the limit is ${config.MAX_REQUEST_CHARS}. Shorten it or attach the material as a link.`);
-    }
-    const priority = req.priority ?? config.DEFAULT_PRIORITY;
-    if (!PRIORITIES.includes(priority)) throw new InvalidInputError(`Priority must be one of ${PRIORITIES.join(', ')}.`);
-    const notifyPolicy = req.notifyPolicy ?? config.DEFAULT_NOTIFY_POLICY;
-    if (!NOTIFY_POLICIES.includes(notifyPolicy)) throw new InvalidInputError(`Notify policy must be one of ${NOTIFY_POLICIES.join(', ')}.`);
+    const { text, priority, notifyPolicy } = validateRequest(config, req, 'Say what to do as well as when, e.g. "every day at 9:00 summarise the news".');
     const zone = await this.getTimezone(userId);
     const now = this.now();
     const spec = parseWhen(whenText, { now, zone });
