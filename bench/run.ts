@@ -22,6 +22,7 @@ import type { ScaleCommand, ScaleReply } from './scale-child.ts';
 import { runSubmitLatency, type SubmitLatencyResult } from './scenarios/submit-latency.ts';
 import { runThroughput, type ThroughputResult } from './scenarios/throughput.ts';
 import { buildRows } from './lib/rows.ts';
+import { ForeignCpuMonitor } from './lib/proc-cpu.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`))?.split('=')[1];
@@ -55,6 +56,7 @@ for (const ev of ['uncaughtException', 'unhandledRejection'] as const) {
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const foreign = new ForeignCpuMonitor();
   const r: BenchResults = {};
   const hubs: BenchHub[] = [];
   try {
@@ -119,14 +121,18 @@ async function main(): Promise<void> {
 
   const rows = buildRows(r);
   const seconds = Math.round((Date.now() - started) / 1000);
-  process.stdout.write(`\n${renderTable(rows)}\n\nfinished in ${seconds} s${quick ? ' (--quick)' : ''}\n`);
+  // Other processes' CPU as a share of the machine (all cores) while the benchmark ran.
+  const foreignPct = round((foreign.foreignMs() / (seconds * 1000 * os.cpus().length)) * 100, 1);
+  foreign.stop();
+  const shared = foreignPct >= 5 ? ` — other processes used ${foreignPct}% of the machine meanwhile: numbers are noisy, run again on a quiet machine` : '';
+  process.stdout.write(`\n${renderTable(rows)}\n\nfinished in ${seconds} s${quick ? ' (--quick)' : ''}; other processes' CPU: ${foreignPct}% of the machine${shared}\n`);
   if (!args.includes('--no-write')) {
     const machine = await describeMachine();
     const date = new Date().toISOString().slice(0, 10);
     const dir = fileURLToPath(new URL('./results/', import.meta.url));
     mkdirSync(dir, { recursive: true });
     const file = `${dir}${date}.json`;
-    writeFileSync(file, `${JSON.stringify({ date, quick, only: only ?? null, seconds, machine, table: rows, markdown: renderMarkdown(rows), results: r }, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify({ date, quick, only: only ?? null, seconds, foreignCpuPct: foreignPct, machine, table: rows, markdown: renderMarkdown(rows), results: r }, null, 2)}\n`);
     process.stdout.write(`wrote ${file}\n`);
   }
 }

@@ -25,6 +25,8 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 /** A database handle whose every statement is counted. */
 export interface CountedDatabase extends DatabaseHandle {
   counter: SqlCounter;
+  /** The pool itself (its waitingCount shows connection contention). */
+  pool: pg.Pool;
 }
 
 /** Everything one run creates, so `cleanup()` can remove all of it. */
@@ -56,7 +58,7 @@ export class BenchEnv {
     pool.on('error', () => {});
     pool.on('connect', (client) => counter.wrap(client));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    const handle: CountedDatabase = { db, kind: 'postgres', schema, counter, close: () => db.destroy() };
+    const handle: CountedDatabase = { db, kind: 'postgres', schema, counter, pool, close: () => db.destroy() };
     await migrateToLatest(handle);
     counter.reset();
     return handle;

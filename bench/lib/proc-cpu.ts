@@ -25,3 +25,56 @@ export function pidsNamed(...names: string[]): number[] {
 export function cpuSnapshot(groups: Record<string, number[]>): Record<string, number> {
   return Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, pids.reduce((a, p) => a + cpuMsOf(p), 0)]));
 }
+
+function readStat(pid: number): { ppid: number; comm: string; cpuMs: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = stat.lastIndexOf(')');
+    const fields = stat.slice(close + 2).split(' ');
+    return { ppid: Number(fields[1]), comm: stat.slice(stat.indexOf('(') + 1, close), cpuMs: (Number(fields[11]) + Number(fields[12])) * TICK_MS };
+  } catch { return null; }
+}
+
+/**
+ * Samples, once a second, the CPU used by processes that are not this benchmark's (this process and its
+ * descendants) nor Redis or Postgres: another test suite on the same 2 cores makes the numbers noisy.
+ */
+export class ForeignCpuMonitor {
+  private readonly first = new Map<number, number>();
+  private readonly last = new Map<number, number>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor() {
+    this.sample(true);
+    this.timer = setInterval(() => this.sample(false), 1000);
+    this.timer.unref();
+  }
+
+  /** Foreign CPU milliseconds since the monitor started. */
+  foreignMs(): number {
+    this.sample(false);
+    let ms = 0;
+    for (const [pid, v] of this.last) ms += v - (this.first.get(pid) ?? 0);
+    return ms;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private sample(initial: boolean): void {
+    let pids: number[];
+    try { pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number); } catch { return; }
+    const stats = new Map(pids.flatMap((p) => { const s = readStat(p); return s ? [[p, s] as const] : []; }));
+    const ours = new Set([process.pid]);
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const [pid, s] of stats) if (!ours.has(pid) && ours.has(s.ppid)) { ours.add(pid); grew = true; }
+    }
+    for (const [pid, s] of stats) {
+      if (ours.has(pid) || s.comm === 'redis-server' || s.comm === 'postgres' || pid === 1) continue;
+      if (!this.first.has(pid)) this.first.set(pid, initial ? s.cpuMs : 0);
+      this.last.set(pid, s.cpuMs);
+    }
+  }
+}

@@ -36,7 +36,7 @@ interface Marks { start: number; text: string; persisted?: number; enqueued?: nu
 export async function runSubmitLatency(env: BenchEnv, h: BenchHub, planner: TimingPlanner, opts: { quick: boolean }): Promise<SubmitLatencyResult> {
   const rate = 100;
   const seconds = opts.quick ? 3 : 8;
-  const warm = rate; // one second of warm-up, not recorded
+  const warm = rate * 3; // three seconds of warm-up (JIT, scripts, pools), not recorded
   const n = rate * seconds;
   const byTask = new Map<string, Marks>();
   const early = new Map<string, Partial<Marks>>(); // stages seen before the caller learnt the task id
