@@ -47,11 +47,17 @@ const env = new BenchEnv();
 let cleaning: Promise<void> | undefined;
 const cleanup = () => (cleaning ??= env.cleanup());
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => { log(`${sig}: cleaning up`); void cleanup().finally(() => process.exit(130)); });
+  process.once(sig, () => {
+    log(`${sig}: cleaning up`);
+    void cleanup().finally(() => process.exit(130));
+  });
 }
 // A crash anywhere still stops the spawned workers and removes the run's keys and schemas.
 for (const ev of ['uncaughtException', 'unhandledRejection'] as const) {
-  process.on(ev, (err) => { log(`${ev}: ${String((err as Error)?.stack ?? err)}`); void cleanup().finally(() => process.exit(1)); });
+  process.on(ev, (err) => {
+    log(`${ev}: ${String((err as Error)?.stack ?? err)}`);
+    void cleanup().finally(() => process.exit(1));
+  });
 }
 
 async function main(): Promise<void> {
@@ -86,11 +92,23 @@ async function main(): Promise<void> {
       }
       if (want(4)) {
         log('4/7 end-to-end throughput, 1-step tasks, 2 worker processes x 25');
-        r.e2e = await runThroughput(h, { label: 'e2e', tasks: quick ? 500 : 3000, subtasksPerTask: 1, workerPids: workers.map((w) => w.pid!), text: (i) => `bench e2e #${i}` });
+        r.e2e = await runThroughput(h, {
+          label: 'e2e',
+          tasks: quick ? 500 : 3000,
+          subtasksPerTask: 1,
+          workerPids: workers.map((w) => w.pid!),
+          text: (i) => `bench e2e #${i}`,
+        });
       }
       if (want(5)) {
         log('5/7 DAG throughput, 10-subtask fan-out/join tasks');
-        r.dag = await runThroughput(h, { label: 'dag', tasks: quick ? 50 : 300, subtasksPerTask: 10, workerPids: workers.map((w) => w.pid!), text: (i) => `bench dag #${i} in 9 steps` });
+        r.dag = await runThroughput(h, {
+          label: 'dag',
+          tasks: quick ? 50 : 300,
+          subtasksPerTask: 10,
+          workerPids: workers.map((w) => w.pid!),
+          text: (i) => `bench dag #${i} in 9 steps`,
+        });
       }
       await Promise.all(workers.map((w) => env.stopChild(w)));
       await h.close();
@@ -111,8 +129,16 @@ async function main(): Promise<void> {
       const rate = r.e2e?.tasksPerSec;
       const budgeted = rate ? Math.max(500, Math.floor((rate * 90) / 500) * 500) : requestedScaleTasks;
       const tasks = Math.min(requestedScaleTasks, budgeted);
-      log(`6/7 scale: 500 workers in 4 processes, ${tasks} tasks${tasks < requestedScaleTasks ? ` (scaled down from ${requestedScaleTasks} to fit the time budget)` : ''}`);
-      r.scale = await runScaleChild({ tasks, requestedTasks: requestedScaleTasks, processes: 4, levels: quick ? [10, 100] : [10, 100, 500], quick });
+      log(
+        `6/7 scale: 500 workers in 4 processes, ${tasks} tasks${tasks < requestedScaleTasks ? ` (scaled down from ${requestedScaleTasks} to fit the time budget)` : ''}`,
+      );
+      r.scale = await runScaleChild({
+        tasks,
+        requestedTasks: requestedScaleTasks,
+        processes: 4,
+        levels: quick ? [10, 100] : [10, 100, 500],
+        quick,
+      });
     }
   } finally {
     for (const h of hubs) await h.close().catch((err) => log(`hub close failed: ${String(err)}`));
@@ -124,15 +150,23 @@ async function main(): Promise<void> {
   // Other processes' CPU as a share of the machine (all cores) while the benchmark ran.
   const foreignPct = round((foreign.foreignMs() / (seconds * 1000 * os.cpus().length)) * 100, 1);
   foreign.stop();
-  const shared = foreignPct >= 5 ? ` — other processes used ${foreignPct}% of the machine meanwhile: numbers are noisy, run again on a quiet machine` : '';
-  process.stdout.write(`\n${renderTable(rows)}\n\nfinished in ${seconds} s${quick ? ' (--quick)' : ''}; other processes' CPU: ${foreignPct}% of the machine${shared}\n`);
+  const shared =
+    foreignPct >= 5
+      ? ` — other processes used ${foreignPct}% of the machine meanwhile: numbers are noisy, run again on a quiet machine`
+      : '';
+  process.stdout.write(
+    `\n${renderTable(rows)}\n\nfinished in ${seconds} s${quick ? ' (--quick)' : ''}; other processes' CPU: ${foreignPct}% of the machine${shared}\n`,
+  );
   if (!args.includes('--no-write')) {
     const machine = await describeMachine();
     const date = new Date().toISOString().slice(0, 10);
     const dir = fileURLToPath(new URL('./results/', import.meta.url));
     mkdirSync(dir, { recursive: true });
     const file = `${dir}${date}.json`;
-    writeFileSync(file, `${JSON.stringify({ date, quick, only: only ?? null, seconds, foreignCpuPct: foreignPct, machine, table: rows, markdown: renderMarkdown(rows), results: r }, null, 2)}\n`);
+    writeFileSync(
+      file,
+      `${JSON.stringify({ date, quick, only: only ?? null, seconds, foreignCpuPct: foreignPct, machine, table: rows, markdown: renderMarkdown(rows), results: r }, null, 2)}\n`,
+    );
     process.stdout.write(`wrote ${file}\n`);
   }
 }
@@ -165,11 +199,22 @@ async function describeMachine() {
   const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
   redis.disconnect();
   const cpus = os.cpus();
-  return { cpus: cpus.length, cpuModel: cpus[0]?.model, memoryGb: round(os.totalmem() / 2 ** 30, 1), node: process.version, redis: redisVersion, postgres: pgVersion, platform: `${os.platform()} ${os.release()}` };
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model,
+    memoryGb: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+    redis: redisVersion,
+    postgres: pgVersion,
+    platform: `${os.platform()} ${os.release()}`,
+  };
 }
 
-main().then(() => process.exit(0), async (err) => {
-  log(`failed: ${String(err?.stack ?? err)}`);
-  await cleanup().catch(() => {});
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  async (err) => {
+    log(`failed: ${String(err?.stack ?? err)}`);
+    await cleanup().catch(() => {});
+    process.exit(1);
+  },
+);

@@ -21,7 +21,10 @@ process.once('message', (cmd: ScaleCommand) => {
     } finally {
       await h.close();
     }
-  })().catch((err) => process.send?.({ t: 'error', message: String(err?.stack ?? err) } satisfies ScaleReply))
+  })()
+    .catch((err) => process.send?.({ t: 'error', message: String(err?.stack ?? err) } satisfies ScaleReply))
     .finally(() => void env.cleanup().finally(() => process.exit(0)));
 });
-process.on('disconnect', () => { void env.cleanup().finally(() => process.exit(1)); });
+process.on('disconnect', () => {
+  void env.cleanup().finally(() => process.exit(1));
+});

@@ -39,7 +39,9 @@ function handlersFor(workerId: string): CapabilityHandlers {
     ...Object.fromEntries(SCALE_CAPABILITIES.map((c) => [c, scale])),
     // Input text "<reports>x<everyMs>": reports items 1..n, timestamping each at the call to progress.items().
     'bench.progress': async ({ input, progress, job, signal }) => {
-      const [n, every] = String((input as { text?: string })?.text ?? '20x50').split('x').map(Number) as [number, number];
+      const [n, every] = String((input as { text?: string })?.text ?? '20x50')
+        .split('x')
+        .map(Number) as [number, number];
       const reports: Array<[number, number]> = [];
       progress.stage('working', n);
       for (let i = 1; i <= n && !signal.aborted; i++) {
@@ -57,10 +59,22 @@ function handlersFor(workerId: string): CapabilityHandlers {
 process.on('message', (cmd: PoolCommand) => {
   void (async () => {
     if (cmd.t === 'add') {
-      const added = cmd.specs.map((s) => new WorkerRuntime({
-        redis, prefix, patterns: s.patterns, handlers: handlersFor(s.id), concurrency: s.concurrency, log, id: s.id,
-        progressIntervalMs: s.progressIntervalMs, heartbeatMs: 5000, lockMs: 30_000, version: 'bench',
-      }));
+      const added = cmd.specs.map(
+        (s) =>
+          new WorkerRuntime({
+            redis,
+            prefix,
+            patterns: s.patterns,
+            handlers: handlersFor(s.id),
+            concurrency: s.concurrency,
+            log,
+            id: s.id,
+            progressIntervalMs: s.progressIntervalMs,
+            heartbeatMs: 5000,
+            lockMs: 30_000,
+            version: 'bench',
+          }),
+      );
       // Start in small batches so hundreds of connections do not open in one burst.
       for (let i = 0; i < added.length; i += 25) await Promise.all(added.slice(i, i + 25).map((r) => r.start()));
       runtimes.push(...added);
@@ -70,7 +84,10 @@ process.on('message', (cmd: PoolCommand) => {
       send({ t: 'stopped' });
       process.exit(0);
     }
-  })().catch((err) => { process.stderr.write(`worker-pool: ${String(err?.stack ?? err)}\n`); process.exit(1); });
+  })().catch((err) => {
+    process.stderr.write(`worker-pool: ${String(err?.stack ?? err)}\n`);
+    process.exit(1);
+  });
 });
 
 async function stopAll(): Promise<void> {
@@ -78,5 +95,9 @@ async function stopAll(): Promise<void> {
   redis.disconnect();
 }
 
-process.on('SIGTERM', () => { void stopAll().finally(() => process.exit(0)); });
-process.on('disconnect', () => { void stopAll().finally(() => process.exit(0)); });
+process.on('SIGTERM', () => {
+  void stopAll().finally(() => process.exit(0));
+});
+process.on('disconnect', () => {
+  void stopAll().finally(() => process.exit(0));
+});

@@ -2,7 +2,8 @@
 import { sql, type Kysely } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.createTable('tasks')
+  await db.schema
+    .createTable('tasks')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('user_id', 'text', (c) => c.notNull())
     .addColumn('origin', 'jsonb', (c) => c.notNull())
@@ -24,7 +25,8 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('tasks_user_created').on('tasks').columns(['user_id', 'created_at']).execute();
   await db.schema.createIndex('tasks_status').on('tasks').columns(['status', 'updated_at']).execute();
 
-  await db.schema.createTable('subtasks')
+  await db.schema
+    .createTable('subtasks')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('task_id', 'text', (c) => c.notNull().references('tasks.id').onDelete('cascade'))
     .addColumn('key', 'text', (c) => c.notNull())
@@ -51,7 +53,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('subtasks_status').on('subtasks').columns(['status', 'updated_at']).execute();
 
-  await db.schema.createTable('task_events')
+  await db.schema
+    .createTable('task_events')
     .addColumn('id', 'bigserial', (c) => c.primaryKey())
     .addColumn('task_id', 'text', (c) => c.notNull().references('tasks.id').onDelete('cascade'))
     .addColumn('subtask_id', 'text')
@@ -62,7 +65,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('task_events_task').on('task_events').columns(['task_id', 'id']).execute();
 
-  await db.schema.createTable('dead_letters')
+  await db.schema
+    .createTable('dead_letters')
     .addColumn('id', 'bigserial', (c) => c.primaryKey())
     .addColumn('subtask_id', 'text', (c) => c.notNull().references('subtasks.id').onDelete('cascade'))
     .addColumn('task_id', 'text', (c) => c.notNull().references('tasks.id').onDelete('cascade'))

@@ -4,10 +4,23 @@ import { sql, type Kysely } from 'kysely';
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('subtasks').addColumn('user_id', 'text').execute();
   await sql`UPDATE subtasks s SET user_id = t.user_id FROM tasks t WHERE t.id = s.task_id`.execute(db);
-  await db.schema.alterTable('subtasks').alterColumn('user_id', (c) => c.setNotNull()).execute();
-  await db.schema.alterTable('subtasks').addColumn('requires_review', 'boolean', (c) => c.notNull().defaultTo(false)).execute();
-  await db.schema.createIndex('subtasks_user_inflight').on('subtasks').columns(['user_id', 'status', 'queued_at']).execute();
-  await db.schema.alterTable('tasks').addColumn('requires_review', 'boolean', (c) => c.notNull().defaultTo(false)).execute();
+  await db.schema
+    .alterTable('subtasks')
+    .alterColumn('user_id', (c) => c.setNotNull())
+    .execute();
+  await db.schema
+    .alterTable('subtasks')
+    .addColumn('requires_review', 'boolean', (c) => c.notNull().defaultTo(false))
+    .execute();
+  await db.schema
+    .createIndex('subtasks_user_inflight')
+    .on('subtasks')
+    .columns(['user_id', 'status', 'queued_at'])
+    .execute();
+  await db.schema
+    .alterTable('tasks')
+    .addColumn('requires_review', 'boolean', (c) => c.notNull().defaultTo(false))
+    .execute();
   await db.schema.alterTable('tasks').addColumn('feedback', 'text').execute();
   await db.schema.createIndex('tasks_finished').on('tasks').columns(['finished_at']).execute();
 }

@@ -2,7 +2,8 @@
 import { sql, type Kysely } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.createTable('schedules')
+  await db.schema
+    .createTable('schedules')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('user_id', 'text', (c) => c.notNull())
     .addColumn('origin', 'jsonb', (c) => c.notNull())
@@ -22,12 +23,16 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('next_run_at', 'timestamptz')
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
-    .addCheckConstraint('schedules_when', sql`(kind = 'at' and run_at is not null) or (kind = 'every' and (cron is not null) <> (every_ms is not null))`)
+    .addCheckConstraint(
+      'schedules_when',
+      sql`(kind = 'at' and run_at is not null) or (kind = 'every' and (cron is not null) <> (every_ms is not null))`,
+    )
     .execute();
   await db.schema.createIndex('schedules_user_created').on('schedules').columns(['user_id', 'created_at']).execute();
   await db.schema.createIndex('schedules_status').on('schedules').column('status').execute();
 
-  await db.schema.createTable('schedule_runs')
+  await db.schema
+    .createTable('schedule_runs')
     .addColumn('schedule_id', 'text', (c) => c.notNull().references('schedules.id').onDelete('cascade'))
     .addColumn('fire_time', 'timestamptz', (c) => c.notNull())
     .addColumn('task_id', 'text', (c) => c.references('tasks.id').onDelete('set null'))
@@ -37,7 +42,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('schedule_runs_task').on('schedule_runs').column('task_id').execute();
 
-  await db.schema.createTable('user_settings')
+  await db.schema
+    .createTable('user_settings')
     .addColumn('user_id', 'text', (c) => c.primaryKey())
     .addColumn('timezone', 'text', (c) => c.notNull())
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))

@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { buildProgram } from './cli/program.ts';
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 await buildProgram(version).parseAsync(process.argv);

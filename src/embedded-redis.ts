@@ -15,7 +15,10 @@ export interface EmbeddedRedis {
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); });
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
     s.on('error', reject);
   });
 }
@@ -25,23 +28,59 @@ export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis
   const dir = path.resolve(dataDir, 'redis');
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const child: ChildProcess = spawn('redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '',
-    '--maxmemory-policy', 'noeviction', '--protected-mode', 'yes',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const spawnError = new Promise<never>((_, reject) => child.once('error', (err: NodeJS.ErrnoException) => reject(
-    err.code === 'ENOENT'
-      ? new ConfigError('REDIS_URL is not set and no redis-server was found on PATH. Install Redis (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL=redis://host:6379.')
-      : err,
-  )));
+  const child: ChildProcess = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--save',
+      '',
+      '--maxmemory-policy',
+      'noeviction',
+      '--protected-mode',
+      'yes',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const spawnError = new Promise<never>((_, reject) =>
+    child.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'ENOENT'
+          ? new ConfigError(
+              'REDIS_URL is not set and no redis-server was found on PATH. Install Redis (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL=redis://host:6379.',
+            )
+          : err,
+      ),
+    ),
+  );
   spawnError.catch(() => {});
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new ConfigError(`The embedded redis-server exited at start (code ${code}). Check ${dir} or set REDIS_URL.`))));
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) =>
+      reject(
+        new ConfigError(`The embedded redis-server exited at start (code ${code}). Check ${dir} or set REDIS_URL.`),
+      ),
+    ),
+  );
   exited.catch(() => {});
   const url = `redis://127.0.0.1:${port}`;
   const ready = (async () => {
     for (let i = 0; i < 200; i++) {
       const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      try { await probe.connect(); await probe.ping(); return; } catch { await new Promise((r) => setTimeout(r, 50)); } finally { probe.disconnect(); }
+      try {
+        await probe.connect();
+        await probe.ping();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        probe.disconnect();
+      }
     }
     throw new ConfigError('The embedded redis-server did not answer within 10 s.');
   })();

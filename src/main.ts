@@ -101,7 +101,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
   config = withLocalToken(config, log);
   const redisInfo = await openRedis(config, log);
-  const database = opts.database ?? await openDatabase(config, log);
+  const database = opts.database ?? (await openDatabase(config, log));
   const redis: Redis = createRedis(redisInfo.url);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const ctx = new HubContext(config, database.db, redis, log);
@@ -117,7 +117,15 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const scheduleRunner = new ScheduleRunner(ctx, tasks, schedules);
   ctx.onEvents(scheduleRunner.sink);
   const commands = new CommandService(ctx, tasks, admin, schedules);
-  const web = createWebFrontend({ ctx, tasks, admin, schedules, host: config.HOST, port: config.PORT, tokens: config.HUB_API_TOKENS });
+  const web = createWebFrontend({
+    ctx,
+    tasks,
+    admin,
+    schedules,
+    host: config.HOST,
+    port: config.PORT,
+    tokens: config.HUB_API_TOKENS,
+  });
   frontends.register(web);
   for (const f of opts.frontends ?? []) frontends.register(f);
   const deps: FrontendDeps = { config, ctx, commands, tasks, log, http: web.server };
@@ -125,11 +133,19 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
 
   const workers: WorkerRuntime[] = [];
   if (opts.embeddedWorkers) {
-    workers.push(new WorkerRuntime({
-      redis: createRedis(redisInfo.url), prefix: config.QUEUE_PREFIX, patterns: config.WORKER_CAPABILITIES,
-      handlers: opts.handlers ?? builtinCapabilities, concurrency: config.WORKER_CONCURRENCY, log,
-      heartbeatMs: config.WORKER_HEARTBEAT_MS, lockMs: config.WORKER_LOCK_MS, version: VERSION,
-    }));
+    workers.push(
+      new WorkerRuntime({
+        redis: createRedis(redisInfo.url),
+        prefix: config.QUEUE_PREFIX,
+        patterns: config.WORKER_CAPABILITIES,
+        handlers: opts.handlers ?? builtinCapabilities,
+        concurrency: config.WORKER_CONCURRENCY,
+        log,
+        heartbeatMs: config.WORKER_HEARTBEAT_MS,
+        lockMs: config.WORKER_LOCK_MS,
+        version: VERSION,
+      }),
+    );
   }
   const stopAll = async () => {
     await frontends.stopAll();
@@ -160,7 +176,20 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
 
   let stopping: Promise<void> | undefined;
   return {
-    config, ctx, tasks, commands, schedules, scheduleRunner, admin, conductor, reconciler, janitor, notifier, frontends, web, workers,
+    config,
+    ctx,
+    tasks,
+    commands,
+    schedules,
+    scheduleRunner,
+    admin,
+    conductor,
+    reconciler,
+    janitor,
+    notifier,
+    frontends,
+    web,
+    workers,
     stop() {
       stopping ??= stopAll();
       return stopping;
@@ -169,19 +198,37 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
 }
 
 /** Starts a standalone worker that needs only Redis. */
-export async function startWorker(opts: { config?: Config; capabilities?: string; concurrency?: number; handlers?: CapabilityHandlers } = {}): Promise<WorkerRuntime & { shutdown(): Promise<void> }> {
-  const config = opts.config ?? loadConfig({ ...process.env, ...(opts.capabilities ? { WORKER_CAPABILITIES: opts.capabilities } : {}) });
+export async function startWorker(
+  opts: { config?: Config; capabilities?: string; concurrency?: number; handlers?: CapabilityHandlers } = {},
+): Promise<WorkerRuntime & { shutdown(): Promise<void> }> {
+  const config =
+    opts.config ??
+    loadConfig({ ...process.env, ...(opts.capabilities ? { WORKER_CAPABILITIES: opts.capabilities } : {}) });
   const log = createLogger(config.LOG_LEVEL);
-  if (!config.REDIS_URL) throw new ConfigError('REDIS_URL must be set for a standalone worker (it is how workers reach the hub), e.g. REDIS_URL=redis://127.0.0.1:6379.');
+  if (!config.REDIS_URL)
+    throw new ConfigError(
+      'REDIS_URL must be set for a standalone worker (it is how workers reach the hub), e.g. REDIS_URL=redis://127.0.0.1:6379.',
+    );
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const runtime = new WorkerRuntime({
-    redis, prefix: config.QUEUE_PREFIX, patterns: config.WORKER_CAPABILITIES, handlers: opts.handlers ?? builtinCapabilities,
-    concurrency: opts.concurrency ?? config.WORKER_CONCURRENCY, log, heartbeatMs: config.WORKER_HEARTBEAT_MS,
-    lockMs: config.WORKER_LOCK_MS, version: VERSION,
+    redis,
+    prefix: config.QUEUE_PREFIX,
+    patterns: config.WORKER_CAPABILITIES,
+    handlers: opts.handlers ?? builtinCapabilities,
+    concurrency: opts.concurrency ?? config.WORKER_CONCURRENCY,
+    log,
+    heartbeatMs: config.WORKER_HEARTBEAT_MS,
+    lockMs: config.WORKER_LOCK_MS,
+    version: VERSION,
   });
   await runtime.start();
-  return Object.assign(runtime, { async shutdown() { await runtime.stop(); redis.disconnect(); } });
+  return Object.assign(runtime, {
+    async shutdown() {
+      await runtime.stop();
+      redis.disconnect();
+    },
+  });
 }
 
 /** Stops `stop` on SIGINT/SIGTERM, once; a second signal exits at once. */
@@ -191,7 +238,13 @@ function onSignals(stop: () => Promise<void>): void {
     if (stopping) process.exit(130);
     stopping = true;
     process.stderr.write(`\n${sig}: shutting down gracefully (again to force)...\n`);
-    stop().then(() => process.exit(0), (err) => { process.stderr.write(`shutdown error: ${String(err)}\n`); process.exit(1); });
+    stop().then(
+      () => process.exit(0),
+      (err) => {
+        process.stderr.write(`shutdown error: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
@@ -201,7 +254,9 @@ function onSignals(stop: () => Promise<void>): void {
 export async function runStart(): Promise<void> {
   const config = loadConfig();
   const hub = await startHub({ config, embeddedWorkers: config.EMBEDDED_WORKERS });
-  process.stdout.write(`Switchboard is running at ${hub.web.url()} (database: ${hub.config.DATABASE_URL ? 'postgres' : 'embedded PGlite'}, redis: ${hub.config.REDIS_URL ? 'external' : 'embedded'}). Try: npx switchboard submit "hello" --follow\n`);
+  process.stdout.write(
+    `Switchboard is running at ${hub.web.url()} (database: ${hub.config.DATABASE_URL ? 'postgres' : 'embedded PGlite'}, redis: ${hub.config.REDIS_URL ? 'external' : 'embedded'}). Try: npx switchboard submit "hello" --follow\n`,
+  );
   onSignals(() => hub.stop());
 }
 

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { matchesAny, matchesPattern, parsePatterns, validateCapability, validatePattern } from '../src/core/capability-pattern.ts';
+import {
+  matchesAny,
+  matchesPattern,
+  parsePatterns,
+  validateCapability,
+  validatePattern,
+} from '../src/core/capability-pattern.ts';
 
 describe('capability patterns', () => {
   it.each([
@@ -30,7 +36,11 @@ describe('capability patterns', () => {
   });
 
   it('splits pattern lists without breaking braces', () => {
-    expect(parsePatterns('demo.*, {web,llm}.summarize ,web.fetch')).toEqual(['demo.*', '{web,llm}.summarize', 'web.fetch']);
+    expect(parsePatterns('demo.*, {web,llm}.summarize ,web.fetch')).toEqual([
+      'demo.*',
+      '{web,llm}.summarize',
+      'web.fetch',
+    ]);
     expect(parsePatterns('')).toEqual([]);
   });
 

@@ -24,34 +24,64 @@ let tasks: TaskService;
 let web: WebFrontend;
 let dataDir: string;
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 function cliEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, SWITCHBOARD_URL: web.url(), SWITCHBOARD_TOKEN: ALICE, DATA_DIR: dataDir, NO_COLOR: '1', ...extra };
+  const e: NodeJS.ProcessEnv = {
+    ...process.env,
+    SWITCHBOARD_URL: web.url(),
+    SWITCHBOARD_TOKEN: ALICE,
+    DATA_DIR: dataDir,
+    NO_COLOR: '1',
+    ...extra,
+  };
   for (const [k, v] of Object.entries(e)) if (v === undefined) delete e[k];
   return e;
 }
 
 function cli(args: string[], extra: Record<string, string | undefined> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: cliEnv(extra), timeout: 20_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd: ROOT, env: cliEnv(extra), timeout: 20_000 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : -1
+          : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
 async function closedPort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
   });
 }
 
 beforeAll(async () => {
   env = await createTestEnv();
   tasks = new TaskService(env.ctx, new RulePlanner());
-  web = createWebFrontend({ ctx: env.ctx, tasks, admin: new AdminService(env.ctx), host: '127.0.0.1', port: 0, tokens: env.config.HUB_API_TOKENS });
+  web = createWebFrontend({
+    ctx: env.ctx,
+    tasks,
+    admin: new AdminService(env.ctx),
+    host: '127.0.0.1',
+    port: 0,
+    tokens: env.config.HUB_API_TOKENS,
+  });
   await web.start();
   dataDir = mkdtempSync(path.join(tmpdir(), 'sb-cli-test-'));
 });
@@ -68,9 +98,18 @@ describe('switchboard CLI', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const body = JSON.parse(r.stdout);
-    expect(body.task).toMatchObject({ text: 'summarise the council minutes', userId: 'web:alice', priority: 'low', status: 'ASSIGNED' });
+    expect(body.task).toMatchObject({
+      text: 'summarise the council minutes',
+      userId: 'web:alice',
+      priority: 'low',
+      status: 'ASSIGNED',
+    });
     expect(body.warnings[0]).toMatch(/No worker is online/);
-    const row = await env.ctx.db.selectFrom('tasks').selectAll().where('id', '=', body.task.id).executeTakeFirstOrThrow();
+    const row = await env.ctx.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('id', '=', body.task.id)
+      .executeTakeFirstOrThrow();
     expect(row).toMatchObject({ user_id: 'web:alice', priority: 'low' });
   });
 
@@ -80,7 +119,11 @@ describe('switchboard CLI', () => {
     const m = /^Task ([0-9a-f]{8}) submitted \(ASSIGNED\)\.$/m.exec(r.stdout);
     expect(m).not.toBeNull();
     expect(r.stderr).toMatch(/^warning: No worker is online for demo.echo/);
-    const row = await env.ctx.db.selectFrom('tasks').select('text').where('id', 'like', `${m![1]}%`).executeTakeFirstOrThrow();
+    const row = await env.ctx.db
+      .selectFrom('tasks')
+      .select('text')
+      .where('id', 'like', `${m![1]}%`)
+      .executeTakeFirstOrThrow();
     expect(row.text).toBe('plain words joined');
   });
 
@@ -91,9 +134,19 @@ describe('switchboard CLI', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('tasks list shows the caller\'s tasks as a table, and JSON on request', async () => {
-    const mine = (await tasks.submit({ origin: { platform: 'web', conversationId: 'web:alice', userId: 'web:alice' }, text: 'listed task for alice' })).task;
-    const theirs = (await tasks.submit({ origin: { platform: 'web', conversationId: 'web:bob', userId: 'web:bob' }, text: 'bob private task' })).task;
+  it("tasks list shows the caller's tasks as a table, and JSON on request", async () => {
+    const mine = (
+      await tasks.submit({
+        origin: { platform: 'web', conversationId: 'web:alice', userId: 'web:alice' },
+        text: 'listed task for alice',
+      })
+    ).task;
+    const theirs = (
+      await tasks.submit({
+        origin: { platform: 'web', conversationId: 'web:bob', userId: 'web:bob' },
+        text: 'bob private task',
+      })
+    ).task;
     const r = await cli(['tasks', 'list']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ID\s+STATUS\s+CREATED\s+REQUEST/);
@@ -113,7 +166,12 @@ describe('switchboard CLI', () => {
   });
 
   it('tasks show prints the task, its steps and events; other users get "No task"', async () => {
-    const task = (await tasks.submit({ origin: { platform: 'web', conversationId: 'web:alice', userId: 'web:alice' }, text: 'a diamond to show' })).task;
+    const task = (
+      await tasks.submit({
+        origin: { platform: 'web', conversationId: 'web:alice', userId: 'web:alice' },
+        text: 'a diamond to show',
+      })
+    ).task;
     const r = await cli(['tasks', 'show', task.id.slice(0, 8)]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Task ${task.id}`);
@@ -129,7 +187,12 @@ describe('switchboard CLI', () => {
   });
 
   it('cancel and retry print outcomes; API refusals exit 1 with the message', async () => {
-    const task = (await tasks.submit({ origin: { platform: 'web', conversationId: 'web:alice', userId: 'web:alice' }, text: 'cancel via cli' })).task;
+    const task = (
+      await tasks.submit({
+        origin: { platform: 'web', conversationId: 'web:alice', userId: 'web:alice' },
+        text: 'cancel via cli',
+      })
+    ).task;
     const short = task.id.slice(0, 8);
     const c = await cli(['cancel', short]);
     expect(c).toMatchObject({ code: 0, stdout: `Task ${short} cancelled.\n` });
@@ -165,19 +228,34 @@ describe('switchboard CLI', () => {
   });
 
   it('submit --follow streams events until the task ends, then reports it', async () => {
-    const child = spawn(process.execPath, [BIN, 'submit', 'follow me please', '--follow'], { cwd: ROOT, env: cliEnv({}) });
+    const child = spawn(process.execPath, [BIN, 'submit', 'follow me please', '--follow'], {
+      cwd: ROOT,
+      env: cliEnv({}),
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += String(d); });
-    child.stderr.on('data', (d) => { stderr += String(d); });
+    child.stdout.on('data', (d) => {
+      stdout += String(d);
+    });
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     try {
       // Once the CLI's stream is open and has replayed the plan, end the task from outside.
-      await expect.poll(() => stdout.includes('planned: 1 step (demo.echo)') && web.openStreams() > 0, { timeout: 15_000 }).toBe(true);
-      const row = await env.ctx.db.selectFrom('tasks').select('id').where('text', '=', 'follow me please').executeTakeFirstOrThrow();
+      await expect
+        .poll(() => stdout.includes('planned: 1 step (demo.echo)') && web.openStreams() > 0, { timeout: 15_000 })
+        .toBe(true);
+      const row = await env.ctx.db
+        .selectFrom('tasks')
+        .select('id')
+        .where('text', '=', 'follow me please')
+        .executeTakeFirstOrThrow();
       await tasks.cancel(row.id, { userId: 'web:alice' });
       expect(await exited).toBe(1);
-      expect(stdout).toMatch(/^Task [0-9a-f]{8} submitted\.\naccepted \(priority normal\)\nplanned: 1 step \(demo\.echo\)\nwaiting: no worker is online for demo\.echo\n$/);
+      expect(stdout).toMatch(
+        /^Task [0-9a-f]{8} submitted\.\naccepted \(priority normal\)\nplanned: 1 step \(demo\.echo\)\nwaiting: no worker is online for demo\.echo\n$/,
+      );
       expect(stderr).toContain(`Task ${row.id.slice(0, 8)} was cancelled. Cancelled by web:alice.`);
     } finally {
       child.kill();
@@ -197,7 +275,11 @@ describe('task controls from the CLI', () => {
       const second = await run(['submit', 'another review', '--review', '--follow']);
       const id2 = /Task ([0-9a-f]{8}) is waiting/.exec(second.stdout)![1]!;
       expect((await run(['reject', id2, 'not', 'needed'])).stdout).toMatch(/is REJECTED/);
-      const row = await h.hub.ctx.db.selectFrom('tasks').select('error').where('id', 'like', `${id2}%`).executeTakeFirstOrThrow();
+      const row = await h.hub.ctx.db
+        .selectFrom('tasks')
+        .select('error')
+        .where('id', 'like', `${id2}%`)
+        .executeTakeFirstOrThrow();
       expect(row.error).toBe('Rejected by web:alice: not needed');
       expect((await run(['duplicate', id2])).stdout).toMatch(/is (ASSIGNED|IN_PROGRESS|REVIEW|COMPLETED)/);
       const bad = await run(['revise', id2, 'shorter']);

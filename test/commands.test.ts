@@ -32,7 +32,11 @@ describe('command grammar', () => {
     ['every day at 9:00 summarise the news', true, { name: 'schedule', text: 'every day at 9:00 summarise the news' }],
     ['in 2 hours check the build', false, { name: 'schedule', text: 'in 2 hours check the build' }],
     ['in the report, find typos', true, { name: 'task', text: 'in the report, find typos', priority: undefined }],
-    ['/schedule every monday at 10:00 plan the week', false, { name: 'schedule', text: 'every monday at 10:00 plan the week' }],
+    [
+      '/schedule every monday at 10:00 plan the week',
+      false,
+      { name: 'schedule', text: 'every monday at 10:00 plan the week' },
+    ],
     ['schedules', true, { name: 'schedules' }],
     ['schedules pause 1a2b', true, { name: 'schedules', action: 'pause', id: '1a2b' }],
     ['schedules delete', true, { name: 'usage', message: 'Say which: schedules delete <schedule id>' }],
@@ -45,18 +49,30 @@ describe('command grammar', () => {
 describe('command service', () => {
   let h: Harness;
   let n = 0;
-  beforeAll(async () => { h = await createHarness(); });
-  afterAll(async () => { await h?.close(); });
+  beforeAll(async () => {
+    h = await createHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
 
-  const say = (text: string, user = 'test:alice', eventId = `ev-${++n}`) => h.hub.commands.handle({
-    eventId, text, plainTextIsTask: true, origin: { platform: 'test', conversationId: `chat-${user}`, userId: user },
-  } satisfies InboundMessage);
+  const say = (text: string, user = 'test:alice', eventId = `ev-${++n}`) =>
+    h.hub.commands.handle({
+      eventId,
+      text,
+      plainTextIsTask: true,
+      origin: { platform: 'test', conversationId: `chat-${user}`, userId: user },
+    } satisfies InboundMessage);
 
   it('creates a task and acknowledges it; the reply is the progress message, not a second ack', async () => {
     const r = (await say('task hello commands'))!;
     expect(r).toMatchObject({ kind: 'ack', actions: ['cancel'] });
     expect(r.text).toMatch(/^Got it: task [0-9a-f]{8} queued \(1 step\)/);
-    await h.hub.tasks.attachProgressMessage(r.taskId!, { platform: 'test', conversationId: 'chat-test:alice', messageId: 'm-1' });
+    await h.hub.tasks.attachProgressMessage(r.taskId!, {
+      platform: 'test',
+      conversationId: 'chat-test:alice',
+      messageId: 'm-1',
+    });
     await h.waitForTask(r.taskId!, (t) => t.final_notified);
     const mine = h.chat.forTask(r.taskId!);
     expect(mine.filter((d) => d.message.kind === 'ack')).toHaveLength(0);
@@ -89,11 +105,19 @@ describe('command service', () => {
   it('refuses admin commands to non-admins and runs them for admins, recording who', async () => {
     const r = (await say('task demo fail please'))!;
     await h.waitForTask(r.taskId!, (t) => t.status === 'FAILED');
-    expect((await say(`admin reprocess ${r.taskId!.slice(0, 8)}`))!).toMatchObject({ kind: 'error', text: 'That command is for admins only.' });
+    expect((await say(`admin reprocess ${r.taskId!.slice(0, 8)}`))!).toMatchObject({
+      kind: 'error',
+      text: 'That command is for admins only.',
+    });
     expect((await say('admin failed', 'test:admin'))!.text).toMatch(/demo\.fail \(3 attempts\)/);
     expect((await say(`admin reprocess ${r.taskId!.slice(0, 8)}`, 'test:admin'))!.text).toMatch(/^Reprocessing task/);
     await h.waitForEvent((e) => e.taskId === r.taskId && e.type === 'admin.reprocess');
-    const audit = await h.hub.ctx.db.selectFrom('task_events').select('actor').where('task_id', '=', r.taskId!).where('type', '=', 'admin.reprocess').execute();
+    const audit = await h.hub.ctx.db
+      .selectFrom('task_events')
+      .select('actor')
+      .where('task_id', '=', r.taskId!)
+      .where('type', '=', 'admin.reprocess')
+      .execute();
     expect(audit).toEqual([{ actor: 'test:admin' }]);
     expect((await say('admin workers', 'test:admin'))!.text).toMatch(/WAITING|BUSY|IDLE/);
     expect((await say('admin queues', 'test:admin'))!.text).toMatch(/demo\.fail/);

@@ -10,11 +10,14 @@ const toggle = { on: false };
 const planner: Planner = {
   async plan(req) {
     if (!req.text.startsWith('chain:')) return new RulePlanner().plan(req);
-    return { summary: 'chain', steps: [
-      { key: 'a', capability: 'demo.echo', input: { text: 'a' }, dependsOn: [] },
-      { key: 'b', capability: 'test.toggle', input: {}, dependsOn: ['a'] },
-      { key: 'c', capability: 'demo.echo', input: { text: 'c' }, dependsOn: ['b'] },
-    ] };
+    return {
+      summary: 'chain',
+      steps: [
+        { key: 'a', capability: 'demo.echo', input: { text: 'a' }, dependsOn: [] },
+        { key: 'b', capability: 'test.toggle', input: {}, dependsOn: ['a'] },
+        { key: 'c', capability: 'demo.echo', input: { text: 'c' }, dependsOn: ['b'] },
+      ],
+    };
   },
 };
 
@@ -22,7 +25,10 @@ let h: Harness;
 beforeAll(async () => {
   h = await createHarness({
     planner,
-    env: { DEFAULT_BACKOFF_MS: '100', CAPABILITY_POLICIES: '{"test.hang":{"attempts":2,"timeoutMs":300,"backoffMs":50},"test.toggle":{"attempts":1}}' },
+    env: {
+      DEFAULT_BACKOFF_MS: '100',
+      CAPABILITY_POLICIES: '{"test.hang":{"attempts":2,"timeoutMs":300,"backoffMs":50},"test.toggle":{"attempts":1}}',
+    },
     handlers: {
       // Ignores its abort signal entirely: only the runtime's timeout can end it.
       'test.hang': () => new Promise(() => {}),
@@ -33,7 +39,9 @@ beforeAll(async () => {
     },
   });
 });
-afterAll(async () => { await h?.close(); });
+afterAll(async () => {
+  await h?.close();
+});
 
 const eventsOf = (taskId: string, type: string) => h.events.filter((e) => e.taskId === taskId && e.type === type);
 
@@ -44,13 +52,19 @@ describe('failures and recovery paths', () => {
     expect(done.result).toEqual({ attempt: 3, failures: 2 });
     const retries = eventsOf(task.id, 'subtask.retrying');
     expect(retries.map((e) => e.data?.attempt)).toEqual([1, 2]);
-    const job = await h.hub.ctx.queues.forCapability('demo.flaky').getJob(jobIdFor(eventsOf(task.id, 'subtask.succeeded')[0]!.subtaskId!, 0));
+    const job = await h.hub.ctx.queues
+      .forCapability('demo.flaky')
+      .getJob(jobIdFor(eventsOf(task.id, 'subtask.succeeded')[0]!.subtaskId!, 0));
     expect(job?.attemptsMade).toBe(3);
     // Attempt start times: the gap before attempt 3 exceeds the gap before attempt 2 (exponential backoff, 100 ms base).
     const starts = eventsOf(task.id, 'subtask.started').map((e) => new Date(e.at).getTime());
     const fails = retries.map((e) => new Date(e.at).getTime());
     expect(starts.length).toBeGreaterThanOrEqual(2);
-    const sub = (await h.hub.ctx.db.selectFrom('subtasks').selectAll().where('task_id', '=', task.id).executeTakeFirstOrThrow());
+    const sub = await h.hub.ctx.db
+      .selectFrom('subtasks')
+      .selectAll()
+      .where('task_id', '=', task.id)
+      .executeTakeFirstOrThrow();
     expect(sub.attempts).toBe(3);
     const gap1 = (job!.processedOn ?? 0) - fails[1]!; // wait before the 3rd attempt
     const gap0 = fails[1]! - fails[0]!; // includes the wait before the 2nd attempt
@@ -71,14 +85,25 @@ describe('failures and recovery paths', () => {
     expect(mine).toHaveLength(1);
     expect(mine[0]!.attempts).toBe(3);
 
-    await expect(h.hub.admin.reprocess(task.id.slice(0, 8), 'test:alice', { input: { fixed: true } })).resolves.toBeDefined();
+    await expect(
+      h.hub.admin.reprocess(task.id.slice(0, 8), 'test:alice', { input: { fixed: true } }),
+    ).resolves.toBeDefined();
     const done = await h.waitForTask(task.id, (t) => t.status === 'COMPLETED' && t.final_notified);
     expect(done.result).toEqual({ fixed: true });
-    const sub = await h.hub.ctx.db.selectFrom('subtasks').selectAll().where('task_id', '=', task.id).executeTakeFirstOrThrow();
+    const sub = await h.hub.ctx.db
+      .selectFrom('subtasks')
+      .selectAll()
+      .where('task_id', '=', task.id)
+      .executeTakeFirstOrThrow();
     expect(sub.generation).toBe(1);
     expect(await h.hub.ctx.queues.forCapability('demo.fail').getJob(jobIdFor(sub.id, 1))).toBeDefined();
     expect((await h.hub.admin.listFailed()).filter((d) => d.task_id === task.id)).toHaveLength(0);
-    const audit = await h.hub.ctx.db.selectFrom('task_events').selectAll().where('task_id', '=', task.id).where('type', '=', 'admin.reprocess').execute();
+    const audit = await h.hub.ctx.db
+      .selectFrom('task_events')
+      .selectAll()
+      .where('task_id', '=', task.id)
+      .where('type', '=', 'admin.reprocess')
+      .execute();
     expect(audit.map((a) => a.actor)).toEqual(['test:alice']);
     expect(h.chat.forTask(task.id).filter((d) => d.message.kind === 'result')).toHaveLength(1);
   });
@@ -97,13 +122,26 @@ describe('failures and recovery paths', () => {
     // No worker for this capability: we play the worker and report the same completion twice.
     const { task, subtasks } = await h.hub.tasks.submit({ origin: h.origin(), text: 'use nobody.home: x' });
     const s = subtasks[0]!;
-    const result = { kind: 'succeeded' as const, taskId: task.id, subtaskId: s.id, generation: 0, attempt: 1, workerId: 'w1', output: { n: 1 } };
+    const result = {
+      kind: 'succeeded' as const,
+      taskId: task.id,
+      subtaskId: s.id,
+      generation: 0,
+      attempt: 1,
+      workerId: 'w1',
+      output: { n: 1 },
+    };
     const [a, b] = await Promise.all([h.hub.conductor.applyResult(result), h.hub.conductor.applyResult(result)]);
     expect([a, b].filter(Boolean)).toHaveLength(1);
     expect(await h.hub.conductor.applyResult({ ...result, output: { n: 2 } })).toBe(false);
     const done = await h.waitForTask(task.id, (t) => t.status === 'COMPLETED' && t.final_notified);
     expect(done.result).toEqual({ n: 1 });
-    const rows = await h.hub.ctx.db.selectFrom('task_events').select('type').where('task_id', '=', task.id).where('type', 'in', ['completed', 'subtask.succeeded']).execute();
+    const rows = await h.hub.ctx.db
+      .selectFrom('task_events')
+      .select('type')
+      .where('task_id', '=', task.id)
+      .where('type', 'in', ['completed', 'subtask.succeeded'])
+      .execute();
     expect(rows.map((r) => r.type).sort()).toEqual(['completed', 'subtask.succeeded']);
     // A stale generation is ignored too.
     expect(await h.hub.conductor.applyResult({ ...result, generation: 5 })).toBe(false);
@@ -114,17 +152,37 @@ describe('failures and recovery paths', () => {
     const { task } = await h.hub.tasks.submit({ origin: h.origin(), text: 'chain: a then toggle then c' });
     const failed = await h.waitForTask(task.id, (t) => t.status === 'FAILED' && t.final_notified);
     expect(failed.error).toMatch(/Step "b" \(test\.toggle\) failed after 1 attempt: .*switched off/);
-    const before = await h.hub.ctx.db.selectFrom('subtasks').selectAll().where('task_id', '=', task.id).orderBy('key').execute();
-    expect(before.map((s) => [s.key, s.status])).toEqual([['a', 'SUCCEEDED'], ['b', 'DEAD'], ['c', 'SKIPPED']]);
+    const before = await h.hub.ctx.db
+      .selectFrom('subtasks')
+      .selectAll()
+      .where('task_id', '=', task.id)
+      .orderBy('key')
+      .execute();
+    expect(before.map((s) => [s.key, s.status])).toEqual([
+      ['a', 'SUCCEEDED'],
+      ['b', 'DEAD'],
+      ['c', 'SKIPPED'],
+    ]);
 
     await expect(h.hub.tasks.retry(task.id, { userId: 'test:mallory' })).rejects.toThrow(/No task/);
     toggle.on = true;
     await h.hub.tasks.retry(task.id.slice(0, 6), { userId: 'test:alice' });
     const done = await h.waitForTask(task.id, (t) => t.status === 'COMPLETED' && t.final_notified);
-    const after = await h.hub.ctx.db.selectFrom('subtasks').selectAll().where('task_id', '=', task.id).orderBy('key').execute();
-    expect(after.map((s) => [s.key, s.status, s.generation])).toEqual([['a', 'SUCCEEDED', 0], ['b', 'SUCCEEDED', 1], ['c', 'SUCCEEDED', 1]]);
+    const after = await h.hub.ctx.db
+      .selectFrom('subtasks')
+      .selectAll()
+      .where('task_id', '=', task.id)
+      .orderBy('key')
+      .execute();
+    expect(after.map((s) => [s.key, s.status, s.generation])).toEqual([
+      ['a', 'SUCCEEDED', 0],
+      ['b', 'SUCCEEDED', 1],
+      ['c', 'SUCCEEDED', 1],
+    ]);
     expect(after[0]!.finished_at).toEqual(before[0]!.finished_at);
     expect((done.result as { from: { b: { sawA: unknown } } }).from.b.sawA).toEqual(before[0]!.output);
-    await expect(h.hub.tasks.retry(task.id, { userId: 'test:alice' })).rejects.toThrow(/only a FAILED task can be retried/);
+    await expect(h.hub.tasks.retry(task.id, { userId: 'test:alice' })).rejects.toThrow(
+      /only a FAILED task can be retried/,
+    );
   });
 });

@@ -11,13 +11,24 @@ let redisChild: ChildProcess | undefined;
 
 async function reachable(url: string): Promise<boolean> {
   const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try { await r.connect(); await r.ping(); return true; } catch { return false; } finally { r.disconnect(); }
+  try {
+    await r.connect();
+    await r.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
 }
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
     s.on('error', reject);
   });
 }
@@ -30,11 +41,16 @@ export async function setup(): Promise<void> {
     // No Redis at hand: start a private one from PATH, as the hub does in embedded mode.
     const port = await freePort();
     const dir = mkdtempSync(path.join(tmpdir(), 'sb-test-redis-'));
-    redisChild = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    redisChild = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      { stdio: 'ignore' },
+    );
     redisChild.on('error', () => {});
     const url = `redis://127.0.0.1:${port}`;
     for (let i = 0; i < 100 && !(await reachable(url)); i++) await new Promise((r) => setTimeout(r, 50));
-    if (!(await reachable(url))) throw new Error('Tests need Redis: set TEST_REDIS_URL, or install redis-server (apt-get install redis-server).');
+    if (!(await reachable(url)))
+      throw new Error('Tests need Redis: set TEST_REDIS_URL, or install redis-server (apt-get install redis-server).');
     process.env.TEST_REDIS_URL = url;
   }
   const dbUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -46,7 +62,9 @@ export async function setup(): Promise<void> {
   } catch {
     // No Postgres server: the suite runs on PGlite (real Postgres compiled to WASM), one per test file.
     process.env.TEST_DATABASE_URL = '';
-    console.warn(`[tests] Postgres not reachable at ${dbUrl}; using in-memory PGlite. Set TEST_DATABASE_URL to use a server.`);
+    console.warn(
+      `[tests] Postgres not reachable at ${dbUrl}; using in-memory PGlite. Set TEST_DATABASE_URL to use a server.`,
+    );
   } finally {
     await client.end().catch(() => {});
   }

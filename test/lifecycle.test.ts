@@ -1,20 +1,42 @@
 import { describe, expect, it } from 'vitest';
-import { assertTaskMove, canMoveSubtask, canMoveTask, isTerminalSubtask, isTerminalTask, taskSourcesFor, TASK_TRANSITIONS } from '../src/core/lifecycle.ts';
+import {
+  assertTaskMove,
+  canMoveSubtask,
+  canMoveTask,
+  isTerminalSubtask,
+  isTerminalTask,
+  taskSourcesFor,
+  TASK_TRANSITIONS,
+} from '../src/core/lifecycle.ts';
 import { SUBTASK_STATUSES, TASK_STATUSES } from '../src/core/types.ts';
 
 describe('task lifecycle', () => {
   it.each([
-    ['SUBMITTED', 'QUEUED'], ['QUEUED', 'PLANNING'], ['PLANNING', 'ASSIGNED'], ['ASSIGNED', 'IN_PROGRESS'],
-    ['IN_PROGRESS', 'REVIEW'], ['REVIEW', 'COMPLETED'], ['IN_PROGRESS', 'COMPLETED'], ['REVIEW', 'REJECTED'],
-    ['ASSIGNED', 'FAILED'], ['IN_PROGRESS', 'CANCELLED'], ['FAILED', 'ASSIGNED'],
+    ['SUBMITTED', 'QUEUED'],
+    ['QUEUED', 'PLANNING'],
+    ['PLANNING', 'ASSIGNED'],
+    ['ASSIGNED', 'IN_PROGRESS'],
+    ['IN_PROGRESS', 'REVIEW'],
+    ['REVIEW', 'COMPLETED'],
+    ['IN_PROGRESS', 'COMPLETED'],
+    ['REVIEW', 'REJECTED'],
+    ['ASSIGNED', 'FAILED'],
+    ['IN_PROGRESS', 'CANCELLED'],
+    ['FAILED', 'ASSIGNED'],
   ] as const)('allows %s -> %s', (from, to) => {
     expect(canMoveTask(from, to)).toBe(true);
     expect(() => assertTaskMove(from, to)).not.toThrow();
   });
 
   it.each([
-    ['COMPLETED', 'IN_PROGRESS'], ['COMPLETED', 'FAILED'], ['CANCELLED', 'ASSIGNED'], ['REJECTED', 'COMPLETED'],
-    ['SUBMITTED', 'COMPLETED'], ['QUEUED', 'IN_PROGRESS'], ['FAILED', 'COMPLETED'], ['IN_PROGRESS', 'REJECTED'],
+    ['COMPLETED', 'IN_PROGRESS'],
+    ['COMPLETED', 'FAILED'],
+    ['CANCELLED', 'ASSIGNED'],
+    ['REJECTED', 'COMPLETED'],
+    ['SUBMITTED', 'COMPLETED'],
+    ['QUEUED', 'IN_PROGRESS'],
+    ['FAILED', 'COMPLETED'],
+    ['IN_PROGRESS', 'REJECTED'],
   ] as const)('refuses %s -> %s with a readable reason', (from, to) => {
     expect(canMoveTask(from, to)).toBe(false);
     expect(() => assertTaskMove(from, to)).toThrow(`A task that is ${from} cannot become ${to}.`);

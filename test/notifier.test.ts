@@ -4,8 +4,12 @@ import { PermanentError, RateLimitedError } from '../src/core/errors.ts';
 import { createHarness, type Harness } from './helpers/hub-harness.ts';
 
 let h: Harness;
-beforeAll(async () => { h = await createHarness(); });
-afterAll(async () => { await h?.close(); });
+beforeAll(async () => {
+  h = await createHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
 
 const submit = async (text: string, notifyPolicy?: 'done_only' | 'state_changes' | 'silent') =>
   (await h.hub.tasks.submit({ origin: h.origin(), text, notifyPolicy })).task;
@@ -34,7 +38,12 @@ describe('notifications', () => {
     const failures = h.chat.failedCalls.filter((f) => f.taskId === task.id);
     expect(failures).toHaveLength(1);
     expect(h.chat.forTask(task.id)).toEqual([]);
-    const recorded = await h.hub.ctx.db.selectFrom('task_events').selectAll().where('task_id', '=', task.id).where('type', '=', 'notify.failed').execute();
+    const recorded = await h.hub.ctx.db
+      .selectFrom('task_events')
+      .selectAll()
+      .where('task_id', '=', task.id)
+      .where('type', '=', 'notify.failed')
+      .execute();
     expect(recorded).toHaveLength(1);
     expect(recorded[0]!.data).toMatchObject({ kind: 'final', error: expect.stringContaining('blocked') });
     expect(h.chat.forTask(other.id).some((d) => d.message.kind === 'result')).toBe(true);
@@ -62,8 +71,14 @@ describe('notifications', () => {
     const task = await submit('hello again', 'done_only');
     await h.waitForTask(task.id, (t) => t.final_notified);
     // Pretend the hub died between the platform call and recording it.
-    await h.hub.ctx.db.updateTable('tasks').set({ final_notified: false, finished_at: new Date(Date.now() - 60_000) }).where('id', '=', task.id).execute();
-    await h.hub.ctx.redis.del(`${h.env.prefix}:notify:final-${task.id}-${(await h.hub.ctx.db.selectFrom('task_events').select('id').where('task_id', '=', task.id).where('type', '=', 'completed').executeTakeFirstOrThrow()).id}`);
+    await h.hub.ctx.db
+      .updateTable('tasks')
+      .set({ final_notified: false, finished_at: new Date(Date.now() - 60_000) })
+      .where('id', '=', task.id)
+      .execute();
+    await h.hub.ctx.redis.del(
+      `${h.env.prefix}:notify:final-${task.id}-${(await h.hub.ctx.db.selectFrom('task_events').select('id').where('task_id', '=', task.id).where('type', '=', 'completed').executeTakeFirstOrThrow()).id}`,
+    );
     const report = await h.hub.reconciler.runOnce();
     expect(report.renotified).toBeGreaterThanOrEqual(1);
     await h.waitForTask(task.id, (t) => t.final_notified);

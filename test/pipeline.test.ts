@@ -3,10 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from './helpers/hub-harness.ts';
 
 let h: Harness;
-beforeAll(async () => { h = await createHarness(); });
-afterAll(async () => { await h?.close(); });
+beforeAll(async () => {
+  h = await createHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
 
-const finalMessages = (taskId: string) => h.chat.forTask(taskId).filter((d) => d.op === 'send' && (d.message.kind === 'result' || d.message.kind === 'failure'));
+const finalMessages = (taskId: string) =>
+  h.chat
+    .forTask(taskId)
+    .filter((d) => d.op === 'send' && (d.message.kind === 'result' || d.message.kind === 'failure'));
 
 describe('core pipeline', () => {
   it('completes a one-step task and answers in the origin conversation once', async () => {
@@ -31,10 +38,15 @@ describe('core pipeline', () => {
     const result = done.result as { from: Record<string, { part: number }> };
     expect(Object.keys(result.from).sort()).toEqual(['part1', 'part2', 'part3']);
     expect(result.from.part2!.part).toBe(2);
-    const subs = await h.hub.ctx.db.selectFrom('subtasks').select(['key', 'status', 'started_at', 'finished_at']).where('task_id', '=', task.id).execute();
+    const subs = await h.hub.ctx.db
+      .selectFrom('subtasks')
+      .select(['key', 'status', 'started_at', 'finished_at'])
+      .where('task_id', '=', task.id)
+      .execute();
     expect(subs.every((s) => s.status === 'SUCCEEDED')).toBe(true);
     const join = subs.find((s) => s.key === 'join')!;
-    for (const s of subs.filter((x) => x.key !== 'join')) expect(s.finished_at!.getTime()).toBeLessThanOrEqual(join.started_at!.getTime());
+    for (const s of subs.filter((x) => x.key !== 'join'))
+      expect(s.finished_at!.getTime()).toBeLessThanOrEqual(join.started_at!.getTime());
   });
 
   it('runs a diamond DAG: D starts after B and C and receives both outputs', async () => {
@@ -48,14 +60,18 @@ describe('core pipeline', () => {
     expect(finalMessages(task.id)).toHaveLength(1);
     const subs = await h.hub.ctx.db.selectFrom('subtasks').selectAll().where('task_id', '=', task.id).execute();
     const at = (k: string) => subs.find((s) => s.key === k)!;
-    for (const k of ['b', 'c']) expect(at(k).started_at!.getTime()).toBeGreaterThanOrEqual(at('a').finished_at!.getTime());
-    for (const k of ['b', 'c']) expect(at('d').started_at!.getTime()).toBeGreaterThanOrEqual(at(k).finished_at!.getTime());
+    for (const k of ['b', 'c'])
+      expect(at(k).started_at!.getTime()).toBeGreaterThanOrEqual(at('a').finished_at!.getTime());
+    for (const k of ['b', 'c'])
+      expect(at('d').started_at!.getTime()).toBeGreaterThanOrEqual(at(k).finished_at!.getTime());
   });
 
   it('streams item progress in order and edits one progress message in place', async () => {
     const task = await h.submit('long work sleep 1 seconds 2000 items');
     await h.waitForTask(task.id, (t) => t.status === 'COMPLETED' && t.final_notified);
-    const progress = h.events.filter((e) => e.taskId === task.id && e.type === 'progress').map((e) => e.data?.done as number);
+    const progress = h.events
+      .filter((e) => e.taskId === task.id && e.type === 'progress')
+      .map((e) => e.data?.done as number);
     expect(progress.length).toBeGreaterThan(3);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
     expect(progress.at(-1)).toBe(2000);
@@ -64,7 +80,10 @@ describe('core pipeline', () => {
     const edits = mine.filter((d) => d.op === 'edit');
     expect(edits.length).toBeGreaterThan(1);
     expect(edits.every((e) => e.messageId === ack.messageId)).toBe(true);
-    const percents = edits.map((e) => /(\d+)%/.exec(e.message.text)?.[1]).filter(Boolean).map(Number);
+    const percents = edits
+      .map((e) => /(\d+)%/.exec(e.message.text)?.[1])
+      .filter(Boolean)
+      .map(Number);
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
     expect(edits.at(-1)!.message.text).toMatch(/completed/);
     expect(mine.filter((d) => d.op === 'send' && d.message.kind === 'result')).toHaveLength(1);

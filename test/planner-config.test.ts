@@ -12,7 +12,9 @@ const plan = (text: string) => planner.plan({ text, userId: 'test:u' });
 describe('rule planner', () => {
   it('plans a plain request as one echo step', async () => {
     const p = await plan('summarise the news');
-    expect(p.steps).toEqual([{ key: 'main', capability: 'demo.echo', input: { text: 'summarise the news' }, dependsOn: [] }]);
+    expect(p.steps).toEqual([
+      { key: 'main', capability: 'demo.echo', input: { text: 'summarise the news' }, dependsOn: [] },
+    ]);
   });
 
   it('fans out N steps with a join that depends on every branch', async () => {
@@ -24,18 +26,34 @@ describe('rule planner', () => {
 
   it('plans a diamond', async () => {
     const p = await plan('diamond please');
-    expect(p.steps.map((s) => [s.key, s.dependsOn])).toEqual([['a', []], ['b', ['a']], ['c', ['a']], ['d', ['b', 'c']]]);
+    expect(p.steps.map((s) => [s.key, s.dependsOn])).toEqual([
+      ['a', []],
+      ['b', ['a']],
+      ['c', ['a']],
+      ['d', ['b', 'c']],
+    ]);
   });
 
   it('recognises failure, flaky, long work and explicit capabilities', async () => {
     expect((await plan('demo fail')).steps[0]!.capability).toBe('demo.fail');
     expect((await plan('flaky 2')).steps[0]).toMatchObject({ capability: 'demo.flaky', input: { failures: 2 } });
-    expect((await plan('sleep 2 seconds')).steps[0]).toMatchObject({ capability: 'demo.sleep', input: { durationMs: 2000, items: 2000 } });
-    expect((await plan('use gpu.render: a cat')).steps[0]).toMatchObject({ capability: 'gpu.render', input: { text: 'a cat' } });
+    expect((await plan('sleep 2 seconds')).steps[0]).toMatchObject({
+      capability: 'demo.sleep',
+      input: { durationMs: 2000, items: 2000 },
+    });
+    expect((await plan('use gpu.render: a cat')).steps[0]).toMatchObject({
+      capability: 'gpu.render',
+      input: { text: 'a cat' },
+    });
   });
 
   it('refuses bad plans', () => {
-    const step = (key: string, dependsOn: string[] = [], capability = 'demo.echo') => ({ key, capability, input: null, dependsOn });
+    const step = (key: string, dependsOn: string[] = [], capability = 'demo.echo') => ({
+      key,
+      capability,
+      input: null,
+      dependsOn,
+    });
     expect(() => validatePlan({ summary: '', steps: [] })).toThrow(InvalidInputError);
     expect(() => validatePlan({ summary: '', steps: [step('a', ['b']), step('b', ['a'])] })).toThrow(/cycle/);
     expect(() => validatePlan({ summary: '', steps: [step('a', ['zz'])] })).toThrow(/unknown step "zz"/);
@@ -54,7 +72,12 @@ describe('config', () => {
   });
 
   it('parses tokens, admins and per-capability policies', () => {
-    const c = loadConfig({ HUB_API_TOKENS: 'alice=s3cretT0ken,bob=an0therOne', HUB_ADMINS: 'telegram:42,web:alice', CAPABILITY_POLICIES: '{"demo.flaky":{"attempts":5}}', DEFAULT_BACKOFF_MS: '10' });
+    const c = loadConfig({
+      HUB_API_TOKENS: 'alice=s3cretT0ken,bob=an0therOne',
+      HUB_ADMINS: 'telegram:42,web:alice',
+      CAPABILITY_POLICIES: '{"demo.flaky":{"attempts":5}}',
+      DEFAULT_BACKOFF_MS: '10',
+    });
     expect(c.HUB_API_TOKENS.get('s3cretT0ken')).toBe('alice');
     expect(c.HUB_ADMINS).toEqual(['telegram:42', 'web:alice']);
     expect(policyFor(c, 'demo.flaky')).toMatchObject({ attempts: 5, backoffMs: 10 });
@@ -87,7 +110,16 @@ describe('rendering', () => {
 
   it('renders progress with percent, items and ETA', () => {
     const task = { id: '12345678-aaaa', status: 'IN_PROGRESS' } as never;
-    const line = renderProgress(task, { percent: 45.6, elapsedMs: 1000, etaMs: 12_000, done: 900, total: 2000, stage: 'working', subtasksDone: 0, subtasksTotal: 1 });
+    const line = renderProgress(task, {
+      percent: 45.6,
+      elapsedMs: 1000,
+      etaMs: 12_000,
+      done: 900,
+      total: 2000,
+      stage: 'working',
+      subtasksDone: 0,
+      subtasksTotal: 1,
+    });
     expect(line).toBe('Task 12345678: running 45% · working · 900/2000 items · ETA 12s · step 1 of 1');
   });
 });

@@ -14,19 +14,34 @@ let h: Harness;
 const children: ChildProcess[] = [];
 const runtimes: WorkerRuntime[] = [];
 
-beforeAll(async () => { h = await createHarness({ workers: false, env: { WORKER_LOCK_MS: '1000' } }); });
+beforeAll(async () => {
+  h = await createHarness({ workers: false, env: { WORKER_LOCK_MS: '1000' } });
+});
 afterEach(async () => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
   for (const r of runtimes.splice(0)) await r.stop();
 });
-afterAll(async () => { await h?.close(); });
+afterAll(async () => {
+  await h?.close();
+});
 
 /** Starts `switchboard worker` as a real child process sharing the harness's Redis prefix. */
 function spawnWorker(extra: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, ['bin/switchboard.js', 'worker', '--capabilities', 'demo.*', '--concurrency', '2'], {
-    env: { ...process.env, ...h.env.childEnv, WORKER_LOCK_MS: '1000', WORKER_HEARTBEAT_MS: '300', LOG_LEVEL: 'warn', ...extra },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['bin/switchboard.js', 'worker', '--capabilities', 'demo.*', '--concurrency', '2'],
+    {
+      env: {
+        ...process.env,
+        ...h.env.childEnv,
+        WORKER_LOCK_MS: '1000',
+        WORKER_HEARTBEAT_MS: '300',
+        LOG_LEVEL: 'warn',
+        ...extra,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   child.stderr!.on('data', (d) => process.stderr.write(`[worker ${child.pid}] ${d}`));
   children.push(child);
   return child;
@@ -34,14 +49,25 @@ function spawnWorker(extra: Record<string, string> = {}): ChildProcess {
 
 function inProcessWorker(handlers = builtinCapabilities, patterns = ['demo.*']): WorkerRuntime {
   const r = new WorkerRuntime({
-    redis: createRedis(redisUrl()), prefix: h.env.prefix, patterns, handlers, concurrency: 4,
-    log: createLogger('silent'), heartbeatMs: 300, lockMs: 1000, discoverMs: 100,
+    redis: createRedis(redisUrl()),
+    prefix: h.env.prefix,
+    patterns,
+    handlers,
+    concurrency: 4,
+    log: createLogger('silent'),
+    heartbeatMs: 300,
+    lockMs: 1000,
+    discoverMs: 100,
   });
   runtimes.push(r);
   return r;
 }
 
-const exited = (c: ChildProcess) => new Promise<number | null>((r) => { if (c.exitCode !== null) r(c.exitCode); else c.once('exit', (code) => r(code)); });
+const exited = (c: ChildProcess) =>
+  new Promise<number | null>((r) => {
+    if (c.exitCode !== null) r(c.exitCode);
+    else c.once('exit', (code) => r(code));
+  });
 
 describe('recovery', () => {
   it('a worker killed with SIGKILL mid-job: the job is recovered and the task completes once', async () => {
@@ -55,9 +81,18 @@ describe('recovery', () => {
     const b = spawnWorker();
     const done = await h.waitForTask(task.id, (t) => t.status === 'COMPLETED' && t.final_notified, 30_000);
     expect(done.result).toEqual({ items: 100, durationMs: 2000 });
-    const sub = await h.hub.ctx.db.selectFrom('subtasks').selectAll().where('task_id', '=', task.id).executeTakeFirstOrThrow();
+    const sub = await h.hub.ctx.db
+      .selectFrom('subtasks')
+      .selectAll()
+      .where('task_id', '=', task.id)
+      .executeTakeFirstOrThrow();
     expect(sub.worker_id).toContain(`-${b.pid}-`);
-    const rows = await h.hub.ctx.db.selectFrom('task_events').select('type').where('task_id', '=', task.id).where('type', 'in', ['completed', 'subtask.succeeded']).execute();
+    const rows = await h.hub.ctx.db
+      .selectFrom('task_events')
+      .select('type')
+      .where('task_id', '=', task.id)
+      .where('type', 'in', ['completed', 'subtask.succeeded'])
+      .execute();
     expect(rows).toHaveLength(2);
     expect(h.chat.forTask(task.id).filter((d) => d.message.kind === 'result')).toHaveLength(1);
   });
@@ -71,7 +106,11 @@ describe('recovery', () => {
     await h.hub.ctx.redis.del(...keys);
     const q = h.hub.ctx.queues.forCapability('demo.echo');
     expect(await q.getJobCounts('waiting', 'prioritized')).toEqual({ waiting: 0, prioritized: 0 });
-    await h.hub.ctx.db.updateTable('subtasks').set({ updated_at: new Date(Date.now() - 60_000) }).where('task_id', 'in', ids).execute();
+    await h.hub.ctx.db
+      .updateTable('subtasks')
+      .set({ updated_at: new Date(Date.now() - 60_000) })
+      .where('task_id', 'in', ids)
+      .execute();
 
     const report = await h.hub.reconciler.runOnce();
     expect(report.requeued).toBe(8); // 5 single steps + 3 branches (the join is still PENDING)
@@ -86,12 +125,25 @@ describe('recovery', () => {
     const s = subtasks[0]!;
     // A worker that finished the job but whose report never reached the conductor.
     const conn = createRedis(redisUrl());
-    const raw = new Worker(capabilityQueueName('orphan.cap'), async () => ({ recovered: true }), { connection: conn, prefix: h.env.prefix });
+    const raw = new Worker(capabilityQueueName('orphan.cap'), async () => ({ recovered: true }), {
+      connection: conn,
+      prefix: h.env.prefix,
+    });
     const q = new Queue(capabilityQueueName('orphan.cap'), { connection: conn, prefix: h.env.prefix });
     const job = (await q.getJob(jobIdFor(s.id, 0)))!;
-    await new Promise<void>((resolve) => raw.on('completed', (j) => { if (j.id === job.id) resolve(); }));
-    await raw.close(); await q.close(); conn.disconnect();
-    await h.hub.ctx.db.updateTable('subtasks').set({ updated_at: new Date(Date.now() - 60_000) }).where('id', '=', s.id).execute();
+    await new Promise<void>((resolve) =>
+      raw.on('completed', (j) => {
+        if (j.id === job.id) resolve();
+      }),
+    );
+    await raw.close();
+    await q.close();
+    conn.disconnect();
+    await h.hub.ctx.db
+      .updateTable('subtasks')
+      .set({ updated_at: new Date(Date.now() - 60_000) })
+      .where('id', '=', s.id)
+      .execute();
     const report = await h.hub.reconciler.runOnce();
     expect(report.appliedFromRedis).toBe(1);
     const done = await h.waitForTask(task.id, (t) => t.status === 'COMPLETED');

@@ -14,12 +14,27 @@ let url: string;
 let output = '';
 
 async function freePort(): Promise<number> {
-  return new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); }); });
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const k of ['DATABASE_URL', 'REDIS_URL', 'HUB_API_TOKENS', 'HUB_ADMINS', 'SWITCHBOARD_URL', 'SWITCHBOARD_TOKEN', 'QUEUE_PREFIX']) delete env[k];
+  for (const k of [
+    'DATABASE_URL',
+    'REDIS_URL',
+    'HUB_API_TOKENS',
+    'HUB_ADMINS',
+    'SWITCHBOARD_URL',
+    'SWITCHBOARD_TOKEN',
+    'QUEUE_PREFIX',
+  ])
+    delete env[k];
   return { ...env, ...extra };
 }
 
@@ -27,13 +42,29 @@ beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'sb-smoke-'));
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
-  hub = spawn('npm', ['start'], { env: cleanEnv({ DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' }), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  hub.stdout!.on('data', (d) => { output += d; });
-  hub.stderr!.on('data', (d) => { output += d; });
+  hub = spawn('npm', ['start'], {
+    env: cleanEnv({ DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' }),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  hub.stdout!.on('data', (d) => {
+    output += d;
+  });
+  hub.stderr!.on('data', (d) => {
+    output += d;
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`hub did not start within 60 s:\n${output}`)), 60_000);
-    hub.stdout!.on('data', () => { if (output.includes('Switchboard is running at')) { clearTimeout(timer); resolve(); } });
-    hub.once('exit', (code) => { clearTimeout(timer); reject(new Error(`hub exited with ${code}:\n${output}`)); });
+    hub.stdout!.on('data', () => {
+      if (output.includes('Switchboard is running at')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    hub.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`hub exited with ${code}:\n${output}`));
+    });
   });
 }, 90_000);
 
@@ -51,9 +82,14 @@ describe('npm start on the embedded default', () => {
 
   it('completes a task submitted with the CLI (submit --follow), using the local token the hub wrote', async () => {
     expect(readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim().length).toBeGreaterThan(20);
-    const { stdout } = await run(process.execPath, ['bin/switchboard.js', 'submit', 'hello from the smoke test', '--follow'], {
-      env: cleanEnv({ DATA_DIR: dataDir, SWITCHBOARD_URL: url }), timeout: 60_000,
-    });
+    const { stdout } = await run(
+      process.execPath,
+      ['bin/switchboard.js', 'submit', 'hello from the smoke test', '--follow'],
+      {
+        env: cleanEnv({ DATA_DIR: dataDir, SWITCHBOARD_URL: url }),
+        timeout: 60_000,
+      },
+    );
     expect(stdout).toMatch(/completed/i);
     expect(stdout).toContain('hello from the smoke test');
   }, 90_000);

@@ -2,7 +2,14 @@
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../src/core/errors.ts';
-import { canonicalZone, nextRunOf, parseClock, parseWhen, splitScheduleRequest, type WhenSpec } from '../src/core/schedules/time-spec.ts';
+import {
+  canonicalZone,
+  nextRunOf,
+  parseClock,
+  parseWhen,
+  splitScheduleRequest,
+  type WhenSpec,
+} from '../src/core/schedules/time-spec.ts';
 
 // Friday 28 March 2025, 10:15 UTC (11:15 in Berlin, 06:15 in New York). Berlin's clocks go forward on Sunday 30 March.
 const FRI = new Date('2025-03-28T10:15:00Z');
@@ -89,7 +96,10 @@ describe('parseWhen: DST in Europe/Berlin (clocks forward 30 Mar, back 26 Oct 20
     const spec = parseWhen('every day at 9:00', { now: SAT, zone: 'Europe/Berlin' });
     const first = nextRunOf(spec, { now: new Date('2025-03-29T06:00:00Z'), zone: 'Europe/Berlin' });
     const second = nextRunOf(spec, { now: first, zone: 'Europe/Berlin' });
-    expect([first.toISOString(), second.toISOString()]).toEqual(['2025-03-29T08:00:00.000Z', '2025-03-30T07:00:00.000Z']);
+    expect([first.toISOString(), second.toISOString()]).toEqual([
+      '2025-03-29T08:00:00.000Z',
+      '2025-03-30T07:00:00.000Z',
+    ]);
   });
 });
 
@@ -111,7 +121,10 @@ describe('parseWhen: recurring', () => {
     ['every weekend at 10:00', { pattern: '0 10 * * 0,6' }],
     ['every monday at 10:00', { pattern: '0 10 * * 1', description: 'every Monday at 10:00' }],
     ['every sunday at 18:00', { pattern: '0 18 * * 0' }],
-    ['every mon, wed and fri at 9:30', { pattern: '30 9 * * 1,3,5', description: 'every Monday, Wednesday and Friday at 09:30' }],
+    [
+      'every mon, wed and fri at 9:30',
+      { pattern: '30 9 * * 1,3,5', description: 'every Monday, Wednesday and Friday at 09:30' },
+    ],
     ['every tuesday and thursday at 5pm', { pattern: '0 17 * * 2,4' }],
     ['0 9 * * 1-5', { pattern: '0 9 * * 1-5', description: 'cron "0 9 * * 1-5"' }],
     ['cron */5 * * * *', { pattern: '*/5 * * * *' }],
@@ -162,13 +175,19 @@ describe('parseWhen: refusals', () => {
     ['', /Say when/],
   ])('%j is refused: %s', (when, message) => {
     let caught: unknown;
-    try { parseWhen(when, { now: FRI, zone: 'Europe/Berlin' }); } catch (err) { caught = err; }
+    try {
+      parseWhen(when, { now: FRI, zone: 'Europe/Berlin' });
+    } catch (err) {
+      caught = err;
+    }
     expect(caught).toBeInstanceOf(InvalidInputError);
     expect((caught as Error).message).toMatch(message);
   });
 
   it('refuses an unknown time zone', () => {
-    expect(() => parseWhen('in 2 hours', { now: FRI, zone: 'Mars/Olympus' })).toThrow(/not a time zone I know.*Europe\/Berlin/);
+    expect(() => parseWhen('in 2 hours', { now: FRI, zone: 'Mars/Olympus' })).toThrow(
+      /not a time zone I know.*Europe\/Berlin/,
+    );
   });
 });
 
@@ -207,7 +226,14 @@ describe('splitScheduleRequest', () => {
   });
 
   it('every split "when" parses', () => {
-    for (const text of ['every day at 9:00 x', 'at tomorrow 9:00 x', 'in 2 hours x', 'every 2 seconds x', '0 9 * * 1-5 x', 'monday 08:30 x']) {
+    for (const text of [
+      'every day at 9:00 x',
+      'at tomorrow 9:00 x',
+      'in 2 hours x',
+      'every 2 seconds x',
+      '0 9 * * 1-5 x',
+      'monday 08:30 x',
+    ]) {
       const split = splitScheduleRequest(text)!;
       expect(() => parseWhen(split.when, { now: FRI, zone: 'UTC' })).not.toThrow();
     }
@@ -216,8 +242,16 @@ describe('splitScheduleRequest', () => {
 
 describe('helpers', () => {
   it.each([
-    ['9:00', [9, 0, 0]], ['09:05:07', [9, 5, 7]], ['9am', [9, 0, 0]], ['12am', [0, 0, 0]], ['12pm', [12, 0, 0]],
-    ['9:30 p.m.', [21, 30, 0]], ['noon', [12, 0, 0]], ['midnight', [0, 0, 0]], ['at 17', [17, 0, 0]], ['7h45', [7, 45, 0]],
+    ['9:00', [9, 0, 0]],
+    ['09:05:07', [9, 5, 7]],
+    ['9am', [9, 0, 0]],
+    ['12am', [0, 0, 0]],
+    ['12pm', [12, 0, 0]],
+    ['9:30 p.m.', [21, 30, 0]],
+    ['noon', [12, 0, 0]],
+    ['midnight', [0, 0, 0]],
+    ['at 17', [17, 0, 0]],
+    ['7h45', [7, 45, 0]],
   ])('parseClock(%s)', (text, [hour, minute, second]) => {
     expect(parseClock(text)).toEqual({ hour, minute, second });
   });

@@ -18,9 +18,17 @@ let env: TestEnv;
 let web: WebFrontend;
 let base: string;
 
-interface Res { status: number; body: any; headers: Headers }
+interface Res {
+  status: number;
+  body: any;
+  headers: Headers;
+}
 
-async function api(method: string, path: string, opts: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Res> {
+async function api(
+  method: string,
+  path: string,
+  opts: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+): Promise<Res> {
   const headers: Record<string, string> = { ...opts.headers };
   const token = opts.token === undefined ? ALICE : opts.token;
   if (token) headers.authorization = `Bearer ${token}`;
@@ -31,7 +39,11 @@ async function api(method: string, path: string, opts: { token?: string | null; 
   const res = await fetch(`${base}${path}`, { method, headers, body });
   const text = await res.text();
   let parsed: unknown = text;
-  try { parsed = JSON.parse(text); } catch { /* not JSON: kept as text so the assertion shows it */ }
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON: kept as text so the assertion shows it */
+  }
   return { status: res.status, body: parsed, headers: res.headers };
 }
 
@@ -44,7 +56,10 @@ const submit = async (text: string, token = ALICE) => {
 async function counts(): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const table of ['tasks', 'subtasks', 'task_events'] as const) {
-    const row = await env.ctx.db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    const row = await env.ctx.db
+      .selectFrom(table)
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
     out[table] = Number(row.n);
   }
   return out;
@@ -52,18 +67,36 @@ async function counts(): Promise<Record<string, number>> {
 
 /** Makes a task FAILED with a dead-lettered subtask, as the conductor would after the last attempt. */
 async function failTask(taskId: string): Promise<void> {
-  const sub = await env.ctx.db.updateTable('subtasks').set({ status: 'DEAD', error: 'boom' }).where('task_id', '=', taskId).returningAll().executeTakeFirstOrThrow();
+  const sub = await env.ctx.db
+    .updateTable('subtasks')
+    .set({ status: 'DEAD', error: 'boom' })
+    .where('task_id', '=', taskId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
   await env.ctx.db.updateTable('tasks').set({ status: 'FAILED', error: 'boom' }).where('id', '=', taskId).execute();
-  await env.ctx.db.insertInto('dead_letters').values({
-    subtask_id: sub.id, task_id: taskId, capability: sub.capability, generation: sub.generation, attempts: 3, error: 'boom',
-    resolved_at: null, resolved_by: null, resolution: null,
-  }).execute();
+  await env.ctx.db
+    .insertInto('dead_letters')
+    .values({
+      subtask_id: sub.id,
+      task_id: taskId,
+      capability: sub.capability,
+      generation: sub.generation,
+      attempts: 3,
+      error: 'boom',
+      resolved_at: null,
+      resolved_by: null,
+      resolution: null,
+    })
+    .execute();
 }
 
 /** A minimal SSE reader over fetch: yields {id, event, data} as they arrive. */
 async function openStream(path: string, token = ALICE, headers: Record<string, string> = {}) {
   const ctrl = new AbortController();
-  const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', ...headers }, signal: ctrl.signal });
+  const res = await fetch(`${base}${path}`, {
+    headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', ...headers },
+    signal: ctrl.signal,
+  });
   const queue: Array<{ id: string | null; event: string; data: any }> = [];
   const waiters: Array<() => void> = [];
   let ended = false;
@@ -81,7 +114,9 @@ async function openStream(path: string, token = ALICE, headers: Record<string, s
         while ((i = buf.indexOf('\n\n')) >= 0) {
           const block = buf.slice(0, i);
           buf = buf.slice(i + 2);
-          let id: string | null = null; let event = 'message'; const data: string[] = [];
+          let id: string | null = null;
+          let event = 'message';
+          const data: string[] = [];
           for (const line of block.split('\n')) {
             if (line.startsWith('id: ')) id = line.slice(4);
             else if (line.startsWith('event: ')) event = line.slice(7);
@@ -91,7 +126,9 @@ async function openStream(path: string, token = ALICE, headers: Record<string, s
           waiters.splice(0).forEach((w) => w());
         }
       }
-    } catch { /* aborted */ }
+    } catch {
+      /* aborted */
+    }
     ended = true;
     waiters.splice(0).forEach((w) => w());
   })();
@@ -110,7 +147,10 @@ async function openStream(path: string, token = ALICE, headers: Record<string, s
         await new Promise<void>((r) => waiters.push(r));
       }
     },
-    async close() { ctrl.abort(); await pump; },
+    async close() {
+      ctrl.abort();
+      await pump;
+    },
   };
 }
 
@@ -118,7 +158,14 @@ beforeAll(async () => {
   env = await createTestEnv();
   const tasks = new TaskService(env.ctx, new RulePlanner());
   const admin = new AdminService(env.ctx);
-  web = createWebFrontend({ ctx: env.ctx, tasks, admin, host: '127.0.0.1', port: 0, tokens: env.config.HUB_API_TOKENS });
+  web = createWebFrontend({
+    ctx: env.ctx,
+    tasks,
+    admin,
+    host: '127.0.0.1',
+    port: 0,
+    tokens: env.config.HUB_API_TOKENS,
+  });
   await web.start();
   base = web.url();
 });
@@ -141,7 +188,11 @@ describe('health', () => {
   });
 
   it('readiness reports which dependency failed', async () => {
-    const dead = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: null, retryStrategy: () => 5000 });
+    const dead = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      maxRetriesPerRequest: null,
+      retryStrategy: () => 5000,
+    });
     dead.on('error', () => {});
     try {
       const r = await checkReadiness({ db: env.ctx.db, redis: dead }, 300);
@@ -231,10 +282,19 @@ describe('tasks', () => {
   it('submits a task as web:<name> and answers 202', async () => {
     const r = await api('POST', '/api/tasks', { body: { text: 'summarise the minutes', priority: 'urgent' } });
     expect(r.status).toBe(202);
-    expect(r.body.task).toMatchObject({ status: 'ASSIGNED', text: 'summarise the minutes', userId: 'web:alice', priority: 'urgent' });
+    expect(r.body.task).toMatchObject({
+      status: 'ASSIGNED',
+      text: 'summarise the minutes',
+      userId: 'web:alice',
+      priority: 'urgent',
+    });
     expect(r.body.task.shortId).toBe(r.body.task.id.slice(0, 8));
     expect(r.body.warnings.join(' ')).toMatch(/No worker is online for demo.echo/);
-    const row = await env.ctx.db.selectFrom('tasks').selectAll().where('id', '=', r.body.task.id).executeTakeFirstOrThrow();
+    const row = await env.ctx.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('id', '=', r.body.task.id)
+      .executeTakeFirstOrThrow();
     expect(row.user_id).toBe('web:alice');
     expect(row.origin).toEqual({ platform: 'web', conversationId: 'web:alice', userId: 'web:alice' });
   });
@@ -246,7 +306,13 @@ describe('tasks', () => {
       expect(r.status).toBe(200);
       expect(r.body.task.id).toBe(task.id);
       expect(r.body.task.subtasks.map((s: any) => s.key)).toEqual(['a', 'b', 'c', 'd']);
-      expect(r.body.task.subtasks[3]).toMatchObject({ capability: 'demo.echo', status: 'PENDING', dependsOn: ['b', 'c'], attempts: 0, generation: 0 });
+      expect(r.body.task.subtasks[3]).toMatchObject({
+        capability: 'demo.echo',
+        status: 'PENDING',
+        dependsOn: ['b', 'c'],
+        attempts: 0,
+        generation: 0,
+      });
       expect(r.body.task.progress).toMatchObject({ percent: 0, subtasksDone: 0, subtasksTotal: 4 });
       expect(r.body.task.events.map((e: any) => e.type)).toEqual(['accepted', 'planned', 'no_worker']);
       expect(r.body.task.events[0]).toMatchObject({ actor: 'web:alice', subtaskId: null });
@@ -255,16 +321,25 @@ describe('tasks', () => {
 
   it("hides other users' tasks (404 on show, cancel, retry, stream)", async () => {
     const task = await submit('private things');
-    for (const [method, path] of [['GET', ''], ['POST', '/cancel'], ['POST', '/retry'], ['GET', '/stream']] as const) {
+    for (const [method, path] of [
+      ['GET', ''],
+      ['POST', '/cancel'],
+      ['POST', '/retry'],
+      ['GET', '/stream'],
+    ] as const) {
       const r = await api(method, `/api/tasks/${task.id}${path}`, { token: BOB });
       expect(r.status, `${method} ${path}`).toBe(404);
       expect(r.body.error.code).toBe('not_found');
     }
-    const still = await env.ctx.db.selectFrom('tasks').select('status').where('id', '=', task.id).executeTakeFirstOrThrow();
+    const still = await env.ctx.db
+      .selectFrom('tasks')
+      .select('status')
+      .where('id', '=', task.id)
+      .executeTakeFirstOrThrow();
     expect(still.status).toBe('ASSIGNED');
   });
 
-  it('lists only the caller\'s tasks, newest first, page by page', async () => {
+  it("lists only the caller's tasks, newest first, page by page", async () => {
     const mine = [await submit('bob one', BOB), await submit('bob two', BOB), await submit('bob three', BOB)];
     const seen: string[] = [];
     let cursor: string | null = null;
@@ -295,7 +370,10 @@ describe('tasks', () => {
     const r = await api('POST', `/api/tasks/${task.shortId}/cancel`);
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ alreadyFinished: false, task: { id: task.id, status: 'CANCELLED' } });
-    const again = await api('POST', `/api/tasks/${task.id}/cancel`, { raw: '', headers: { 'content-type': 'application/json' } });
+    const again = await api('POST', `/api/tasks/${task.id}/cancel`, {
+      raw: '',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ alreadyFinished: true, task: { status: 'CANCELLED' } });
     const subs = await env.ctx.db.selectFrom('subtasks').select('status').where('task_id', '=', task.id).execute();
@@ -317,8 +395,14 @@ describe('tasks', () => {
 
 describe('admin', () => {
   it('refuses non-admins with 403 on every admin route', async () => {
-    const routes = [['GET', '/api/admin/failed'], ['GET', '/api/admin/workers'], ['GET', '/api/admin/queues'], ['GET', '/api/admin/tasks'],
-      ['POST', '/api/admin/failed/reprocess-all'], ['POST', '/api/admin/failed/abcd/purge']] as const;
+    const routes = [
+      ['GET', '/api/admin/failed'],
+      ['GET', '/api/admin/workers'],
+      ['GET', '/api/admin/queues'],
+      ['GET', '/api/admin/tasks'],
+      ['POST', '/api/admin/failed/reprocess-all'],
+      ['POST', '/api/admin/failed/abcd/purge'],
+    ] as const;
     for (const [method, path] of routes) {
       const r = await api(method, path);
       expect(r.status, path).toBe(403);
@@ -327,7 +411,7 @@ describe('admin', () => {
     expect((await api('GET', '/api/admin/workers', { token: null })).status).toBe(401);
   });
 
-  it('lists workers, queues and every user\'s tasks for admins', async () => {
+  it("lists workers, queues and every user's tasks for admins", async () => {
     const a = await submit('alice for admin');
     const b = await submit('bob for admin', BOB);
     const workers = await api('GET', '/api/admin/workers', { token: ADMIN });
@@ -353,25 +437,45 @@ describe('admin', () => {
     const entry = list.body.failed.find((f: any) => f.taskId === task.id);
     expect(entry).toMatchObject({ capability: 'demo.echo', subtaskKey: 'main', error: 'boom', taskUser: 'web:alice' });
 
-    const re = await api('POST', `/api/admin/failed/${entry.subtaskId}/reprocess`, { token: ADMIN, body: { input: { text: 'fixed' } } });
+    const re = await api('POST', `/api/admin/failed/${entry.subtaskId}/reprocess`, {
+      token: ADMIN,
+      body: { input: { text: 'fixed' } },
+    });
     expect(re.status).toBe(202);
     expect(re.body).toMatchObject({ taskId: task.id, subtasks: 1 });
-    const sub = await env.ctx.db.selectFrom('subtasks').selectAll().where('id', '=', entry.subtaskId).executeTakeFirstOrThrow();
+    const sub = await env.ctx.db
+      .selectFrom('subtasks')
+      .selectAll()
+      .where('id', '=', entry.subtaskId)
+      .executeTakeFirstOrThrow();
     expect(sub).toMatchObject({ input: { text: 'fixed' }, generation: 1, status: 'READY' });
-    const ev = await env.ctx.db.selectFrom('task_events').selectAll().where('task_id', '=', task.id).where('type', '=', 'admin.reprocess').executeTakeFirstOrThrow();
+    const ev = await env.ctx.db
+      .selectFrom('task_events')
+      .selectAll()
+      .where('task_id', '=', task.id)
+      .where('type', '=', 'admin.reprocess')
+      .executeTakeFirstOrThrow();
     expect(ev.actor).toBe('web:admin');
 
     await failTask(task.id);
     const purge = await api('POST', `/api/admin/failed/${task.shortId}/purge`, { token: ADMIN });
     expect(purge).toMatchObject({ status: 200, body: { taskId: task.id } });
-    const dl = await env.ctx.db.selectFrom('dead_letters').selectAll().where('task_id', '=', task.id).where('resolution', '=', 'purged').executeTakeFirstOrThrow();
+    const dl = await env.ctx.db
+      .selectFrom('dead_letters')
+      .selectAll()
+      .where('task_id', '=', task.id)
+      .where('resolution', '=', 'purged')
+      .executeTakeFirstOrThrow();
     expect(dl.resolved_by).toBe('web:admin');
     const missing = await api('POST', `/api/admin/failed/${task.shortId}/purge`, { token: ADMIN });
     expect(missing.status).toBe(404);
 
     const other = await submit('dead letter two');
     await failTask(other.id);
-    const all = await api('POST', '/api/admin/failed/reprocess-all', { token: ADMIN, body: { capability: 'demo.echo' } });
+    const all = await api('POST', '/api/admin/failed/reprocess-all', {
+      token: ADMIN,
+      body: { capability: 'demo.echo' },
+    });
     expect(all.status).toBe(202);
     expect(all.body.tasks).toContain(other.id);
   });
@@ -385,30 +489,60 @@ describe('SSE stream', () => {
       expect(s.status).toBe(200);
       expect(s.contentType).toMatch(/text\/event-stream/);
       const accepted = await s.next();
-      expect(accepted).toMatchObject({ event: 'accepted', data: { taskId: task.id, type: 'accepted', actor: 'web:alice' } });
+      expect(accepted).toMatchObject({
+        event: 'accepted',
+        data: { taskId: task.id, type: 'accepted', actor: 'web:alice' },
+      });
       expect(accepted.id).toMatch(/^\d+$/);
       expect((await s.next()).event).toBe('planned');
       expect((await s.next()).event).toBe('no_worker');
 
       // A transient progress event travels without an id and carries derived progress.
       const row = await env.ctx.db.selectFrom('tasks').selectAll().where('id', '=', task.id).executeTakeFirstOrThrow();
-      await env.ctx.emit([{ id: null, taskId: task.id, subtaskId: null, type: 'progress', data: { stage: 'fetching', done: 1, total: 4 }, actor: 'worker', at: new Date().toISOString() }], row);
+      await env.ctx.emit(
+        [
+          {
+            id: null,
+            taskId: task.id,
+            subtaskId: null,
+            type: 'progress',
+            data: { stage: 'fetching', done: 1, total: 4 },
+            actor: 'worker',
+            at: new Date().toISOString(),
+          },
+        ],
+        row,
+      );
       const progress = await s.next();
-      expect(progress).toMatchObject({ id: null, event: 'progress', data: { data: { stage: 'fetching' }, progress: { subtasksTotal: 1 } } });
+      expect(progress).toMatchObject({
+        id: null,
+        event: 'progress',
+        data: { data: { stage: 'fetching' }, progress: { subtasksTotal: 1 } },
+      });
       expect(typeof progress.data.progress.percent).toBe('number');
 
       // Chat messages sent to the web conversation reach the task's streams; edit reuses the message id.
-      const ref = await web.send({ platform: 'web', conversationId: 'web:alice', userId: 'web:alice' }, { taskId: task.id, kind: 'ack', text: 'On it.' });
+      const ref = await web.send(
+        { platform: 'web', conversationId: 'web:alice', userId: 'web:alice' },
+        { taskId: task.id, kind: 'ack', text: 'On it.' },
+      );
       expect(ref).toMatchObject({ platform: 'web', conversationId: 'web:alice' });
       const msg = await s.next();
-      expect(msg).toMatchObject({ id: null, event: 'message', data: { messageId: ref.messageId, message: { text: 'On it.', kind: 'ack' } } });
+      expect(msg).toMatchObject({
+        id: null,
+        event: 'message',
+        data: { messageId: ref.messageId, message: { text: 'On it.', kind: 'ack' } },
+      });
       await web.edit!(ref, { taskId: task.id, kind: 'progress', text: 'Half way.' });
       expect((await s.next()).data).toMatchObject({ messageId: ref.messageId, message: { text: 'Half way.' } });
 
       const cancel = await api('POST', `/api/tasks/${task.id}/cancel`);
       expect(cancel.status).toBe(200);
       const cancelled = await s.next();
-      expect(cancelled).toMatchObject({ event: 'cancelled', data: { type: 'cancelled', actor: 'web:alice', data: { status: 'CANCELLED' } } });
+      expect(cancelled).toMatchObject({
+        event: 'cancelled',
+        data: { type: 'cancelled', actor: 'web:alice', data: { status: 'CANCELLED' } },
+      });
       expect(BigInt(cancelled.id!)).toBeGreaterThan(BigInt(accepted.id!));
     } finally {
       await s.close();
@@ -417,7 +551,12 @@ describe('SSE stream', () => {
 
   it('resumes after Last-Event-ID (or ?after=) without repeating events', async () => {
     const task = await submit('resume me');
-    const events = await env.ctx.db.selectFrom('task_events').select(['id', 'type']).where('task_id', '=', task.id).orderBy('id').execute();
+    const events = await env.ctx.db
+      .selectFrom('task_events')
+      .select(['id', 'type'])
+      .where('task_id', '=', task.id)
+      .orderBy('id')
+      .execute();
     const s = await openStream(`/api/tasks/${task.id}/stream`, ALICE, { 'last-event-id': String(events[0]!.id) });
     try {
       const first = await s.next();
@@ -436,9 +575,27 @@ describe('SSE stream', () => {
     try {
       await d.next('no_worker');
       const row = await env.ctx.db.selectFrom('tasks').selectAll().where('id', '=', task.id).executeTakeFirstOrThrow();
-      const stored = await env.ctx.db.selectFrom('task_events').selectAll().where('task_id', '=', task.id).orderBy('id').execute();
+      const stored = await env.ctx.db
+        .selectFrom('task_events')
+        .selectAll()
+        .where('task_id', '=', task.id)
+        .orderBy('id')
+        .execute();
       await env.ctx.emit([toHubEvent(stored[0]!)], row);
-      await env.ctx.emit([{ id: null, taskId: task.id, subtaskId: null, type: 'progress', data: {}, actor: 'worker', at: new Date().toISOString() }], row);
+      await env.ctx.emit(
+        [
+          {
+            id: null,
+            taskId: task.id,
+            subtaskId: null,
+            type: 'progress',
+            data: {},
+            actor: 'worker',
+            at: new Date().toISOString(),
+          },
+        ],
+        row,
+      );
       expect((await d.next()).event).toBe('progress');
     } finally {
       await d.close();
@@ -449,12 +606,22 @@ describe('SSE stream', () => {
 
   it('pings idle streams, and stop() ends open streams promptly', async () => {
     const tasks = new TaskService(env.ctx, new RulePlanner());
-    const other = createWebFrontend({ ctx: env.ctx, tasks, admin: new AdminService(env.ctx), host: '127.0.0.1', port: 0, tokens: env.config.HUB_API_TOKENS, sseHeartbeatMs: 30 });
+    const other = createWebFrontend({
+      ctx: env.ctx,
+      tasks,
+      admin: new AdminService(env.ctx),
+      host: '127.0.0.1',
+      port: 0,
+      tokens: env.config.HUB_API_TOKENS,
+      sseHeartbeatMs: 30,
+    });
     await other.start();
     let stopped = false;
     try {
       const task = await submit('ping me');
-      const res = await fetch(`${other.url()}/api/tasks/${task.id}/stream`, { headers: { authorization: `Bearer ${ALICE}` } });
+      const res = await fetch(`${other.url()}/api/tasks/${task.id}/stream`, {
+        headers: { authorization: `Bearer ${ALICE}` },
+      });
       const reader = res.body!.getReader();
       const dec = new TextDecoder();
       let text = '';
@@ -495,11 +662,26 @@ describe('pagination precision', () => {
       const tasks = new TaskService(env.ctx, new RulePlanner());
       const base = '2026-01-01T10:00:00.1231';
       for (const [i, us] of ['00', '20', '30'].entries()) {
-        await env.ctx.db.insertInto('tasks').values({
-          id: `00000000-0000-0000-0000-00000000000${i}`, user_id: 'web:pager', origin: JSON.stringify({ platform: 'web', conversationId: 'web:pager', userId: 'web:pager' }),
-          text: `t${i}`, status: 'COMPLETED', priority: 'normal', notify_policy: 'silent', progress: null, result: null, error: null,
-          progress_message: null, parent_task_id: null, started_at: null, finished_at: null, created_at: sql<Date>`${`${base}${us}Z`}::timestamptz`,
-        }).execute();
+        await env.ctx.db
+          .insertInto('tasks')
+          .values({
+            id: `00000000-0000-0000-0000-00000000000${i}`,
+            user_id: 'web:pager',
+            origin: JSON.stringify({ platform: 'web', conversationId: 'web:pager', userId: 'web:pager' }),
+            text: `t${i}`,
+            status: 'COMPLETED',
+            priority: 'normal',
+            notify_policy: 'silent',
+            progress: null,
+            result: null,
+            error: null,
+            progress_message: null,
+            parent_task_id: null,
+            started_at: null,
+            finished_at: null,
+            created_at: sql<Date>`${`${base}${us}Z`}::timestamptz`,
+          })
+          .execute();
       }
       const seen: string[] = [];
       let cursor: string | undefined;

@@ -7,7 +7,9 @@ import { createHarness, type Harness } from './helpers/hub-harness.ts';
 
 function deferred<T = void>() {
   let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => { resolve = r; });
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
   return { promise, resolve };
 }
 
@@ -17,10 +19,13 @@ const block = { started: deferred(), aborted: deferred<number>() };
 const planner: Planner = {
   async plan(req) {
     if (req.text === 'session chain') {
-      return { summary: 'two steps sharing a session', steps: [
-        { key: 'a', capability: 'test.session', input: {}, dependsOn: [] },
-        { key: 'b', capability: 'test.session', input: {}, dependsOn: ['a'] },
-      ] };
+      return {
+        summary: 'two steps sharing a session',
+        steps: [
+          { key: 'a', capability: 'test.session', input: {}, dependsOn: [] },
+          { key: 'b', capability: 'test.session', input: {}, dependsOn: ['a'] },
+        ],
+      };
     }
     return new RulePlanner().plan(req);
   },
@@ -32,17 +37,31 @@ beforeAll(async () => {
     planner,
     handlers: {
       'test.session': async ({ session: s }) => {
-        const conn = await s.get('conn', () => ({ id: ++session.created }), (c) => session.disposed.resolve(c.id));
+        const conn = await s.get(
+          'conn',
+          () => ({ id: ++session.created }),
+          (c) => session.disposed.resolve(c.id),
+        );
         return { conn: conn.id };
       },
-      'test.block': ({ signal }) => new Promise((_, reject) => {
-        block.started.resolve();
-        signal.addEventListener('abort', () => { block.aborted.resolve(Date.now()); reject(signal.reason); }, { once: true });
-      }),
+      'test.block': ({ signal }) =>
+        new Promise((_, reject) => {
+          block.started.resolve();
+          signal.addEventListener(
+            'abort',
+            () => {
+              block.aborted.resolve(Date.now());
+              reject(signal.reason);
+            },
+            { once: true },
+          );
+        }),
     },
   });
 });
-afterAll(async () => { await h?.close(); });
+afterAll(async () => {
+  await h?.close();
+});
 
 describe('worker runtime', () => {
   it('subtasks of one task share a session resource, disposed when the task ends', async () => {
@@ -64,8 +83,14 @@ describe('worker runtime', () => {
     expect(abortedAt - t0).toBeLessThan(1000);
     const row = await h.waitForTask(task.id, (t) => t.final_notified);
     expect(row.status).toBe('CANCELLED');
-    expect(h.chat.forTask(task.id).filter((d) => d.message.kind === 'failure' && /cancelled/.test(d.message.text))).toHaveLength(1);
-    const sub = await h.hub.ctx.db.selectFrom('subtasks').selectAll().where('task_id', '=', task.id).executeTakeFirstOrThrow();
+    expect(
+      h.chat.forTask(task.id).filter((d) => d.message.kind === 'failure' && /cancelled/.test(d.message.text)),
+    ).toHaveLength(1);
+    const sub = await h.hub.ctx.db
+      .selectFrom('subtasks')
+      .selectAll()
+      .where('task_id', '=', task.id)
+      .executeTakeFirstOrThrow();
     expect(sub.status).toBe('CANCELLED');
     expect((await h.hub.tasks.cancel(task.id, { userId: 'test:alice' })).alreadyFinished).toBe(true);
   });
@@ -74,14 +99,30 @@ describe('worker runtime', () => {
 describe('progress derivation', () => {
   const at = (ms: number) => new Date(1_000_000 + ms);
   it('derives percent, rate and ETA from item progress', () => {
-    const p = deriveProgress([
-      { status: 'SUCCEEDED', progress: null, started_at: at(0), updated_at: at(1000) },
-      { status: 'RUNNING', progress: { stage: 'working', done: 500, total: 2000 }, started_at: at(0), updated_at: at(10_000) },
-    ], at(0), 1_000_000 + 10_000);
+    const p = deriveProgress(
+      [
+        { status: 'SUCCEEDED', progress: null, started_at: at(0), updated_at: at(1000) },
+        {
+          status: 'RUNNING',
+          progress: { stage: 'working', done: 500, total: 2000 },
+          started_at: at(0),
+          updated_at: at(10_000),
+        },
+      ],
+      at(0),
+      1_000_000 + 10_000,
+    );
     expect(p.percent).toBe(62.5); // (100 + 25) / 2
     expect(p.itemsPerSecond).toBe(50);
     expect(p.etaMs).toBe(30_000);
-    expect(p).toMatchObject({ stage: 'working', done: 500, total: 2000, subtasksDone: 1, subtasksTotal: 2, elapsedMs: 10_000 });
+    expect(p).toMatchObject({
+      stage: 'working',
+      done: 500,
+      total: 2000,
+      subtasksDone: 1,
+      subtasksTotal: 2,
+      elapsedMs: 10_000,
+    });
   });
 
   it('reports zero for work that has not started', () => {

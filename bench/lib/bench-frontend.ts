@@ -62,7 +62,11 @@ export function finalsTracker(frontend: BenchFrontend) {
     const id = d.message.taskId;
     if (finals.has(id)) return;
     finals.set(id, d.at);
-    for (const w of waiters) if (w.ids.has(id) && --w.remaining === 0) { waiters.delete(w); w.resolve(); }
+    for (const w of waiters)
+      if (w.ids.has(id) && --w.remaining === 0) {
+        waiters.delete(w);
+        w.resolve();
+      }
   });
   return {
     finals,
@@ -72,8 +76,18 @@ export function finalsTracker(frontend: BenchFrontend) {
       const remaining = [...set].filter((id) => !finals.has(id)).length;
       if (remaining === 0) return Promise.resolve(true);
       return new Promise<boolean>((resolve) => {
-        const w = { ids: set, remaining, resolve: () => { clearTimeout(timer); resolve(true); } };
-        const timer = setTimeout(() => { waiters.delete(w); resolve(false); }, timeoutMs);
+        const w = {
+          ids: set,
+          remaining,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve(true);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(w);
+          resolve(false);
+        }, timeoutMs);
         waiters.add(w);
       });
     },

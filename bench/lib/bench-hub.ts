@@ -19,16 +19,32 @@ export interface BenchHub {
 }
 
 /** Starts a hub named `name` (prefix and schema derive from it); no embedded workers. */
-export async function startBenchHub(env: BenchEnv, name: string, opts: { config?: Record<string, string>; planner?: Planner; poolSize?: number } = {}): Promise<BenchHub> {
+export async function startBenchHub(
+  env: BenchEnv,
+  name: string,
+  opts: { config?: Record<string, string>; planner?: Planner; poolSize?: number } = {},
+): Promise<BenchHub> {
   const prefix = env.prefix(name);
   const config = env.config(prefix, opts.config);
   const db = await env.openDatabase(name, opts.poolSize ?? 10);
   const frontend = new BenchFrontend();
-  const hub = await startHub({ config, database: db, embeddedWorkers: false, frontends: [frontend], planner: opts.planner });
+  const hub = await startHub({
+    config,
+    database: db,
+    embeddedWorkers: false,
+    frontends: [frontend],
+    planner: opts.planner,
+  });
   const finals = finalsTracker(frontend);
   let closed = false;
   return {
-    name, prefix, config, hub, db, frontend, finals,
+    name,
+    prefix,
+    config,
+    hub,
+    db,
+    frontend,
+    finals,
     async close() {
       if (closed) return;
       closed = true;

@@ -67,19 +67,36 @@ export class BenchEnv {
   /** Hub configuration on a prefix; `extra` overrides variables. */
   config(prefix: string, extra: Record<string, string> = {}): Config {
     return loadConfig({
-      REDIS_URL, DATABASE_URL, QUEUE_PREFIX: prefix, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL,
-      HUB_API_TOKENS: API_TOKENS.map((t, i) => `bench${i}=${t}`).join(','), DATA_DIR: `/tmp/${prefix}`,
+      REDIS_URL,
+      DATABASE_URL,
+      QUEUE_PREFIX: prefix,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL,
+      HUB_API_TOKENS: API_TOKENS.map((t, i) => `bench${i}=${t}`).join(','),
+      DATA_DIR: `/tmp/${prefix}`,
       // The benchmark submits far more than a person would in an hour; admission (MAX_INFLIGHT_PER_USER) keeps its default.
-      MAX_TASKS_PER_HOUR: '1000000', ...extra,
+      MAX_TASKS_PER_HOUR: '1000000',
+      ...extra,
     });
   }
 
   /** Starts `node bin/switchboard.js worker` on a prefix. */
-  spawnWorkerCli(prefix: string, capabilities: string, concurrency: number, extraEnv: Record<string, string> = {}): ChildProcess {
-    const child = spawn(process.execPath, ['bin/switchboard.js', 'worker', '--capabilities', capabilities, '--concurrency', String(concurrency)], {
-      cwd: root, stdio: ['ignore', 'ignore', 'pipe'],
-      env: { PATH: process.env.PATH ?? '', REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL, ...extraEnv },
-    });
+  spawnWorkerCli(
+    prefix: string,
+    capabilities: string,
+    concurrency: number,
+    extraEnv: Record<string, string> = {},
+  ): ChildProcess {
+    const child = spawn(
+      process.execPath,
+      ['bin/switchboard.js', 'worker', '--capabilities', capabilities, '--concurrency', String(concurrency)],
+      {
+        cwd: root,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { PATH: process.env.PATH ?? '', REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL, ...extraEnv },
+      },
+    );
     // Forward the worker's stderr, minus its own "shutting down gracefully" notice when the bench stops it.
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       const lines = chunk.split('\n').filter((l) => l.trim() && !/shutting down gracefully/.test(l));
@@ -96,7 +113,9 @@ export class BenchEnv {
   /** Forks a TypeScript file of bench/ (through tsx) with an IPC channel and this run's id. */
   forkScript(relative: string, env: Record<string, string> = {}, nodeFlags: string[] = []): ChildProcess {
     const child = fork(fileURLToPath(new URL(relative, new URL('../', import.meta.url))), [], {
-      cwd: root, execArgv: ['--import', 'tsx', ...nodeFlags], stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      cwd: root,
+      execArgv: ['--import', 'tsx', ...nodeFlags],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       env: { ...process.env, BENCH_RUN_ID: this.runId, ...env },
     });
     return this.track(child);
@@ -104,17 +123,33 @@ export class BenchEnv {
 
   /** Resolves once `n` live workers are registered on the prefix. */
   async waitForWorkers(prefix: string, n: number, timeoutMs = 60_000): Promise<void> {
-    await waitUntil(async () => (await this.redis.zcount(`${prefix}:hub:workers`, Date.now(), '+inf')) >= n, `${n} workers on ${prefix}`, timeoutMs, 100);
+    await waitUntil(
+      async () => (await this.redis.zcount(`${prefix}:hub:workers`, Date.now(), '+inf')) >= n,
+      `${n} workers on ${prefix}`,
+      timeoutMs,
+      100,
+    );
   }
 
   /** Stops one child: SIGTERM by pid, then SIGKILL if it has not exited in `graceMs`. */
   async stopChild(child: ChildProcess, graceMs = 12_000): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null || !child.pid) { this.children.delete(child); return; }
+    if (child.exitCode !== null || child.signalCode !== null || !child.pid) {
+      this.children.delete(child);
+      return;
+    }
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    try { process.kill(child.pid, 'SIGTERM'); } catch { /* already gone */ }
+    try {
+      process.kill(child.pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
     const timedOut = await Promise.race([exited.then(() => false), sleep(graceMs).then(() => true)]);
     if (timedOut) {
-      try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
       await Promise.race([exited, sleep(2000)]);
     }
     this.children.delete(child);
@@ -136,23 +171,38 @@ export class BenchEnv {
   async dropSchema(schema: string): Promise<void> {
     const admin = new pg.Client({ connectionString: DATABASE_URL });
     await admin.connect();
-    try { await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`); } finally { await admin.end(); }
+    try {
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    } finally {
+      await admin.end();
+    }
     this.schemas.delete(schema);
   }
 
   /** Stops every child, deletes every key of the run and drops every schema. Safe to call twice. */
   async cleanup(): Promise<void> {
     await Promise.all([...this.children].map((c) => this.stopChild(c).catch(() => {})));
-    await this.deleteKeys(`sbbench-${this.runId}-${this.scope}`).catch((err) => process.stderr.write(`bench: could not delete Redis keys: ${String(err)}\n`));
+    await this.deleteKeys(`sbbench-${this.runId}-${this.scope}`).catch((err) =>
+      process.stderr.write(`bench: could not delete Redis keys: ${String(err)}\n`),
+    );
     // Every schema of the run, including those of a child process that died before dropping its own.
     const schemas = new Set(this.schemas);
     const admin = new pg.Client({ connectionString: DATABASE_URL });
     try {
       await admin.connect();
-      const found = await admin.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like $1`, [`bench\\_${this.runId}\\_${this.scope}%`]);
+      const found = await admin.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like $1`, [
+        `bench\\_${this.runId}\\_${this.scope}%`,
+      ]);
       for (const r of found.rows) schemas.add(r.nspname);
-    } catch { /* fall back to the schemas this process created */ } finally { await admin.end().catch(() => {}); }
-    for (const s of schemas) await this.dropSchema(s).catch((err) => process.stderr.write(`bench: could not drop schema ${s}: ${String(err)}\n`));
+    } catch {
+      /* fall back to the schemas this process created */
+    } finally {
+      await admin.end().catch(() => {});
+    }
+    for (const s of schemas)
+      await this.dropSchema(s).catch((err) =>
+        process.stderr.write(`bench: could not drop schema ${s}: ${String(err)}\n`),
+      );
     this.redis.disconnect();
   }
 

@@ -20,14 +20,22 @@ export class TimingPlanner implements Planner {
 }
 
 /** Calls `fn(taskIds, calledAt, resolvedAt)` around every add/addBulk on a capability queue of the hub. */
-export function onEnqueue(hub: Hub, capability: string, fn: (taskIds: string[], calledAt: number, resolvedAt: number) => void): void {
+export function onEnqueue(
+  hub: Hub,
+  capability: string,
+  fn: (taskIds: string[], calledAt: number, resolvedAt: number) => void,
+): void {
   const q = hub.ctx.queues.forCapability(capability) as Queue & Record<string, unknown>;
   const addBulk = q.addBulk.bind(q);
   const add = q.add.bind(q);
   q.addBulk = (async (jobs: Parameters<Queue['addBulk']>[0]) => {
     const c = nowMs();
     const r = await addBulk(jobs);
-    fn(jobs.map((j) => (j.data as { taskId: string }).taskId), c, nowMs());
+    fn(
+      jobs.map((j) => (j.data as { taskId: string }).taskId),
+      c,
+      nowMs(),
+    );
     return r;
   }) as Queue['addBulk'];
   q.add = (async (name: string, data: { taskId: string }, opts?: Parameters<Queue['add']>[2]) => {

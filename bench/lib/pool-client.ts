@@ -9,10 +9,16 @@ export class PoolClient {
   private readonly waiting: Array<{ t: PoolMessage['t']; resolve: (m: PoolMessage) => void }> = [];
   private readonly reportListeners = new Set<(m: Extract<PoolMessage, { t: 'reports' }>) => void>();
 
-  constructor(private readonly env: BenchEnv, prefix: string) {
+  constructor(
+    private readonly env: BenchEnv,
+    prefix: string,
+  ) {
     this.child = env.forkPool(prefix);
     this.child.on('message', (m: PoolMessage) => {
-      if (m.t === 'reports') { for (const l of this.reportListeners) l(m); return; }
+      if (m.t === 'reports') {
+        for (const l of this.reportListeners) l(m);
+        return;
+      }
       const i = this.waiting.findIndex((w) => w.t === m.t);
       if (i >= 0) this.waiting.splice(i, 1)[0]!.resolve(m);
     });
@@ -31,7 +37,9 @@ export class PoolClient {
   /** Stops every runtime gracefully, then makes sure the process is gone (by pid). */
   async stop(): Promise<void> {
     if (this.child.connected) {
-      await Promise.race([this.request({ t: 'stop' }, 'stopped'), new Promise((r) => setTimeout(r, 15_000))]).catch(() => {});
+      await Promise.race([this.request({ t: 'stop' }, 'stopped'), new Promise((r) => setTimeout(r, 15_000))]).catch(
+        () => {},
+      );
     }
     await this.env.stopChild(this.child, 5000);
   }
@@ -40,7 +48,13 @@ export class PoolClient {
     return new Promise((resolve, reject) => {
       const onExit = () => reject(new Error(`worker pool ${this.child.pid} exited`));
       this.child.once('exit', onExit);
-      this.waiting.push({ t: reply, resolve: (m) => { this.child.off('exit', onExit); resolve(m); } });
+      this.waiting.push({
+        t: reply,
+        resolve: (m) => {
+          this.child.off('exit', onExit);
+          resolve(m);
+        },
+      });
       this.child.send(cmd);
     });
   }

@@ -9,16 +9,27 @@ export function cpuMsOf(pid: number): number {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-  } catch { return 0; }
+  } catch {
+    return 0;
+  }
 }
 
 /** Pids whose command name (comm) is one of `names`. */
 export function pidsNamed(...names: string[]): number[] {
   try {
-    return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-      try { return names.includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim()); } catch { return false; }
-    });
-  } catch { return []; }
+    return readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number)
+      .filter((pid) => {
+        try {
+          return names.includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+        } catch {
+          return false;
+        }
+      });
+  } catch {
+    return [];
+  }
 }
 
 /** Snapshot of CPU ms per group; `diff` gives the CPU each group used in between. */
@@ -31,8 +42,14 @@ function readStat(pid: number): { ppid: number; comm: string; cpuMs: number } | 
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const close = stat.lastIndexOf(')');
     const fields = stat.slice(close + 2).split(' ');
-    return { ppid: Number(fields[1]), comm: stat.slice(stat.indexOf('(') + 1, close), cpuMs: (Number(fields[11]) + Number(fields[12])) * TICK_MS };
-  } catch { return null; }
+    return {
+      ppid: Number(fields[1]),
+      comm: stat.slice(stat.indexOf('(') + 1, close),
+      cpuMs: (Number(fields[11]) + Number(fields[12])) * TICK_MS,
+    };
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -64,12 +81,27 @@ export class ForeignCpuMonitor {
 
   private sample(initial: boolean): void {
     let pids: number[];
-    try { pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number); } catch { return; }
-    const stats = new Map(pids.flatMap((p) => { const s = readStat(p); return s ? [[p, s] as const] : []; }));
+    try {
+      pids = readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .map(Number);
+    } catch {
+      return;
+    }
+    const stats = new Map(
+      pids.flatMap((p) => {
+        const s = readStat(p);
+        return s ? [[p, s] as const] : [];
+      }),
+    );
     const ours = new Set([process.pid]);
-    for (let grew = true; grew;) {
+    for (let grew = true; grew; ) {
       grew = false;
-      for (const [pid, s] of stats) if (!ours.has(pid) && ours.has(s.ppid)) { ours.add(pid); grew = true; }
+      for (const [pid, s] of stats)
+        if (!ours.has(pid) && ours.has(s.ppid)) {
+          ours.add(pid);
+          grew = true;
+        }
     }
     for (const [pid, s] of stats) {
       if (ours.has(pid) || s.comm === 'redis-server' || s.comm === 'postgres' || pid === 1) continue;

@@ -20,7 +20,10 @@ export class RedisCounter {
   private lua = 0;
   private buffer = '';
 
-  private constructor(private readonly socket: Socket, private readonly prefix: string) {
+  private constructor(
+    private readonly socket: Socket,
+    private readonly prefix: string,
+  ) {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       this.buffer += chunk;
@@ -37,7 +40,10 @@ export class RedisCounter {
   static async start(url: string, prefix: string): Promise<RedisCounter> {
     const u = new URL(url);
     const socket = connect(Number(u.port || 6379), u.hostname);
-    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
     const counter = new RedisCounter(socket, prefix);
     socket.write('MONITOR\r\n');
     return counter;
@@ -49,7 +55,10 @@ export class RedisCounter {
     if (!m) return;
     const [, source, command] = m as unknown as [string, string, string];
     const touches = line.includes(this.prefix);
-    if (source === 'lua') { if (touches) this.lua++; return; }
+    if (source === 'lua') {
+      if (touches) this.lua++;
+      return;
+    }
     if (touches) this.clients.add(source);
     else if (!this.clients.has(source)) return;
     const name = command.toLowerCase();

@@ -3,9 +3,15 @@ import type { BenchResults } from '../run.ts';
 import type { Row } from './report.ts';
 import { fmt, fmtLatency, round, type LatencySummary } from './stats.ts';
 
-const p99Target = (s: LatencySummary, ms: number): Pick<Row, 'target' | 'met'> => ({ target: `p99 <= ${ms} ms`, met: s.n > 0 && s.p99 <= ms });
+const p99Target = (s: LatencySummary, ms: number): Pick<Row, 'target' | 'met'> => ({
+  target: `p99 <= ${ms} ms`,
+  met: s.n > 0 && s.p99 <= ms,
+});
 
-const cpuSplit = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${fmt(v)}`).join(', ');
+const cpuSplit = (c: Record<string, number>) =>
+  Object.entries(c)
+    .map(([k, v]) => `${k} ${fmt(v)}`)
+    .join(', ');
 
 /** Rows for every scenario that ran. */
 export function buildRows(r: BenchResults): Row[] {
@@ -15,62 +21,139 @@ export function buildRows(r: BenchResults): Row[] {
   if (b) {
     rows.push({ scenario: '1 baseline (raw BullMQ)', metric: 'single add latency', value: fmtLatency(b.addLatency) });
     rows.push({ scenario: '', metric: 'addBulk', value: `${fmt(b.addBulkJobsPerSec)} jobs/s` });
-    rows.push({ scenario: '', metric: 'no-op processing, concurrency 50', value: `${fmt(b.processJobsPerSec)} jobs/s (${fmt(b.processedJobs)} jobs)` });
+    rows.push({
+      scenario: '',
+      metric: 'no-op processing, concurrency 50',
+      value: `${fmt(b.processJobsPerSec)} jobs/s (${fmt(b.processedJobs)} jobs)`,
+    });
     rows.push({ scenario: '', metric: 'add -> completed (QueueEvents, 100/s)', value: fmtLatency(b.addToCompleted) });
   }
   const s = r.submit;
   if (s) {
-    for (const [label, st, returned] of [['HTTP POST /api/tasks', s.http, 'to 202'], ['in-process (chat path)', s.inProcess, 'to return']] as const) {
+    for (const [label, st, returned] of [
+      ['HTTP POST /api/tasks', s.http, 'to 202'],
+      ['in-process (chat path)', s.inProcess, 'to return'],
+    ] as const) {
       const name = label === 'HTTP POST /api/tasks' ? `2 submit latency @${s.ratePerSec}/s, ${label}` : `  ${label}`;
       rows.push({ scenario: name, metric: 'to planned', value: fmtLatency(st.planned) });
       rows.push({ scenario: '', metric: 'to persisted (committed)', value: fmtLatency(st.persisted) });
       rows.push({ scenario: '', metric: 'to first subtask enqueued', value: fmtLatency(st.enqueued) });
       rows.push({ scenario: '', metric: returned, value: fmtLatency(st.returned), ...p99Target(st.returned, 20) });
-      rows.push({ scenario: '', metric: 'to ack handed to frontend', value: `${fmtLatency(st.ack)}${st.missingAcks ? `, ${st.missingAcks} missing` : ''}${st.errors ? `, ${st.errors} errors` : ''}`, ...p99Target(st.ack, 20) });
+      rows.push({
+        scenario: '',
+        metric: 'to ack handed to frontend',
+        value: `${fmtLatency(st.ack)}${st.missingAcks ? `, ${st.missingAcks} missing` : ''}${st.errors ? `, ${st.errors} errors` : ''}`,
+        ...p99Target(st.ack, 20),
+      });
     }
   }
   const p = r.progress;
   if (p) {
-    rows.push({ scenario: '3 progress latency', metric: `report -> edit (${p.tasks} tasks, ~${p.reportsPerSec} reports/s)`, value: `${fmtLatency(p.latency)}${p.unseen ? `, ${p.unseen} superseded` : ''}`, ...p99Target(p.latency, 50) });
+    rows.push({
+      scenario: '3 progress latency',
+      metric: `report -> edit (${p.tasks} tasks, ~${p.reportsPerSec} reports/s)`,
+      value: `${fmtLatency(p.latency)}${p.unseen ? `, ${p.unseen} superseded` : ''}`,
+      ...p99Target(p.latency, 50),
+    });
   }
   const e = r.e2e;
   if (e) {
     const ratio = base ? e.tasksPerSec / base : NaN;
-    rows.push({ scenario: '4 end-to-end, 1-step tasks', metric: `submit -> final message (${e.completed}/${e.tasks} tasks)`, value: `${fmt(e.tasksPerSec)} tasks/s (hub CPU ${e.hubCpuPct}%)` });
-    rows.push({ scenario: '', metric: 'ratio to baseline processing', value: fmt(round(ratio, 3), 3), target: '>= 0.5', met: ratio >= 0.5 });
+    rows.push({
+      scenario: '4 end-to-end, 1-step tasks',
+      metric: `submit -> final message (${e.completed}/${e.tasks} tasks)`,
+      value: `${fmt(e.tasksPerSec)} tasks/s (hub CPU ${e.hubCpuPct}%)`,
+    });
+    rows.push({
+      scenario: '',
+      metric: 'ratio to baseline processing',
+      value: fmt(round(ratio, 3), 3),
+      target: '>= 0.5',
+      met: ratio >= 0.5,
+    });
     rows.push({ scenario: '', metric: 'CPU ms per task (2 cores in all)', value: cpuSplit(e.cpuMsPerTask) });
   }
   const d = r.dag;
   if (d) {
     const ratio = base ? d.subtasksPerSec / base : NaN;
-    rows.push({ scenario: '5 DAG, 9 branches + join', metric: `submit -> final message (${d.completed}/${d.tasks} tasks)`, value: `${fmt(d.subtasksPerSec)} subtasks/s (${fmt(d.tasksPerSec)} tasks/s)` });
+    rows.push({
+      scenario: '5 DAG, 9 branches + join',
+      metric: `submit -> final message (${d.completed}/${d.tasks} tasks)`,
+      value: `${fmt(d.subtasksPerSec)} subtasks/s (${fmt(d.tasksPerSec)} tasks/s)`,
+    });
     rows.push({ scenario: '', metric: 'ratio to baseline processing', value: fmt(round(ratio, 3), 3) });
     rows.push({ scenario: '', metric: 'CPU ms per task (2 cores in all)', value: cpuSplit(d.cpuMsPerTask) });
   }
   const sc = r.scale;
   if (sc) {
-    rows.push({ scenario: `6 scale: ${sc.workers} workers, ${sc.processes} processes`, metric: `tasks completed${sc.scaledDown ? ` (scaled down from ${sc.requestedTasks})` : ''}`, value: `${sc.completed}/${sc.tasks} in ${sc.seconds} s (${fmt(sc.tasksPerSec)} tasks/s)` });
+    rows.push({
+      scenario: `6 scale: ${sc.workers} workers, ${sc.processes} processes`,
+      metric: `tasks completed${sc.scaledDown ? ` (scaled down from ${sc.requestedTasks})` : ''}`,
+      value: `${sc.completed}/${sc.tasks} in ${sc.seconds} s (${fmt(sc.tasksPerSec)} tasks/s)`,
+    });
     rows.push({ scenario: '', metric: 'lost tasks', value: String(sc.lost), target: '0', met: sc.lost === 0 });
-    rows.push({ scenario: '', metric: `misrouted subtasks (of ${sc.checkedSubtasks})`, value: `${sc.misrouted}${sc.appliedByReconciler ? ` (${sc.appliedByReconciler} applied by the reconciler, checked by output)` : ''}`, target: '0', met: sc.misrouted === 0 && sc.checkedSubtasks > 0 });
-    rows.push({ scenario: '', metric: 'hub RSS (max)', value: `${sc.hubRssMaxMb} MB (${sc.hubRssStartMb} MB at start; heap max ${sc.hubHeapMaxMb} MB, ${sc.hubHeapAfterGcMb} MB after GC)`, target: '<= 256 MB', met: sc.hubRssMaxMb <= 256 });
-    rows.push({ scenario: '', metric: 'Redis connections (all clients)', value: `${sc.redisClients} of maxclients ${sc.redisMaxClients}` });
+    rows.push({
+      scenario: '',
+      metric: `misrouted subtasks (of ${sc.checkedSubtasks})`,
+      value: `${sc.misrouted}${sc.appliedByReconciler ? ` (${sc.appliedByReconciler} applied by the reconciler, checked by output)` : ''}`,
+      target: '0',
+      met: sc.misrouted === 0 && sc.checkedSubtasks > 0,
+    });
+    rows.push({
+      scenario: '',
+      metric: 'hub RSS (max)',
+      value: `${sc.hubRssMaxMb} MB (${sc.hubRssStartMb} MB at start; heap max ${sc.hubHeapMaxMb} MB, ${sc.hubHeapAfterGcMb} MB after GC)`,
+      target: '<= 256 MB',
+      met: sc.hubRssMaxMb <= 256,
+    });
+    rows.push({
+      scenario: '',
+      metric: 'Redis connections (all clients)',
+      value: `${sc.redisClients} of maxclients ${sc.redisMaxClients}`,
+    });
     for (const c of sc.costByWorkers) {
-      rows.push({ scenario: '', metric: `per task @ ${c.workers} workers`, value: `submit p50 ${fmt(c.submitMsP50)} ms; hub ${fmt(c.hubRedisPerTask)} Redis cmds (${fmt(c.hubRedisKbReadPerTask)} KB read), ${fmt(c.sqlPerTask)} SQL, ${fmt(c.hubCpuMsPerTask)} ms CPU` });
+      rows.push({
+        scenario: '',
+        metric: `per task @ ${c.workers} workers`,
+        value: `submit p50 ${fmt(c.submitMsP50)} ms; hub ${fmt(c.hubRedisPerTask)} Redis cmds (${fmt(c.hubRedisKbReadPerTask)} KB read), ${fmt(c.sqlPerTask)} SQL, ${fmt(c.hubCpuMsPerTask)} ms CPU`,
+      });
     }
     const first = sc.costByWorkers[0];
     const last = sc.costByWorkers.at(-1);
     if (first && last && last !== first) {
       // The hub's own per-task work (round trips) is the registry/dispatch cost; wall time also carries the load
       // the idle workers themselves put on this 2-core machine, so it is shown but not judged.
-      const growth = Math.max(last.hubRedisPerTask / first.hubRedisPerTask, last.hubRedisKbReadPerTask / first.hubRedisKbReadPerTask);
-      rows.push({ scenario: '', metric: `growth ${first.workers} -> ${last.workers} workers, hub Redis work/task`, value: `x${fmt(growth, 2)} (submit p50 x${fmt(last.submitMsP50 / first.submitMsP50, 2)})`, target: '<= x1.1 (flat)', met: growth <= 1.1 });
+      const growth = Math.max(
+        last.hubRedisPerTask / first.hubRedisPerTask,
+        last.hubRedisKbReadPerTask / first.hubRedisKbReadPerTask,
+      );
+      rows.push({
+        scenario: '',
+        metric: `growth ${first.workers} -> ${last.workers} workers, hub Redis work/task`,
+        value: `x${fmt(growth, 2)} (submit p50 x${fmt(last.submitMsP50 / first.submitMsP50, 2)})`,
+        target: '<= x1.1 (flat)',
+        met: growth <= 1.1,
+      });
     }
   }
   const c = r.cost;
   if (c) {
-    for (const [label, t] of [['one task at a time', c.isolated], ['at 100 tasks/s', c.loaded]] as const) {
-      rows.push({ scenario: label === 'one task at a time' ? '7 cost per 1-step task' : '', metric: `SQL statements, ${label}`, value: `${fmt(t.sqlStatements)} (+${fmt(t.sqlTransactionControl)} BEGIN/COMMIT)`, target: '<= 8', met: t.sqlStatements <= 8 });
-      rows.push({ scenario: '', metric: `Redis commands, ${label}`, value: `${fmt(t.redisClientCommands)} sent (+${fmt(t.redisLuaCommands)} inside Lua)` });
+    for (const [label, t] of [
+      ['one task at a time', c.isolated],
+      ['at 100 tasks/s', c.loaded],
+    ] as const) {
+      rows.push({
+        scenario: label === 'one task at a time' ? '7 cost per 1-step task' : '',
+        metric: `SQL statements, ${label}`,
+        value: `${fmt(t.sqlStatements)} (+${fmt(t.sqlTransactionControl)} BEGIN/COMMIT)`,
+        target: '<= 8',
+        met: t.sqlStatements <= 8,
+      });
+      rows.push({
+        scenario: '',
+        metric: `Redis commands, ${label}`,
+        value: `${fmt(t.redisClientCommands)} sent (+${fmt(t.redisLuaCommands)} inside Lua)`,
+      });
     }
   }
   return rows;

@@ -23,7 +23,12 @@ export class SqlCounter {
     const original = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
       const first = args[0];
-      const text = typeof first === 'string' ? first : typeof (first as { text?: unknown })?.text === 'string' ? (first as { text: string }).text : '';
+      const text =
+        typeof first === 'string'
+          ? first
+          : typeof (first as { text?: unknown })?.text === 'string'
+            ? (first as { text: string }).text
+            : '';
       this.record(text);
       return original(...args);
     };

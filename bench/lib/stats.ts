@@ -22,7 +22,14 @@ export function summarize(samples: number[]): LatencySummary {
   const sorted = [...samples].sort((a, b) => a - b);
   const r = (x: number) => Math.round(x * 100) / 100;
   const mean = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : NaN;
-  return { n: sorted.length, p50: r(percentile(sorted, 50)), p95: r(percentile(sorted, 95)), p99: r(percentile(sorted, 99)), max: r(sorted.at(-1) ?? NaN), mean: r(mean) };
+  return {
+    n: sorted.length,
+    p50: r(percentile(sorted, 50)),
+    p95: r(percentile(sorted, 95)),
+    p99: r(percentile(sorted, 99)),
+    max: r(sorted.at(-1) ?? NaN),
+    mean: r(mean),
+  };
 }
 
 /** "p50 1.2 / p95 3.4 / p99 5.6 ms (n=800)". */
@@ -53,7 +60,12 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `check` every `everyMs` until it is truthy; throws with `what` after `timeoutMs`. */
-export async function waitUntil<T>(check: () => Promise<T> | T, what: string, timeoutMs = 30_000, everyMs = 50): Promise<NonNullable<T>> {
+export async function waitUntil<T>(
+  check: () => Promise<T> | T,
+  what: string,
+  timeoutMs = 30_000,
+  everyMs = 50,
+): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -66,12 +78,21 @@ export async function waitUntil<T>(check: () => Promise<T> | T, what: string, ti
 /** Runs `fn(i)` for i in [0, n) with at most `limit` calls in flight. */
 export async function pool(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  const lane = async () => { while (next < n) { const i = next++; await fn(i); } };
+  const lane = async () => {
+    while (next < n) {
+      const i = next++;
+      await fn(i);
+    }
+  };
   await Promise.all(Array.from({ length: Math.min(limit, n) }, lane));
 }
 
 /** Calls `fn(i)` at a steady `perSecond` rate for `count` calls without waiting for them (open loop); resolves when all settle. `fn` gets the intended start time. */
-export async function openLoop(count: number, perSecond: number, fn: (i: number, intendedAt: number) => Promise<void>): Promise<void> {
+export async function openLoop(
+  count: number,
+  perSecond: number,
+  fn: (i: number, intendedAt: number) => Promise<void>,
+): Promise<void> {
   const start = nowMs() + 5;
   const gap = 1000 / perSecond;
   const inFlight: Promise<void>[] = [];
@@ -86,5 +107,6 @@ export async function openLoop(count: number, perSecond: number, fn: (i: number,
 
 /** Progress notes on stderr when BENCH_DEBUG is set. */
 export function debug(msg: string): void {
-  if (process.env.BENCH_DEBUG) process.stderr.write(`[bench debug ${process.pid} ${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
+  if (process.env.BENCH_DEBUG)
+    process.stderr.write(`[bench debug ${process.pid} ${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
 }

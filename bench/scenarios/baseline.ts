@@ -34,7 +34,13 @@ export async function runBaseline(env: BenchEnv, opts: { quick: boolean }): Prom
     // addBulk throughput in batches of 1000.
     const t0 = performance.now();
     for (let i = 0; i < bulkJobs; i += 1000) {
-      await queue.addBulk(Array.from({ length: Math.min(1000, bulkJobs - i) }, (_, k) => ({ name: 'noop', data: { i: i + k }, opts: jobOpts })));
+      await queue.addBulk(
+        Array.from({ length: Math.min(1000, bulkJobs - i) }, (_, k) => ({
+          name: 'noop',
+          data: { i: i + k },
+          opts: jobOpts,
+        })),
+      );
     }
     const addBulkJobsPerSec = bulkJobs / ((performance.now() - t0) / 1000);
 
@@ -45,7 +51,10 @@ export async function runBaseline(env: BenchEnv, opts: { quick: boolean }): Prom
     const start = performance.now();
     const workerConnection = connection.duplicate();
     const worker = new Worker('bench', async () => null, { connection: workerConnection, prefix, concurrency: 50 });
-    worker.on('completed', () => { done++; last = performance.now(); });
+    worker.on('completed', () => {
+      done++;
+      last = performance.now();
+    });
     await waitUntil(() => done >= backlog, 'baseline backlog processed', 120_000, 20);
     const processJobsPerSec = backlog / ((last - start) / 1000);
 
@@ -58,7 +67,11 @@ export async function runBaseline(env: BenchEnv, opts: { quick: boolean }): Prom
     const waiters = new Map<string, () => void>();
     events.on('completed', ({ jobId }) => {
       const at = sent.get(jobId);
-      if (at !== undefined) { lat.push(performance.now() - at); sent.delete(jobId); waiters.get(jobId)?.(); }
+      if (at !== undefined) {
+        lat.push(performance.now() - at);
+        sent.delete(jobId);
+        waiters.get(jobId)?.();
+      }
     });
     const n = opts.quick ? 200 : 500;
     await openLoop(n, 100, async (i) => {
@@ -73,8 +86,11 @@ export async function runBaseline(env: BenchEnv, opts: { quick: boolean }): Prom
     workerConnection.disconnect();
     eventsConnection.disconnect();
     return {
-      addLatency: summarize(addLat), addBulkJobsPerSec: round(addBulkJobsPerSec, 0),
-      processJobsPerSec: round(processJobsPerSec, 0), processedJobs: backlog, addToCompleted: summarize(lat),
+      addLatency: summarize(addLat),
+      addBulkJobsPerSec: round(addBulkJobsPerSec, 0),
+      processJobsPerSec: round(processJobsPerSec, 0),
+      processedJobs: backlog,
+      addToCompleted: summarize(lat),
     };
   } finally {
     await queue.close();

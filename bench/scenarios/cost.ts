@@ -35,12 +35,14 @@ export async function runCost(h: BenchHub, opts: { quick: boolean }): Promise<Co
     // Idle background, to subtract.
     await sleep(3000); // whatever the previous step left behind (delayed progress jobs) runs out
     const idleMs = 3000;
-    sql.reset(); redis.reset();
+    sql.reset();
+    redis.reset();
     await sleep(idleMs);
     const idleSql = sql.snapshot();
     const idleRedis = redis.snapshot();
     const window = async (tasks: number, run: () => Promise<string[]>): Promise<TaskCost> => {
-      sql.reset(); redis.reset();
+      sql.reset();
+      redis.reset();
       const t0 = Date.now();
       const ids = await run();
       await h.finals.waitFor(ids, 60_000);
@@ -65,7 +67,9 @@ export async function runCost(h: BenchHub, opts: { quick: boolean }): Promise<Co
     const loaded = await window(loadedN, async () => {
       const ids: string[] = [];
       await openLoop(loadedN, 100, async (i) => {
-        ids.push((await h.hub.tasks.submit({ origin: benchOrigin(`l${i}`, i), text: `bench cost loaded #${i}` })).task.id);
+        ids.push(
+          (await h.hub.tasks.submit({ origin: benchOrigin(`l${i}`, i), text: `bench cost loaded #${i}` })).task.id,
+        );
       });
       return ids;
     });
@@ -75,7 +79,14 @@ export async function runCost(h: BenchHub, opts: { quick: boolean }): Promise<Co
   }
 }
 
-function perTask(tasks: number, s: SqlCounts, r: RedisCounts, idleS: SqlCounts, idleR: RedisCounts, idleScale: number): TaskCost {
+function perTask(
+  tasks: number,
+  s: SqlCounts,
+  r: RedisCounts,
+  idleS: SqlCounts,
+  idleR: RedisCounts,
+  idleScale: number,
+): TaskCost {
   const net = (x: number, idle: number) => round(Math.max(0, x - idle * idleScale) / tasks, 2);
   const byCommand: Record<string, number> = {};
   for (const [k, v] of Object.entries(r.byCommand)) {
@@ -86,8 +97,12 @@ function perTask(tasks: number, s: SqlCounts, r: RedisCounts, idleS: SqlCounts, 
   for (const [k, v] of Object.entries(s.byKind)) byKind[k] = net(v, idleS.byKind[k] ?? 0);
   return {
     tasks,
-    sqlStatements: net(s.statements, idleS.statements), sqlTransactionControl: net(s.transactionControl, idleS.transactionControl),
-    sqlRoundTrips: net(s.total, idleS.total), sqlByKind: byKind,
-    redisClientCommands: net(r.client, idleR.client), redisLuaCommands: net(r.lua, idleR.lua), redisByCommand: byCommand,
+    sqlStatements: net(s.statements, idleS.statements),
+    sqlTransactionControl: net(s.transactionControl, idleS.transactionControl),
+    sqlRoundTrips: net(s.total, idleS.total),
+    sqlByKind: byKind,
+    redisClientCommands: net(r.client, idleR.client),
+    redisLuaCommands: net(r.lua, idleR.lua),
+    redisByCommand: byCommand,
   };
 }

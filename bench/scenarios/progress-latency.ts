@@ -17,7 +17,11 @@ export interface ProgressLatencyResult {
 }
 
 /** Runs `tasks` bench.progress tasks, started at 20/s, each reporting `reports` times every `everyMs`. */
-export async function runProgressLatency(h: BenchHub, pool: PoolClient, opts: { quick: boolean }): Promise<ProgressLatencyResult> {
+export async function runProgressLatency(
+  h: BenchHub,
+  pool: PoolClient,
+  opts: { quick: boolean },
+): Promise<ProgressLatencyResult> {
   const tasks = opts.quick ? 15 : 40;
   const reportsPerTask = opts.quick ? 30 : 60;
   const everyMs = 100;
@@ -38,7 +42,14 @@ export async function runProgressLatency(h: BenchHub, pool: PoolClient, opts: { 
   const ids: string[] = [];
   const t0 = nowMs();
   await openLoop(tasks, 20, async (i) => {
-    ids.push((await h.hub.tasks.submit({ origin: benchOrigin(`p${i}`, i), text: `use bench.progress: ${reportsPerTask}x${everyMs}` })).task.id);
+    ids.push(
+      (
+        await h.hub.tasks.submit({
+          origin: benchOrigin(`p${i}`, i),
+          text: `use bench.progress: ${reportsPerTask}x${everyMs}`,
+        })
+      ).task.id,
+    );
   });
   const ok = await h.finals.waitFor(ids, 60_000);
   const seconds = (nowMs() - t0) / 1000;
@@ -52,8 +63,17 @@ export async function runProgressLatency(h: BenchHub, pool: PoolClient, opts: { 
     const seen = edits.get(id) ?? [];
     for (const [done, at] of reports.get(id) ?? []) {
       const edit = seen.find(([d, e]) => d >= done && e >= at);
-      if (edit) lat.push(edit[1] - at); else unseen++;
+      if (edit) lat.push(edit[1] - at);
+      else unseen++;
     }
   }
-  return { tasks, reportsPerTask, everyMs, reportsPerSec: Math.round(allAt.length / span), latency: summarize(lat), edits: editCount, unseen };
+  return {
+    tasks,
+    reportsPerTask,
+    everyMs,
+    reportsPerSec: Math.round(allAt.length / span),
+    latency: summarize(lat),
+    edits: editCount,
+    unseen,
+  };
 }

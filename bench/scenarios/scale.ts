@@ -84,7 +84,11 @@ export async function runScale(env: BenchEnv, h: BenchHub, opts: ScaleOptions): 
     for (const level of opts.levels) {
       const batch: RuntimeSpec[][] = pools.map(() => []);
       for (let i = specs.length; i < level; i++) {
-        const spec: RuntimeSpec = { id: `sw-${i}`, patterns: GROUPS[Math.floor(i / opts.processes) % GROUPS.length]!, concurrency: 2 };
+        const spec: RuntimeSpec = {
+          id: `sw-${i}`,
+          patterns: GROUPS[Math.floor(i / opts.processes) % GROUPS.length]!,
+          concurrency: 2,
+        };
         specs.push(spec);
         patternsOf.set(spec.id, spec.patterns);
         batch[i % opts.processes]!.push(spec);
@@ -111,7 +115,8 @@ export async function runScale(env: BenchEnv, h: BenchHub, opts: ScaleOptions): 
     const seconds = (Math.max(...ids.map((id) => h.finals.finals.get(id) ?? nowMs())) - t0) / 1000;
 
     // Verification from Postgres (the source of truth): every subtask ran on a worker whose patterns match.
-    const rows = await h.db.db.selectFrom('subtasks')
+    const rows = await h.db.db
+      .selectFrom('subtasks')
       .select(['id', 'capability', 'worker_id', 'output', 'status', 'attempts'])
       .execute();
     let misrouted = 0;
@@ -126,22 +131,48 @@ export async function runScale(env: BenchEnv, h: BenchHub, opts: ScaleOptions): 
       const patterns = patternsOf.get(ranOn ?? '');
       if (!patterns || !matchesAny(patterns, r.capability) || reported !== ranOn) {
         misrouted++;
-        if (misroutedSamples.length < 5) misroutedSamples.push({ ...r, patterns, reportedPatterns: patternsOf.get(reported ?? '') });
+        if (misroutedSamples.length < 5)
+          misroutedSamples.push({ ...r, patterns, reportedPatterns: patternsOf.get(reported ?? '') });
       }
     }
     const completed = ids.filter((id) => h.finals.finals.has(id)).length;
     // Lost: any task of this hub (the big batch and the cost probes) not COMPLETED with its final message delivered.
-    const tasks = await h.db.db.selectFrom('tasks').select((eb) => [eb.fn.countAll<string>().as('all'),
-      eb.fn.countAll<string>().filterWhere((w) => w.and([w('status', '=', 'COMPLETED'), w('final_notified', '=', true)])).as('done')]).executeTakeFirstOrThrow();
+    const tasks = await h.db.db
+      .selectFrom('tasks')
+      .select((eb) => [
+        eb.fn.countAll<string>().as('all'),
+        eb.fn
+          .countAll<string>()
+          .filterWhere((w) => w.and([w('status', '=', 'COMPLETED'), w('final_notified', '=', true)]))
+          .as('done'),
+      ])
+      .executeTakeFirstOrThrow();
     const lost = Number(tasks.all) - Number(tasks.done);
     const gc = (globalThis as { gc?: () => void }).gc;
     gc?.();
     const heapAfterGc = process.memoryUsage().heapUsed;
     return {
-      processes: opts.processes, workers: specs.length, patternGroups: GROUPS, requestedTasks: opts.requestedTasks, tasks: opts.tasks,
-      scaledDown: opts.tasks < opts.requestedTasks, seconds: round(seconds, 1), tasksPerSec: round(completed / seconds, 1),
-      completed, lost, checkedSubtasks: rows.length, misrouted, misroutedSamples, appliedByReconciler,
-      hubRssMaxMb: round(rssMax / 2 ** 20, 0), hubRssStartMb: round(rssStart / 2 ** 20, 0), hubHeapMaxMb: round(heapMax / 2 ** 20, 0), hubHeapAfterGcMb: round(heapAfterGc / 2 ** 20, 0), redisClients, redisMaxClients, costByWorkers,
+      processes: opts.processes,
+      workers: specs.length,
+      patternGroups: GROUPS,
+      requestedTasks: opts.requestedTasks,
+      tasks: opts.tasks,
+      scaledDown: opts.tasks < opts.requestedTasks,
+      seconds: round(seconds, 1),
+      tasksPerSec: round(completed / seconds, 1),
+      completed,
+      lost,
+      checkedSubtasks: rows.length,
+      misrouted,
+      misroutedSamples,
+      appliedByReconciler,
+      hubRssMaxMb: round(rssMax / 2 ** 20, 0),
+      hubRssStartMb: round(rssStart / 2 ** 20, 0),
+      hubHeapMaxMb: round(heapMax / 2 ** 20, 0),
+      hubHeapAfterGcMb: round(heapAfterGc / 2 ** 20, 0),
+      redisClients,
+      redisMaxClients,
+      costByWorkers,
     };
   } finally {
     clearInterval(sampler);
@@ -157,10 +188,16 @@ async function submitCost(h: BenchHub, workers: number, n: number): Promise<Cost
   // Warm-up: the new workers' one-time registration read (the hub's worker directory re-reads every
   // WORKER_HEARTBEAT_MS) happens here, so the window below shows the steady per-task cost.
   const warmUntil = Date.now() + h.config.WORKER_HEARTBEAT_MS + 1000;
-  for (let i = 0; i < 20; i++) warm.push((await h.hub.tasks.submit({ origin: benchOrigin('w', i), text: `use scale.alpha: warm ${workers}.${i}` })).task.id);
+  for (let i = 0; i < 20; i++)
+    warm.push(
+      (await h.hub.tasks.submit({ origin: benchOrigin('w', i), text: `use scale.alpha: warm ${workers}.${i}` })).task
+        .id,
+    );
   await h.finals.waitFor(warm, 30_000);
   await sleep(Math.max(0, warmUntil - Date.now()));
-  warm.push((await h.hub.tasks.submit({ origin: benchOrigin('w', 0), text: `use scale.alpha: warm ${workers}.last` })).task.id);
+  warm.push(
+    (await h.hub.tasks.submit({ origin: benchOrigin('w', 0), text: `use scale.alpha: warm ${workers}.last` })).task.id,
+  );
   await h.finals.waitFor(warm, 30_000);
   const hubSource = `${h.hub.ctx.redis.stream.localAddress}:${h.hub.ctx.redis.stream.localPort}`;
   const redis = await RedisCounter.start(REDIS_URL, `${h.prefix}:`);
@@ -173,7 +210,9 @@ async function submitCost(h: BenchHub, workers: number, n: number): Promise<Cost
   for (let i = 0; i < n; i++) {
     const cap = SCALE_CAPABILITIES[i % SCALE_CAPABILITIES.length]!;
     const t = performance.now();
-    ids.push((await h.hub.tasks.submit({ origin: benchOrigin('w', i), text: `use ${cap}: cost ${workers}.${i}` })).task.id);
+    ids.push(
+      (await h.hub.tasks.submit({ origin: benchOrigin('w', i), text: `use ${cap}: cost ${workers}.${i}` })).task.id,
+    );
     lat.push(performance.now() - t);
   }
   await h.finals.waitFor(ids, 60_000);
@@ -184,7 +223,12 @@ async function submitCost(h: BenchHub, workers: number, n: number): Promise<Cost
   redis.stop();
   const s = summarize(lat);
   return {
-    workers, submitMsP50: s.p50, submitMsMean: s.mean, hubCpuMsPerTask: round((cpu.user + cpu.system) / 1000 / n, 3),
-    hubRedisPerTask: round(hubRedis / n, 2), hubRedisKbReadPerTask: round(hubRead / 1024 / n, 2), sqlPerTask: round(sql / n, 2),
+    workers,
+    submitMsP50: s.p50,
+    submitMsMean: s.mean,
+    hubCpuMsPerTask: round((cpu.user + cpu.system) / 1000 / n, 3),
+    hubRedisPerTask: round(hubRedis / n, 2),
+    hubRedisKbReadPerTask: round(hubRead / 1024 / n, 2),
+    sqlPerTask: round(sql / n, 2),
   };
 }

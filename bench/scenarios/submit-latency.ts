@@ -30,10 +30,22 @@ export interface SubmitLatencyResult {
   inProcess: SubmitStages;
 }
 
-interface Marks { start: number; text: string; persisted?: number; enqueued?: number; returned?: number; ack?: number }
+interface Marks {
+  start: number;
+  text: string;
+  persisted?: number;
+  enqueued?: number;
+  returned?: number;
+  ack?: number;
+}
 
 /** Measures both paths one after the other on a running hub (whose planner is `planner`). All times are nowMs(). */
-export async function runSubmitLatency(env: BenchEnv, h: BenchHub, planner: TimingPlanner, opts: { quick: boolean }): Promise<SubmitLatencyResult> {
+export async function runSubmitLatency(
+  env: BenchEnv,
+  h: BenchHub,
+  planner: TimingPlanner,
+  opts: { quick: boolean },
+): Promise<SubmitLatencyResult> {
   const rate = 100;
   const seconds = opts.quick ? 3 : 8;
   const warm = rate * 3; // three seconds of warm-up (JIT, scripts, pools), not recorded
@@ -44,24 +56,49 @@ export async function runSubmitLatency(env: BenchEnv, h: BenchHub, planner: Timi
   const stage = (taskId: string, k: 'persisted' | 'enqueued' | 'ack', at: number) => {
     if (!active) return;
     const m = byTask.get(taskId);
-    if (m) { m[k] ??= at; return; }
+    if (m) {
+      m[k] ??= at;
+      return;
+    }
     const p = early.get(taskId) ?? {};
     p[k] ??= at;
     early.set(taskId, p);
   };
-  onEnqueue(h.hub, 'demo.echo', (ids, calledAt, resolvedAt) => { for (const id of ids) { stage(id, 'persisted', calledAt); stage(id, 'enqueued', resolvedAt); } });
-  onFrontendSend(h.hub.web, (msg, at) => { if (msg.kind === 'ack') stage(msg.taskId, 'ack', at); });
-  h.frontend.listen((d) => { if (d.message.kind === 'ack') stage(d.message.taskId, 'ack', d.at); });
-  const known = (taskId: string, m: Marks) => { byTask.set(taskId, m); Object.assign(m, early.get(taskId)); early.delete(taskId); };
+  onEnqueue(h.hub, 'demo.echo', (ids, calledAt, resolvedAt) => {
+    for (const id of ids) {
+      stage(id, 'persisted', calledAt);
+      stage(id, 'enqueued', resolvedAt);
+    }
+  });
+  onFrontendSend(h.hub.web, (msg, at) => {
+    if (msg.kind === 'ack') stage(msg.taskId, 'ack', at);
+  });
+  h.frontend.listen((d) => {
+    if (d.message.kind === 'ack') stage(d.message.taskId, 'ack', d.at);
+  });
+  const known = (taskId: string, m: Marks) => {
+    byTask.set(taskId, m);
+    Object.assign(m, early.get(taskId));
+    early.delete(taskId);
+  };
   planner.tracking = true;
 
   const summarizeMarks = async (label: string, marks: Marks[], errors: number): Promise<SubmitStages> => {
     await waitUntil(() => marks.every((m) => m.ack !== undefined), `${label} acks`, 15_000).catch(() => {});
-    const lat = (k: keyof Marks) => marks.flatMap((m) => (typeof m[k] === 'number' ? [(m[k] as number) - m.start] : []));
-    const planned = marks.flatMap((m) => { const p = planner.planned.get(m.text); return p === undefined ? [] : [p - m.start]; });
+    const lat = (k: keyof Marks) =>
+      marks.flatMap((m) => (typeof m[k] === 'number' ? [(m[k] as number) - m.start] : []));
+    const planned = marks.flatMap((m) => {
+      const p = planner.planned.get(m.text);
+      return p === undefined ? [] : [p - m.start];
+    });
     return {
-      planned: summarize(planned), persisted: summarize(lat('persisted')), enqueued: summarize(lat('enqueued')),
-      returned: summarize(lat('returned')), ack: summarize(lat('ack')), errors, missingAcks: marks.filter((m) => m.ack === undefined).length,
+      planned: summarize(planned),
+      persisted: summarize(lat('persisted')),
+      enqueued: summarize(lat('enqueued')),
+      returned: summarize(lat('returned')),
+      ack: summarize(lat('ack')),
+      errors,
+      missingAcks: marks.filter((m) => m.ack === undefined).length,
     };
   };
 
@@ -70,13 +107,22 @@ export async function runSubmitLatency(env: BenchEnv, h: BenchHub, planner: Timi
   const reply = await new Promise<HttpLoadReply>((resolve, reject) => {
     child.once('message', (m: HttpLoadReply) => resolve(m));
     child.once('exit', (code) => reject(new Error(`HTTP load process exited with ${code}`)));
-    child.send({ url: h.hub.web.url(), tokens: API_TOKENS, ratePerSec: rate, count: warm + n, label: 'http' } satisfies HttpLoadCommand);
+    child.send({
+      url: h.hub.web.url(),
+      tokens: API_TOKENS,
+      ratePerSec: rate,
+      count: warm + n,
+      label: 'http',
+    } satisfies HttpLoadCommand);
   });
   await env.stopChild(child, 2000);
   const httpMarks: Marks[] = [];
   let httpErrors = 0;
   for (const r of reply.results) {
-    if (!r.taskId) { if (httpErrors++ === 0) process.stderr.write(`bench: HTTP submit failed: ${r.error}\n`); continue; }
+    if (!r.taskId) {
+      if (httpErrors++ === 0) process.stderr.write(`bench: HTTP submit failed: ${r.error}\n`);
+      continue;
+    }
     const m: Marks = { start: r.start, text: `bench submit http #${r.i}`, returned: r.end };
     known(r.taskId, m);
     if (r.i >= warm) httpMarks.push(m);

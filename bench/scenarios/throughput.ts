@@ -20,9 +20,25 @@ export interface ThroughputResult {
 }
 
 /** Submits `tasks` tasks (at most `inFlight` submit calls at once) and waits for every final message. */
-export async function runThroughput(h: BenchHub, opts: { label: string; tasks: number; text: (i: number) => string; subtasksPerTask: number; workerPids?: number[]; inFlight?: number; timeoutMs?: number }): Promise<ThroughputResult> {
+export async function runThroughput(
+  h: BenchHub,
+  opts: {
+    label: string;
+    tasks: number;
+    text: (i: number) => string;
+    subtasksPerTask: number;
+    workerPids?: number[];
+    inFlight?: number;
+    timeoutMs?: number;
+  },
+): Promise<ThroughputResult> {
   const ids: string[] = [];
-  const groups = { hub: [process.pid], workers: opts.workerPids ?? [], redis: pidsNamed('redis-server'), postgres: pidsNamed('postgres') };
+  const groups = {
+    hub: [process.pid],
+    workers: opts.workerPids ?? [],
+    redis: pidsNamed('redis-server'),
+    postgres: pidsNamed('postgres'),
+  };
   const split0 = cpuSnapshot(groups);
   const cpu0 = process.cpuUsage();
   const t0 = nowMs();
@@ -38,10 +54,16 @@ export async function runThroughput(h: BenchHub, opts: { label: string; tasks: n
   const seconds = (end - t0) / 1000;
   const completed = ids.filter((id) => h.finals.finals.has(id)).length;
   return {
-    tasks: opts.tasks, subtasksPerTask: opts.subtasksPerTask, seconds: round(seconds, 2),
-    tasksPerSec: round(completed / seconds, 1), subtasksPerSec: round((completed * opts.subtasksPerTask) / seconds, 1),
-    submitPerSec: round(opts.tasks / ((submitted - t0) / 1000), 1), completed,
+    tasks: opts.tasks,
+    subtasksPerTask: opts.subtasksPerTask,
+    seconds: round(seconds, 2),
+    tasksPerSec: round(completed / seconds, 1),
+    subtasksPerSec: round((completed * opts.subtasksPerTask) / seconds, 1),
+    submitPerSec: round(opts.tasks / ((submitted - t0) / 1000), 1),
+    completed,
     hubCpuPct: round(((cpu.user + cpu.system) / 1000 / (seconds * 1000)) * 100, 0),
-    cpuMsPerTask: Object.fromEntries(Object.keys(split0).map((k) => [k, round((split1[k]! - split0[k]!) / Math.max(1, completed), 2)])),
+    cpuMsPerTask: Object.fromEntries(
+      Object.keys(split0).map((k) => [k, round((split1[k]! - split0[k]!) / Math.max(1, completed), 2)]),
+    ),
   };
 }

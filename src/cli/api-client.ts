@@ -9,7 +9,11 @@ export class CliError extends Error {
 
 /** The API answered with an error; `message` is the API's own text. */
 export class ApiError extends CliError {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -63,19 +67,34 @@ export class ApiClient {
     });
     const text = await res.text();
     let parsed: any = null;
-    try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON: handled below */ }
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      /* not JSON: handled below */
+    }
     if (!res.ok) throw this.apiError(res.status, parsed, text);
-    if (parsed === null && text) throw new CliError(`The hub at ${this.baseUrl} answered with something that is not JSON; is SWITCHBOARD_URL right?`);
+    if (parsed === null && text)
+      throw new CliError(
+        `The hub at ${this.baseUrl} answered with something that is not JSON; is SWITCHBOARD_URL right?`,
+      );
     return parsed as T;
   }
 
   /** Opens a streaming GET (SSE); non-2xx answers throw ApiError. */
   async stream(apiPath: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
-    const res = await this.fetch(apiPath, { method: 'GET', headers: { accept: 'text/event-stream', ...headers }, signal });
+    const res = await this.fetch(apiPath, {
+      method: 'GET',
+      headers: { accept: 'text/event-stream', ...headers },
+      signal,
+    });
     if (!res.ok) {
       const text = await res.text();
       let parsed: any = null;
-      try { parsed = JSON.parse(text); } catch { /* handled by apiError */ }
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* handled by apiError */
+      }
       throw this.apiError(res.status, parsed, text);
     }
     return res;
@@ -83,7 +102,9 @@ export class ApiClient {
 
   private async fetch(apiPath: string, init: RequestInit): Promise<Response> {
     if (!this.settings.token) {
-      throw new CliError(`No API token: set SWITCHBOARD_TOKEN, or run the hub on this machine (\`npm start\` writes ${this.settings.tokenSource}).`);
+      throw new CliError(
+        `No API token: set SWITCHBOARD_TOKEN, or run the hub on this machine (\`npm start\` writes ${this.settings.tokenSource}).`,
+      );
     }
     const headers = { ...(init.headers as Record<string, string>), authorization: `Bearer ${this.settings.token}` };
     try {
@@ -96,7 +117,10 @@ export class ApiClient {
 
   private apiError(status: number, parsed: any, text: string): ApiError {
     const code = typeof parsed?.error?.code === 'string' ? parsed.error.code : `http_${status}`;
-    let message = typeof parsed?.error?.message === 'string' ? parsed.error.message : `The hub answered HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}.`;
+    let message =
+      typeof parsed?.error?.message === 'string'
+        ? parsed.error.message
+        : `The hub answered HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}.`;
     if (status === 401) message += ` (token from ${this.settings.tokenSource})`;
     return new ApiError(status, code, message);
   }

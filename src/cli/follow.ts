@@ -37,7 +37,8 @@ class FollowView {
     }
     if (type === 'message') return; // chat copies of what the events already say
     if (type === 'progress') {
-      const p: ProgressView | undefined = payload?.progress ?? (payload?.data ? { percent: 0, ...payload.data } : undefined);
+      const p: ProgressView | undefined =
+        payload?.progress ?? (payload?.data ? { percent: 0, ...payload.data } : undefined);
       if (p) this.progress(p);
       return;
     }
@@ -94,15 +95,26 @@ export async function followTask(client: ApiClient, taskId: string, opts: Follow
     const ctrl = new AbortController();
     let finished = false;
     try {
-      const res = await client.stream(`/api/tasks/${encodeURIComponent(taskId)}/stream`, lastEventId ? { 'last-event-id': lastEventId } : {}, ctrl.signal);
+      const res = await client.stream(
+        `/api/tasks/${encodeURIComponent(taskId)}/stream`,
+        lastEventId ? { 'last-event-id': lastEventId } : {},
+        ctrl.signal,
+      );
       if (!res.body) throw new Error('the hub sent an empty stream');
       for await (const e of readSse(res.body)) {
         failures = 0;
         if (e.id) lastEventId = e.id;
         let payload: unknown = null;
-        try { payload = JSON.parse(e.data); } catch { payload = { data: e.data }; }
+        try {
+          payload = JSON.parse(e.data);
+        } catch {
+          payload = { data: e.data };
+        }
         view.event(e.event, payload);
-        if (TERMINAL_EVENTS.has(e.event)) { finished = true; break; }
+        if (TERMINAL_EVENTS.has(e.event)) {
+          finished = true;
+          break;
+        }
       }
     } catch (err) {
       // An API refusal (404, 401) will not change by retrying; a dropped connection might.

@@ -14,8 +14,24 @@ export interface TaskView {
   createdAt: string | null;
   startedAt: string | null;
   finishedAt: string | null;
-  subtasks?: Array<{ key: string; capability: string; status: string; dependsOn: string[]; attempts: number; maxAttempts: number; generation: number; error: string | null; workerId: string | null }>;
-  events?: Array<{ id: string | null; type: string; actor: string; data: Record<string, unknown> | null; at: string | null }>;
+  subtasks?: Array<{
+    key: string;
+    capability: string;
+    status: string;
+    dependsOn: string[];
+    attempts: number;
+    maxAttempts: number;
+    generation: number;
+    error: string | null;
+    workerId: string | null;
+  }>;
+  events?: Array<{
+    id: string | null;
+    type: string;
+    actor: string;
+    data: Record<string, unknown> | null;
+    at: string | null;
+  }>;
 }
 
 /** Derived progress as the API returns it. */
@@ -40,7 +56,11 @@ export function truncate(text: string, max: number): string {
 /** Left-aligned columns with a header row. */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
@@ -73,7 +93,10 @@ export function formatResult(result: unknown): string {
 export function taskTable(tasks: TaskView[], withUser = false): string {
   if (tasks.length === 0) return 'No tasks.';
   const headers = ['ID', 'STATUS', ...(withUser ? ['USER'] : []), 'CREATED', 'REQUEST'];
-  return table(headers, tasks.map((t) => [t.shortId, t.status, ...(withUser ? [t.userId] : []), ago(t.createdAt), truncate(t.text, 60)]));
+  return table(
+    headers,
+    tasks.map((t) => [t.shortId, t.status, ...(withUser ? [t.userId] : []), ago(t.createdAt), truncate(t.text, 60)]),
+  );
 }
 
 /** The full view of `tasks show`. */
@@ -88,10 +111,20 @@ export function taskDetail(t: TaskView): string {
   ];
   if (t.error) out.push(`  error     ${t.error}`);
   if (t.subtasks?.length) {
-    out.push('', table(['STEP', 'CAPABILITY', 'STATUS', 'ATTEMPTS', 'AFTER', 'ERROR'], t.subtasks.map((s) => [
-      s.key, s.capability, s.status, `${s.attempts}/${s.maxAttempts}${s.generation ? ` (gen ${s.generation})` : ''}`,
-      s.dependsOn.join(',') || '-', truncate(s.error ?? '', 60),
-    ])).replace(/^/gm, '  '));
+    out.push(
+      '',
+      table(
+        ['STEP', 'CAPABILITY', 'STATUS', 'ATTEMPTS', 'AFTER', 'ERROR'],
+        t.subtasks.map((s) => [
+          s.key,
+          s.capability,
+          s.status,
+          `${s.attempts}/${s.maxAttempts}${s.generation ? ` (gen ${s.generation})` : ''}`,
+          s.dependsOn.join(',') || '-',
+          truncate(s.error ?? '', 60),
+        ]),
+      ).replace(/^/gm, '  '),
+    );
   }
   if (t.result !== null && t.result !== undefined) out.push('', 'Result:', formatResult(t.result));
   if (t.events?.length) {
@@ -106,22 +139,38 @@ export function describeEvent(type: string, data: Record<string, unknown> | null
   const d = data ?? {};
   const key = typeof d.key === 'string' ? d.key : '?';
   switch (type) {
-    case 'accepted': return `accepted (priority ${String(d.priority ?? 'normal')})`;
-    case 'planned': return `planned: ${String(d.summary ?? '')}`;
-    case 'no_worker': return `waiting: no worker is online for ${Array.isArray(d.capabilities) ? d.capabilities.join(', ') : '?'}`;
-    case 'started': return 'started';
-    case 'subtask.started': return `step ${key} started${d.attempt && Number(d.attempt) > 1 ? ` (attempt ${String(d.attempt)})` : ''}`;
-    case 'subtask.succeeded': return `step ${key} done`;
-    case 'subtask.retrying': return `step ${key} failed (attempt ${String(d.attempt)} of ${String(d.of)}), retrying: ${String(d.error ?? '')}`;
-    case 'subtask.dead': return `step ${key} failed for good: ${String(d.error ?? '')}`;
-    case 'progress.stage': return `step ${key}: ${String(d.stage ?? '')}`;
-    case 'completed': return 'completed';
-    case 'failed': return `failed: ${String(d.reason ?? '')}`;
-    case 'cancelled': return 'cancelled';
-    case 'retried': return 'retried';
-    case 'admin.reprocess': return 'reprocessed by an admin';
-    case 'admin.purge': return 'dead letter purged by an admin';
-    default: return type;
+    case 'accepted':
+      return `accepted (priority ${String(d.priority ?? 'normal')})`;
+    case 'planned':
+      return `planned: ${String(d.summary ?? '')}`;
+    case 'no_worker':
+      return `waiting: no worker is online for ${Array.isArray(d.capabilities) ? d.capabilities.join(', ') : '?'}`;
+    case 'started':
+      return 'started';
+    case 'subtask.started':
+      return `step ${key} started${d.attempt && Number(d.attempt) > 1 ? ` (attempt ${String(d.attempt)})` : ''}`;
+    case 'subtask.succeeded':
+      return `step ${key} done`;
+    case 'subtask.retrying':
+      return `step ${key} failed (attempt ${String(d.attempt)} of ${String(d.of)}), retrying: ${String(d.error ?? '')}`;
+    case 'subtask.dead':
+      return `step ${key} failed for good: ${String(d.error ?? '')}`;
+    case 'progress.stage':
+      return `step ${key}: ${String(d.stage ?? '')}`;
+    case 'completed':
+      return 'completed';
+    case 'failed':
+      return `failed: ${String(d.reason ?? '')}`;
+    case 'cancelled':
+      return 'cancelled';
+    case 'retried':
+      return 'retried';
+    case 'admin.reprocess':
+      return 'reprocessed by an admin';
+    case 'admin.purge':
+      return 'dead letter purged by an admin';
+    default:
+      return type;
   }
 }
 

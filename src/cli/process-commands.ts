@@ -22,21 +22,30 @@ function positiveInt(name: string) {
 
 /** Adds `start`, `hub`, `worker` and `migrate`. */
 export function registerProcessCommands(program: Command): void {
-  program.command('start')
+  program
+    .command('start')
     .description('run everything in one process: API, conductor, notifier and embedded workers')
     .action(() => runProcess(async () => (await import('../main.ts')).runStart()));
 
-  program.command('hub')
+  program
+    .command('hub')
     .description('run the hub (API, conductor, reconciler, notifier) without workers')
     .action(() => runProcess(async () => (await import('../main.ts')).runHub()));
 
-  program.command('worker')
+  program
+    .command('worker')
     .description('run a stateless worker that needs only Redis')
-    .option('--capabilities <patterns>', 'comma-separated capability patterns, e.g. "web.*,llm.summarize" (default WORKER_CAPABILITIES)')
+    .option(
+      '--capabilities <patterns>',
+      'comma-separated capability patterns, e.g. "web.*,llm.summarize" (default WORKER_CAPABILITIES)',
+    )
     .option('--concurrency <n>', 'jobs run at once (default WORKER_CONCURRENCY)', positiveInt('--concurrency'))
-    .action((opts: { capabilities?: string; concurrency?: number }) => runProcess(async () => (await import('../main.ts')).runWorker(opts)));
+    .action((opts: { capabilities?: string; concurrency?: number }) =>
+      runProcess(async () => (await import('../main.ts')).runWorker(opts)),
+    );
 
-  program.command('migrate')
+  program
+    .command('migrate')
     .description('apply pending database migrations and exit')
     .action(() => runProcess(async () => (await import('../main.ts')).runMigrate()));
 }

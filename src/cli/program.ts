@@ -10,9 +10,12 @@ export function buildProgram(version: string): Command {
     .description('Hand real work to AI-powered workers from wherever you chat.')
     .version(version)
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Client commands talk to the hub at SWITCHBOARD_URL (default http://127.0.0.1:$PORT, port 3000)
-with the token in SWITCHBOARD_TOKEN (default: the file $DATA_DIR/api-token the local hub writes).`);
+with the token in SWITCHBOARD_TOKEN (default: the file $DATA_DIR/api-token the local hub writes).`,
+    );
   registerProcessCommands(program);
   registerClientCommands(program);
   registerScheduleCommands(program);

@@ -32,7 +32,10 @@ export class SseParser {
 
   private line(line: string): SseEvent | null {
     if (line === '') {
-      if (this.data.length === 0) { this.event = ''; return null; }
+      if (this.data.length === 0) {
+        this.event = '';
+        return null;
+      }
       const e: SseEvent = { id: this.id, event: this.event || 'message', data: this.data.join('\n') };
       this.event = '';
       this.data = [];

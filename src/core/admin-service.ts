@@ -39,29 +39,46 @@ export class AdminService {
 
   /** Open dead letters, newest first, optionally for one capability. */
   async listFailed(opts: { capability?: string | undefined; limit?: number } = {}): Promise<FailedEntry[]> {
-    let q = this.ctx.db.selectFrom('dead_letters as d')
+    let q = this.ctx.db
+      .selectFrom('dead_letters as d')
       .innerJoin('tasks as t', 't.id', 'd.task_id')
       .innerJoin('subtasks as s', 's.id', 'd.subtask_id')
-      .selectAll('d').select(['t.text as task_text', 't.user_id as task_user', 's.key as subtask_key'])
+      .selectAll('d')
+      .select(['t.text as task_text', 't.user_id as task_user', 's.key as subtask_key'])
       .where('d.resolved_at', 'is', null);
     if (opts.capability) q = q.where('d.capability', '=', opts.capability);
-    return q.orderBy('d.id', 'desc').limit(Math.min(opts.limit ?? 100, 1000)).execute();
+    return q
+      .orderBy('d.id', 'desc')
+      .limit(Math.min(opts.limit ?? 100, 1000))
+      .execute();
   }
 
   /**
    * Runs a dead-lettered subtask (by subtask or task id, or a dead letter id) again as a fresh generation,
    * with the rest of its task's unfinished work. `input` replaces the dead subtask's input.
    */
-  async reprocess(id: string, actor: string, opts: { input?: unknown } = {}): Promise<{ taskId: string; subtasks: number }> {
+  async reprocess(
+    id: string,
+    actor: string,
+    opts: { input?: unknown } = {},
+  ): Promise<{ taskId: string; subtasks: number }> {
     const dl = await this.findOpenDeadLetter(id);
     const overrides = opts.input === undefined ? undefined : { [dl.subtask_id]: opts.input };
-    const { task, replayed } = await replayTask(this.ctx, { taskId: dl.task_id, actor, eventType: 'admin.reprocess', inputOverrides: overrides });
+    const { task, replayed } = await replayTask(this.ctx, {
+      taskId: dl.task_id,
+      actor,
+      eventType: 'admin.reprocess',
+      inputOverrides: overrides,
+    });
     this.ctx.log.info({ taskId: task.id, actor }, 'admin reprocess');
     return { taskId: task.id, subtasks: replayed.length };
   }
 
   /** Reprocesses every task with an open dead letter (optionally of one capability). */
-  async reprocessAll(actor: string, opts: { capability?: string | undefined } = {}): Promise<{ tasks: string[]; errors: string[] }> {
+  async reprocessAll(
+    actor: string,
+    opts: { capability?: string | undefined } = {},
+  ): Promise<{ tasks: string[]; errors: string[] }> {
     const open = await this.listFailed({ capability: opts.capability, limit: 1000 });
     const taskIds = [...new Set(open.map((d) => d.task_id))];
     const tasks: string[] = [];
@@ -81,32 +98,72 @@ export class AdminService {
   async purge(id: string, actor: string): Promise<{ taskId: string }> {
     const dl = await this.findOpenDeadLetter(id);
     const events = await this.ctx.db.transaction().execute(async (trx) => {
-      await trx.updateTable('dead_letters').set({ resolved_at: now, resolved_by: actor, resolution: 'purged' })
-        .where('id', '=', dl.id).where('resolved_at', 'is', null).execute();
-      return insertEvents(trx, [{ task_id: dl.task_id, subtask_id: dl.subtask_id, type: 'admin.purge', actor, data: { deadLetter: dl.id } }]);
+      await trx
+        .updateTable('dead_letters')
+        .set({ resolved_at: now, resolved_by: actor, resolution: 'purged' })
+        .where('id', '=', dl.id)
+        .where('resolved_at', 'is', null)
+        .execute();
+      return insertEvents(trx, [
+        { task_id: dl.task_id, subtask_id: dl.subtask_id, type: 'admin.purge', actor, data: { deadLetter: dl.id } },
+      ]);
     });
-    const task = await this.ctx.db.selectFrom('tasks').selectAll().where('id', '=', dl.task_id).executeTakeFirstOrThrow();
+    const task = await this.ctx.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('id', '=', dl.task_id)
+      .executeTakeFirstOrThrow();
     await this.ctx.emit(events as HubEvent[], task);
     return { taskId: dl.task_id };
   }
 
   /** Changes an active task's priority, re-prioritising its jobs still waiting on their queues. */
   async setPriority(taskId: string, priority: Priority, actor: string): Promise<{ taskId: string; requeued: number }> {
-    if (!PRIORITIES.includes(priority)) throw new InvalidInputError(`Priority must be one of ${PRIORITIES.join(', ')}.`);
+    if (!PRIORITIES.includes(priority))
+      throw new InvalidInputError(`Priority must be one of ${PRIORITIES.join(', ')}.`);
     const visible = await findVisibleTask(this.ctx.db, taskId, { userId: actor, isAdmin: true });
     const out = await this.ctx.db.transaction().execute(async (trx) => {
       const task = await lockTask(trx, visible.id);
-      if (!['ASSIGNED', 'IN_PROGRESS', 'QUEUED', 'PLANNING', 'REVIEW'].includes(task.status)) throw new ConflictError(`Task ${task.id.slice(0, 8)} is ${task.status}; only an active task's priority can change.`);
-      const updated = await trx.updateTable('tasks').set({ priority, updated_at: now }).where('id', '=', task.id).returningAll().executeTakeFirstOrThrow();
-      const queued = await trx.selectFrom('subtasks').selectAll().where('task_id', '=', task.id).where('status', '=', 'READY').where('queued_at', 'is not', null).execute();
-      const events = await insertEvents(trx, [{ task_id: task.id, subtask_id: null, type: 'admin.priority', actor, data: { from: task.priority, to: priority } }]);
+      if (!['ASSIGNED', 'IN_PROGRESS', 'QUEUED', 'PLANNING', 'REVIEW'].includes(task.status))
+        throw new ConflictError(
+          `Task ${task.id.slice(0, 8)} is ${task.status}; only an active task's priority can change.`,
+        );
+      const updated = await trx
+        .updateTable('tasks')
+        .set({ priority, updated_at: now })
+        .where('id', '=', task.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const queued = await trx
+        .selectFrom('subtasks')
+        .selectAll()
+        .where('task_id', '=', task.id)
+        .where('status', '=', 'READY')
+        .where('queued_at', 'is not', null)
+        .execute();
+      const events = await insertEvents(trx, [
+        {
+          task_id: task.id,
+          subtask_id: null,
+          type: 'admin.priority',
+          actor,
+          data: { from: task.priority, to: priority },
+        },
+      ]);
       return { updated, queued, events };
     });
     let requeued = 0;
     for (const s of out.queued) {
       const job = await this.ctx.queues.forCapability(s.capability).getJob(jobIdFor(s.id, s.generation));
       if (job && ['waiting', 'prioritized'].includes(await job.getState())) {
-        await job.changePriority({ priority: priorityValue(priority) }).then(() => { requeued++; }, () => { /* taken by a worker meanwhile */ });
+        await job.changePriority({ priority: priorityValue(priority) }).then(
+          () => {
+            requeued++;
+          },
+          () => {
+            /* taken by a worker meanwhile */
+          },
+        );
       }
     }
     await this.ctx.emit(out.events as HubEvent[], out.updated);
@@ -121,30 +178,52 @@ export class AdminService {
   /** Job counts of every capability queue. */
   async queues(): Promise<QueueCounts[]> {
     const caps = (await this.ctx.redis.smembers(this.ctx.keys.capabilities)).sort();
-    return Promise.all(caps.map(async (capability) => {
-      const c = await this.ctx.queues.forCapability(capability).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
-      return { capability, waiting: c.waiting ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0, completed: c.completed ?? 0, prioritized: c.prioritized ?? 0 };
-    }));
+    return Promise.all(
+      caps.map(async (capability) => {
+        const c = await this.ctx.queues
+          .forCapability(capability)
+          .getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+        return {
+          capability,
+          waiting: c.waiting ?? 0,
+          active: c.active ?? 0,
+          delayed: c.delayed ?? 0,
+          failed: c.failed ?? 0,
+          completed: c.completed ?? 0,
+          prioritized: c.prioritized ?? 0,
+        };
+      }),
+    );
   }
 
   /** An open dead letter by its own id, its subtask id, its task id, or a unique prefix of those. */
   private async findOpenDeadLetter(id: string): Promise<DeadLetterRow> {
-    const key = String(id ?? '').trim().toLowerCase();
-    if (!/^[0-9a-f-]{1,36}$/.test(key)) throw new InvalidInputError(`"${id}" is not a task, subtask or dead-letter id.`);
+    const key = String(id ?? '')
+      .trim()
+      .toLowerCase();
+    if (!/^[0-9a-f-]{1,36}$/.test(key))
+      throw new InvalidInputError(`"${id}" is not a task, subtask or dead-letter id.`);
     if (/^\d+$/.test(key)) {
       // An all-digit key names a dead letter by its own id first.
-      const byId = await this.ctx.db.selectFrom('dead_letters').selectAll().where('resolved_at', 'is', null).where('id', '=', key).executeTakeFirst();
+      const byId = await this.ctx.db
+        .selectFrom('dead_letters')
+        .selectAll()
+        .where('resolved_at', 'is', null)
+        .where('id', '=', key)
+        .executeTakeFirst();
       if (byId) return byId;
     }
-    const rows = await this.ctx.db.selectFrom('dead_letters').selectAll().where('resolved_at', 'is', null)
-      .where((eb) => eb.or([
-        eb('subtask_id', 'like', `${key}%`),
-        eb('task_id', 'like', `${key}%`),
-      ]))
-      .orderBy('id', 'desc').limit(20).execute();
+    const rows = await this.ctx.db
+      .selectFrom('dead_letters')
+      .selectAll()
+      .where('resolved_at', 'is', null)
+      .where((eb) => eb.or([eb('subtask_id', 'like', `${key}%`), eb('task_id', 'like', `${key}%`)]))
+      .orderBy('id', 'desc')
+      .limit(20)
+      .execute();
     if (rows.length === 0) throw new NotFoundError(`No open dead letter for ${id}.`);
-    if (new Set(rows.map((r) => r.task_id)).size > 1) throw new InvalidInputError(`${id} matches dead letters of several tasks; give more characters.`);
+    if (new Set(rows.map((r) => r.task_id)).size > 1)
+      throw new InvalidInputError(`${id} matches dead letters of several tasks; give more characters.`);
     return rows[0]!;
   }
 }
-

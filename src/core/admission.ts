@@ -34,21 +34,35 @@ export function admissionUpdate(userId: string, cap: number): RawBuilder<Subtask
  * the admission lock first unless the caller already holds it (`locked`).
  * Returns the admitted rows; enqueue them with `enqueueAdmitted` after commit.
  */
-export async function admitWaiting(trx: Transaction<Database>, userId: string, cap: number, opts: { locked?: boolean } = {}): Promise<SubtaskRow[]> {
+export async function admitWaiting(
+  trx: Transaction<Database>,
+  userId: string,
+  cap: number,
+  opts: { locked?: boolean } = {},
+): Promise<SubtaskRow[]> {
   if (!opts.locked) await sql`select ${admissionLock(userId)}`.execute(trx);
   return (await admissionUpdate(userId, cap).execute(trx)).rows;
 }
 
 /** Enqueues admitted subtasks, loading their tasks (and siblings, for dependency outputs) where needed. */
-export async function enqueueAdmitted(ctx: HubContext, admitted: SubtaskRow[], known: { task: TaskRow; siblings: SubtaskRow[] }[] = []): Promise<void> {
+export async function enqueueAdmitted(
+  ctx: HubContext,
+  admitted: SubtaskRow[],
+  known: { task: TaskRow; siblings: SubtaskRow[] }[] = [],
+): Promise<void> {
   const byTask = new Map<string, SubtaskRow[]>();
   for (const s of admitted) byTask.set(s.task_id, [...(byTask.get(s.task_id) ?? []), s]);
-  await Promise.all([...byTask].map(async ([taskId, subs]) => {
-    const hit = known.find((k) => k.task.id === taskId);
-    const task = hit?.task ?? await ctx.db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirst();
-    if (!task) return;
-    // Admitted rows carry the new queued_at; siblings give the dependencies' outputs.
-    const siblings = (hit?.siblings ?? await loadSubtasks(ctx.db, taskId)).map((s) => subs.find((a) => a.id === s.id) ?? s);
-    await enqueueSubtasks(ctx, task, subs, siblings);
-  }));
+  await Promise.all(
+    [...byTask].map(async ([taskId, subs]) => {
+      const hit = known.find((k) => k.task.id === taskId);
+      const task =
+        hit?.task ?? (await ctx.db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirst());
+      if (!task) return;
+      // Admitted rows carry the new queued_at; siblings give the dependencies' outputs.
+      const siblings = (hit?.siblings ?? (await loadSubtasks(ctx.db, taskId))).map(
+        (s) => subs.find((a) => a.id === s.id) ?? s,
+      );
+      await enqueueSubtasks(ctx, task, subs, siblings);
+    }),
+  );
 }

@@ -7,12 +7,15 @@ const cache = new Map<string, (s: string) => boolean>();
 
 /** Null when `name` is a valid capability name, else why not. */
 export function validateCapability(name: string): string | null {
-  return NAME.test(name) && name.length <= 100 ? null : `"${name}" is not a capability name (lowercase dotted words, e.g. web.fetch)`;
+  return NAME.test(name) && name.length <= 100
+    ? null
+    : `"${name}" is not a capability name (lowercase dotted words, e.g. web.fetch)`;
 }
 
 /** Null when `pattern` is a valid capability pattern, else why not. */
 export function validatePattern(pattern: string): string | null {
-  if (!PATTERN.test(pattern) || pattern.length > 200) return `"${pattern}" is not a capability pattern (e.g. web.fetch, web.*, *, {web,llm}.summarize)`;
+  if (!PATTERN.test(pattern) || pattern.length > 200)
+    return `"${pattern}" is not a capability pattern (e.g. web.fetch, web.*, *, {web,llm}.summarize)`;
   const open = (pattern.match(/\{/g) ?? []).length;
   if (open !== (pattern.match(/\}/g) ?? []).length) return `"${pattern}" has unbalanced braces`;
   return null;
@@ -41,7 +44,10 @@ export function parsePatterns(list: string): string[] {
   for (const ch of list) {
     if (ch === '{') depth++;
     if (ch === '}') depth--;
-    if (ch === ',' && depth === 0) { out.push(cur.trim()); cur = ''; } else cur += ch;
+    if (ch === ',' && depth === 0) {
+      out.push(cur.trim());
+      cur = '';
+    } else cur += ch;
   }
   out.push(cur.trim());
   return out.filter(Boolean);

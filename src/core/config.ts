@@ -6,33 +6,64 @@ import { parsePatterns, validatePattern } from './capability-pattern.ts';
 
 const identity = /^[a-z][a-z0-9_-]*:[^\s,]+$/;
 
-const policy = z.object({
-  attempts: z.number().int().min(1).max(100).optional(),
-  backoffMs: z.number().int().min(0).max(86_400_000).optional(),
-  jitter: z.number().min(0).max(1).optional(),
-  timeoutMs: z.number().int().min(10).max(86_400_000).optional(),
-}).strict();
+const policy = z
+  .object({
+    attempts: z.number().int().min(1).max(100).optional(),
+    backoffMs: z.number().int().min(0).max(86_400_000).optional(),
+    jitter: z.number().min(0).max(1).optional(),
+    timeoutMs: z.number().int().min(10).max(86_400_000).optional(),
+  })
+  .strict();
 
 /** Retry and timeout settings of one capability. */
 export type CapabilityPolicy = Required<z.infer<typeof policy>>;
 
-const csv = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+const csv = (s: string | undefined) =>
+  (s ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 const schema = z.object({
-  DATABASE_URL: z.string().url('must be a postgres:// URL').optional()
+  DATABASE_URL: z
+    .string()
+    .url('must be a postgres:// URL')
+    .optional()
     .refine((u) => !u || /^postgres(ql)?:\/\//.test(u), 'must start with postgres:// or postgresql://'),
   DATA_DIR: z.string().default('./.data'),
-  REDIS_URL: z.string().optional()
+  REDIS_URL: z
+    .string()
+    .optional()
     .refine((u) => !u || /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://'),
-  QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]+$/, 'letters, digits, _ and - only').default('sb'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9_-]+$/, 'letters, digits, _ and - only')
+    .default('sb'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  HUB_ADMINS: z.string().optional().transform(csv)
+  HUB_ADMINS: z
+    .string()
+    .optional()
+    .transform(csv)
     .refine((xs) => xs.every((x) => identity.test(x)), 'each admin is platform:id, e.g. telegram:42,web:alice'),
-  HUB_API_TOKENS: z.string().optional().transform(csv)
-    .refine((xs) => xs.every((x) => /^[^=\s]+=\S{8,}$/.test(x)), 'each entry is user=token with a token of 8+ characters, e.g. alice=s3cretT0ken')
-    .transform((xs) => new Map(xs.map((x) => { const i = x.indexOf('='); return [x.slice(i + 1), x.slice(0, i)] as const; }))),
+  HUB_API_TOKENS: z
+    .string()
+    .optional()
+    .transform(csv)
+    .refine(
+      (xs) => xs.every((x) => /^[^=\s]+=\S{8,}$/.test(x)),
+      'each entry is user=token with a token of 8+ characters, e.g. alice=s3cretT0ken',
+    )
+    .transform(
+      (xs) =>
+        new Map(
+          xs.map((x) => {
+            const i = x.indexOf('=');
+            return [x.slice(i + 1), x.slice(0, i)] as const;
+          }),
+        ),
+    ),
   MAX_REQUEST_CHARS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   MAX_INFLIGHT_PER_USER: z.coerce.number().int().min(1).max(100_000).default(20),
   MAX_TASKS_PER_HOUR: z.coerce.number().int().min(1).max(1_000_000).default(120),
@@ -48,43 +79,88 @@ const schema = z.object({
   DEFAULT_BACKOFF_MS: z.coerce.number().int().min(0).default(1000),
   DEFAULT_JITTER: z.coerce.number().min(0).max(1).default(0.2),
   DEFAULT_TIMEOUT_MS: z.coerce.number().int().min(10).default(300_000),
-  CAPABILITY_POLICIES: z.string().optional().transform((s, ctx) => {
-    if (!s) return {} as Record<string, z.infer<typeof policy>>;
-    try {
-      const parsed = z.record(z.string(), policy).safeParse(JSON.parse(s));
-      if (parsed.success) return parsed.data;
-      ctx.addIssue({ code: 'custom', message: `bad entry: ${parsed.error.issues[0]?.message ?? 'invalid'} (expected {"cap":{"attempts":3,"backoffMs":1000,"jitter":0.2,"timeoutMs":60000}})` });
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'is not valid JSON (e.g. {"demo.flaky":{"attempts":5}})' });
-    }
-    return z.NEVER;
-  }),
-  WORKER_CAPABILITIES: z.string().default('demo.*').transform(parsePatterns)
-    .refine((xs) => xs.length > 0 && xs.every((x) => validatePattern(x) === null), 'comma-separated capability patterns, e.g. demo.*,web.fetch'),
+  CAPABILITY_POLICIES: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (!s) return {} as Record<string, z.infer<typeof policy>>;
+      try {
+        const parsed = z.record(z.string(), policy).safeParse(JSON.parse(s));
+        if (parsed.success) return parsed.data;
+        ctx.addIssue({
+          code: 'custom',
+          message: `bad entry: ${parsed.error.issues[0]?.message ?? 'invalid'} (expected {"cap":{"attempts":3,"backoffMs":1000,"jitter":0.2,"timeoutMs":60000}})`,
+        });
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON (e.g. {"demo.flaky":{"attempts":5}})' });
+      }
+      return z.NEVER;
+    }),
+  WORKER_CAPABILITIES: z
+    .string()
+    .default('demo.*')
+    .transform(parsePatterns)
+    .refine(
+      (xs) => xs.length > 0 && xs.every((x) => validatePattern(x) === null),
+      'comma-separated capability patterns, e.g. demo.*,web.fetch',
+    ),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(8),
   WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   WORKER_LOCK_MS: z.coerce.number().int().min(500).max(3_600_000).default(30_000),
-  EMBEDDED_WORKERS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  EMBEDDED_WORKERS: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   PUBLIC_URL: z.string().url('must be the public https:// URL of this hub, e.g. https://hub.example.org').optional(),
   // Telegram (grammy): enabled when TELEGRAM_BOT_TOKEN is set.
-  TELEGRAM_BOT_TOKEN: z.string().regex(/^\d+:[\w-]+$/, 'looks like 123456:ABC-DEF..., from @BotFather').optional(),
-  TELEGRAM_API_ROOT: z.string().url().default('https://api.telegram.org').transform((u) => u.replace(/\/+$/, '')),
-  TELEGRAM_WEBHOOK_SECRET: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, '1-256 characters of A-Z a-z 0-9 _ -').optional(),
+  TELEGRAM_BOT_TOKEN: z
+    .string()
+    .regex(/^\d+:[\w-]+$/, 'looks like 123456:ABC-DEF..., from @BotFather')
+    .optional(),
+  TELEGRAM_API_ROOT: z
+    .string()
+    .url()
+    .default('https://api.telegram.org')
+    .transform((u) => u.replace(/\/+$/, '')),
+  TELEGRAM_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,256}$/, '1-256 characters of A-Z a-z 0-9 _ -')
+    .optional(),
   // Discord (discord.js): enabled when DISCORD_BOT_TOKEN and DISCORD_APPLICATION_ID are set.
   DISCORD_BOT_TOKEN: z.string().min(10).optional(),
   DISCORD_APPLICATION_ID: z.string().regex(/^\d+$/, 'the numeric application id').optional(),
-  DISCORD_API_URL: z.string().url().default('https://discord.com/api').transform((u) => u.replace(/\/+$/, '')),
-  DISCORD_PUBLIC_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, 'the 64-hex-character public key of the application').optional(),
+  DISCORD_API_URL: z
+    .string()
+    .url()
+    .default('https://discord.com/api')
+    .transform((u) => u.replace(/\/+$/, '')),
+  DISCORD_PUBLIC_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'the 64-hex-character public key of the application')
+    .optional(),
   DISCORD_MODE: z.enum(['gateway', 'http']).default('gateway'),
   // Slack (@slack/bolt): enabled when SLACK_BOT_TOKEN is set, with SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode).
   SLACK_BOT_TOKEN: z.string().startsWith('xoxb-', 'starts with xoxb-').optional(),
   SLACK_SIGNING_SECRET: z.string().min(8).optional(),
   SLACK_APP_TOKEN: z.string().startsWith('xapp-', 'starts with xapp-').optional(),
-  SLACK_API_URL: z.string().url().default('https://slack.com/api/').transform((u) => (u.endsWith('/') ? u : `${u}/`)),
+  SLACK_API_URL: z
+    .string()
+    .url()
+    .default('https://slack.com/api/')
+    .transform((u) => (u.endsWith('/') ? u : `${u}/`)),
   // SMS (twilio): enabled when TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM are set.
-  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'starts with AC followed by 32 hex characters').optional(),
+  TWILIO_ACCOUNT_SID: z
+    .string()
+    .regex(/^AC[0-9a-fA-F]{32}$/, 'starts with AC followed by 32 hex characters')
+    .optional(),
   TWILIO_AUTH_TOKEN: z.string().min(8).optional(),
-  TWILIO_FROM: z.string().regex(/^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/, 'an E.164 number like +15551234567 or a Messaging Service SID (MG...)').optional(),
+  TWILIO_FROM: z
+    .string()
+    .regex(
+      /^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/,
+      'an E.164 number like +15551234567 or a Messaging Service SID (MG...)',
+    )
+    .optional(),
   TWILIO_API_URL: z.string().url().optional(),
   SMS_MAX_SEGMENTS: z.coerce.number().int().min(1).max(10).default(4),
   SWITCHBOARD_URL: z.string().url().optional(),
@@ -100,7 +176,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const result = schema.safeParse(cleaned);
   if (result.success) return result.data;
   const lines = result.error.issues.map((i) => `  ${String(i.path[0] ?? '?')}: ${i.message}`);
-  throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}\nFix the variable(s) above (see the configuration table in README.md).`);
+  throw new ConfigError(
+    `Invalid configuration:\n${lines.join('\n')}\nFix the variable(s) above (see the configuration table in README.md).`,
+  );
 }
 
 /** Retry and timeout policy for a capability: its own entry, else the defaults. */

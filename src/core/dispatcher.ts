@@ -22,30 +22,49 @@ export function jobDataFor(task: TaskRow, subtask: SubtaskRow, siblings: Subtask
 }
 
 /** Enqueues the given READY subtasks; a job id that already exists is left alone (idempotent). */
-export async function enqueueSubtasks(ctx: HubContext, task: TaskRow, ready: SubtaskRow[], siblings: SubtaskRow[]): Promise<void> {
+export async function enqueueSubtasks(
+  ctx: HubContext,
+  task: TaskRow,
+  ready: SubtaskRow[],
+  siblings: SubtaskRow[],
+): Promise<void> {
   const byCapability = new Map<string, SubtaskRow[]>();
   for (const s of ready) byCapability.set(s.capability, [...(byCapability.get(s.capability) ?? []), s]);
-  await Promise.all([...byCapability].map(async ([capability, subs]) => {
-    await ctx.announceCapability(capability);
-    await ctx.queues.forCapability(capability).addBulk(subs.map((s) => ({
-      name: capability,
-      data: jobDataFor(task, s, siblings),
-      opts: subtaskJobOptions({
-        jobId: jobIdFor(s.id, s.generation), priority: task.priority,
-        attempts: s.max_attempts, backoffMs: s.backoff_ms, jitter: s.jitter,
-      }),
-    })));
-  }));
+  await Promise.all(
+    [...byCapability].map(async ([capability, subs]) => {
+      await ctx.announceCapability(capability);
+      await ctx.queues.forCapability(capability).addBulk(
+        subs.map((s) => ({
+          name: capability,
+          data: jobDataFor(task, s, siblings),
+          opts: subtaskJobOptions({
+            jobId: jobIdFor(s.id, s.generation),
+            priority: task.priority,
+            attempts: s.max_attempts,
+            backoffMs: s.backoff_ms,
+            jitter: s.jitter,
+          }),
+        })),
+      );
+    }),
+  );
 }
 
 /** Removes the waiting/delayed jobs of subtasks and tells workers to abort running ones of the task. */
 export async function withdrawSubtasks(ctx: HubContext, taskId: string, subtasks: SubtaskRow[]): Promise<void> {
-  await Promise.all(subtasks.map(async (s) => {
-    const job = await ctx.queues.forCapability(s.capability).getJob(jobIdFor(s.id, s.generation));
-    const state = job ? await job.getState() : 'missing';
-    if (job && (state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children')) {
-      await job.remove().catch(() => { /* taken by a worker meanwhile: the cancel broadcast covers it */ });
-    }
-  }));
+  await Promise.all(
+    subtasks.map(async (s) => {
+      const job = await ctx.queues.forCapability(s.capability).getJob(jobIdFor(s.id, s.generation));
+      const state = job ? await job.getState() : 'missing';
+      if (
+        job &&
+        (state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children')
+      ) {
+        await job.remove().catch(() => {
+          /* taken by a worker meanwhile: the cancel broadcast covers it */
+        });
+      }
+    }),
+  );
   await ctx.redis.publish(ctx.keys.control, JSON.stringify({ t: 'cancel', taskId }));
 }

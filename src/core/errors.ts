@@ -2,7 +2,11 @@
 
 /** Base of every error the hub raises on purpose; `code` is stable, `message` is for people. */
 export class HubError extends Error {
-  constructor(message: string, readonly code: string = 'hub_error', override readonly cause?: unknown) {
+  constructor(
+    message: string,
+    readonly code: string = 'hub_error',
+    override readonly cause?: unknown,
+  ) {
     super(message);
     this.name = new.target.name;
   }
@@ -10,53 +14,83 @@ export class HubError extends Error {
 
 /** The thing asked for does not exist, or is not the caller's to see. */
 export class NotFoundError extends HubError {
-  constructor(message = 'Not found.', cause?: unknown) { super(message, 'not_found', cause); }
+  constructor(message = 'Not found.', cause?: unknown) {
+    super(message, 'not_found', cause);
+  }
 }
 
 /** The caller is known but may not do this. */
 export class ForbiddenError extends HubError {
-  constructor(message = 'You are not allowed to do that.', cause?: unknown) { super(message, 'forbidden', cause); }
+  constructor(message = 'You are not allowed to do that.', cause?: unknown) {
+    super(message, 'forbidden', cause);
+  }
 }
 
 /** The caller is not known (missing or wrong credentials). */
 export class UnauthorizedError extends HubError {
-  constructor(message = 'Authentication required.', cause?: unknown) { super(message, 'unauthorized', cause); }
+  constructor(message = 'Authentication required.', cause?: unknown) {
+    super(message, 'unauthorized', cause);
+  }
 }
 
 /** The request itself is wrong; the message says how. */
 export class InvalidInputError extends HubError {
-  constructor(message: string, cause?: unknown) { super(message, 'invalid_input', cause); }
+  constructor(message: string, cause?: unknown) {
+    super(message, 'invalid_input', cause);
+  }
 }
 
 /** The request is valid but conflicts with the current state (e.g. retrying a running task). */
 export class ConflictError extends HubError {
-  constructor(message: string, cause?: unknown) { super(message, 'conflict', cause); }
+  constructor(message: string, cause?: unknown) {
+    super(message, 'conflict', cause);
+  }
 }
 
 /** Too many requests; try again after `retryAfterMs`. */
 export class RateLimitedError extends HubError {
-  constructor(message: string, readonly retryAfterMs: number, cause?: unknown) { super(message, 'rate_limited', cause); }
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+    cause?: unknown,
+  ) {
+    super(message, 'rate_limited', cause);
+  }
 }
 
 /** Configuration is wrong; the message names the variable and the fix. */
 export class ConfigError extends HubError {
-  constructor(message: string, cause?: unknown) { super(message, 'config', cause); }
+  constructor(message: string, cause?: unknown) {
+    super(message, 'config', cause);
+  }
 }
 
 /** A failure that retrying cannot fix (a platform's permanent 4xx, a bad job). */
 export class PermanentError extends HubError {
-  constructor(message: string, cause?: unknown) { super(message, 'permanent', cause); }
+  constructor(message: string, cause?: unknown) {
+    super(message, 'permanent', cause);
+  }
 }
 
 const STATUS: Record<string, number> = {
-  not_found: 404, forbidden: 403, unauthorized: 401, invalid_input: 400, conflict: 409, rate_limited: 429,
+  not_found: 404,
+  forbidden: 403,
+  unauthorized: 401,
+  invalid_input: 400,
+  conflict: 409,
+  rate_limited: 429,
 };
 
 /** HTTP status and the text a user may see for any thrown value; unknown errors never leak details. */
 export function describeError(err: unknown): { status: number; code: string; message: string; retryAfterMs?: number } {
-  if (err instanceof RateLimitedError) return { status: 429, code: err.code, message: err.message, retryAfterMs: err.retryAfterMs };
+  if (err instanceof RateLimitedError)
+    return { status: 429, code: err.code, message: err.message, retryAfterMs: err.retryAfterMs };
   if (err instanceof HubError) return { status: STATUS[err.code] ?? 500, code: err.code, message: err.message };
-  return { status: 500, code: 'internal', message: 'Something went wrong on our side; the request was kept and can be retried.' };
+  return {
+    status: 500,
+    code: 'internal',
+    message: 'Something went wrong on our side; the request was kept and can be retried.',
+  };
 }
 
 /** A short, single-line description of an error for storage and logs (never a stack). */

@@ -6,7 +6,15 @@ import { sql, type Insertable, type Kysely, type RawBuilder, type Transaction, t
 import { admissionLock, admissionUpdate } from './admission.ts';
 import { NotFoundError } from './errors.ts';
 import { toHubEvent, type HubEvent } from './hub-context.ts';
-import type { Database, NewTaskEvent, SubtaskRow, SubtasksTable, TaskEventRow, TaskRow, TasksTable } from './store/schema.ts';
+import type {
+  Database,
+  NewTaskEvent,
+  SubtaskRow,
+  SubtasksTable,
+  TaskEventRow,
+  TaskRow,
+  TasksTable,
+} from './store/schema.ts';
 import { json } from './task-store.ts';
 import type { TaskStatus } from './types.ts';
 
@@ -22,14 +30,20 @@ function revive<T>(row: unknown): T {
 const rows = <T>(list: unknown): T[] => ((list as unknown[] | null) ?? []).map((r) => revive<T>(r));
 
 /** Event rows as `insertInto('task_events')` takes them (jsonb data as a JSON string). */
-const eventValues = (events: NewTaskEvent[]) => events.map((e) => ({ ...e, data: e.data == null ? null : JSON.stringify(e.data) }));
+const eventValues = (events: NewTaskEvent[]) =>
+  events.map((e) => ({ ...e, data: e.data == null ? null : JSON.stringify(e.data) }));
 
 /**
  * Inserts a task, its subtasks and its first events in one statement, and takes the owner's admission lock in
  * the same statement (so admission, in the next statement, sees the new subtasks under the lock).
  * Subtasks come back in the order given.
  */
-export async function insertTaskGraph(trx: Trx, task: Insertable<TasksTable>, subtasks: Insertable<SubtasksTable>[], events: NewTaskEvent[]): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; events: HubEvent[] }> {
+export async function insertTaskGraph(
+  trx: Trx,
+  task: Insertable<TasksTable>,
+  subtasks: Insertable<SubtasksTable>[],
+  events: NewTaskEvent[],
+): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; events: HubEvent[] }> {
   const out = await trx
     .with('t', (db) => db.insertInto('tasks').values(task).returningAll())
     .with('s', (db) => db.insertInto('subtasks').values(subtasks).returningAll())
@@ -39,7 +53,8 @@ export async function insertTaskGraph(trx: Trx, task: Insertable<TasksTable>, su
       sql<unknown>`(select jsonb_agg(s) from s)`.as('subtasks'),
       sql<unknown>`(select jsonb_agg(e order by e.id) from e)`.as('events'),
       sql<unknown>`${admissionLock(task.user_id)}`.as('locked'),
-    ]).executeTakeFirstOrThrow();
+    ])
+    .executeTakeFirstOrThrow();
   const order = new Map(subtasks.map((s, i) => [s.id, i]));
   return {
     task: revive<TaskRow>(out.task),
@@ -66,14 +81,37 @@ export async function lockTaskAndAdmission(trx: Trx, taskId: string): Promise<Ta
  * Applies a guarded subtask update (`where status in from`) and reads all the task's subtasks after it, in one
  * statement; null when the guard matched nothing (a duplicate or stale result). Siblings are in plan order.
  */
-export async function updateSubtaskWithSiblings(trx: Trx, taskId: string, subtaskId: string, generation: number, from: SubtaskRow['status'][], set: UpdateObject<Database, 'subtasks'>): Promise<{ sub: SubtaskRow; siblings: SubtaskRow[] } | null> {
+export async function updateSubtaskWithSiblings(
+  trx: Trx,
+  taskId: string,
+  subtaskId: string,
+  generation: number,
+  from: SubtaskRow['status'][],
+  set: UpdateObject<Database, 'subtasks'>,
+): Promise<{ sub: SubtaskRow; siblings: SubtaskRow[] } | null> {
   const all = await trx
-    .with('upd', (db) => db.updateTable('subtasks').set(set).where('id', '=', subtaskId)
-      .where('generation', '=', generation).where('status', 'in', from).returningAll())
-    .selectFrom('upd').selectAll().select(sql<boolean>`true`.as('updated'))
-    .unionAll((eb) => eb.selectFrom('subtasks').selectAll().select(sql<boolean>`false`.as('updated'))
-      .where('task_id', '=', taskId).where('id', '!=', subtaskId))
-    .orderBy('created_at').orderBy('key')
+    .with('upd', (db) =>
+      db
+        .updateTable('subtasks')
+        .set(set)
+        .where('id', '=', subtaskId)
+        .where('generation', '=', generation)
+        .where('status', 'in', from)
+        .returningAll(),
+    )
+    .selectFrom('upd')
+    .selectAll()
+    .select(sql<boolean>`true`.as('updated'))
+    .unionAll((eb) =>
+      eb
+        .selectFrom('subtasks')
+        .selectAll()
+        .select(sql<boolean>`false`.as('updated'))
+        .where('task_id', '=', taskId)
+        .where('id', '!=', subtaskId),
+    )
+    .orderBy('created_at')
+    .orderBy('key')
     .execute();
   const siblings = all.map(({ updated: _, ...s }) => s as SubtaskRow);
   const i = all.findIndex((r) => r.updated);
@@ -93,7 +131,10 @@ export interface StepEnd {
  * admission lock is held, i.e. in a later statement than the lock) and the audit events.
  * The caller holds the task row lock, so it knows the completion's guard holds and passes its events along.
  */
-export async function endStep(trx: Trx, end: StepEnd): Promise<{ task: TaskRow | null; admitted: SubtaskRow[]; events: HubEvent[] }> {
+export async function endStep(
+  trx: Trx,
+  end: StepEnd,
+): Promise<{ task: TaskRow | null; admitted: SubtaskRow[]; events: HubEvent[] }> {
   const ctes: RawBuilder<unknown>[] = [];
   const c = end.complete;
   if (c) {
@@ -103,11 +144,17 @@ export async function endStep(trx: Trx, end: StepEnd): Promise<{ task: TaskRow |
   }
   if (end.admit) ctes.push(sql`adm as (${admissionUpdate(end.admit.userId, end.admit.cap)})`);
   if (end.events.length) {
-    const values = eventValues(end.events).map((e) => sql`(${e.task_id}, ${e.subtask_id ?? null}, ${e.type}, ${e.actor}, ${e.data})`);
-    ctes.push(sql`ev as (insert into task_events (task_id, subtask_id, type, actor, data) values ${sql.join(values)} returning *)`);
+    const values = eventValues(end.events).map(
+      (e) => sql`(${e.task_id}, ${e.subtask_id ?? null}, ${e.type}, ${e.actor}, ${e.data})`,
+    );
+    ctes.push(
+      sql`ev as (insert into task_events (task_id, subtask_id, type, actor, data) values ${sql.join(values)} returning *)`,
+    );
   }
   if (ctes.length === 0) return { task: null, admitted: [], events: [] };
-  const { rows: [out] } = await sql<{ task: unknown; admitted: unknown; events: unknown }>`
+  const {
+    rows: [out],
+  } = await sql<{ task: unknown; admitted: unknown; events: unknown }>`
     with ${sql.join(ctes)}
     select ${c ? sql`(select to_jsonb(fin) from fin)` : sql`null`} as task,
       ${end.admit ? sql`(select jsonb_agg(adm) from adm)` : sql`null`} as admitted,
@@ -120,10 +167,20 @@ export async function endStep(trx: Trx, end: StepEnd): Promise<{ task: TaskRow |
 }
 
 /** A task and its subtasks (in plan order) in one statement, or null when there is no such task. */
-export async function loadTaskWithSubtasks(db: Kysely<Database>, taskId: string): Promise<{ task: TaskRow; subtasks: SubtaskRow[] } | null> {
-  const row = await db.selectFrom('tasks').selectAll()
-    .select(sql<unknown>`(select jsonb_agg(s order by s.created_at, s.key) from subtasks s where s.task_id = tasks.id)`.as('subtasks_json'))
-    .where('id', '=', taskId).executeTakeFirst();
+export async function loadTaskWithSubtasks(
+  db: Kysely<Database>,
+  taskId: string,
+): Promise<{ task: TaskRow; subtasks: SubtaskRow[] } | null> {
+  const row = await db
+    .selectFrom('tasks')
+    .selectAll()
+    .select(
+      sql<unknown>`(select jsonb_agg(s order by s.created_at, s.key) from subtasks s where s.task_id = tasks.id)`.as(
+        'subtasks_json',
+      ),
+    )
+    .where('id', '=', taskId)
+    .executeTakeFirst();
   if (!row) return null;
   const { subtasks_json: subtasks, ...task } = row;
   return { task, subtasks: rows<SubtaskRow>(subtasks) };

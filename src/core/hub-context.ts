@@ -50,10 +50,18 @@ export class HubContext {
   /** Hands committed events to every sink and to other hub processes; sink failures are logged, not thrown. */
   async emit(events: HubEvent[], task: TaskRow): Promise<void> {
     if (events.length === 0) return;
-    await Promise.all(this.sinks.map(async (sink) => {
-      try { await sink(events, task); } catch (err) { this.log.error({ err, taskId: task.id }, 'event sink failed'); }
-    }));
-    await this.redis.publish(this.keys.events, JSON.stringify(events)).catch((err) => this.log.warn({ err }, 'event publish failed'));
+    await Promise.all(
+      this.sinks.map(async (sink) => {
+        try {
+          await sink(events, task);
+        } catch (err) {
+          this.log.error({ err, taskId: task.id }, 'event sink failed');
+        }
+      }),
+    );
+    await this.redis
+      .publish(this.keys.events, JSON.stringify(events))
+      .catch((err) => this.log.warn({ err }, 'event publish failed'));
   }
 
   /** Records that a capability has a queue, so workers whose patterns match start consuming it. */
@@ -79,7 +87,12 @@ export class HubContext {
 /** Converts a stored event row to the shape events travel in. */
 export function toHubEvent(row: TaskEventRow): HubEvent {
   return {
-    id: String(row.id), taskId: row.task_id, subtaskId: row.subtask_id, type: row.type,
-    data: row.data as Record<string, unknown> | null, actor: row.actor, at: new Date(row.created_at).toISOString(),
+    id: String(row.id),
+    taskId: row.task_id,
+    subtaskId: row.subtask_id,
+    type: row.type,
+    data: row.data as Record<string, unknown> | null,
+    actor: row.actor,
+    at: new Date(row.created_at).toISOString(),
   };
 }

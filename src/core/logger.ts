@@ -2,8 +2,19 @@
 import pino, { type Logger } from 'pino';
 
 const REDACT = [
-  'token', '*.token', 'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
-  'password', '*.password', 'secret', '*.secret', 'config.HUB_API_TOKENS', 'apiKey', '*.apiKey',
+  'token',
+  '*.token',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'password',
+  '*.password',
+  'secret',
+  '*.secret',
+  'config.HUB_API_TOKENS',
+  'apiKey',
+  '*.apiKey',
 ];
 
 /** Creates the process logger at the given level. */

@@ -13,12 +13,17 @@ export interface ProgressInput {
 function subtaskPercent(s: ProgressInput): number {
   if (s.status === 'SUCCEEDED' || s.status === 'SKIPPED') return 100;
   const p = s.progress;
-  if (s.status === 'RUNNING' && p?.total && p.total > 0) return Math.min(100, Math.max(0, ((p.done ?? 0) / p.total) * 100));
+  if (s.status === 'RUNNING' && p?.total && p.total > 0)
+    return Math.min(100, Math.max(0, ((p.done ?? 0) / p.total) * 100));
   return 0;
 }
 
 /** Aggregated progress of a task at `now`. */
-export function deriveProgress(subtasks: ProgressInput[], taskStartedAt: Date | null, now = Date.now()): DerivedProgress {
+export function deriveProgress(
+  subtasks: ProgressInput[],
+  taskStartedAt: Date | null,
+  now = Date.now(),
+): DerivedProgress {
   const total = subtasks.length;
   const done = subtasks.filter((s) => s.status === 'SUCCEEDED').length;
   const percent = total === 0 ? 0 : subtasks.reduce((a, s) => a + subtaskPercent(s), 0) / total;

@@ -32,7 +32,13 @@ export function priorityValue(p: Priority): number {
 }
 
 /** Job options for a subtask run: attempts, exponential backoff with jitter, bounded retention. */
-export function subtaskJobOptions(o: { jobId: string; priority: Priority; attempts: number; backoffMs: number; jitter: number }): JobsOptions {
+export function subtaskJobOptions(o: {
+  jobId: string;
+  priority: Priority;
+  attempts: number;
+  backoffMs: number;
+  jitter: number;
+}): JobsOptions {
   return {
     jobId: o.jobId,
     priority: priorityValue(o.priority),
@@ -62,14 +68,19 @@ export function duplicateRedis(redis: Redis, onError: (err: Error) => void = () 
 /** Lazily created BullMQ queues (one per name) sharing one connection. */
 export class QueueSet {
   private readonly queues = new Map<string, Queue>();
-  constructor(private readonly connection: Redis, readonly prefix: string) {}
+  constructor(
+    private readonly connection: Redis,
+    readonly prefix: string,
+  ) {}
 
   /** The queue of this name, created on first use. */
   get(name: string): Queue {
     let q = this.queues.get(name);
     if (!q) {
       q = new Queue(name, { connection: this.connection, prefix: this.prefix });
-      q.on('error', () => { /* connection errors are retried by ioredis; surfaced by /ready */ });
+      q.on('error', () => {
+        /* connection errors are retried by ioredis; surfaced by /ready */
+      });
       this.queues.set(name, q);
     }
     return q;

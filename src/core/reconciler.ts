@@ -32,7 +32,9 @@ export class Reconciler {
   /** Runs one pass now, then every RECONCILE_INTERVAL_MS. */
   async start(): Promise<void> {
     await this.runOnce();
-    this.timer = setInterval(() => { void this.runOnce().catch((err) => this.ctx.log.error({ err }, 'reconcile failed')); }, this.ctx.config.RECONCILE_INTERVAL_MS);
+    this.timer = setInterval(() => {
+      void this.runOnce().catch((err) => this.ctx.log.error({ err }, 'reconcile failed'));
+    }, this.ctx.config.RECONCILE_INTERVAL_MS);
     this.timer.unref();
   }
 
@@ -43,7 +45,9 @@ export class Reconciler {
 
   /** One pass; concurrent calls share the pass in progress. */
   runOnce(): Promise<ReconcileReport> {
-    this.running ??= this.pass().finally(() => { this.running = undefined; });
+    this.running ??= this.pass().finally(() => {
+      this.running = undefined;
+    });
     return this.running;
   }
 
@@ -55,23 +59,37 @@ export class Reconciler {
     if ((await redis.exists(keys.capabilities)) === 0) this.ctx.forgetAnnouncements();
 
     // Admission: users with waiting READY subtasks and free capacity (normally admitted as work finishes).
-    const waiting = await db.selectFrom('subtasks').select('user_id').distinct()
-      .where('status', '=', 'READY').where('queued_at', 'is', null).limit(500).execute();
+    const waiting = await db
+      .selectFrom('subtasks')
+      .select('user_id')
+      .distinct()
+      .where('status', '=', 'READY')
+      .where('queued_at', 'is', null)
+      .limit(500)
+      .execute();
     for (const { user_id } of waiting) {
-      const admitted = await db.transaction().execute((trx) => admitWaiting(trx, user_id, this.ctx.config.MAX_INFLIGHT_PER_USER));
+      const admitted = await db
+        .transaction()
+        .execute((trx) => admitWaiting(trx, user_id, this.ctx.config.MAX_INFLIGHT_PER_USER));
       await enqueueAdmitted(this.ctx, admitted);
       report.requeued += admitted.length;
     }
 
-    const due = await db.selectFrom('subtasks').selectAll()
-      .where('status', 'in', ['READY', 'RUNNING']).where('queued_at', 'is not', null)
+    const due = await db
+      .selectFrom('subtasks')
+      .selectAll()
+      .where('status', 'in', ['READY', 'RUNNING'])
+      .where('queued_at', 'is not', null)
       .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${graceMs / 1000})`)
-      .orderBy('updated_at').limit(this.opts.batch ?? 1000).execute();
+      .orderBy('updated_at')
+      .limit(this.opts.batch ?? 1000)
+      .execute();
     report.checked = due.length;
     if (due.length) {
       // One round trip: a job hash without `timestamp` is missing; with `finishedOn` it has finished.
       const pipe = redis.pipeline();
-      for (const s of due) pipe.hmget(queues.forCapability(s.capability).toKey(jobIdFor(s.id, s.generation)), 'timestamp', 'finishedOn');
+      for (const s of due)
+        pipe.hmget(queues.forCapability(s.capability).toKey(jobIdFor(s.id, s.generation)), 'timestamp', 'finishedOn');
       const found = (await pipe.exec()) ?? [];
       const missing: SubtaskRow[] = [];
       for (const [i, s] of due.entries()) {
@@ -86,16 +104,26 @@ export class Reconciler {
         if (!task || !['ASSIGNED', 'IN_PROGRESS'].includes(task.status)) continue;
         await enqueueSubtasks(this.ctx, task, subs, await loadSubtasks(db, taskId));
         report.requeued += subs.length;
-        this.ctx.log.warn({ taskId, subtasks: subs.map((s) => s.id) }, 'reconciler re-enqueued subtasks missing from Redis');
+        this.ctx.log.warn(
+          { taskId, subtasks: subs.map((s) => s.id) },
+          'reconciler re-enqueued subtasks missing from Redis',
+        );
       }
     }
 
-    const unnotified = await db.selectFrom('tasks').selectAll()
-      .where('status', 'in', ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED']).where('final_notified', '=', false)
+    const unnotified = await db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('status', 'in', ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'])
+      .where('final_notified', '=', false)
       .where('notify_policy', '!=', 'silent')
       .where('finished_at', '<', sql<Date>`now() - make_interval(secs => ${graceMs / 1000})`)
-      .limit(200).execute();
-    for (const t of unnotified) { await this.renotify(t); report.renotified++; }
+      .limit(200)
+      .execute();
+    for (const t of unnotified) {
+      await this.renotify(t);
+      report.renotified++;
+    }
     if (report.requeued || report.appliedFromRedis) this.ctx.log.info(report, 'reconciled');
     return report;
   }
@@ -105,9 +133,17 @@ export class Reconciler {
     const job = await this.ctx.queues.forCapability(s.capability).getJob(jobIdFor(s.id, s.generation));
     if (!job) return false;
     const state = await job.getState();
-    const base = { taskId: s.task_id, subtaskId: s.id, generation: s.generation, attempt: Math.max(1, job.attemptsMade), workerId: 'reconciler' };
-    if (state === 'completed') return this.conductor.applyResult({ kind: 'succeeded', ...base, output: job.returnvalue });
-    if (state === 'failed') return this.conductor.applyResult({ kind: 'failed', ...base, error: job.failedReason || 'failed', final: true });
+    const base = {
+      taskId: s.task_id,
+      subtaskId: s.id,
+      generation: s.generation,
+      attempt: Math.max(1, job.attemptsMade),
+      workerId: 'reconciler',
+    };
+    if (state === 'completed')
+      return this.conductor.applyResult({ kind: 'succeeded', ...base, output: job.returnvalue });
+    if (state === 'failed')
+      return this.conductor.applyResult({ kind: 'failed', ...base, error: job.failedReason || 'failed', final: true });
     return false;
   }
 }

@@ -16,38 +16,68 @@ export interface ReplayRequest {
 }
 
 /** Resets every unfinished subtask to a new generation, reopens the task, and enqueues what is ready. */
-export async function replayTask(ctx: HubContext, req: ReplayRequest): Promise<{ task: TaskRow; replayed: SubtaskRow[] }> {
+export async function replayTask(
+  ctx: HubContext,
+  req: ReplayRequest,
+): Promise<{ task: TaskRow; replayed: SubtaskRow[] }> {
   const { task, subtasks, replayed, events, admitted } = await ctx.db.transaction().execute(async (trx) => {
     const current = await lockTask(trx, req.taskId);
     if (current.status !== 'FAILED') {
-      throw new ConflictError(`Task ${current.id.slice(0, 8)} is ${current.status}; only a FAILED task can be retried.`);
+      throw new ConflictError(
+        `Task ${current.id.slice(0, 8)} is ${current.status}; only a FAILED task can be retried.`,
+      );
     }
     const all = await loadSubtasks(trx, current.id);
     const succeeded = new Set(all.filter((s) => s.status === 'SUCCEEDED').map((s) => s.key));
     const again: SubtaskRow[] = [];
     for (const s of all.filter((x) => x.status !== 'SUCCEEDED')) {
       const ready = s.depends_on.every((d) => succeeded.has(d));
-      const override = req.inputOverrides && s.id in req.inputOverrides ? { input: json(req.inputOverrides[s.id]) } : {};
-      const row = await trx.updateTable('subtasks')
+      const override =
+        req.inputOverrides && s.id in req.inputOverrides ? { input: json(req.inputOverrides[s.id]) } : {};
+      const row = await trx
+        .updateTable('subtasks')
         .set({
-          status: ready ? 'READY' : 'PENDING', generation: s.generation + 1, attempts: 0, error: null, output: null,
-          progress: null, worker_id: null, started_at: null, finished_at: null, updated_at: now,
-          queued_at: null, ...override,
+          status: ready ? 'READY' : 'PENDING',
+          generation: s.generation + 1,
+          attempts: 0,
+          error: null,
+          output: null,
+          progress: null,
+          worker_id: null,
+          started_at: null,
+          finished_at: null,
+          updated_at: now,
+          queued_at: null,
+          ...override,
         })
-        .where('id', '=', s.id).where('status', 'in', ['DEAD', 'FAILED', 'CANCELLED', 'SKIPPED', 'PENDING'])
-        .returningAll().executeTakeFirst();
+        .where('id', '=', s.id)
+        .where('status', 'in', ['DEAD', 'FAILED', 'CANCELLED', 'SKIPPED', 'PENDING'])
+        .returningAll()
+        .executeTakeFirst();
       if (row) again.push(row);
     }
-    const task = await trx.updateTable('tasks')
+    const task = await trx
+      .updateTable('tasks')
       .set({ status: 'ASSIGNED', error: null, finished_at: null, final_notified: false, updated_at: now })
-      .where('id', '=', current.id).where('status', '=', 'FAILED').returningAll().executeTakeFirstOrThrow();
-    await trx.updateTable('dead_letters')
+      .where('id', '=', current.id)
+      .where('status', '=', 'FAILED')
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await trx
+      .updateTable('dead_letters')
       .set({ resolved_at: now, resolved_by: req.actor, resolution: 'reprocessed' })
-      .where('task_id', '=', current.id).where('resolved_at', 'is', null).execute();
-    const events = await insertEvents(trx, [{
-      task_id: task.id, subtask_id: null, type: req.eventType, actor: req.actor,
-      data: { status: 'ASSIGNED', subtasks: again.map((s) => ({ key: s.key, generation: s.generation })) },
-    }]);
+      .where('task_id', '=', current.id)
+      .where('resolved_at', 'is', null)
+      .execute();
+    const events = await insertEvents(trx, [
+      {
+        task_id: task.id,
+        subtask_id: null,
+        type: req.eventType,
+        actor: req.actor,
+        data: { status: 'ASSIGNED', subtasks: again.map((s) => ({ key: s.key, generation: s.generation })) },
+      },
+    ]);
     const admitted = await admitWaiting(trx, task.user_id, ctx.config.MAX_INFLIGHT_PER_USER);
     return { task, subtasks: await loadSubtasks(trx, task.id), replayed: again, events, admitted };
   });

@@ -12,11 +12,14 @@ export function validateRequest(
   const text = typeof req.text === 'string' ? req.text.trim() : '';
   if (!text) throw new InvalidInputError(emptyMessage);
   if (text.length > config.MAX_REQUEST_CHARS) {
-    throw new InvalidInputError(`The request is ${text.length} characters long; the limit is ${config.MAX_REQUEST_CHARS}. Shorten it or attach the material as a link.`);
+    throw new InvalidInputError(
+      `The request is ${text.length} characters long; the limit is ${config.MAX_REQUEST_CHARS}. Shorten it or attach the material as a link.`,
+    );
   }
   const priority = req.priority ?? config.DEFAULT_PRIORITY;
   if (!PRIORITIES.includes(priority)) throw new InvalidInputError(`Priority must be one of ${PRIORITIES.join(', ')}.`);
   const notifyPolicy = req.notifyPolicy ?? config.DEFAULT_NOTIFY_POLICY;
-  if (!NOTIFY_POLICIES.includes(notifyPolicy)) throw new InvalidInputError(`Notify policy must be one of ${NOTIFY_POLICIES.join(', ')}.`);
+  if (!NOTIFY_POLICIES.includes(notifyPolicy))
+    throw new InvalidInputError(`Notify policy must be one of ${NOTIFY_POLICIES.join(', ')}.`);
   return { text, priority, notifyPolicy };
 }

@@ -8,7 +8,10 @@ const FINISHED = ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'] as const;
 export class RetentionJanitor {
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly ctx: HubContext, private readonly batchSize = 500) {}
+  constructor(
+    private readonly ctx: HubContext,
+    private readonly batchSize = 500,
+  ) {}
 
   /** Purges once now (in the background) and then every RETENTION_INTERVAL_MS. */
   start(): void {
@@ -27,9 +30,17 @@ export class RetentionJanitor {
     let total = 0;
     for (;;) {
       // Subtasks, events and dead letters go with their task (ON DELETE CASCADE); children keep running (SET NULL).
-      const res = await this.ctx.db.deleteFrom('tasks').where('id', 'in', (eb) => eb.selectFrom('tasks').select('id')
-        .where('status', 'in', [...FINISHED]).where('finished_at', '<', olderThan)
-        .orderBy('finished_at').limit(this.batchSize))
+      const res = await this.ctx.db
+        .deleteFrom('tasks')
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom('tasks')
+            .select('id')
+            .where('status', 'in', [...FINISHED])
+            .where('finished_at', '<', olderThan)
+            .orderBy('finished_at')
+            .limit(this.batchSize),
+        )
         .executeTakeFirst();
       const n = Number(res.numDeletedRows ?? 0n);
       total += n;
@@ -39,4 +50,3 @@ export class RetentionJanitor {
     return total;
   }
 }
-

@@ -12,7 +12,10 @@ export class RulePlanner implements Planner {
     // "use web.fetch: https://example.org" -> one step on that capability.
     const explicit = /^use\s+([a-z0-9][a-z0-9_.-]*)\s*:\s*([\s\S]*)$/i.exec(t);
     if (explicit) {
-      return { summary: `1 step on ${explicit[1]!.toLowerCase()}`, steps: [step('main', explicit[1]!.toLowerCase(), { text: explicit[2]!.trim() })] };
+      return {
+        summary: `1 step on ${explicit[1]!.toLowerCase()}`,
+        steps: [step('main', explicit[1]!.toLowerCase(), { text: explicit[2]!.trim() })],
+      };
     }
     if (/\b(fail|failure)\b/.test(lower) && /\b(demo|test|please|always)\b/.test(lower)) {
       return { summary: 'a step that always fails (demo.fail)', steps: [step('main', 'demo.fail', { text: t })] };
@@ -20,14 +23,20 @@ export class RulePlanner implements Planner {
     const flaky = /\bflaky(?:\s+(\d+))?\b/.exec(lower);
     if (flaky) {
       const failures = Math.min(Number(flaky[1] ?? 2), 20);
-      return { summary: `a step that fails ${failures} time(s) first (demo.flaky)`, steps: [step('main', 'demo.flaky', { text: t, failures })] };
+      return {
+        summary: `a step that fails ${failures} time(s) first (demo.flaky)`,
+        steps: [step('main', 'demo.flaky', { text: t, failures })],
+      };
     }
     const sleep = /\b(?:sleep|long|wait)\b(?:\D+(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|seconds?)?)?/.exec(lower);
     if (sleep) {
       const n = Number(sleep[1] ?? 5);
       const ms = sleep[2] === 'ms' ? n : n * 1000;
       const items = Number(/(\d+)\s+items\b/.exec(lower)?.[1] ?? 2000);
-      return { summary: `long work: ${items} items over ${Math.round(ms / 100) / 10}s (demo.sleep)`, steps: [step('main', 'demo.sleep', { text: t, items, durationMs: Math.min(ms, 3_600_000) })] };
+      return {
+        summary: `long work: ${items} items over ${Math.round(ms / 100) / 10}s (demo.sleep)`,
+        steps: [step('main', 'demo.sleep', { text: t, items, durationMs: Math.min(ms, 3_600_000) })],
+      };
     }
     if (/\bdiamond\b/.test(lower)) {
       return {
@@ -40,13 +49,23 @@ export class RulePlanner implements Planner {
         ],
       };
     }
-    const fan = /\b(\d+)\s+(?:parallel\s+)?(?:steps|branches|parts)\b/.exec(lower) ?? (/\bparallel\b/.test(lower) ? ['', '3'] : null);
+    const fan =
+      /\b(\d+)\s+(?:parallel\s+)?(?:steps|branches|parts)\b/.exec(lower) ??
+      (/\bparallel\b/.test(lower) ? ['', '3'] : null);
     if (fan) {
       const n = Math.max(1, Math.min(Number(fan[1]), MAX_FANOUT));
       const branches = Array.from({ length: n }, (_, i) => step(`part${i + 1}`, 'demo.echo', { text: t, part: i + 1 }));
       return {
         summary: `${n} parallel step(s) and a join`,
-        steps: [...branches, step('join', 'demo.echo', { text: t, join: true }, branches.map((b) => b.key))],
+        steps: [
+          ...branches,
+          step(
+            'join',
+            'demo.echo',
+            { text: t, join: true },
+            branches.map((b) => b.key),
+          ),
+        ],
       };
     }
     return { summary: '1 step (demo.echo)', steps: [step('main', 'demo.echo', { text: t })] };

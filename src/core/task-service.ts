@@ -15,7 +15,15 @@ import { validateRequest } from './request-input.ts';
 import type { Database, NewTaskEvent, SubtaskRow, TaskEventRow, TaskRow } from './store/schema.ts';
 import { finishOrReview, releaseDependents } from './task-flow.ts';
 import { findVisibleTask, insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
-import { TASK_STATUSES, type ConversationRef, type DerivedProgress, type MessageRef, type NotifyPolicy, type Priority, type TaskStatus } from './types.ts';
+import {
+  TASK_STATUSES,
+  type ConversationRef,
+  type DerivedProgress,
+  type MessageRef,
+  type NotifyPolicy,
+  type Priority,
+  type TaskStatus,
+} from './types.ts';
 
 /** A request to do something, from any frontend. */
 export interface SubmitRequest {
@@ -44,12 +52,19 @@ export interface TaskDetail {
 
 /** Submits, reads and controls tasks. Frontends and the admin service go through it. */
 export class TaskService {
-  constructor(private readonly ctx: HubContext, private readonly planner: Planner) {}
+  constructor(
+    private readonly ctx: HubContext,
+    private readonly planner: Planner,
+  ) {}
 
   /** Validates, plans and persists a request, then queues its ready subtasks. Refusals write nothing. */
   async submit(req: SubmitRequest): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; warnings: string[] }> {
     const { config } = this.ctx;
-    const { text, priority, notifyPolicy } = validateRequest(config, req, 'The request is empty: say what you want done, e.g. "summarise https://example.org".');
+    const { text, priority, notifyPolicy } = validateRequest(
+      config,
+      req,
+      'The request is empty: say what you want done, e.g. "summarise https://example.org".',
+    );
 
     if (!req.parentTaskId && !this.ctx.isAdmin(req.origin.userId)) await this.rateLimit(req.origin.userId);
     const plan = await this.planner.plan({ text, userId: req.origin.userId });
@@ -59,28 +74,72 @@ export class TaskService {
     const ids = new Map(plan.steps.map((s) => [s.key, newId()]));
     const { task, subtasks, events, admitted } = await this.ctx.db.transaction().execute(async (trx) => {
       // Two statements: the task, its subtasks and first events with the user's admission lock, then admission.
-      const created = await insertTaskGraph(trx, {
-        id: taskId, user_id: req.origin.userId, origin: json(req.origin)!, text, status: 'ASSIGNED', priority,
-        notify_policy: notifyPolicy, progress: null, result: null, error: null, progress_message: null,
-        parent_task_id: req.parentTaskId ?? null, started_at: null, finished_at: null,
-        requires_review: req.requiresReview ?? false, feedback: null,
-      }, plan.steps.map((s) => {
-        const p = policyFor(config, s.capability);
-        return {
-          id: ids.get(s.key)!, task_id: taskId, user_id: req.origin.userId, key: s.key, capability: s.capability, input: json(s.input),
-          requires_review: s.review ?? false,
-          depends_on: s.dependsOn, status: s.dependsOn.length === 0 ? 'READY' as const : 'PENDING' as const,
-          max_attempts: p.attempts, backoff_ms: p.backoffMs, jitter: p.jitter, timeout_ms: p.timeoutMs,
-          output: null, error: null, progress: null, worker_id: null,
-          queued_at: null, started_at: null, finished_at: null,
-        };
-      }), [
-        { task_id: taskId, subtask_id: null, type: 'accepted', actor: req.origin.userId, data: { status: 'QUEUED', priority } },
-        { task_id: taskId, subtask_id: null, type: 'planned', actor: 'planner', data: {
-          status: 'ASSIGNED', summary: plan.summary,
-          steps: plan.steps.map((s) => ({ key: s.key, capability: s.capability, dependsOn: s.dependsOn })),
-        } },
-      ]);
+      const created = await insertTaskGraph(
+        trx,
+        {
+          id: taskId,
+          user_id: req.origin.userId,
+          origin: json(req.origin)!,
+          text,
+          status: 'ASSIGNED',
+          priority,
+          notify_policy: notifyPolicy,
+          progress: null,
+          result: null,
+          error: null,
+          progress_message: null,
+          parent_task_id: req.parentTaskId ?? null,
+          started_at: null,
+          finished_at: null,
+          requires_review: req.requiresReview ?? false,
+          feedback: null,
+        },
+        plan.steps.map((s) => {
+          const p = policyFor(config, s.capability);
+          return {
+            id: ids.get(s.key)!,
+            task_id: taskId,
+            user_id: req.origin.userId,
+            key: s.key,
+            capability: s.capability,
+            input: json(s.input),
+            requires_review: s.review ?? false,
+            depends_on: s.dependsOn,
+            status: s.dependsOn.length === 0 ? ('READY' as const) : ('PENDING' as const),
+            max_attempts: p.attempts,
+            backoff_ms: p.backoffMs,
+            jitter: p.jitter,
+            timeout_ms: p.timeoutMs,
+            output: null,
+            error: null,
+            progress: null,
+            worker_id: null,
+            queued_at: null,
+            started_at: null,
+            finished_at: null,
+          };
+        }),
+        [
+          {
+            task_id: taskId,
+            subtask_id: null,
+            type: 'accepted',
+            actor: req.origin.userId,
+            data: { status: 'QUEUED', priority },
+          },
+          {
+            task_id: taskId,
+            subtask_id: null,
+            type: 'planned',
+            actor: 'planner',
+            data: {
+              status: 'ASSIGNED',
+              summary: plan.summary,
+              steps: plan.steps.map((s) => ({ key: s.key, capability: s.capability, dependsOn: s.dependsOn })),
+            },
+          },
+        ],
+      );
       const admitted = await admitWaiting(trx, req.origin.userId, config.MAX_INFLIGHT_PER_USER, { locked: true });
       return { ...created, admitted };
     });
@@ -92,8 +151,15 @@ export class TaskService {
     const warnings: string[] = [];
     const unserved = await this.ctx.workers.unserved(subtasks.map((s) => s.capability));
     if (unserved.length) {
-      warnings.push(`No worker is online for ${unserved.join(', ')}; the task waits until one connects (or cancel it).`);
-      await this.ctx.emit(await insertEvents(this.ctx.db, [{ task_id: taskId, subtask_id: null, type: 'no_worker', actor: 'hub', data: { capabilities: unserved } }]), task);
+      warnings.push(
+        `No worker is online for ${unserved.join(', ')}; the task waits until one connects (or cancel it).`,
+      );
+      await this.ctx.emit(
+        await insertEvents(this.ctx.db, [
+          { task_id: taskId, subtask_id: null, type: 'no_worker', actor: 'hub', data: { capabilities: unserved } },
+        ]),
+        task,
+      );
     }
     this.ctx.log.info({ taskId, steps: subtasks.length, user: req.origin.userId }, 'task submitted');
     return { task, subtasks, warnings };
@@ -105,24 +171,37 @@ export class TaskService {
     const nowMs = Date.now();
     const hour = 3_600_000;
     const member = `${nowMs}-${newId().slice(0, 8)}`;
-    const res = await this.ctx.redis.multi()
-      .zremrangebyscore(key, '-inf', nowMs - hour).zadd(key, nowMs, member).zcard(key)
-      .zrange(key, 0, 0, 'WITHSCORES').pexpire(key, hour).exec();
+    const res = await this.ctx.redis
+      .multi()
+      .zremrangebyscore(key, '-inf', nowMs - hour)
+      .zadd(key, nowMs, member)
+      .zcard(key)
+      .zrange(key, 0, 0, 'WITHSCORES')
+      .pexpire(key, hour)
+      .exec();
     const count = Number(res?.[2]?.[1] ?? 0);
     const max = this.ctx.config.MAX_TASKS_PER_HOUR;
     if (count <= max) return;
     await this.ctx.redis.zrem(key, member);
     const oldest = Number((res?.[3]?.[1] as string[] | undefined)?.[1] ?? nowMs);
     const retryAfterMs = Math.max(1000, oldest + hour - nowMs);
-    throw new RateLimitedError(`You have submitted ${max} tasks in the last hour, the limit. Try again in ${Math.ceil(retryAfterMs / 60_000)} minute(s).`, retryAfterMs);
+    throw new RateLimitedError(
+      `You have submitted ${max} tasks in the last hour, the limit. Try again in ${Math.ceil(retryAfterMs / 60_000)} minute(s).`,
+      retryAfterMs,
+    );
   }
 
   /** A task the caller may see (their own, or any for admins), else NotFound (never Forbidden). */
   async get(taskId: string, caller: Caller, eventLimit = 50): Promise<TaskDetail> {
     const task = await this.findVisible(taskId, caller);
     const subtasks = await loadSubtasks(this.ctx.db, task.id);
-    const events = await this.ctx.db.selectFrom('task_events').selectAll().where('task_id', '=', task.id)
-      .orderBy('id', 'desc').limit(eventLimit).execute();
+    const events = await this.ctx.db
+      .selectFrom('task_events')
+      .selectAll()
+      .where('task_id', '=', task.id)
+      .orderBy('id', 'desc')
+      .limit(eventLimit)
+      .execute();
     return { task, subtasks, progress: progressOf(task, subtasks), events: events.reverse() };
   }
 
@@ -132,26 +211,36 @@ export class TaskService {
   }
 
   /** The caller's tasks, newest first, optionally by status; `cursor` is the last seen created_at|id. */
-  async list(caller: Caller & { all?: boolean }, opts: { status?: string | undefined; limit?: number; cursor?: string | undefined } = {}) {
+  async list(
+    caller: Caller & { all?: boolean },
+    opts: { status?: string | undefined; limit?: number; cursor?: string | undefined } = {},
+  ) {
     const limit = Math.min(Math.max(opts.limit ?? 20, 1), 100);
     let q = this.ctx.db.selectFrom('tasks').selectAll();
     if (!(caller.isAdmin && caller.all)) q = q.where('user_id', '=', caller.userId);
     if (opts.status) {
       const status = opts.status.toUpperCase() as TaskStatus;
-      if (!TASK_STATUSES.includes(status)) throw new InvalidInputError(`Unknown status "${opts.status}"; use one of ${TASK_STATUSES.join(', ')}.`);
+      if (!TASK_STATUSES.includes(status))
+        throw new InvalidInputError(`Unknown status "${opts.status}"; use one of ${TASK_STATUSES.join(', ')}.`);
       q = q.where('status', '=', status);
     }
     if (opts.cursor) {
       const [at, id] = Buffer.from(opts.cursor, 'base64url').toString().split('|');
-      if (!id || !at || !/^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(at)) throw new InvalidInputError('The cursor is not valid; start again without it.');
+      if (!id || !at || !/^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(at))
+        throw new InvalidInputError('The cursor is not valid; start again without it.');
       q = q.where(sql<boolean>`(created_at, id) < (${at}::timestamptz, ${id})`);
     }
     // The cursor keeps Postgres's full microsecond precision (a JS Date would cut it to milliseconds and skip rows).
-    const rows = await q.select(sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('cursor_at'))
-      .orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    const rows = await q
+      .select(sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('cursor_at'))
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
     const page = rows.slice(0, limit).map(({ cursor_at: _, ...task }) => task);
     const last = rows[limit - 1];
-    const nextCursor = rows.length > limit && last ? Buffer.from(`${last.cursor_at}|${last.id}`).toString('base64url') : null;
+    const nextCursor =
+      rows.length > limit && last ? Buffer.from(`${last.cursor_at}|${last.id}`).toString('base64url') : null;
     return { tasks: page, nextCursor };
   }
 
@@ -162,12 +251,22 @@ export class TaskService {
     const result = await this.ctx.db.transaction().execute(async (trx) => {
       const task = await lockTask(trx, visible.id);
       if (isTerminalTask(task.status)) return null;
-      const stopped = await trx.updateTable('subtasks').set({ status: 'CANCELLED', finished_at: now, updated_at: now })
-        .where('task_id', '=', task.id).where('status', 'in', ['PENDING', 'READY', 'RUNNING']).returningAll().execute();
-      const updated = await trx.updateTable('tasks')
+      const stopped = await trx
+        .updateTable('subtasks')
+        .set({ status: 'CANCELLED', finished_at: now, updated_at: now })
+        .where('task_id', '=', task.id)
+        .where('status', 'in', ['PENDING', 'READY', 'RUNNING'])
+        .returningAll()
+        .execute();
+      const updated = await trx
+        .updateTable('tasks')
         .set({ status: 'CANCELLED', error: `Cancelled by ${caller.userId}.`, finished_at: now, updated_at: now })
-        .where('id', '=', task.id).returningAll().executeTakeFirstOrThrow();
-      const events = await insertEvents(trx, [{ task_id: task.id, subtask_id: null, type: 'cancelled', actor: caller.userId, data: { status: 'CANCELLED' } }]);
+        .where('id', '=', task.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const events = await insertEvents(trx, [
+        { task_id: task.id, subtask_id: null, type: 'cancelled', actor: caller.userId, data: { status: 'CANCELLED' } },
+      ]);
       const admitted = await admitWaiting(trx, task.user_id, this.ctx.config.MAX_INFLIGHT_PER_USER);
       return { task: updated, stopped, events, admitted };
     });
@@ -181,14 +280,20 @@ export class TaskService {
   /** Replays a failed task from the point of failure. */
   async retry(taskId: string, caller: Caller): Promise<TaskRow> {
     const task = await this.findVisible(taskId, caller);
-    if (task.status !== 'FAILED') throw new ConflictError(`Task ${shortId(task.id)} is ${task.status}; only a FAILED task can be retried.`);
+    if (task.status !== 'FAILED')
+      throw new ConflictError(`Task ${shortId(task.id)} is ${task.status}; only a FAILED task can be retried.`);
     return (await replayTask(this.ctx, { taskId: task.id, actor: caller.userId, eventType: 'retried' })).task;
   }
 
   /** Submits the same request again as a new task, answered in the same conversation. */
   async duplicate(taskId: string, caller: Caller, origin?: ConversationRef) {
     const task = await this.findVisible(taskId, caller);
-    return this.submit({ origin: origin ?? (task.origin as ConversationRef), text: task.text, priority: task.priority, notifyPolicy: task.notify_policy });
+    return this.submit({
+      origin: origin ?? (task.origin as ConversationRef),
+      text: task.text,
+      priority: task.priority,
+      notifyPolicy: task.notify_policy,
+    });
   }
 
   /** Approves a task awaiting review (its owner or an admin): remaining work resumes, or the task completes. */
@@ -201,9 +306,20 @@ export class TaskService {
         return done;
       }
       await releaseDependents(trx, siblings);
-      const resumed = await trx.updateTable('tasks').set({ status: 'IN_PROGRESS', updated_at: now })
-        .where('id', '=', task.id).where('status', '=', 'REVIEW').returningAll().executeTakeFirstOrThrow();
-      events.push({ task_id: task.id, subtask_id: null, type: 'resumed', actor: caller.userId, data: { status: 'IN_PROGRESS' } });
+      const resumed = await trx
+        .updateTable('tasks')
+        .set({ status: 'IN_PROGRESS', updated_at: now })
+        .where('id', '=', task.id)
+        .where('status', '=', 'REVIEW')
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      events.push({
+        task_id: task.id,
+        subtask_id: null,
+        type: 'resumed',
+        actor: caller.userId,
+        data: { status: 'IN_PROGRESS' },
+      });
       return resumed;
     });
   }
@@ -211,12 +327,31 @@ export class TaskService {
   /** Rejects a task awaiting review (its owner or an admin), with an optional reason; what was left is skipped. */
   async reject(taskId: string, caller: Caller, reason?: string): Promise<TaskRow> {
     return this.decide(taskId, caller, async (trx, task, events) => {
-      await trx.updateTable('subtasks').set({ status: 'SKIPPED', finished_at: now, updated_at: now })
-        .where('task_id', '=', task.id).where('status', '=', 'PENDING').execute();
-      const rejected = await trx.updateTable('tasks')
-        .set({ status: 'REJECTED', error: `Rejected by ${caller.userId}${reason ? `: ${reason}` : '.'}`, finished_at: now, updated_at: now })
-        .where('id', '=', task.id).where('status', '=', 'REVIEW').returningAll().executeTakeFirstOrThrow();
-      events.push({ task_id: task.id, subtask_id: null, type: 'rejected', actor: caller.userId, data: { status: 'REJECTED', ...(reason ? { reason } : {}) } });
+      await trx
+        .updateTable('subtasks')
+        .set({ status: 'SKIPPED', finished_at: now, updated_at: now })
+        .where('task_id', '=', task.id)
+        .where('status', '=', 'PENDING')
+        .execute();
+      const rejected = await trx
+        .updateTable('tasks')
+        .set({
+          status: 'REJECTED',
+          error: `Rejected by ${caller.userId}${reason ? `: ${reason}` : '.'}`,
+          finished_at: now,
+          updated_at: now,
+        })
+        .where('id', '=', task.id)
+        .where('status', '=', 'REVIEW')
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      events.push({
+        task_id: task.id,
+        subtask_id: null,
+        type: 'rejected',
+        actor: caller.userId,
+        data: { status: 'REJECTED', ...(reason ? { reason } : {}) },
+      });
       return rejected;
     });
   }
@@ -225,53 +360,104 @@ export class TaskService {
   async revise(taskId: string, caller: Caller, feedback: string): Promise<TaskRow> {
     const text = (feedback ?? '').trim();
     if (!text) throw new InvalidInputError('Say what to change: revise <task id> <feedback>.');
-    if (text.length > this.ctx.config.MAX_REQUEST_CHARS) throw new InvalidInputError(`The feedback is over ${this.ctx.config.MAX_REQUEST_CHARS} characters.`);
+    if (text.length > this.ctx.config.MAX_REQUEST_CHARS)
+      throw new InvalidInputError(`The feedback is over ${this.ctx.config.MAX_REQUEST_CHARS} characters.`);
     const visible = await this.findVisible(taskId, caller);
     const plan = await this.planner.plan({ text: visible.text, userId: visible.user_id, feedback: text });
     validatePlan(plan);
     return this.decide(taskId, caller, async (trx, task, events) => {
-      await trx.updateTable('tasks').set({ status: 'PLANNING', feedback: text, updated_at: now }).where('id', '=', task.id).where('status', '=', 'REVIEW').execute();
-      events.push({ task_id: task.id, subtask_id: null, type: 'revised', actor: caller.userId, data: { status: 'PLANNING', feedback: text } });
+      await trx
+        .updateTable('tasks')
+        .set({ status: 'PLANNING', feedback: text, updated_at: now })
+        .where('id', '=', task.id)
+        .where('status', '=', 'REVIEW')
+        .execute();
+      events.push({
+        task_id: task.id,
+        subtask_id: null,
+        type: 'revised',
+        actor: caller.userId,
+        data: { status: 'PLANNING', feedback: text },
+      });
       await trx.deleteFrom('subtasks').where('task_id', '=', task.id).execute();
       const ids = new Map(plan.steps.map((s) => [s.key, newId()]));
-      await trx.insertInto('subtasks').values(plan.steps.map((s) => {
-        const p = policyFor(this.ctx.config, s.capability);
-        return {
-          id: ids.get(s.key)!, task_id: task.id, user_id: task.user_id, key: s.key, capability: s.capability, input: json(s.input),
-          requires_review: s.review ?? false, depends_on: s.dependsOn, status: s.dependsOn.length === 0 ? 'READY' as const : 'PENDING' as const,
-          max_attempts: p.attempts, backoff_ms: p.backoffMs, jitter: p.jitter, timeout_ms: p.timeoutMs,
-          output: null, error: null, progress: null, worker_id: null, queued_at: null, started_at: null, finished_at: null,
-        };
-      })).execute();
-      const replanned = await trx.updateTable('tasks').set({ status: 'ASSIGNED', result: null, updated_at: now })
-        .where('id', '=', task.id).where('status', '=', 'PLANNING').returningAll().executeTakeFirstOrThrow();
-      events.push({ task_id: task.id, subtask_id: null, type: 'planned', actor: 'planner', data: { status: 'ASSIGNED', summary: plan.summary, feedback: text } });
+      await trx
+        .insertInto('subtasks')
+        .values(
+          plan.steps.map((s) => {
+            const p = policyFor(this.ctx.config, s.capability);
+            return {
+              id: ids.get(s.key)!,
+              task_id: task.id,
+              user_id: task.user_id,
+              key: s.key,
+              capability: s.capability,
+              input: json(s.input),
+              requires_review: s.review ?? false,
+              depends_on: s.dependsOn,
+              status: s.dependsOn.length === 0 ? ('READY' as const) : ('PENDING' as const),
+              max_attempts: p.attempts,
+              backoff_ms: p.backoffMs,
+              jitter: p.jitter,
+              timeout_ms: p.timeoutMs,
+              output: null,
+              error: null,
+              progress: null,
+              worker_id: null,
+              queued_at: null,
+              started_at: null,
+              finished_at: null,
+            };
+          }),
+        )
+        .execute();
+      const replanned = await trx
+        .updateTable('tasks')
+        .set({ status: 'ASSIGNED', result: null, updated_at: now })
+        .where('id', '=', task.id)
+        .where('status', '=', 'PLANNING')
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      events.push({
+        task_id: task.id,
+        subtask_id: null,
+        type: 'planned',
+        actor: 'planner',
+        data: { status: 'ASSIGNED', summary: plan.summary, feedback: text },
+      });
       return replanned;
     });
   }
 
   /** Records the message a frontend sent in reply to a request as the task's progress message. */
   async attachProgressMessage(taskId: string, ref: MessageRef): Promise<void> {
-    await this.ctx.db.updateTable('tasks').set({ progress_message: json(ref) })
-      .where('id', '=', taskId).where('progress_message', 'is', null).execute();
+    await this.ctx.db
+      .updateTable('tasks')
+      .set({ progress_message: json(ref) })
+      .where('id', '=', taskId)
+      .where('progress_message', 'is', null)
+      .execute();
   }
 
   /** Runs a review decision on a task in REVIEW under its row lock; admits what became ready, then emits. */
   private async decide(
-    taskId: string, caller: Caller,
+    taskId: string,
+    caller: Caller,
     apply: (trx: Transaction<Database>, task: TaskRow, events: NewTaskEvent[]) => Promise<TaskRow>,
   ): Promise<TaskRow> {
     const visible = await this.findVisible(taskId, caller);
     const out = await this.ctx.db.transaction().execute(async (trx) => {
       const task = await lockTask(trx, visible.id);
-      if (task.status !== 'REVIEW') throw new ConflictError(`Task ${shortId(task.id)} is ${task.status}, not awaiting review.`);
+      if (task.status !== 'REVIEW')
+        throw new ConflictError(`Task ${shortId(task.id)} is ${task.status}, not awaiting review.`);
       const pending: NewTaskEvent[] = [];
       const updated = await apply(trx, task, pending);
       const admitted = await admitWaiting(trx, task.user_id, this.ctx.config.MAX_INFLIGHT_PER_USER);
       return { updated, admitted, events: await insertEvents(trx, pending) };
     });
     await enqueueAdmitted(this.ctx, out.admitted);
-    if (isTerminalTask(out.updated.status)) await this.ctx.redis.publish(this.ctx.keys.control, JSON.stringify({ t: 'task-ended', taskId: out.updated.id }));
+    if (isTerminalTask(out.updated.status))
+      await this.ctx.redis.publish(this.ctx.keys.control, JSON.stringify({ t: 'task-ended', taskId: out.updated.id }));
     await this.ctx.emit(out.events, out.updated);
     return out.updated;
   }

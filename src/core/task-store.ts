@@ -10,7 +10,11 @@ type Db = Kysely<Database> | Transaction<Database>;
 /** Inserts audit events and returns them in the shape they travel in. */
 export async function insertEvents(db: Db, events: NewTaskEvent[]): Promise<HubEvent[]> {
   if (events.length === 0) return [];
-  const rows = await db.insertInto('task_events').values(events.map((e) => ({ ...e, data: e.data == null ? null : JSON.stringify(e.data) }))).returningAll().execute();
+  const rows = await db
+    .insertInto('task_events')
+    .values(events.map((e) => ({ ...e, data: e.data == null ? null : JSON.stringify(e.data) })))
+    .returningAll()
+    .execute();
   return rows.map(toHubEvent);
 }
 
@@ -23,7 +27,13 @@ export async function lockTask(trx: Transaction<Database>, taskId: string): Prom
 
 /** All subtasks of a task, in plan order. */
 export async function loadSubtasks(db: Db, taskId: string): Promise<SubtaskRow[]> {
-  return db.selectFrom('subtasks').selectAll().where('task_id', '=', taskId).orderBy('created_at').orderBy('key').execute();
+  return db
+    .selectFrom('subtasks')
+    .selectAll()
+    .where('task_id', '=', taskId)
+    .orderBy('created_at')
+    .orderBy('key')
+    .execute();
 }
 
 /** JSON value for a jsonb column (kysely passes strings through; objects must be stringified for pg). */
@@ -35,8 +45,14 @@ export function json(value: unknown): string | null {
 export const now = sql<Date>`now()`;
 
 /** A task by full id or unique prefix (>= 4 characters) that the caller may see: their own, or any for admins. */
-export async function findVisibleTask(db: Db, idOrPrefix: string, caller: { userId: string; isAdmin?: boolean | undefined }): Promise<TaskRow> {
-  const id = String(idOrPrefix ?? '').trim().toLowerCase();
+export async function findVisibleTask(
+  db: Db,
+  idOrPrefix: string,
+  caller: { userId: string; isAdmin?: boolean | undefined },
+): Promise<TaskRow> {
+  const id = String(idOrPrefix ?? '')
+    .trim()
+    .toLowerCase();
   if (!/^[0-9a-f-]{4,36}$/.test(id)) throw new NotFoundError(`No task ${idOrPrefix}.`);
   let q = db.selectFrom('tasks').selectAll();
   q = id.length === 36 ? q.where('id', '=', id) : q.where('id', 'like', `${id}%`);

@@ -2,14 +2,29 @@
 
 /** Lifecycle states of a task (see lifecycle.ts for the allowed moves). */
 export const TASK_STATUSES = [
-  'SUBMITTED', 'QUEUED', 'PLANNING', 'ASSIGNED', 'IN_PROGRESS', 'REVIEW',
-  'COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED',
+  'SUBMITTED',
+  'QUEUED',
+  'PLANNING',
+  'ASSIGNED',
+  'IN_PROGRESS',
+  'REVIEW',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'REJECTED',
 ] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 /** Lifecycle states of a subtask. */
 export const SUBTASK_STATUSES = [
-  'PENDING', 'READY', 'RUNNING', 'SUCCEEDED', 'FAILED', 'DEAD', 'CANCELLED', 'SKIPPED',
+  'PENDING',
+  'READY',
+  'RUNNING',
+  'SUCCEEDED',
+  'FAILED',
+  'DEAD',
+  'CANCELLED',
+  'SKIPPED',
 ] as const;
 export type SubtaskStatus = (typeof SUBTASK_STATUSES)[number];
 
@@ -86,18 +101,47 @@ export interface JobData {
 
 /** What a worker sends back on the results queue. */
 export type JobResult =
-  | { kind: 'succeeded'; taskId: string; subtaskId: string; generation: number; attempt: number; workerId: string; startedAt?: number | undefined; output: unknown;
+  | {
+      kind: 'succeeded';
+      taskId: string;
+      subtaskId: string;
+      generation: number;
+      attempt: number;
+      workerId: string;
+      startedAt?: number | undefined;
+      output: unknown;
       /** False when the job finished before its start was signalled: the conductor then records the start too. */
-      startSignalled?: boolean | undefined }
-  | { kind: 'failed'; taskId: string; subtaskId: string; generation: number; attempt: number; workerId: string; error: string; final: boolean; retryInMs?: number | undefined };
+      startSignalled?: boolean | undefined;
+    }
+  | {
+      kind: 'failed';
+      taskId: string;
+      subtaskId: string;
+      generation: number;
+      attempt: number;
+      workerId: string;
+      error: string;
+      final: boolean;
+      retryInMs?: number | undefined;
+    };
 
 /** Fire-and-forget signals from workers (progress, start); losing one loses nothing durable. */
 export type WorkerSignal =
-  | { t: 'started'; taskId: string; subtaskId: string; generation: number; workerId: string; attempt: number; at: number }
+  | {
+      t: 'started';
+      taskId: string;
+      subtaskId: string;
+      generation: number;
+      workerId: string;
+      attempt: number;
+      at: number;
+    }
   | { t: 'progress'; taskId: string; subtaskId: string; generation: number; progress: ProgressReport; at: number };
 
 /** Broadcasts from the hub to every worker. */
-export type ControlMessage = { t: 'task-ended'; taskId: string } | { t: 'cancel'; taskId: string }
+export type ControlMessage =
+  | { t: 'task-ended'; taskId: string }
+  | { t: 'cancel'; taskId: string }
   /** A capability queue was announced: workers whose patterns match start consuming it now, not at their next poll. */
   | { t: 'capability'; capability: string };
 

@@ -6,7 +6,8 @@ import type { WorkerInfo } from './types.ts';
 
 /** Writes (refreshes) a worker's registration; it disappears `ttlMs` after the last call. */
 export async function writeHeartbeat(redis: Redis, keys: RedisKeys, info: WorkerInfo, ttlMs: number): Promise<void> {
-  await redis.multi()
+  await redis
+    .multi()
     .set(keys.worker(info.id), JSON.stringify(info), 'PX', ttlMs)
     .zadd(keys.workers, info.seenAt + ttlMs, info.id)
     .exec();
@@ -28,7 +29,11 @@ export async function listLiveWorkers(redis: Redis, keys: RedisKeys, now = Date.
 
 /** Whether a worker advertises a pattern for the capability and has a handler for it. */
 export function serves(worker: WorkerInfo, capability: string): boolean {
-  return worker.state !== 'SHUTDOWN' && matchesAny(worker.patterns, capability) && matchesAny(worker.capabilities, capability);
+  return (
+    worker.state !== 'SHUTDOWN' &&
+    matchesAny(worker.patterns, capability) &&
+    matchesAny(worker.capabilities, capability)
+  );
 }
 
 /** The capabilities among `needed` that no live worker can run. */
@@ -50,7 +55,11 @@ export class WorkerDirectory {
   private reading?: Promise<void>;
   private readonly served = new Map<string, boolean>();
 
-  constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly maxAgeMs = 5000) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly maxAgeMs = 5000,
+  ) {}
 
   /** The capabilities among `needed` that no live worker can run. */
   async unserved(needed: string[]): Promise<string[]> {
@@ -75,7 +84,13 @@ export class WorkerDirectory {
     while (this.readStartedAt < since) {
       if (!this.reading) {
         const startedAt = Date.now();
-        this.reading = this.read().then(() => { this.readStartedAt = startedAt; }).finally(() => { this.reading = undefined; });
+        this.reading = this.read()
+          .then(() => {
+            this.readStartedAt = startedAt;
+          })
+          .finally(() => {
+            this.reading = undefined;
+          });
       }
       await this.reading;
     }
@@ -83,13 +98,19 @@ export class WorkerDirectory {
 
   private async read(): Promise<void> {
     const now = Date.now();
-    const res = await this.redis.pipeline().zremrangebyscore(this.keys.workers, '-inf', now).zrange(this.keys.workers, 0, -1).exec();
+    const res = await this.redis
+      .pipeline()
+      .zremrangebyscore(this.keys.workers, '-inf', now)
+      .zrange(this.keys.workers, 0, -1)
+      .exec();
     const ids = (res?.[1]?.[1] as string[] | undefined) ?? [];
     const live = new Set(ids);
     const fresh = ids.filter((id) => !this.known.has(id));
     const raw = fresh.length ? await this.redis.mget(fresh.map((id) => this.keys.worker(id))) : [];
     for (const id of [...this.known.keys()]) if (!live.has(id)) this.known.delete(id);
-    raw.forEach((r, i) => { if (r) this.known.set(fresh[i]!, JSON.parse(r) as WorkerInfo); });
+    raw.forEach((r, i) => {
+      if (r) this.known.set(fresh[i]!, JSON.parse(r) as WorkerInfo);
+    });
     this.served.clear();
   }
 }

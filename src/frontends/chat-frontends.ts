@@ -13,6 +13,7 @@ export function chatFrontendFactories(config: Config): FrontendFactory[] {
   if (config.DISCORD_BOT_TOKEN && config.DISCORD_APPLICATION_ID) factories.push((deps) => createDiscordFrontend(deps));
   // With neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN the factory stops start-up naming them, rather than Slack being silently off.
   if (config.SLACK_BOT_TOKEN) factories.push((deps) => createSlackFrontend(deps));
-  if (config.TWILIO_ACCOUNT_SID || config.TWILIO_AUTH_TOKEN || config.TWILIO_FROM) factories.push((deps) => createSmsFrontend(deps));
+  if (config.TWILIO_ACCOUNT_SID || config.TWILIO_AUTH_TOKEN || config.TWILIO_FROM)
+    factories.push((deps) => createSmsFrontend(deps));
   return factories;
 }

@@ -20,7 +20,10 @@ export async function handleInbound(
     const ref = await reply(r);
     if (ref && r.kind === 'ack' && r.taskId) await deps.tasks.attachProgressMessage(r.taskId, ref);
   } catch (err) {
-    deps.log.warn({ err: errorText(err), platform: msg.origin.platform, taskId: r.taskId }, 'could not deliver the reply; the task itself is safe');
+    deps.log.warn(
+      { err: errorText(err), platform: msg.origin.platform, taskId: r.taskId },
+      'could not deliver the reply; the task itself is safe',
+    );
   }
   return r;
 }

@@ -25,7 +25,20 @@ interface NotifyJob {
   waits?: number;
 }
 
-const PROGRESS_TYPES = new Set(['planned', 'started', 'subtask.started', 'subtask.succeeded', 'subtask.retrying', 'progress', 'progress.stage', 'retried', 'admin.reprocess', 'approved', 'resumed', 'revised']);
+const PROGRESS_TYPES = new Set([
+  'planned',
+  'started',
+  'subtask.started',
+  'subtask.succeeded',
+  'subtask.retrying',
+  'progress',
+  'progress.stage',
+  'retried',
+  'admin.reprocess',
+  'approved',
+  'resumed',
+  'revised',
+]);
 const FINAL_TYPES = new Set(['completed', 'failed', 'cancelled', 'rejected']);
 
 /** Subscribes to task events and delivers them through the frontends. */
@@ -34,7 +47,11 @@ export class Notifier {
   private connection?: Redis;
   private readonly chains = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly ctx: HubContext, private readonly frontends: FrontendRegistry, private readonly opts: { concurrency?: number } = {}) {}
+  constructor(
+    private readonly ctx: HubContext,
+    private readonly frontends: FrontendRegistry,
+    private readonly opts: { concurrency?: number } = {},
+  ) {}
 
   /** The event sink to register with `ctx.onEvents`: decides what to send under the task's notify policy. */
   readonly sink = async (events: HubEvent[], task: TaskRow): Promise<void> => {
@@ -48,36 +65,70 @@ export class Notifier {
     const ackInBatch = full && !originOf(task).ackedByFrontend && events.some((e) => e.type === 'accepted');
     for (const e of events) {
       if (FINAL_TYPES.has(e.type)) {
-        await q.add('final', { kind: 'final', taskId: task.id }, { ...jobOpts, jobId: `final-${task.id}-${e.id ?? e.at}` });
+        await q.add(
+          'final',
+          { kind: 'final', taskId: task.id },
+          { ...jobOpts, jobId: `final-${task.id}-${e.id ?? e.at}` },
+        );
       } else if (e.type === 'review.requested') {
         // Sent under every policy but silent: without it the task would wait for a decision nobody knows about.
         await q.add('review', { kind: 'review', taskId: task.id }, { ...jobOpts, jobId: `review-${e.id}` });
       } else if (e.type === 'schedule.paused') {
-        await q.add('info', { kind: 'info', taskId: task.id, text: String(e.data?.message ?? 'A schedule was paused.') }, { ...jobOpts, jobId: `info-${e.id}` });
+        await q.add(
+          'info',
+          { kind: 'info', taskId: task.id, text: String(e.data?.message ?? 'A schedule was paused.') },
+          { ...jobOpts, jobId: `info-${e.id}` },
+        );
       } else if (e.type === 'no_worker') {
         const caps = (e.data?.capabilities as string[] | undefined)?.join(', ') ?? 'a needed capability';
-        await q.add('info', { kind: 'info', taskId: task.id, text: `No worker is online for ${caps}; task ${task.id.slice(0, 8)} waits until one connects (or cancel it).` }, { ...jobOpts, jobId: `info-${e.id}` });
+        await q.add(
+          'info',
+          {
+            kind: 'info',
+            taskId: task.id,
+            text: `No worker is online for ${caps}; task ${task.id.slice(0, 8)} waits until one connects (or cancel it).`,
+          },
+          { ...jobOpts, jobId: `info-${e.id}` },
+        );
       } else if (full && e.type === 'accepted' && !originOf(task).ackedByFrontend) {
         const steps = planned?.data?.steps as Array<{ capability: string }> | undefined;
-        await q.add('ack', { kind: 'ack', taskId: task.id, ...(steps ? { text: renderAck(task, steps), origin: originOf(task) } : {}) }, { ...jobOpts, jobId: `ack-${task.id}` });
+        await q.add(
+          'ack',
+          { kind: 'ack', taskId: task.id, ...(steps ? { text: renderAck(task, steps), origin: originOf(task) } : {}) },
+          { ...jobOpts, jobId: `ack-${task.id}` },
+        );
       } else if (finalInBatch || (ackInBatch && e.type === 'planned')) {
         continue;
       } else if (full && PROGRESS_TYPES.has(e.type) && this.frontends.get(originOf(task).platform)?.limits.canEdit) {
         const interval = this.ctx.config.PROGRESS_INTERVAL_MS;
         // Trailing-edge throttle: one delivery per interval, rendering the latest state when it runs.
-        await q.add('progress', { kind: 'progress', taskId: task.id }, {
-          ...jobOpts, delay: interval, ...(interval > 0 ? { deduplication: { id: `progress-${task.id}`, ttl: interval } } : {}),
-        });
+        await q.add(
+          'progress',
+          { kind: 'progress', taskId: task.id },
+          {
+            ...jobOpts,
+            delay: interval,
+            ...(interval > 0 ? { deduplication: { id: `progress-${task.id}`, ttl: interval } } : {}),
+          },
+        );
       }
     }
   };
 
   /** Starts delivering. */
   async start(): Promise<void> {
-    this.connection = duplicateRedis(this.ctx.redis, (err) => this.ctx.log.warn({ err: err.message }, 'notifier redis error'));
-    this.worker = new Worker<NotifyJob>(NOTIFY_QUEUE, (job, token) => this.serial(job.data.taskId, () => this.deliver(job, token)), {
-      connection: this.connection, prefix: this.ctx.config.QUEUE_PREFIX, concurrency: this.opts.concurrency ?? 16,
-    });
+    this.connection = duplicateRedis(this.ctx.redis, (err) =>
+      this.ctx.log.warn({ err: err.message }, 'notifier redis error'),
+    );
+    this.worker = new Worker<NotifyJob>(
+      NOTIFY_QUEUE,
+      (job, token) => this.serial(job.data.taskId, () => this.deliver(job, token)),
+      {
+        connection: this.connection,
+        prefix: this.ctx.config.QUEUE_PREFIX,
+        concurrency: this.opts.concurrency ?? 16,
+      },
+    );
     this.worker.on('error', (err) => this.ctx.log.error({ err }, 'notify worker error'));
     await this.worker.waitUntilReady();
   }
@@ -89,9 +140,16 @@ export class Notifier {
 
   /** Queues the final message of a terminal task again (the reconciler calls this when delivery was never confirmed). */
   async renotify(task: TaskRow): Promise<void> {
-    const last = await this.ctx.db.selectFrom('task_events').select('id').where('task_id', '=', task.id)
-      .where('type', 'in', [...FINAL_TYPES]).orderBy('id', 'desc').executeTakeFirst();
-    await this.ctx.queues.get(NOTIFY_QUEUE).add('final', { kind: 'final', taskId: task.id }, { ...jobOpts, jobId: `final-${task.id}-${last?.id ?? 'x'}` });
+    const last = await this.ctx.db
+      .selectFrom('task_events')
+      .select('id')
+      .where('task_id', '=', task.id)
+      .where('type', 'in', [...FINAL_TYPES])
+      .orderBy('id', 'desc')
+      .executeTakeFirst();
+    await this.ctx.queues
+      .get(NOTIFY_QUEUE)
+      .add('final', { kind: 'final', taskId: task.id }, { ...jobOpts, jobId: `final-${task.id}-${last?.id ?? 'x'}` });
   }
 
   /**
@@ -103,9 +161,18 @@ export class Notifier {
     const frontend = this.frontends.get(origin.platform);
     if (!frontend) return this.deliver(job, token, true);
     try {
-      const ref = await frontend.send(origin, { taskId: job.data.taskId, kind: 'ack', text: text.slice(0, frontend.limits.maxLength), actions: ['cancel'] });
-      await this.ctx.db.updateTable('tasks').set({ progress_message: json(ref) })
-        .where('id', '=', job.data.taskId).where('progress_message', 'is', null).execute();
+      const ref = await frontend.send(origin, {
+        taskId: job.data.taskId,
+        kind: 'ack',
+        text: text.slice(0, frontend.limits.maxLength),
+        actions: ['cancel'],
+      });
+      await this.ctx.db
+        .updateTable('tasks')
+        .set({ progress_message: json(ref) })
+        .where('id', '=', job.data.taskId)
+        .where('progress_message', 'is', null)
+        .execute();
     } catch (err) {
       if (err instanceof RateLimitedError && token) {
         await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
@@ -119,24 +186,38 @@ export class Notifier {
   /** Delivers one job; `failure` replays an error of the fast acknowledgement path through the full handling. */
   private async deliver(job: Job<NotifyJob>, token?: string, full = false, failure?: Error): Promise<void> {
     const { origin: ackOrigin, text: ackText } = job.data;
-    if (!full && job.data.kind === 'ack' && ackOrigin && ackText !== undefined && job.attemptsMade === 0) return this.deliverAck(job, ackOrigin, ackText, token);
+    if (!full && job.data.kind === 'ack' && ackOrigin && ackText !== undefined && job.attemptsMade === 0)
+      return this.deliverAck(job, ackOrigin, ackText, token);
     // A progress edit renders from the subtasks too: it reads both in one statement.
-    const withSubtasks = job.data.kind === 'progress' ? await loadTaskWithSubtasks(this.ctx.db, job.data.taskId) : undefined;
-    const task = withSubtasks !== undefined ? withSubtasks?.task
-      : await this.ctx.db.selectFrom('tasks').selectAll().where('id', '=', job.data.taskId).executeTakeFirst();
+    const withSubtasks =
+      job.data.kind === 'progress' ? await loadTaskWithSubtasks(this.ctx.db, job.data.taskId) : undefined;
+    const task =
+      withSubtasks !== undefined
+        ? withSubtasks?.task
+        : await this.ctx.db.selectFrom('tasks').selectAll().where('id', '=', job.data.taskId).executeTakeFirst();
     if (!task) return;
     const origin = originOf(task);
     const frontend = this.frontends.get(origin.platform);
     if (!frontend) {
-      this.ctx.log.warn({ taskId: task.id, platform: origin.platform }, 'no frontend for the origin platform in this process; message dropped');
+      this.ctx.log.warn(
+        { taskId: task.id, platform: origin.platform },
+        'no frontend for the origin platform in this process; message dropped',
+      );
       return;
     }
     const log = this.ctx.log.child({ taskId: task.id, jobId: job.id, platform: origin.platform });
-    const msg = (kind: OutboundMessage['kind'], text: string): OutboundMessage => ({ taskId: task.id, kind, text: text.slice(0, frontend.limits.maxLength) });
+    const msg = (kind: OutboundMessage['kind'], text: string): OutboundMessage => ({
+      taskId: task.id,
+      kind,
+      text: text.slice(0, frontend.limits.maxLength),
+    });
     try {
       if (failure) throw failure;
       const { kind } = job.data;
-      if (kind === 'info') { await frontend.send(origin, msg('info', job.data.text ?? '')); return; }
+      if (kind === 'info') {
+        await frontend.send(origin, msg('info', job.data.text ?? ''));
+        return;
+      }
       if (kind === 'review') {
         if (task.status !== 'REVIEW') return;
         await frontend.send(origin, { ...msg('info', renderReview(task)), actions: ['approve', 'reject'] });
@@ -152,29 +233,70 @@ export class Notifier {
       }
       if (kind === 'progress') {
         if (['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'].includes(task.status)) return; // the final job owns the last edit
-        const text = renderProgress(task, progressOf(task, withSubtasks?.subtasks ?? await loadSubtasks(this.ctx.db, task.id)));
-        if (progressRef && frontend.edit) await frontend.edit(progressRef, { ...msg('progress', text), actions: ['cancel'] });
+        const text = renderProgress(
+          task,
+          progressOf(task, withSubtasks?.subtasks ?? (await loadSubtasks(this.ctx.db, task.id))),
+        );
+        if (progressRef && frontend.edit)
+          await frontend.edit(progressRef, { ...msg('progress', text), actions: ['cancel'] });
         // When the frontend answered the request itself, its reply becomes the progress message once attached.
-        else if (frontend.limits.canEdit && !origin.ackedByFrontend) await this.saveProgressRef(task.id, await frontend.send(origin, { ...msg('progress', text), actions: ['cancel'] }));
+        else if (frontend.limits.canEdit && !origin.ackedByFrontend)
+          await this.saveProgressRef(
+            task.id,
+            await frontend.send(origin, { ...msg('progress', text), actions: ['cancel'] }),
+          );
         return;
       }
       // final: settle the progress message, then send the result as a new message (new messages notify people; edits do not).
       const waits = job.data.waits ?? 0;
-      if (!task.final_notified && !progressRef && origin.ackedByFrontend && frontend.limits.canEdit && waits < MAX_ATTACH_WAITS && token) {
+      if (
+        !task.final_notified &&
+        !progressRef &&
+        origin.ackedByFrontend &&
+        frontend.limits.canEdit &&
+        waits < MAX_ATTACH_WAITS &&
+        token
+      ) {
         // The frontend's own reply is still on its way to becoming the progress message: let it land first.
         await job.updateData({ ...job.data, waits: waits + 1 });
         await job.moveToDelayed(Date.now() + ATTACH_WAIT_MS, token);
         throw new DelayedError();
       }
       if (!task.final_notified) {
-        if (progressRef && frontend.edit) await frontend.edit(progressRef, msg('progress', renderFinalLine(task))).catch((err) => log.warn({ err: errorText(err) }, 'could not settle the progress message'));
+        if (progressRef && frontend.edit)
+          await frontend
+            .edit(progressRef, msg('progress', renderFinalLine(task)))
+            .catch((err) => log.warn({ err: errorText(err) }, 'could not settle the progress message'));
         const parts = splitText(renderFinal(task), frontend.limits.maxLength);
         const actions = task.status === 'FAILED' ? ['retry' as const] : undefined;
         for (const [i, part] of parts.entries()) {
-          await frontend.send(origin, { taskId: task.id, kind: task.status === 'COMPLETED' ? 'result' : 'failure', text: part, ...(i === parts.length - 1 && actions ? { actions } : {}) });
+          await frontend.send(origin, {
+            taskId: task.id,
+            kind: task.status === 'COMPLETED' ? 'result' : 'failure',
+            text: part,
+            ...(i === parts.length - 1 && actions ? { actions } : {}),
+          });
         }
-        const settled = await this.ctx.db.updateTable('tasks').set({ final_notified: true }).where('id', '=', task.id).returningAll().executeTakeFirst();
-        await this.ctx.emit([{ id: null, taskId: task.id, subtaskId: null, type: 'delivered', data: { parts: parts.length }, actor: 'notifier', at: new Date().toISOString() }], settled ?? task);
+        const settled = await this.ctx.db
+          .updateTable('tasks')
+          .set({ final_notified: true })
+          .where('id', '=', task.id)
+          .returningAll()
+          .executeTakeFirst();
+        await this.ctx.emit(
+          [
+            {
+              id: null,
+              taskId: task.id,
+              subtaskId: null,
+              type: 'delivered',
+              data: { parts: parts.length },
+              actor: 'notifier',
+              at: new Date().toISOString(),
+            },
+          ],
+          settled ?? task,
+        );
       }
     } catch (err) {
       if (err instanceof RateLimitedError && token) {
@@ -183,10 +305,24 @@ export class Notifier {
       }
       if (err instanceof PermanentError) {
         log.warn({ err: errorText(err) }, 'permanent delivery failure; not retried');
-        const recorded = await insertEvents(this.ctx.db, [{ task_id: task.id, subtask_id: null, type: 'notify.failed', actor: 'notifier', data: { kind: job.data.kind, error: errorText(err) } }]);
-        const settled = job.data.kind === 'final'
-          ? await this.ctx.db.updateTable('tasks').set({ final_notified: true }).where('id', '=', task.id).returningAll().executeTakeFirst()
-          : undefined;
+        const recorded = await insertEvents(this.ctx.db, [
+          {
+            task_id: task.id,
+            subtask_id: null,
+            type: 'notify.failed',
+            actor: 'notifier',
+            data: { kind: job.data.kind, error: errorText(err) },
+          },
+        ]);
+        const settled =
+          job.data.kind === 'final'
+            ? await this.ctx.db
+                .updateTable('tasks')
+                .set({ final_notified: true })
+                .where('id', '=', task.id)
+                .returningAll()
+                .executeTakeFirst()
+            : undefined;
         await this.ctx.emit(recorded, settled ?? task);
         throw new UnrecoverableError(errorText(err));
       }
@@ -195,7 +331,11 @@ export class Notifier {
   }
 
   private async saveProgressRef(taskId: string, ref: MessageRef): Promise<void> {
-    await this.ctx.db.updateTable('tasks').set({ progress_message: json(ref) }).where('id', '=', taskId).execute();
+    await this.ctx.db
+      .updateTable('tasks')
+      .set({ progress_message: json(ref) })
+      .where('id', '=', taskId)
+      .execute();
   }
 
   /** Deliveries for one task run one at a time in this process, so edits land in order. */
@@ -203,7 +343,11 @@ export class Notifier {
     const prev = this.chains.get(key) ?? Promise.resolve();
     const next = prev.catch(() => {}).then(fn);
     this.chains.set(key, next);
-    void next.catch(() => {}).finally(() => { if (this.chains.get(key) === next) this.chains.delete(key); });
+    void next
+      .catch(() => {})
+      .finally(() => {
+        if (this.chains.get(key) === next) this.chains.delete(key);
+      });
     return next;
   }
 }

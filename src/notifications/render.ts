@@ -23,7 +23,10 @@ export function renderProgress(task: TaskRow, p: DerivedProgress): string {
 
 /** The one-line final state that replaces the progress message. */
 export function renderFinalLine(task: TaskRow): string {
-  const took = task.finished_at && task.created_at ? ` in ${formatDuration(task.finished_at.getTime() - task.created_at.getTime())}` : '';
+  const took =
+    task.finished_at && task.created_at
+      ? ` in ${formatDuration(task.finished_at.getTime() - task.created_at.getTime())}`
+      : '';
   return `Task ${shortId(task.id)}: ${statusWord(task.status)}${took}.`;
 }
 
@@ -31,30 +34,52 @@ export function renderFinalLine(task: TaskRow): string {
 export function renderFinal(task: TaskRow): string {
   const id = shortId(task.id);
   switch (task.status) {
-    case 'COMPLETED': return `Task ${id} completed.\n${renderResult(task.result)}`;
-    case 'FAILED': return `Task ${id} failed. ${task.error ?? ''}\nSay "retry ${id}" to run it again from the failed step.`;
-    case 'CANCELLED': return `Task ${id} was cancelled.`;
-    case 'REJECTED': return `Task ${id} was rejected. ${task.error ?? ''}`;
-    default: return `Task ${id} is ${task.status}.`;
+    case 'COMPLETED':
+      return `Task ${id} completed.\n${renderResult(task.result)}`;
+    case 'FAILED':
+      return `Task ${id} failed. ${task.error ?? ''}\nSay "retry ${id}" to run it again from the failed step.`;
+    case 'CANCELLED':
+      return `Task ${id} was cancelled.`;
+    case 'REJECTED':
+      return `Task ${id} was rejected. ${task.error ?? ''}`;
+    default:
+      return `Task ${id} is ${task.status}.`;
   }
 }
 
 /** The request for a decision on a task waiting in REVIEW. */
 export function renderReview(task: TaskRow): string {
   const id = shortId(task.id);
-  const sofar = task.result === null || task.result === undefined ? '' : `\nResult so far:\n${renderResult(task.result)}`;
+  const sofar =
+    task.result === null || task.result === undefined ? '' : `\nResult so far:\n${renderResult(task.result)}`;
   return `Task ${id} is waiting for your review.${sofar}\nReply "approve ${id}", "reject ${id} [reason]" or "revise ${id} <what to change>".`;
 }
 
 /** A result as text: its `text` field when it has one, else JSON. */
 export function renderResult(result: unknown): string {
-  if (result && typeof result === 'object' && typeof (result as { text?: unknown }).text === 'string' && Object.keys(result).length === 1) {
+  if (
+    result &&
+    typeof result === 'object' &&
+    typeof (result as { text?: unknown }).text === 'string' &&
+    Object.keys(result).length === 1
+  ) {
     return (result as { text: string }).text;
   }
   return typeof result === 'string' ? result : JSON.stringify(result, null, 2);
 }
 
-
 function statusWord(status: string): string {
-  return ({ ASSIGNED: 'queued', IN_PROGRESS: 'running', COMPLETED: 'completed', FAILED: 'failed', CANCELLED: 'cancelled', REJECTED: 'rejected', REVIEW: 'awaiting review' } as Record<string, string>)[status] ?? status.toLowerCase();
+  return (
+    (
+      {
+        ASSIGNED: 'queued',
+        IN_PROGRESS: 'running',
+        COMPLETED: 'completed',
+        FAILED: 'failed',
+        CANCELLED: 'cancelled',
+        REJECTED: 'rejected',
+        REVIEW: 'awaiting review',
+      } as Record<string, string>
+    )[status] ?? status.toLowerCase()
+  );
 }

@@ -7,7 +7,10 @@ export class ProgressTracker {
   private lastSent = 0;
   private pending?: NodeJS.Timeout;
 
-  constructor(private readonly send: (p: ProgressReport) => void, private readonly intervalMs = 100) {}
+  constructor(
+    private readonly send: (p: ProgressReport) => void,
+    private readonly intervalMs = 100,
+  ) {}
 
   /** Enters a named stage ("fetching", "summarising"); resets item counts. */
   stage(name: string, total?: number): void {
@@ -34,19 +37,32 @@ export class ProgressTracker {
 
   /** Sends what is pending now and stops the timer. */
   close(): void {
-    if (this.pending) { clearTimeout(this.pending); this.pending = undefined; this.flush(); }
+    if (this.pending) {
+      clearTimeout(this.pending);
+      this.pending = undefined;
+      this.flush();
+    }
   }
 
   private schedule(): void {
     if (this.pending) return;
     const wait = this.lastSent + this.intervalMs - Date.now();
-    if (wait <= 0) { this.flush(); return; }
-    this.pending = setTimeout(() => { this.pending = undefined; this.flush(); }, wait);
+    if (wait <= 0) {
+      this.flush();
+      return;
+    }
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      this.flush();
+    }, wait);
     this.pending.unref();
   }
 
   private flush(): void {
-    if (this.pending) { clearTimeout(this.pending); this.pending = undefined; }
+    if (this.pending) {
+      clearTimeout(this.pending);
+      this.pending = undefined;
+    }
     this.lastSent = Date.now();
     this.send(this.current);
   }

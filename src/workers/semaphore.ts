@@ -8,13 +8,17 @@ export class Semaphore {
 
   /** Waits for a free slot. */
   acquire(): Promise<void> {
-    if (this.available > 0) { this.available--; return Promise.resolve(); }
+    if (this.available > 0) {
+      this.available--;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   /** Frees a slot, handing it to the longest waiter. */
   release(): void {
     const next = this.waiters.shift();
-    if (next) next(); else this.available++;
+    if (next) next();
+    else this.available++;
   }
 }

@@ -23,7 +23,10 @@ export class SessionStore {
     return {
       get: async <T>(key: string, create: () => T | Promise<T>, dispose?: (value: T) => unknown): Promise<T> => {
         let t = this.tasks.get(taskId);
-        if (!t) { t = { entries: new Map(), lastUsed: Date.now() }; this.tasks.set(taskId, t); }
+        if (!t) {
+          t = { entries: new Map(), lastUsed: Date.now() };
+          this.tasks.set(taskId, t);
+        }
         t.lastUsed = Date.now();
         let e = t.entries.get(key);
         if (!e) {
@@ -41,9 +44,16 @@ export class SessionStore {
     const t = this.tasks.get(taskId);
     if (!t) return;
     this.tasks.delete(taskId);
-    await Promise.all([...t.entries.values()].map(async (p) => {
-      try { const e = await p; await e.dispose?.(e.value); } catch { /* a failed create or dispose has nothing left to free */ }
-    }));
+    await Promise.all(
+      [...t.entries.values()].map(async (p) => {
+        try {
+          const e = await p;
+          await e.dispose?.(e.value);
+        } catch {
+          /* a failed create or dispose has nothing left to free */
+        }
+      }),
+    );
   }
 
   /** Number of tasks holding resources (for tests and heartbeats). */

@@ -37,7 +37,10 @@ export interface WorkerRuntimeOptions {
 
 /** Raised into a handler's signal when its subtask exceeds its timeout. */
 export class TimeoutError extends Error {
-  constructor(ms: number) { super(`timed out after ${ms} ms`); this.name = 'TimeoutError'; }
+  constructor(ms: number) {
+    super(`timed out after ${ms} ms`);
+    this.name = 'TimeoutError';
+  }
 }
 
 /** One worker process (or several per process): discovery, heartbeat, job execution, graceful stop. */
@@ -73,22 +76,39 @@ export class WorkerRuntime {
     if (!matchesAny(this.o.patterns, capability)) return undefined;
     const exact = this.o.handlers[capability];
     if (exact) return exact;
-    const key = Object.keys(this.o.handlers).find((k) => k.includes('*') || k.includes('{') ? matchesPattern(k, capability) : false);
+    const key = Object.keys(this.o.handlers).find((k) =>
+      k.includes('*') || k.includes('{') ? matchesPattern(k, capability) : false,
+    );
     return key ? this.o.handlers[key] : undefined;
   }
 
   /** Registers, starts consuming matching queues, and keeps watching for new ones. */
   async start(): Promise<void> {
-    this.subscriber = duplicateRedis(this.o.redis, () => { this.lastError = Date.now(); });
+    this.subscriber = duplicateRedis(this.o.redis, () => {
+      this.lastError = Date.now();
+    });
     await this.subscriber.subscribe(this.keys.control);
-    this.subscriber.on('message', (_c, raw) => { try { this.onControl(JSON.parse(raw) as ControlMessage); } catch { /* ignore junk */ } });
+    this.subscriber.on('message', (_c, raw) => {
+      try {
+        this.onControl(JSON.parse(raw) as ControlMessage);
+      } catch {
+        /* ignore junk */
+      }
+    });
     await this.discover();
     await this.heartbeat();
     // New queues are announced on the control channel; the poll only covers announcements missed while disconnected.
-    this.timers.push(setInterval(() => void this.discover().catch((err) => this.fault(err)), this.o.discoverMs ?? 15_000));
-    this.timers.push(setInterval(() => void this.heartbeat().catch((err) => this.fault(err)), this.o.heartbeatMs ?? 5000));
+    this.timers.push(
+      setInterval(() => void this.discover().catch((err) => this.fault(err)), this.o.discoverMs ?? 15_000),
+    );
+    this.timers.push(
+      setInterval(() => void this.heartbeat().catch((err) => this.fault(err)), this.o.heartbeatMs ?? 5000),
+    );
     for (const t of this.timers) t.unref();
-    this.o.log.info({ workerId: this.id, patterns: this.o.patterns, concurrency: this.o.concurrency }, 'worker started');
+    this.o.log.info(
+      { workerId: this.id, patterns: this.o.patterns, concurrency: this.o.concurrency },
+      'worker started',
+    );
   }
 
   /** Stops taking jobs, lets running ones finish within the grace period, then hands the rest back. */
@@ -97,7 +117,9 @@ export class WorkerRuntime {
     for (const t of this.timers) clearInterval(t);
     await this.heartbeat().catch(() => {});
     const graceful = Promise.all([...this.workers.values()].map((w) => w.close()));
-    const grace = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.o.shutdownGraceMs ?? 10_000).unref());
+    const grace = new Promise<'timeout'>((r) =>
+      setTimeout(() => r('timeout'), this.o.shutdownGraceMs ?? 10_000).unref(),
+    );
     if ((await Promise.race([graceful, grace])) === 'timeout') {
       // Abort what is still running; unfinished jobs stall and BullMQ hands them to another worker.
       for (const w of this.workers.values()) w.cancelAllJobs('worker shutting down');
@@ -123,8 +145,12 @@ export class WorkerRuntime {
       if (this.workers.has(cap) || !this.handlerFor(cap)) continue;
       const worker = new Worker<JobData>(capabilityQueueName(cap), (job, _token, signal) => this.run(job, signal), {
         // Commands share the runtime's connection; BullMQ opens one blocking connection per queue itself.
-        connection: this.o.redis, prefix: this.o.prefix, concurrency: this.o.concurrency,
-        lockDuration: this.o.lockMs ?? 30_000, stalledInterval: this.o.lockMs ?? 30_000, maxStalledCount: 2,
+        connection: this.o.redis,
+        prefix: this.o.prefix,
+        concurrency: this.o.concurrency,
+        lockDuration: this.o.lockMs ?? 30_000,
+        stalledInterval: this.o.lockMs ?? 30_000,
+        maxStalledCount: 2,
         // An idle queue is re-polled every 10 s (BullMQ's cap for blocking waits) instead of 5: new jobs wake it at once anyway.
         drainDelay: 10,
       });
@@ -136,20 +162,46 @@ export class WorkerRuntime {
   }
 
   private async heartbeat(): Promise<void> {
-    const state = this.state === 'SHUTDOWN' ? 'SHUTDOWN'
-      : Date.now() - this.lastError < (this.o.heartbeatMs ?? 5000) ? 'ERROR'
-      : this.active.size > 0 ? 'BUSY' : this.workers.size > 0 ? 'WAITING' : 'IDLE';
+    const state =
+      this.state === 'SHUTDOWN'
+        ? 'SHUTDOWN'
+        : Date.now() - this.lastError < (this.o.heartbeatMs ?? 5000)
+          ? 'ERROR'
+          : this.active.size > 0
+            ? 'BUSY'
+            : this.workers.size > 0
+              ? 'WAITING'
+              : 'IDLE';
     const ms = this.o.heartbeatMs ?? 5000;
-    await writeHeartbeat(this.o.redis, this.keys, {
-      id: this.id, host: hostname(), pid: process.pid, patterns: this.o.patterns, state, running: this.active.size,
-      concurrency: this.o.concurrency, capabilities: this.capabilities, version: this.o.version ?? '0.0.0',
-      startedAt: this.startedAt, seenAt: Date.now(),
-    }, ms * 3);
+    await writeHeartbeat(
+      this.o.redis,
+      this.keys,
+      {
+        id: this.id,
+        host: hostname(),
+        pid: process.pid,
+        patterns: this.o.patterns,
+        state,
+        running: this.active.size,
+        concurrency: this.o.concurrency,
+        capabilities: this.capabilities,
+        version: this.o.version ?? '0.0.0',
+        startedAt: this.startedAt,
+        seenAt: Date.now(),
+      },
+      ms * 3,
+    );
   }
 
   private onControl(msg: ControlMessage): void {
-    if (msg.t === 'capability') { void this.discover().catch((err) => this.fault(err)); return; }
-    if (msg.t === 'task-ended') { void this.sessions.disposeTask(msg.taskId); return; }
+    if (msg.t === 'capability') {
+      void this.discover().catch((err) => this.fault(err));
+      return;
+    }
+    if (msg.t === 'task-ended') {
+      void this.sessions.disposeTask(msg.taskId);
+      return;
+    }
     if (msg.t === 'cancel') {
       this.cancelled.add(msg.taskId);
       setTimeout(() => this.cancelled.delete(msg.taskId), 10 * 60_000).unref();
@@ -162,7 +214,13 @@ export class WorkerRuntime {
     const d = job.data;
     const jobId = job.id ?? jobIdFor(d.subtaskId, d.generation);
     const attempt = job.attemptsMade + 1;
-    const log = this.o.log.child({ taskId: d.taskId, subtaskId: d.subtaskId, jobId, capability: d.capability, attempt });
+    const log = this.o.log.child({
+      taskId: d.taskId,
+      subtaskId: d.subtaskId,
+      jobId,
+      capability: d.capability,
+      attempt,
+    });
     const startedAt = Date.now();
     const base = { taskId: d.taskId, subtaskId: d.subtaskId, generation: d.generation, attempt, workerId: this.id };
     if (this.cancelled.has(d.taskId)) throw new UnrecoverableError('task cancelled');
@@ -188,7 +246,14 @@ export class WorkerRuntime {
     const startTimer = setTimeout(signalStart, this.o.startSignalDelayMs ?? 100);
     const progress = new ProgressTracker((p) => {
       signalStart();
-      this.signal({ t: 'progress', taskId: d.taskId, subtaskId: d.subtaskId, generation: d.generation, progress: p, at: Date.now() });
+      this.signal({
+        t: 'progress',
+        taskId: d.taskId,
+        subtaskId: d.subtaskId,
+        generation: d.generation,
+        progress: p,
+        at: Date.now(),
+      });
     }, this.o.progressIntervalMs ?? 100);
     try {
       const aborted = new Promise<never>((_, reject) => {
@@ -197,13 +262,31 @@ export class WorkerRuntime {
       });
       aborted.catch(() => {});
       const output = await Promise.race([
-        handler({ input: d.input, deps: d.deps, signal: ac.signal, log, progress, session: this.sessions.scope(d.taskId), attempt,
-          job: { taskId: d.taskId, subtaskId: d.subtaskId, key: d.key, capability: d.capability, userId: d.scope.userId, generation: d.generation } }),
+        handler({
+          input: d.input,
+          deps: d.deps,
+          signal: ac.signal,
+          log,
+          progress,
+          session: this.sessions.scope(d.taskId),
+          attempt,
+          job: {
+            taskId: d.taskId,
+            subtaskId: d.subtaskId,
+            key: d.key,
+            capability: d.capability,
+            userId: d.scope.userId,
+            generation: d.generation,
+          },
+        }),
         aborted,
       ]);
       clearTimeout(startTimer);
       progress.close();
-      await this.report({ kind: 'succeeded', ...base, startedAt, startSignalled, output: output ?? null }, `r-${jobId}`);
+      await this.report(
+        { kind: 'succeeded', ...base, startedAt, startSignalled, output: output ?? null },
+        `r-${jobId}`,
+      );
       log.debug('job succeeded');
       return output ?? null;
     } catch (err) {
@@ -212,8 +295,18 @@ export class WorkerRuntime {
       const permanent = err instanceof UnrecoverableError || this.cancelled.has(d.taskId);
       const maxAttempts = job.opts.attempts ?? 1;
       const final = permanent || attempt >= maxAttempts;
-      const backoff = typeof job.opts.backoff === 'object' ? job.opts.backoff.delay ?? 0 : Number(job.opts.backoff ?? 0);
-      await this.report({ kind: 'failed', ...base, error: errorText(err), final, retryInMs: final ? undefined : backoff * 2 ** (attempt - 1) }, `r-${jobId}-a${attempt}`);
+      const backoff =
+        typeof job.opts.backoff === 'object' ? (job.opts.backoff.delay ?? 0) : Number(job.opts.backoff ?? 0);
+      await this.report(
+        {
+          kind: 'failed',
+          ...base,
+          error: errorText(err),
+          final,
+          retryInMs: final ? undefined : backoff * 2 ** (attempt - 1),
+        },
+        `r-${jobId}-a${attempt}`,
+      );
       log.warn({ err: errorText(err), final }, 'job failed');
       throw permanent && !(err instanceof UnrecoverableError) ? new UnrecoverableError(errorText(err)) : err;
     } finally {
@@ -228,8 +321,11 @@ export class WorkerRuntime {
   /** Puts a result on the durable results queue; the job id makes a resend a no-op. */
   private async report(result: JobResult, id: string): Promise<void> {
     await this.results.add(result.kind, result, {
-      jobId: id, attempts: 10, backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 7 * 24 * 3600 },
+      jobId: id,
+      attempts: 10,
+      backoff: { type: 'exponential', delay: 500 },
+      removeOnComplete: { age: 3600, count: 1000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
     });
   }
 

@@ -7,21 +7,39 @@ import type { PlatformDriver } from '../frontends/contract.ts';
 import { DiscordFake, snowflake, type FakeDiscordMessage } from './discord-fake.ts';
 
 /** Users the driver speaks as (Discord user ids). */
-export const DISCORD_USERS = { alice: '200000000000000001', bob: '200000000000000002', admin: '200000000000000009' } as const;
+export const DISCORD_USERS = {
+  alice: '200000000000000001',
+  bob: '200000000000000002',
+  admin: '200000000000000009',
+} as const;
 const GUILD = '400000000000000001';
 
 /** A ContractDriver for Discord, plus handles on the fake and the frontend for platform tests. */
 export interface DiscordDriver extends PlatformDriver {
   fake: DiscordFake;
   messages(conversation: string): FakeDiscordMessage[];
-  waitFor(conversation: string, pred: (all: FakeDiscordMessage[]) => boolean, timeoutMs?: number): Promise<FakeDiscordMessage[]>;
+  waitFor(
+    conversation: string,
+    pred: (all: FakeDiscordMessage[]) => boolean,
+    timeoutMs?: number,
+  ): Promise<FakeDiscordMessage[]>;
   frontend(): IFrontend;
   deps(): FrontendDeps;
   hubUrl(): string;
   /** Runs a slash command in a channel; resolves with the interaction and the initial response once the hub answered. */
-  command(channel: string, name: string, options?: unknown[], o?: { user?: string; thread?: string; dm?: boolean }): Promise<{ interaction: Record<string, unknown>; response: number | undefined }>;
+  command(
+    channel: string,
+    name: string,
+    options?: unknown[],
+    o?: { user?: string; thread?: string; dm?: boolean },
+  ): Promise<{ interaction: Record<string, unknown>; response: number | undefined }>;
   /** Presses a button of a message. */
-  press(channel: string, messageId: string, customId: string, o?: { user?: string; id?: string }): Promise<{ interaction: Record<string, unknown>; response: number | undefined }>;
+  press(
+    channel: string,
+    messageId: string,
+    customId: string,
+    o?: { user?: string; id?: string },
+  ): Promise<{ interaction: Record<string, unknown>; response: number | undefined }>;
   /** Posts raw bytes to the HTTP interactions endpoint with the given headers. */
   post(body: string, headers: Record<string, string>): Promise<{ status: number; json: unknown }>;
 }
@@ -37,30 +55,48 @@ export function slashCommandOf(text: string): { name: string; options: unknown[]
       const m = /^(.*?)(?:\s+--priority\s+(\w+))?$/s.exec(args);
       return { name, options: [...opt('text', m?.[1] ?? args), ...opt('priority', m?.[2])] };
     }
-    case 'reject': return { name, options: [...opt('id', argv[0]), ...opt('reason', argv.slice(1).join(' '))] };
+    case 'reject':
+      return { name, options: [...opt('id', argv[0]), ...opt('reason', argv.slice(1).join(' '))] };
     case 'admin': {
       const [sub = 'workers', arg] = argv;
       return { name, options: [{ type: 1, name: sub, options: opt(sub === 'reprocess' ? 'id' : 'capability', arg) }] };
     }
-    case 'help': return { name, options: opt('topic', argv[0]) };
-    default: return { name, options: opt('id', argv[0]) };
+    case 'help':
+      return { name, options: opt('topic', argv[0]) };
+    default:
+      return { name, options: opt('id', argv[0]) };
   }
 }
 
 /** Builds a driver: `mode` picks how interactions reach the hub; `frontendOptions` tune the frontend under test. */
-export function createDiscordDriver(mode: 'gateway' | 'http', frontendOptions: DiscordFrontendOptions = {}, fakeOptions: { heartbeatIntervalMs?: number } = {}): DiscordDriver {
+export function createDiscordDriver(
+  mode: 'gateway' | 'http',
+  frontendOptions: DiscordFrontendOptions = {},
+  fakeOptions: { heartbeatIntervalMs?: number } = {},
+): DiscordDriver {
   const fake = new DiscordFake(fakeOptions);
   let deps: FrontendDeps | undefined;
   let frontend: IFrontend | undefined;
   let attached: string | undefined;
-  const user = (id: string) => ({ id, username: `user${id.slice(-2)}`, discriminator: '0', global_name: null, avatar: null, bot: false });
+  const user = (id: string) => ({
+    id,
+    username: `user${id.slice(-2)}`,
+    discriminator: '0',
+    global_name: null,
+    avatar: null,
+    bot: false,
+  });
 
   const deliver = async (i: Record<string, unknown> & { id: string; token: string; channel_id: string }) => {
     fake.addInteraction(i);
     if (mode === 'gateway') {
       await fake.until(() => fake.gateway.identifies.length > 0, 20_000, 'a gateway session');
       fake.dispatch('INTERACTION_CREATE', i);
-      const answered = await fake.until(() => fake.interactions.get(i.token)!.responses[0], 20_000, `the response to interaction ${i.id}`);
+      const answered = await fake.until(
+        () => fake.interactions.get(i.token)!.responses[0],
+        20_000,
+        `the response to interaction ${i.id}`,
+      );
       return { interaction: i, response: answered };
     }
     const body = JSON.stringify(i);
@@ -78,13 +114,40 @@ export function createDiscordDriver(mode: 'gateway' | 'http', frontendOptions: D
     const where = o.dm
       ? { channel_id: channelId, channel: { id: channelId, type: 1, recipients: [u] }, user: u, context: 1 }
       : {
-          guild_id: GUILD, channel_id: channelId, context: 0,
-          channel: { id: channelId, type: o.thread ? 11 : 0, guild_id: GUILD, name: channelId, ...(o.thread ? { parent_id: channel } : {}) },
-          member: { user: u, roles: [], joined_at: new Date(0).toISOString(), deaf: false, mute: false, flags: 0, permissions: '0', nick: null, avatar: null, pending: false },
+          guild_id: GUILD,
+          channel_id: channelId,
+          context: 0,
+          channel: {
+            id: channelId,
+            type: o.thread ? 11 : 0,
+            guild_id: GUILD,
+            name: channelId,
+            ...(o.thread ? { parent_id: channel } : {}),
+          },
+          member: {
+            user: u,
+            roles: [],
+            joined_at: new Date(0).toISOString(),
+            deaf: false,
+            mute: false,
+            flags: 0,
+            permissions: '0',
+            nick: null,
+            avatar: null,
+            pending: false,
+          },
         };
     return {
-      id: snowflake(), application_id: fake.applicationId, token: `tok-${randomBytes(24).toString('base64url')}`, version: 1,
-      app_permissions: '0', locale: 'en-US', guild_locale: 'en-US', entitlements: [], authorizing_integration_owners: {}, ...where,
+      id: snowflake(),
+      application_id: fake.applicationId,
+      token: `tok-${randomBytes(24).toString('base64url')}`,
+      version: 1,
+      app_permissions: '0',
+      locale: 'en-US',
+      guild_locale: 'en-US',
+      entitlements: [],
+      authorizing_integration_owners: {},
+      ...where,
     };
   };
 
@@ -110,8 +173,12 @@ export function createDiscordDriver(mode: 'gateway' | 'http', frontendOptions: D
       return {
         factory,
         env: {
-          DISCORD_BOT_TOKEN: fake.botToken, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_URL: fake.apiUrl,
-          DISCORD_PUBLIC_KEY: fake.publicKeyHex, DISCORD_MODE: mode, HUB_ADMINS: `web:admin,test:admin,discord:${DISCORD_USERS.admin}`,
+          DISCORD_BOT_TOKEN: fake.botToken,
+          DISCORD_APPLICATION_ID: fake.applicationId,
+          DISCORD_API_URL: fake.apiUrl,
+          DISCORD_PUBLIC_KEY: fake.publicKeyHex,
+          DISCORD_MODE: mode,
+          HUB_ADMINS: `web:admin,test:admin,discord:${DISCORD_USERS.admin}`,
         },
       };
     },
@@ -120,11 +187,20 @@ export function createDiscordDriver(mode: 'gateway' | 'http', frontendOptions: D
     },
     async press(channel, messageId, customId, o = {}) {
       const msg = fake.messages.find((m) => m.id === messageId);
-      const i = { ...base(channel, o), type: 3, message: msg ? fake.messageJson(msg) : { id: messageId }, data: { custom_id: customId, component_type: 2 } };
+      const i = {
+        ...base(channel, o),
+        type: 3,
+        message: msg ? fake.messageJson(msg) : { id: messageId },
+        data: { custom_id: customId, component_type: 2 },
+      };
       return deliver(o.id ? { ...i, id: o.id } : i);
     },
     async post(body, headers) {
-      const res = await fetch(`${driver.hubUrl()}/webhooks/discord`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+      const res = await fetch(`${driver.hubUrl()}/webhooks/discord`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', ...headers },
+      });
       const text = await res.text();
       return { status: res.status, json: text ? JSON.parse(text) : undefined };
     },
@@ -135,10 +211,18 @@ export function createDiscordDriver(mode: 'gateway' | 'http', frontendOptions: D
     messages: (conversation) => fake.messagesIn(conversation),
     allMessages: () => fake.messages.filter((m) => m.versions.length > 0),
     waitFor(conversation, pred, timeoutMs = 20_000) {
-      return fake.until(() => { const all = fake.messagesIn(conversation); return pred(all) ? all : undefined; }, timeoutMs, `messages in ${conversation}`);
+      return fake.until(
+        () => {
+          const all = fake.messagesIn(conversation);
+          return pred(all) ? all : undefined;
+        },
+        timeoutMs,
+        `messages in ${conversation}`,
+      );
     },
     failNextOutbound: (status, retryAfterS) => fake.failNext(status, retryAfterS),
-    outboundCalls: () => fake.calls.filter((c) => c.outbound).map((c) => ({ at: c.at, status: c.status, conversation: c.conversation })),
+    outboundCalls: () =>
+      fake.calls.filter((c) => c.outbound).map((c) => ({ at: c.at, status: c.status, conversation: c.conversation })),
     stop: () => fake.stop(),
   };
   return driver;

@@ -62,7 +62,12 @@ export class DiscordFake {
   commandGets = 0;
   commandPuts = 0;
   /** Gateway sessions: IDENTIFY payloads, RESUMEs, heartbeats received. */
-  readonly gateway = { identifies: [] as Array<{ token?: string; intents?: number }>, resumes: 0, heartbeats: 0, acks: 0 };
+  readonly gateway = {
+    identifies: [] as Array<{ token?: string; intents?: number }>,
+    resumes: 0,
+    heartbeats: 0,
+    acks: 0,
+  };
   private readonly channels = new Map<string, { type: number; parent?: string | undefined }>();
   private readonly failures: Array<{ status: number; retryAfterS?: number | undefined }> = [];
   private readonly listeners = new Set<() => void>();
@@ -80,10 +85,14 @@ export class DiscordFake {
   }
 
   /** REST base to give DISCORD_API_URL. */
-  get apiUrl(): string { return `http://127.0.0.1:${this.port}/api`; }
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.port}/api`;
+  }
 
   async start(): Promise<void> {
-    this.server = createServer((req, res) => { void this.route(req, res); });
+    this.server = createServer((req, res) => {
+      void this.route(req, res);
+    });
     this.wss = new WebSocketServer({ server: this.server });
     this.wss.on('connection', (ws) => this.onSocket(ws));
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
@@ -109,7 +118,13 @@ export class DiscordFake {
 
   /** Records an interaction about to be delivered, so its token routes work. */
   addInteraction(i: { id: string; token: string; channel_id: string }): void {
-    this.interactions.set(i.token, { id: i.id, token: i.token, channelId: i.channel_id, responses: [], expired: false });
+    this.interactions.set(i.token, {
+      id: i.id,
+      token: i.token,
+      channelId: i.channel_id,
+      responses: [],
+      expired: false,
+    });
   }
 
   /** Makes every token handed out so far invalid (as after 15 minutes): webhook calls with them get 401. */
@@ -159,7 +174,14 @@ export class DiscordFake {
       };
       const timer = setTimeout(() => {
         this.listeners.delete(check);
-        reject(new Error(`discord fake: timed out after ${timeoutMs} ms waiting for ${what}; calls: ${this.calls.slice(-12).map((c) => `${c.method} ${c.path} ${c.status}`).join(' | ')}`));
+        reject(
+          new Error(
+            `discord fake: timed out after ${timeoutMs} ms waiting for ${what}; calls: ${this.calls
+              .slice(-12)
+              .map((c) => `${c.method} ${c.path} ${c.status}`)
+              .join(' | ')}`,
+          ),
+        );
       }, timeoutMs);
       this.listeners.add(check);
       check();
@@ -173,7 +195,9 @@ export class DiscordFake {
   private onSocket(ws: WebSocket): void {
     this.sockets.add(ws);
     ws.on('close', () => this.sockets.delete(ws));
-    ws.send(JSON.stringify({ op: 10, s: null, t: null, d: { heartbeat_interval: this.o.heartbeatIntervalMs ?? 45_000 } }));
+    ws.send(
+      JSON.stringify({ op: 10, s: null, t: null, d: { heartbeat_interval: this.o.heartbeatIntervalMs ?? 45_000 } }),
+    );
     ws.on('message', (raw) => {
       const p = JSON.parse(String(raw)) as { op: number; d?: Record<string, unknown> };
       if (p.op === 1) {
@@ -181,12 +205,33 @@ export class DiscordFake {
         ws.send(JSON.stringify({ op: 11, s: null, t: null, d: null }));
         this.gateway.acks++;
       } else if (p.op === 2) {
-        this.gateway.identifies.push({ token: p.d?.token as string | undefined, intents: p.d?.intents as number | undefined });
-        const user = { id: this.applicationId, username: 'switchboard', discriminator: '0', bot: true, avatar: null, global_name: null };
-        ws.send(JSON.stringify({ op: 0, t: 'READY', s: ++this.seq, d: {
-          v: 10, user, guilds: [], session_id: `session-${this.seq}`, resume_gateway_url: `ws://127.0.0.1:${this.port}`,
-          application: { id: this.applicationId, flags: 0 },
-        } }));
+        this.gateway.identifies.push({
+          token: p.d?.token as string | undefined,
+          intents: p.d?.intents as number | undefined,
+        });
+        const user = {
+          id: this.applicationId,
+          username: 'switchboard',
+          discriminator: '0',
+          bot: true,
+          avatar: null,
+          global_name: null,
+        };
+        ws.send(
+          JSON.stringify({
+            op: 0,
+            t: 'READY',
+            s: ++this.seq,
+            d: {
+              v: 10,
+              user,
+              guilds: [],
+              session_id: `session-${this.seq}`,
+              resume_gateway_url: `ws://127.0.0.1:${this.port}`,
+              application: { id: this.applicationId, flags: 0 },
+            },
+          }),
+        );
       } else if (p.op === 6) {
         this.gateway.resumes++;
         ws.send(JSON.stringify({ op: 0, t: 'RESUMED', s: ++this.seq, d: {} }));
@@ -218,16 +263,32 @@ export class DiscordFake {
 
     if (method === 'GET' && path === '/gateway/bot') {
       if (!bot) return unauthorized();
-      return reply(200, { url: `ws://127.0.0.1:${this.port}`, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 } });
+      return reply(200, {
+        url: `ws://127.0.0.1:${this.port}`,
+        shards: 1,
+        session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
+      });
     }
     if ((m = /^\/applications\/(\d+)\/commands$/.exec(path))) {
       if (!bot || m[1] !== this.applicationId) return unauthorized();
-      if (method === 'GET') { this.commandGets++; return reply(200, this.commands); }
+      if (method === 'GET') {
+        this.commandGets++;
+        return reply(200, this.commands);
+      }
       if (method === 'PUT') {
         this.commandPuts++;
         this.commands = (body as Array<Record<string, unknown>>).map((c) => ({
-          id: snowflake(), application_id: this.applicationId, version: snowflake(), default_member_permissions: null,
-          type: 1, nsfw: false, integration_types: [0], contexts: null, name_localizations: null, description_localizations: null, ...c,
+          id: snowflake(),
+          application_id: this.applicationId,
+          version: snowflake(),
+          default_member_permissions: null,
+          type: 1,
+          nsfw: false,
+          integration_types: [0],
+          contexts: null,
+          name_localizations: null,
+          description_localizations: null,
+          ...c,
         }));
         return reply(200, this.commands);
       }
@@ -253,21 +314,33 @@ export class DiscordFake {
     if (failure) {
       if (failure.status === 429) {
         const s = failure.retryAfterS ?? 1;
-        return reply(429, { message: 'You are being rate limited.', retry_after: s, global: false }, { 'retry-after': String(s), 'x-ratelimit-scope': 'user' });
+        return reply(
+          429,
+          { message: 'You are being rate limited.', retry_after: s, global: false },
+          { 'retry-after': String(s), 'x-ratelimit-scope': 'user' },
+        );
       }
-      const known: Record<number, unknown> = { 403: { message: 'Missing Access', code: 50001 }, 404: { message: 'Unknown Channel', code: 10003 }, 400: { message: 'Invalid Form Body', code: 50035 } };
+      const known: Record<number, unknown> = {
+        403: { message: 'Missing Access', code: 50001 },
+        404: { message: 'Unknown Channel', code: 10003 },
+        400: { message: 'Invalid Form Body', code: 50035 },
+      };
       return reply(failure.status, known[failure.status] ?? { message: 'Internal Server Error', code: 0 });
     }
     const payload = (body ?? {}) as { content?: string; components?: unknown[] };
     if (hook) {
-      if (hook[1] !== this.applicationId || !interaction) return reply(404, { message: 'Unknown Webhook', code: 10015 });
+      if (hook[1] !== this.applicationId || !interaction)
+        return reply(404, { message: 'Unknown Webhook', code: 10015 });
       if (interaction.expired) return reply(401, { message: 'Invalid Webhook Token', code: 50027 });
-      if (method === 'PATCH' && hook[3]) return reply(200, this.messageJson(this.write(this.original(interaction), payload, 'webhook', files)));
-      if (method === 'POST' && !hook[3]) return reply(200, this.messageJson(this.write(this.create(interaction.channelId), payload, 'webhook', files)));
+      if (method === 'PATCH' && hook[3])
+        return reply(200, this.messageJson(this.write(this.original(interaction), payload, 'webhook', files)));
+      if (method === 'POST' && !hook[3])
+        return reply(200, this.messageJson(this.write(this.create(interaction.channelId), payload, 'webhook', files)));
       return reply(405, { message: '405: Method Not Allowed', code: 0 });
     }
     if (!bot) return unauthorized();
-    if (method === 'POST' && !chan![2]) return reply(200, this.messageJson(this.write(this.create(channelId!), payload, 'bot', files)));
+    if (method === 'POST' && !chan![2])
+      return reply(200, this.messageJson(this.write(this.create(channelId!), payload, 'bot', files)));
     if (method === 'PATCH' && chan![2]) {
       const msg = this.messages.find((x) => x.id === chan![2] && x.channelId === channelId);
       if (!msg) return reply(404, { message: 'Unknown Message', code: 10008 });
@@ -282,7 +355,16 @@ export class DiscordFake {
 
   private create(channelId: string): FakeDiscordMessage {
     const parent = this.channels.get(channelId)?.parent;
-    const msg: FakeDiscordMessage = { id: snowflake(), channelId, conversation: parent ?? channelId, thread: parent ? channelId : undefined, versions: [], via: [], components: [], files: [] };
+    const msg: FakeDiscordMessage = {
+      id: snowflake(),
+      channelId,
+      conversation: parent ?? channelId,
+      thread: parent ? channelId : undefined,
+      versions: [],
+      via: [],
+      components: [],
+      files: [],
+    };
     this.messages.push(msg);
     return msg;
   }
@@ -297,32 +379,63 @@ export class DiscordFake {
     return msg;
   }
 
-  private write(msg: FakeDiscordMessage, payload: { content?: string; components?: unknown[] }, via: 'webhook' | 'bot', files: Array<{ name: string; text: string }>): FakeDiscordMessage {
+  private write(
+    msg: FakeDiscordMessage,
+    payload: { content?: string; components?: unknown[] },
+    via: 'webhook' | 'bot',
+    files: Array<{ name: string; text: string }>,
+  ): FakeDiscordMessage {
     msg.versions.push(payload.content ?? msg.versions.at(-1) ?? '');
     msg.via.push(via);
     if (payload.components) msg.components = payload.components;
-    if (files.length) { msg.files.push(...files); msg.attachment = true; }
+    if (files.length) {
+      msg.files.push(...files);
+      msg.attachment = true;
+    }
     return msg;
   }
 
   /** A message as the API returns it. */
   messageJson(msg: FakeDiscordMessage): Record<string, unknown> {
     return {
-      id: msg.id, channel_id: msg.channelId, type: 0, content: msg.versions.at(-1) ?? '', components: msg.components,
-      author: { id: this.applicationId, username: 'switchboard', discriminator: '0', bot: true, avatar: null, global_name: null },
-      timestamp: new Date().toISOString(), edited_timestamp: null, tts: false, mention_everyone: false, mentions: [], mention_roles: [],
-      attachments: msg.files.map((f, n) => ({ id: String(n), filename: f.name, size: f.text.length })), embeds: [], pinned: false, flags: 0,
+      id: msg.id,
+      channel_id: msg.channelId,
+      type: 0,
+      content: msg.versions.at(-1) ?? '',
+      components: msg.components,
+      author: {
+        id: this.applicationId,
+        username: 'switchboard',
+        discriminator: '0',
+        bot: true,
+        avatar: null,
+        global_name: null,
+      },
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      attachments: msg.files.map((f, n) => ({ id: String(n), filename: f.name, size: f.text.length })),
+      embeds: [],
+      pinned: false,
+      flags: 0,
     };
   }
 }
 
 /** Parses JSON or multipart (payload_json + files[n]) request bodies. */
-async function parseBody(raw: Buffer, contentType: string | undefined): Promise<{ body: unknown; files: Array<{ name: string; text: string }> }> {
+async function parseBody(
+  raw: Buffer,
+  contentType: string | undefined,
+): Promise<{ body: unknown; files: Array<{ name: string; text: string }> }> {
   if (!raw.length) return { body: undefined, files: [] };
   if (contentType?.startsWith('multipart/form-data')) {
     const form = await new Response(raw, { headers: { 'content-type': contentType } }).formData();
     const files: Array<{ name: string; text: string }> = [];
-    for (const [key, v] of form.entries()) if (key.startsWith('files[') && typeof v !== 'string') files.push({ name: v.name, text: await v.text() });
+    for (const [key, v] of form.entries())
+      if (key.startsWith('files[') && typeof v !== 'string') files.push({ name: v.name, text: await v.text() });
     const json = form.get('payload_json');
     return { body: typeof json === 'string' ? JSON.parse(json) : {}, files };
   }

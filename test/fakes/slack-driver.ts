@@ -19,7 +19,9 @@ export function slackSetup(transport: 'http' | 'socket' = 'http') {
     return holder.frontend;
   };
   const env = {
-    SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SECRET, ...(transport === 'socket' ? { SLACK_APP_TOKEN: APP_TOKEN } : {}),
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SECRET,
+    ...(transport === 'socket' ? { SLACK_APP_TOKEN: APP_TOKEN } : {}),
     HUB_ADMINS: 'web:admin,test:admin,slack:U_ADMIN',
   };
   return { fake, holder, factory, env: () => ({ ...env, SLACK_API_URL: fake.apiUrl }) };
@@ -33,7 +35,12 @@ export interface SlackDriver extends PlatformDriver {
 /** The contract driver: `say` with a thread is an app_mention in that thread; without, a direct message (im). */
 export function slackDriver(): SlackDriver {
   const s = slackSetup('http');
-  const toFake = (m: SlackFakeMessage): FakeMessage => ({ id: m.ts, conversation: m.channel, thread: m.thread, versions: [...m.versions] });
+  const toFake = (m: SlackFakeMessage): FakeMessage => ({
+    id: m.ts,
+    conversation: m.channel,
+    thread: m.thread,
+    versions: [...m.versions],
+  });
   const messages = (conversation: string) => s.fake.inChannel(conversation).map(toFake);
   return {
     fake: s.fake,
@@ -46,19 +53,30 @@ export function slackDriver(): SlackDriver {
     },
     async say(conversation, text, opts = {}) {
       const user = opts.user?.replace(/^slack:/, '');
-      const r = opts.thread ? await s.fake.mention(conversation, text, { thread: opts.thread, user }) : await s.fake.directMessage(conversation, text, { user });
+      const r = opts.thread
+        ? await s.fake.mention(conversation, text, { thread: opts.thread, user })
+        : await s.fake.directMessage(conversation, text, { user });
       if (r.answer.status !== 200) throw new Error(`the hub answered ${r.answer.status}: ${r.answer.text}`);
     },
     messages,
     allMessages: () => s.fake.messages.map(toFake),
     waitFor(conversation, pred, timeoutMs = 30_000) {
-      return s.fake.until(() => { const all = messages(conversation); return pred(all) ? all : undefined; }, timeoutMs, `messages in ${conversation}`);
+      return s.fake.until(
+        () => {
+          const all = messages(conversation);
+          return pred(all) ? all : undefined;
+        },
+        timeoutMs,
+        `messages in ${conversation}`,
+      );
     },
     failNextOutbound(status, retryAfterS) {
       s.fake.failNext({ status, retryAfterS });
     },
     outboundCalls() {
-      return s.fake.calls.filter((c) => c.method === 'chat.postMessage' || c.method === 'chat.update').map((c) => ({ at: c.at, status: c.status, conversation: c.channel }));
+      return s.fake.calls
+        .filter((c) => c.method === 'chat.postMessage' || c.method === 'chat.update')
+        .map((c) => ({ at: c.at, status: c.status, conversation: c.channel }));
     },
     stop: () => s.fake.stop(),
   };

@@ -62,7 +62,9 @@ export class SlackFake {
   /** Bodies POSTed to response_url endpoints (ephemeral answers to commands and buttons). */
   readonly responses: Array<{ id: string; body: Record<string, unknown>; at: number }> = [];
   /** Where the hub receives Slack's HTTP requests (HTTP transport). */
-  hubUrl: () => string = () => { throw new Error('hubUrl is not set'); };
+  hubUrl: () => string = () => {
+    throw new Error('hubUrl is not set');
+  };
   readonly botUserId: string;
   readonly botId: string;
   private server?: Server;
@@ -92,10 +94,15 @@ export class SlackFake {
   }
 
   async start(): Promise<void> {
-    this.server = createServer((req, res) => { void this.route(req, res); });
+    this.server = createServer((req, res) => {
+      void this.route(req, res);
+    });
     this.wss = new WebSocketServer({ noServer: true });
     this.server.on('upgrade', (req, socket, head) => {
-      if (!req.url?.startsWith('/socket')) { socket.destroy(); return; }
+      if (!req.url?.startsWith('/socket')) {
+        socket.destroy();
+        return;
+      }
       this.wss!.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
@@ -131,11 +138,30 @@ export class SlackFake {
     return new Promise((resolve, reject) => {
       const check = () => {
         let v: T | undefined;
-        try { v = probe(); } catch (err) { done(); reject(err); return; }
-        if (v !== undefined) { done(); resolve(v); }
+        try {
+          v = probe();
+        } catch (err) {
+          done();
+          reject(err);
+          return;
+        }
+        if (v !== undefined) {
+          done();
+          resolve(v);
+        }
       };
-      const done = () => { clearTimeout(timer); this.listeners.delete(check); };
-      const timer = setTimeout(() => { done(); reject(new Error(`Slack fake: timed out after ${timeoutMs} ms waiting for ${what}; messages: ${JSON.stringify(this.messages.map((m) => [m.channel, m.thread, m.versions.at(-1)?.slice(0, 80)]))}`)); }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.listeners.delete(check);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(
+          new Error(
+            `Slack fake: timed out after ${timeoutMs} ms waiting for ${what}; messages: ${JSON.stringify(this.messages.map((m) => [m.channel, m.thread, m.versions.at(-1)?.slice(0, 80)]))}`,
+          ),
+        );
+      }, timeoutMs);
       this.listeners.add(check);
       check();
     });
@@ -153,82 +179,182 @@ export class SlackFake {
   }
 
   /** POSTs a raw body to the hub, signed unless `signature` overrides it. */
-  async post(body: string, contentType: string, opts: { timestamp?: number; signature?: string; retryNum?: number; secret?: string } = {}): Promise<HubAnswer> {
+  async post(
+    body: string,
+    contentType: string,
+    opts: { timestamp?: number; signature?: string; retryNum?: number; secret?: string } = {},
+  ): Promise<HubAnswer> {
     const timestamp = opts.timestamp ?? Math.floor(Date.now() / 1000);
     const headers: Record<string, string> = {
-      'content-type': contentType, 'x-slack-request-timestamp': String(timestamp),
+      'content-type': contentType,
+      'x-slack-request-timestamp': String(timestamp),
       'x-slack-signature': opts.signature ?? this.sign(body, timestamp, opts.secret),
     };
-    if (opts.retryNum !== undefined) Object.assign(headers, { 'x-slack-retry-num': String(opts.retryNum), 'x-slack-retry-reason': 'http_timeout' });
+    if (opts.retryNum !== undefined)
+      Object.assign(headers, { 'x-slack-retry-num': String(opts.retryNum), 'x-slack-retry-reason': 'http_timeout' });
     const res = await fetch(this.hubUrl(), { method: 'POST', headers, body });
     const text = await res.text();
     let json: unknown;
-    try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
     return { status: res.status, text, json };
   }
 
   /** Delivers an Events API callback for `event`; returns its event_id and the hub's answer. */
-  async sendEvent(event: Record<string, unknown>, opts: { eventId?: string; retryNum?: number; timestamp?: number; signature?: string } = {}): Promise<{ eventId: string; answer: HubAnswer }> {
+  async sendEvent(
+    event: Record<string, unknown>,
+    opts: { eventId?: string; retryNum?: number; timestamp?: number; signature?: string } = {},
+  ): Promise<{ eventId: string; answer: HubAnswer }> {
     const eventId = opts.eventId ?? `Ev${randomBytes(5).toString('hex').toUpperCase()}`;
     const body = {
-      token: 'legacy-token', team_id: TEAM, api_app_id: 'A0FAKE', type: 'event_callback', event_id: eventId,
-      event_time: Math.floor(Date.now() / 1000), event: { team: TEAM, event_ts: event.ts, ...event },
-      authorizations: [{ team_id: TEAM, user_id: this.botUserId, is_bot: true, enterprise_id: null, is_enterprise_install: false }],
+      token: 'legacy-token',
+      team_id: TEAM,
+      api_app_id: 'A0FAKE',
+      type: 'event_callback',
+      event_id: eventId,
+      event_time: Math.floor(Date.now() / 1000),
+      event: { team: TEAM, event_ts: event.ts, ...event },
+      authorizations: [
+        { team_id: TEAM, user_id: this.botUserId, is_bot: true, enterprise_id: null, is_enterprise_install: false },
+      ],
       is_ext_shared_channel: false,
     };
     if (this.opts.transport === 'socket') {
-      return { eventId, answer: await this.envelope('events_api', body, { retry_attempt: opts.retryNum ?? 0, retry_reason: opts.retryNum ? 'timeout' : '' }) };
+      return {
+        eventId,
+        answer: await this.envelope('events_api', body, {
+          retry_attempt: opts.retryNum ?? 0,
+          retry_reason: opts.retryNum ? 'timeout' : '',
+        }),
+      };
     }
     return { eventId, answer: await this.post(JSON.stringify(body), 'application/json', opts) };
   }
 
   /** A user mentions the bot in a channel (in `thread` when given); returns the mention's ts. */
-  async mention(channel: string, text: string, opts: { user?: string; thread?: string; eventId?: string; retryNum?: number } = {}): Promise<{ ts: string; eventId: string; answer: HubAnswer }> {
+  async mention(
+    channel: string,
+    text: string,
+    opts: { user?: string; thread?: string; eventId?: string; retryNum?: number } = {},
+  ): Promise<{ ts: string; eventId: string; answer: HubAnswer }> {
     const ts = this.nextTs();
-    const r = await this.sendEvent({ type: 'app_mention', user: opts.user ?? 'U_ALICE', text: `<@${this.botUserId}> ${text}`, ts, channel, ...(opts.thread ? { thread_ts: opts.thread } : {}) }, opts);
+    const r = await this.sendEvent(
+      {
+        type: 'app_mention',
+        user: opts.user ?? 'U_ALICE',
+        text: `<@${this.botUserId}> ${text}`,
+        ts,
+        channel,
+        ...(opts.thread ? { thread_ts: opts.thread } : {}),
+      },
+      opts,
+    );
     return { ts, ...r };
   }
 
   /** A user writes to the bot in a direct message channel. */
-  async directMessage(channel: string, text: string, opts: { user?: string; thread?: string; extra?: Record<string, unknown> } = {}): Promise<{ ts: string; eventId: string; answer: HubAnswer }> {
+  async directMessage(
+    channel: string,
+    text: string,
+    opts: { user?: string; thread?: string; extra?: Record<string, unknown> } = {},
+  ): Promise<{ ts: string; eventId: string; answer: HubAnswer }> {
     const ts = this.nextTs();
-    const r = await this.sendEvent({ type: 'message', channel_type: 'im', user: opts.user ?? 'U_ALICE', text, ts, channel, ...(opts.thread ? { thread_ts: opts.thread } : {}), ...opts.extra });
+    const r = await this.sendEvent({
+      type: 'message',
+      channel_type: 'im',
+      user: opts.user ?? 'U_ALICE',
+      text,
+      ts,
+      channel,
+      ...(opts.thread ? { thread_ts: opts.thread } : {}),
+      ...opts.extra,
+    });
     return { ts, ...r };
   }
 
   /** A user runs a slash command; returns its response_url id and the hub's answer. */
-  async command(command: string, text: string, opts: { channel?: string; user?: string; triggerId?: string } = {}): Promise<{ responseId: string; triggerId: string; answer: HubAnswer }> {
+  async command(
+    command: string,
+    text: string,
+    opts: { channel?: string; user?: string; triggerId?: string } = {},
+  ): Promise<{ responseId: string; triggerId: string; answer: HubAnswer }> {
     const responseId = `r${++this.counter}`;
     const triggerId = opts.triggerId ?? `${Date.now()}.${randomBytes(4).toString('hex')}`;
     const fields = {
-      token: 'legacy-token', team_id: TEAM, team_domain: 'fake', channel_id: opts.channel ?? 'C_GENERAL', channel_name: 'general',
-      user_id: opts.user ?? 'U_ALICE', user_name: 'alice', command, text, api_app_id: 'A0FAKE', is_enterprise_install: 'false',
-      response_url: `${this.base}/respond/${responseId}`, trigger_id: triggerId,
+      token: 'legacy-token',
+      team_id: TEAM,
+      team_domain: 'fake',
+      channel_id: opts.channel ?? 'C_GENERAL',
+      channel_name: 'general',
+      user_id: opts.user ?? 'U_ALICE',
+      user_name: 'alice',
+      command,
+      text,
+      api_app_id: 'A0FAKE',
+      is_enterprise_install: 'false',
+      response_url: `${this.base}/respond/${responseId}`,
+      trigger_id: triggerId,
     };
-    const answer = this.opts.transport === 'socket'
-      ? await this.envelope('slash_commands', fields, { accepts_response_payload: true })
-      : await this.post(new URLSearchParams(fields).toString(), 'application/x-www-form-urlencoded');
+    const answer =
+      this.opts.transport === 'socket'
+        ? await this.envelope('slash_commands', fields, { accepts_response_payload: true })
+        : await this.post(new URLSearchParams(fields).toString(), 'application/x-www-form-urlencoded');
     return { responseId, triggerId, answer };
   }
 
   /** A user presses a button of a message the bot posted. */
-  async press(message: SlackFakeMessage, actionId: string, opts: { user?: string; actionTs?: string } = {}): Promise<{ responseId: string; answer: HubAnswer }> {
+  async press(
+    message: SlackFakeMessage,
+    actionId: string,
+    opts: { user?: string; actionTs?: string } = {},
+  ): Promise<{ responseId: string; answer: HubAnswer }> {
     const button = buttonsOf(message).find((b) => b.action_id === actionId);
     if (!button) throw new Error(`message ${message.ts} has no button ${actionId}`);
     const responseId = `r${++this.counter}`;
     const user = opts.user ?? 'U_ALICE';
     const payload = {
-      type: 'block_actions', user: { id: user, username: user.toLowerCase(), team_id: TEAM }, api_app_id: 'A0FAKE', token: 'legacy-token',
+      type: 'block_actions',
+      user: { id: user, username: user.toLowerCase(), team_id: TEAM },
+      api_app_id: 'A0FAKE',
+      token: 'legacy-token',
       container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
-      trigger_id: `${Date.now()}.${randomBytes(4).toString('hex')}`, team: { id: TEAM, domain: 'fake' }, enterprise: null, is_enterprise_install: false,
+      trigger_id: `${Date.now()}.${randomBytes(4).toString('hex')}`,
+      team: { id: TEAM, domain: 'fake' },
+      enterprise: null,
+      is_enterprise_install: false,
       channel: { id: message.channel, name: 'general' },
-      message: { type: 'message', ts: message.ts, ...(message.thread ? { thread_ts: message.thread } : {}), text: message.versions.at(-1), user: this.botUserId, bot_id: this.botId, blocks: message.blocks },
-      state: { values: {} }, response_url: `${this.base}/respond/${responseId}`,
-      actions: [{ action_id: actionId, block_id: button.block_id, text: button.text, value: button.value, type: 'button', action_ts: opts.actionTs ?? this.nextTs() }],
+      message: {
+        type: 'message',
+        ts: message.ts,
+        ...(message.thread ? { thread_ts: message.thread } : {}),
+        text: message.versions.at(-1),
+        user: this.botUserId,
+        bot_id: this.botId,
+        blocks: message.blocks,
+      },
+      state: { values: {} },
+      response_url: `${this.base}/respond/${responseId}`,
+      actions: [
+        {
+          action_id: actionId,
+          block_id: button.block_id,
+          text: button.text,
+          value: button.value,
+          type: 'button',
+          action_ts: opts.actionTs ?? this.nextTs(),
+        },
+      ],
     };
-    const answer = this.opts.transport === 'socket'
-      ? await this.envelope('interactive', payload, { accepts_response_payload: false })
-      : await this.post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), 'application/x-www-form-urlencoded');
+    const answer =
+      this.opts.transport === 'socket'
+        ? await this.envelope('interactive', payload, { accepts_response_payload: false })
+        : await this.post(
+            new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
+            'application/x-www-form-urlencoded',
+          );
     return { responseId, answer };
   }
 
@@ -238,7 +364,10 @@ export class SlackFake {
     const id = randomBytes(8).toString('hex');
     const acked = new Promise<unknown>((resolve) => this.acks.set(id, resolve));
     ws.send(JSON.stringify({ envelope_id: id, type, payload, accepts_response_payload: false, ...extra }));
-    const ack = await Promise.race([acked, new Promise((_r, reject) => setTimeout(() => reject(new Error(`no ack for envelope ${type}`)), 10_000).unref())]);
+    const ack = await Promise.race([
+      acked,
+      new Promise((_r, reject) => setTimeout(() => reject(new Error(`no ack for envelope ${type}`)), 10_000).unref()),
+    ]);
     return { status: 200, text: JSON.stringify(ack ?? {}), json: ack };
   }
 
@@ -247,11 +376,25 @@ export class SlackFake {
     ws.on('message', (data) => {
       try {
         const msg = JSON.parse(String(data)) as { envelope_id?: string; payload?: unknown };
-        if (msg.envelope_id) { this.acks.get(msg.envelope_id)?.(msg.payload); this.acks.delete(msg.envelope_id); }
-      } catch { /* not JSON: ignored like Slack would */ }
+        if (msg.envelope_id) {
+          this.acks.get(msg.envelope_id)?.(msg.payload);
+          this.acks.delete(msg.envelope_id);
+        }
+      } catch {
+        /* not JSON: ignored like Slack would */
+      }
     });
-    ws.on('close', () => { if (this.socket === ws) this.socket = undefined; });
-    ws.send(JSON.stringify({ type: 'hello', num_connections: 1, connection_info: { app_id: 'A0FAKE' }, debug_info: { host: 'fake' } }));
+    ws.on('close', () => {
+      if (this.socket === ws) this.socket = undefined;
+    });
+    ws.send(
+      JSON.stringify({
+        type: 'hello',
+        num_connections: 1,
+        connection_info: { app_id: 'A0FAKE' },
+        debug_info: { host: 'fake' },
+      }),
+    );
     this.changed();
   }
 
@@ -261,34 +404,62 @@ export class SlackFake {
     const raw = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname.startsWith('/respond/')) {
-      this.responses.push({ id: url.pathname.slice('/respond/'.length), body: JSON.parse(raw || '{}'), at: Date.now() });
+      this.responses.push({
+        id: url.pathname.slice('/respond/'.length),
+        body: JSON.parse(raw || '{}'),
+        at: Date.now(),
+      });
       this.changed();
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       return;
     }
-    if (!url.pathname.startsWith('/api/')) { res.writeHead(404).end(); return; }
+    if (!url.pathname.startsWith('/api/')) {
+      res.writeHead(404).end();
+      return;
+    }
     const method = url.pathname.slice('/api/'.length);
     const args = parseArgs(raw, String(req.headers['content-type'] ?? ''));
     const token = String(req.headers.authorization ?? '').replace(/^Bearer /, '') || String(args.token ?? '');
     const reply = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) => {
-      this.calls.push({ method, at: Date.now(), status, channel: args.channel as string | undefined, error: body.ok ? undefined : String(body.error) });
-      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers }).end(JSON.stringify(body));
+      this.calls.push({
+        method,
+        at: Date.now(),
+        status,
+        channel: args.channel as string | undefined,
+        error: body.ok ? undefined : String(body.error),
+      });
+      res
+        .writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers })
+        .end(JSON.stringify(body));
       this.changed();
     };
     const wanted = method === 'apps.connections.open' ? this.opts.appToken : this.opts.botToken;
-    if (!wanted || token !== wanted) { reply(200, { ok: false, error: 'invalid_auth' }); return; }
+    if (!wanted || token !== wanted) {
+      reply(200, { ok: false, error: 'invalid_auth' });
+      return;
+    }
     if (OUTBOUND.has(method)) {
       const i = this.failures.findIndex((x) => !x.channel || x.channel === args.channel);
       const f = i >= 0 ? this.failures.splice(i, 1)[0] : undefined;
       if (f) {
-        if (f.status === 429) reply(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(f.retryAfterS ?? 1) });
-        else reply(f.status, { ok: false, error: f.error ?? (f.status >= 500 ? 'internal_error' : 'channel_not_found') });
+        if (f.status === 429)
+          reply(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(f.retryAfterS ?? 1) });
+        else
+          reply(f.status, { ok: false, error: f.error ?? (f.status >= 500 ? 'internal_error' : 'channel_not_found') });
         return;
       }
     }
     switch (method) {
       case 'auth.test':
-        reply(200, { ok: true, url: 'https://fake.slack.com/', team: 'Fake', user: 'switchboard', team_id: TEAM, user_id: this.botUserId, bot_id: this.botId });
+        reply(200, {
+          ok: true,
+          url: 'https://fake.slack.com/',
+          team: 'Fake',
+          user: 'switchboard',
+          team_id: TEAM,
+          user_id: this.botUserId,
+          bot_id: this.botId,
+        });
         return;
       case 'apps.connections.open':
         reply(200, { ok: true, url: `${this.base.replace('http:', 'ws:')}/socket` });
@@ -297,18 +468,45 @@ export class SlackFake {
         const d = this.delays.findIndex((x) => !x.channel || x.channel === args.channel);
         if (d >= 0) await new Promise((r) => setTimeout(r, this.delays.splice(d, 1)[0]!.ms));
         const problem = checkMessage(args, true);
-        if (problem) { reply(200, { ok: false, error: problem }); return; }
+        if (problem) {
+          reply(200, { ok: false, error: problem });
+          return;
+        }
         const ts = this.nextTs();
         const thread = args.thread_ts ? String(args.thread_ts) : undefined;
-        this.messages.push({ ts, channel: String(args.channel), thread, versions: [unescape(String(args.text ?? ''))], blocks: blocksOf(args) ?? [] });
-        reply(200, { ok: true, channel: args.channel, ts, message: { type: 'message', text: args.text, user: this.botUserId, bot_id: this.botId, ts, ...(thread ? { thread_ts: thread } : {}) } });
+        this.messages.push({
+          ts,
+          channel: String(args.channel),
+          thread,
+          versions: [unescape(String(args.text ?? ''))],
+          blocks: blocksOf(args) ?? [],
+        });
+        reply(200, {
+          ok: true,
+          channel: args.channel,
+          ts,
+          message: {
+            type: 'message',
+            text: args.text,
+            user: this.botUserId,
+            bot_id: this.botId,
+            ts,
+            ...(thread ? { thread_ts: thread } : {}),
+          },
+        });
         return;
       }
       case 'chat.update': {
         const m = this.messages.find((x) => x.channel === args.channel && x.ts === args.ts);
-        if (!m) { reply(200, { ok: false, error: 'message_not_found' }); return; }
+        if (!m) {
+          reply(200, { ok: false, error: 'message_not_found' });
+          return;
+        }
         const problem = checkMessage(args, false);
-        if (problem) { reply(200, { ok: false, error: problem }); return; }
+        if (problem) {
+          reply(200, { ok: false, error: problem });
+          return;
+        }
         m.versions.push(unescape(String(args.text ?? '')));
         const blocks = blocksOf(args);
         if (blocks) m.blocks = blocks;
@@ -326,10 +524,19 @@ export class SlackFake {
 }
 
 /** The buttons of a recorded message. */
-export function buttonsOf(m: SlackFakeMessage): Array<{ action_id: string; value: string; block_id: string; text: unknown }> {
-  return m.blocks.filter((b) => b.type === 'actions').flatMap((b) => ((b.elements as Array<Record<string, unknown>>) ?? []).map((e) => ({
-    action_id: String(e.action_id), value: String(e.value), block_id: String(b.block_id ?? ''), text: e.text,
-  })));
+export function buttonsOf(
+  m: SlackFakeMessage,
+): Array<{ action_id: string; value: string; block_id: string; text: unknown }> {
+  return m.blocks
+    .filter((b) => b.type === 'actions')
+    .flatMap((b) =>
+      ((b.elements as Array<Record<string, unknown>>) ?? []).map((e) => ({
+        action_id: String(e.action_id),
+        value: String(e.value),
+        block_id: String(b.block_id ?? ''),
+        text: e.text,
+      })),
+    );
 }
 
 function parseArgs(raw: string, contentType: string): Record<string, unknown> {

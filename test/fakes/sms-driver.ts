@@ -21,7 +21,10 @@ export class SmsDriver implements PlatformDriver {
     this.fake = await TwilioFake.start();
     this.redis = createRedis(redisUrl());
     return {
-      factory: (deps: Parameters<typeof createSmsFrontend>[0]) => { this.http = deps.http; return createSmsFrontend(deps, { redis: this.redis }); },
+      factory: (deps: Parameters<typeof createSmsFrontend>[0]) => {
+        this.http = deps.http;
+        return createSmsFrontend(deps, { redis: this.redis });
+      },
       env: this.fake.env(),
     };
   }
@@ -55,10 +58,18 @@ export class SmsDriver implements PlatformDriver {
   }
 
   allMessages(): FakeMessage[] {
-    return this.fake.sent.map((m) => ({ id: m.id, conversation: this.conversationOf(m.to) ?? m.to, versions: [m.body] }));
+    return this.fake.sent.map((m) => ({
+      id: m.id,
+      conversation: this.conversationOf(m.to) ?? m.to,
+      versions: [m.body],
+    }));
   }
 
-  async waitFor(conversation: string, pred: (all: FakeMessage[]) => boolean, timeoutMs = 20_000): Promise<FakeMessage[]> {
+  async waitFor(
+    conversation: string,
+    pred: (all: FakeMessage[]) => boolean,
+    timeoutMs = 20_000,
+  ): Promise<FakeMessage[]> {
     await this.fake.waitFor(this.number(conversation), () => pred(this.messages(conversation)), timeoutMs);
     return this.messages(conversation);
   }

@@ -7,7 +7,8 @@ import { TelegramFake, type TgChat } from './telegram-fake.ts';
 /** Fast settings for tests: no per-chat pacing, short long polls, 1 s retry_after honoured in place. */
 export const TELEGRAM_FAST: TelegramFrontendOptions = {
   throttle: { global: {}, group: { maxConcurrent: 1 }, out: { maxConcurrent: 1 } },
-  pollingTimeoutSeconds: 2, maxRetryDelaySeconds: 2,
+  pollingTimeoutSeconds: 2,
+  maxRetryDelaySeconds: 2,
 };
 /** The Telegram frontend with the fast test settings. */
 export const telegramFactory = (deps: FrontendDeps) => createTelegramFrontend(deps, TELEGRAM_FAST);
@@ -49,24 +50,45 @@ export class TelegramDriver implements PlatformDriver {
 
   messages(conversation: string): FakeMessage[] {
     return this.fake.messages(this.idOf(conversation, 2_000_000)).map((m) => ({
-      id: String(m.messageId), conversation, versions: [...m.versions],
-      thread: m.threadId === undefined ? undefined : this.names.get(m.threadId) ?? String(m.threadId),
+      id: String(m.messageId),
+      conversation,
+      versions: [...m.versions],
+      thread: m.threadId === undefined ? undefined : (this.names.get(m.threadId) ?? String(m.threadId)),
     }));
   }
 
   allMessages(): FakeMessage[] {
-    return this.fake.posted.map((m) => ({ id: String(m.messageId), conversation: this.names.get(m.chatId) ?? String(m.chatId), versions: [...m.versions] }));
+    return this.fake.posted.map((m) => ({
+      id: String(m.messageId),
+      conversation: this.names.get(m.chatId) ?? String(m.chatId),
+      versions: [...m.versions],
+    }));
   }
 
   waitFor(conversation: string, pred: (all: FakeMessage[]) => boolean, timeoutMs = 20_000) {
-    return this.fake.until(() => { const all = this.messages(conversation); return pred(all) ? all : undefined; }, timeoutMs, `messages in ${conversation}`);
+    return this.fake.until(
+      () => {
+        const all = this.messages(conversation);
+        return pred(all) ? all : undefined;
+      },
+      timeoutMs,
+      `messages in ${conversation}`,
+    );
   }
 
-  failNextOutbound(status: number, retryAfterS?: number) { this.fake.failNext(status, retryAfterS); }
+  failNextOutbound(status: number, retryAfterS?: number) {
+    this.fake.failNext(status, retryAfterS);
+  }
 
   outboundCalls() {
-    return this.fake.outbound.map((c) => ({ at: c.at, status: c.status, conversation: c.chatId === undefined ? undefined : this.names.get(c.chatId) }));
+    return this.fake.outbound.map((c) => ({
+      at: c.at,
+      status: c.status,
+      conversation: c.chatId === undefined ? undefined : this.names.get(c.chatId),
+    }));
   }
 
-  async stop() { await this.fake?.stop(); }
+  async stop() {
+    await this.fake?.stop();
+  }
 }

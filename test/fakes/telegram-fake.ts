@@ -32,21 +32,35 @@ export interface TgChat {
 
 const OUTBOUND = new Set(['sendMessage', 'editMessageText', 'sendDocument']);
 const FAIL_TEXT: Record<number, string> = {
-  400: 'Bad Request: chat not found', 403: 'Forbidden: bot was blocked by the user', 404: 'Not Found',
-  500: 'Internal Server Error', 502: 'Bad Gateway',
+  400: 'Bad Request: chat not found',
+  403: 'Forbidden: bot was blocked by the user',
+  404: 'Not Found',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
 };
 
 type Reply = { status: number; body: unknown };
 const ok = (result: unknown): Reply => ({ status: 200, body: { ok: true, result } });
-const fail = (status: number, description: string, parameters?: Record<string, unknown>): Reply => ({ status, body: { ok: false, error_code: status, description, ...(parameters ? { parameters } : {}) } });
+const fail = (status: number, description: string, parameters?: Record<string, unknown>): Reply => ({
+  status,
+  body: { ok: false, error_code: status, description, ...(parameters ? { parameters } : {}) },
+});
 
 /** The fake Bot API server: records what the bot posts, feeds updates to getUpdates, fails calls on request. */
 export class TelegramFake {
   /** The bot as getMe describes it. */
   readonly me: UserFromGetMe = {
-    id: 900001, is_bot: true, first_name: 'Switchboard', username: 'SwitchboardTestBot',
-    can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false,
-    can_connect_to_business: false, has_main_web_app: false, has_topics_enabled: false, allows_users_to_create_topics: false,
+    id: 900001,
+    is_bot: true,
+    first_name: 'Switchboard',
+    username: 'SwitchboardTestBot',
+    can_join_groups: true,
+    can_read_all_group_messages: false,
+    supports_inline_queries: false,
+    can_connect_to_business: false,
+    has_main_web_app: false,
+    has_topics_enabled: false,
+    allows_users_to_create_topics: false,
   } as UserFromGetMe;
   /** Every API call received, in order. */
   readonly calls: Array<{ method: string; payload: Record<string, unknown>; at: number }> = [];
@@ -68,7 +82,10 @@ export class TelegramFake {
   private readonly listeners = new Set<() => void>();
   private url_ = '';
 
-  private constructor(readonly token: string, private readonly maxHoldMs: number) {}
+  private constructor(
+    readonly token: string,
+    private readonly maxHoldMs: number,
+  ) {}
 
   /** Starts a fake on 127.0.0.1 with a random port. `maxHoldMs` caps how long getUpdates holds a long poll. */
   static async start(opts: { token?: string; maxHoldMs?: number } = {}): Promise<TelegramFake> {
@@ -80,7 +97,9 @@ export class TelegramFake {
   }
 
   /** The API root to give grammY (TELEGRAM_API_ROOT). */
-  get url(): string { return this.url_; }
+  get url(): string {
+    return this.url_;
+  }
 
   /** Messages the bot posted in a chat, oldest first. */
   messages(chatId: number): TgMessage[] {
@@ -102,14 +121,21 @@ export class TelegramFake {
 
   /** A user's text message (a `/command` gets its bot_command entity, `@mentions` their mention entities). */
   textUpdate(chat: TgChat, fromId: number, text: string, opts: { threadId?: number } = {}): Update {
-    const entities = [...text.matchAll(/@\w+/g)].map((m) => ({ type: 'mention' as const, offset: m.index, length: m[0].length }));
+    const entities = [...text.matchAll(/@\w+/g)].map((m) => ({
+      type: 'mention' as const,
+      offset: m.index,
+      length: m[0].length,
+    }));
     const cmd = /^\/\S+/.exec(text);
     if (cmd) entities.unshift({ type: 'bot_command' as never, offset: 0, length: cmd[0].length });
     return {
       update_id: this.nextUpdateId++,
       message: {
-        message_id: this.bumpMessageId(chat.id), date: Math.floor(Date.now() / 1000), chat: chat as never,
-        from: { id: fromId, is_bot: false, first_name: `User${fromId}` }, text,
+        message_id: this.bumpMessageId(chat.id),
+        date: Math.floor(Date.now() / 1000),
+        chat: chat as never,
+        from: { id: fromId, is_bot: false, first_name: `User${fromId}` },
+        text,
         ...(entities.length ? { entities } : {}),
         ...(opts.threadId !== undefined ? { message_thread_id: opts.threadId, is_topic_message: true } : {}),
       },
@@ -121,10 +147,17 @@ export class TelegramFake {
     return {
       update_id: this.nextUpdateId++,
       callback_query: {
-        id: `cq${this.nextUpdateId}`, chat_instance: `ci${chat.id}`, data, from: { id: fromId, is_bot: false, first_name: `User${fromId}` },
+        id: `cq${this.nextUpdateId}`,
+        chat_instance: `ci${chat.id}`,
+        data,
+        from: { id: fromId, is_bot: false, first_name: `User${fromId}` },
         message: {
-          message_id: message.messageId, date: Math.floor(Date.now() / 1000), chat: chat as never, text: message.versions.at(-1) ?? '',
-          from: this.me, ...(message.threadId !== undefined ? { message_thread_id: message.threadId, is_topic_message: true } : {}),
+          message_id: message.messageId,
+          date: Math.floor(Date.now() / 1000),
+          chat: chat as never,
+          text: message.versions.at(-1) ?? '',
+          from: this.me,
+          ...(message.threadId !== undefined ? { message_thread_id: message.threadId, is_topic_message: true } : {}),
         },
       },
     } as Update;
@@ -132,7 +165,11 @@ export class TelegramFake {
 
   /** Resolves once getUpdates has confirmed `updateId` (the bot asked for the updates after it, having handled it). */
   consumed(updateId: number, timeoutMs = 20_000): Promise<void> {
-    return this.until(() => (this.confirmedOffset > updateId ? true : undefined), timeoutMs, `update ${updateId} to be consumed`).then(() => {});
+    return this.until(
+      () => (this.confirmedOffset > updateId ? true : undefined),
+      timeoutMs,
+      `update ${updateId} to be consumed`,
+    ).then(() => {});
   }
 
   /** Resolves with `probe()`'s first defined value, re-evaluated on every call the fake receives. */
@@ -145,7 +182,10 @@ export class TelegramFake {
         clearTimeout(timer);
         resolve(v);
       };
-      const timer = setTimeout(() => { this.listeners.delete(check); reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)); }, timeoutMs);
+      const timer = setTimeout(() => {
+        this.listeners.delete(check);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
       this.listeners.add(check);
       check();
     });
@@ -153,7 +193,14 @@ export class TelegramFake {
 
   /** POSTs an update to a webhook URL as Telegram would; returns the status. */
   async deliver(url: string, update: Update, secret?: string): Promise<number> {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(secret !== undefined ? { 'x-telegram-bot-api-secret-token': secret } : {}) }, body: JSON.stringify(update) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(secret !== undefined ? { 'x-telegram-bot-api-secret-token': secret } : {}),
+      },
+      body: JSON.stringify(update),
+    });
     await res.arrayBuffer();
     return res.status;
   }
@@ -179,8 +226,16 @@ export class TelegramFake {
     for await (const c of req) chunks.push(c as Buffer);
     const m = /^\/bot([^/]+)\/(\w+)$/.exec(req.url?.split('?')[0] ?? '');
     let payload: Record<string, unknown> = {};
-    try { payload = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {}; } catch { /* a bad body is answered below */ }
-    const reply = !m ? fail(404, 'Not Found') : m[1] !== this.token ? fail(401, 'Unauthorized') : await this.call(m[2]!, payload, res);
+    try {
+      payload = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
+    } catch {
+      /* a bad body is answered below */
+    }
+    const reply = !m
+      ? fail(404, 'Not Found')
+      : m[1] !== this.token
+        ? fail(401, 'Unauthorized')
+        : await this.call(m[2]!, payload, res);
     if (res.destroyed) return;
     res.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
     this.changed();
@@ -193,22 +248,42 @@ export class TelegramFake {
     if (f && !OUTBOUND.has(method)) return this.failure(f);
     if (OUTBOUND.has(method)) {
       const r = f ? this.failure(f) : this.outboundCall(method, p);
-      this.outbound.push({ at: Date.now(), method, status: r.status, chatId: typeof p.chat_id === 'number' ? p.chat_id : Number(p.chat_id) });
+      this.outbound.push({
+        at: Date.now(),
+        method,
+        status: r.status,
+        chatId: typeof p.chat_id === 'number' ? p.chat_id : Number(p.chat_id),
+      });
       return r;
     }
     switch (method) {
-      case 'getMe': return ok(this.me);
-      case 'getUpdates': return ok(await this.getUpdates(p, res));
-      case 'deleteWebhook': this.webhook = null; return ok(true);
-      case 'setWebhook': this.webhook = { url: String(p.url), ...(p.secret_token ? { secret_token: String(p.secret_token) } : {}), ...(p.allowed_updates ? { allowed_updates: p.allowed_updates as string[] } : {}) }; return ok(true);
-      case 'answerCallbackQuery': this.callbackAnswers.push(p as never); return ok(true);
-      case 'setMyCommands': return ok(true);
-      default: return fail(404, `Not Found: method ${method} is not in the fake`);
+      case 'getMe':
+        return ok(this.me);
+      case 'getUpdates':
+        return ok(await this.getUpdates(p, res));
+      case 'deleteWebhook':
+        this.webhook = null;
+        return ok(true);
+      case 'setWebhook':
+        this.webhook = {
+          url: String(p.url),
+          ...(p.secret_token ? { secret_token: String(p.secret_token) } : {}),
+          ...(p.allowed_updates ? { allowed_updates: p.allowed_updates as string[] } : {}),
+        };
+        return ok(true);
+      case 'answerCallbackQuery':
+        this.callbackAnswers.push(p as never);
+        return ok(true);
+      case 'setMyCommands':
+        return ok(true);
+      default:
+        return fail(404, `Not Found: method ${method} is not in the fake`);
     }
   }
 
   private failure(f: { status: number; retryAfterS?: number | undefined }): Reply {
-    if (f.status === 429) return fail(429, `Too Many Requests: retry after ${f.retryAfterS ?? 1}`, { retry_after: f.retryAfterS ?? 1 });
+    if (f.status === 429)
+      return fail(429, `Too Many Requests: retry after ${f.retryAfterS ?? 1}`, { retry_after: f.retryAfterS ?? 1 });
     return fail(f.status, FAIL_TEXT[f.status] ?? 'Error');
   }
 
@@ -222,14 +297,24 @@ export class TelegramFake {
     if (method === 'sendMessage') {
       const threadId = typeof p.message_thread_id === 'number' ? p.message_thread_id : undefined;
       const replyTo = (p.reply_parameters as { message_id?: number } | undefined)?.message_id;
-      const msg: TgMessage = { chatId, messageId: this.bumpMessageId(chatId), threadId, versions: [text], markups: [markup], replyTo };
+      const msg: TgMessage = {
+        chatId,
+        messageId: this.bumpMessageId(chatId),
+        threadId,
+        versions: [text],
+        markups: [markup],
+        replyTo,
+      };
       this.posted.push(msg);
       return ok(this.asMessage(msg));
     }
     const msg = this.posted.find((x) => x.chatId === chatId && x.messageId === Number(p.message_id));
     if (!msg) return fail(400, 'Bad Request: message to edit not found');
     if (msg.versions.at(-1) === text && JSON.stringify(msg.markups.at(-1)) === JSON.stringify(markup)) {
-      return fail(400, 'Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message');
+      return fail(
+        400,
+        'Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message',
+      );
     }
     msg.versions.push(text);
     msg.markups.push(markup);
@@ -238,9 +323,15 @@ export class TelegramFake {
 
   private asMessage(m: TgMessage): unknown {
     return {
-      message_id: m.messageId, date: Math.floor(Date.now() / 1000), from: this.me,
-      chat: m.chatId > 0 ? { id: m.chatId, type: 'private', first_name: 'User' } : { id: m.chatId, type: 'supergroup', title: 'Group' },
-      text: m.versions.at(-1), ...(m.threadId !== undefined ? { message_thread_id: m.threadId, is_topic_message: true } : {}),
+      message_id: m.messageId,
+      date: Math.floor(Date.now() / 1000),
+      from: this.me,
+      chat:
+        m.chatId > 0
+          ? { id: m.chatId, type: 'private', first_name: 'User' }
+          : { id: m.chatId, type: 'supergroup', title: 'Group' },
+      text: m.versions.at(-1),
+      ...(m.threadId !== undefined ? { message_thread_id: m.threadId, is_topic_message: true } : {}),
       ...(m.markups.at(-1) ? { reply_markup: m.markups.at(-1) } : {}),
     };
   }
@@ -250,7 +341,8 @@ export class TelegramFake {
     const offset = Number(p.offset ?? 0);
     if (offset > 0) {
       this.confirmedOffset = Math.max(this.confirmedOffset, offset);
-      for (let i = this.pending.length - 1; i >= 0; i--) if (this.pending[i]!.update_id < offset) this.pending.splice(i, 1);
+      for (let i = this.pending.length - 1; i >= 0; i--)
+        if (this.pending[i]!.update_id < offset) this.pending.splice(i, 1);
       this.changed();
     }
     const limit = Math.max(1, Math.min(100, Number(p.limit ?? 100)));
@@ -258,7 +350,11 @@ export class TelegramFake {
     if (this.pending.length === 0 && timeoutMs > 0) {
       this.poll?.res(); // a newer long poll replaces the older one
       await new Promise<void>((resolve) => {
-        const done = () => { clearTimeout(t); if (this.poll === entry) this.poll = null; resolve(); };
+        const done = () => {
+          clearTimeout(t);
+          if (this.poll === entry) this.poll = null;
+          resolve();
+        };
         const entry = { res: done };
         const t = setTimeout(done, timeoutMs);
         this.poll = entry;

@@ -38,7 +38,14 @@ export interface SmsFailure {
   retryAfterS?: number | undefined;
 }
 
-const DEFAULT_CODES: Record<number, number> = { 400: 21211, 403: 21408, 404: 20404, 429: 20429, 500: 20500, 503: 20503 };
+const DEFAULT_CODES: Record<number, number> = {
+  400: 21211,
+  403: 21408,
+  404: 20404,
+  429: 20429,
+  500: 20500,
+  503: 20503,
+};
 
 /** The fake Twilio REST API on 127.0.0.1; records messages per `To` number. */
 export class TwilioFake {
@@ -69,7 +76,12 @@ export class TwilioFake {
 
   /** Hub env that points the SMS frontend at this fake. */
   env(): Record<string, string> {
-    return { TWILIO_ACCOUNT_SID: this.accountSid, TWILIO_AUTH_TOKEN: this.authToken, TWILIO_FROM: this.number, TWILIO_API_URL: this.url_ };
+    return {
+      TWILIO_ACCOUNT_SID: this.accountSid,
+      TWILIO_AUTH_TOKEN: this.authToken,
+      TWILIO_FROM: this.number,
+      TWILIO_API_URL: this.url_,
+    };
   }
 
   /** Makes the next Messages.json create fail (429 carries Retry-After when `retryAfterS` is set). */
@@ -84,7 +96,11 @@ export class TwilioFake {
 
   /** Resolves once `pred` holds for the messages sent to `to`. */
   waitFor(to: string, pred: (all: SmsSent[]) => boolean, timeoutMs = 20_000): Promise<SmsSent[]> {
-    return this.until(() => (pred(this.messagesTo(to)) ? this.messagesTo(to) : undefined), timeoutMs, `messages to ${to}`);
+    return this.until(
+      () => (pred(this.messagesTo(to)) ? this.messagesTo(to) : undefined),
+      timeoutMs,
+      `messages to ${to}`,
+    );
   }
 
   /** Resolves with `probe()`'s first defined value, re-checked whenever the fake records something. */
@@ -99,7 +115,11 @@ export class TwilioFake {
       };
       const timer = setTimeout(() => {
         this.listeners.delete(check);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; sent: ${JSON.stringify(this.sent.map((m) => [m.to, m.via, m.body.slice(0, 60)]))}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}; sent: ${JSON.stringify(this.sent.map((m) => [m.to, m.via, m.body.slice(0, 60)]))}`,
+          ),
+        );
       }, timeoutMs);
       this.listeners.add(check);
       check();
@@ -110,18 +130,39 @@ export class TwilioFake {
    * Texts the hub as Twilio would: POSTs a signed form to `webhookUrl` and records the TwiML answer as a message to `from`.
    * `signedUrl` is the URL Twilio believes it calls (PUBLIC_URL + path); `signature` overrides the signature (bad-signature tests).
    */
-  async text(webhookUrl: string, from: string, body: string, opts: { signedUrl?: string; signature?: string | null; messageSid?: string; extra?: Record<string, string> } = {}): Promise<InboundResult> {
+  async text(
+    webhookUrl: string,
+    from: string,
+    body: string,
+    opts: { signedUrl?: string; signature?: string | null; messageSid?: string; extra?: Record<string, string> } = {},
+  ): Promise<InboundResult> {
     const params: Record<string, string> = {
-      ToCountry: 'US', SmsMessageSid: '', NumMedia: '0', SmsSid: '', SmsStatus: 'received', Body: body, To: this.number,
-      NumSegments: '1', MessageSid: opts.messageSid ?? `SM${randomBytes(16).toString('hex')}`, AccountSid: this.accountSid, From: from, ApiVersion: '2010-04-01',
+      ToCountry: 'US',
+      SmsMessageSid: '',
+      NumMedia: '0',
+      SmsSid: '',
+      SmsStatus: 'received',
+      Body: body,
+      To: this.number,
+      NumSegments: '1',
+      MessageSid: opts.messageSid ?? `SM${randomBytes(16).toString('hex')}`,
+      AccountSid: this.accountSid,
+      From: from,
+      ApiVersion: '2010-04-01',
       ...opts.extra,
     };
     params.SmsMessageSid = params.MessageSid!;
     params.SmsSid = params.MessageSid!;
-    const signature = opts.signature === undefined ? twilio.getExpectedTwilioSignature(this.authToken, opts.signedUrl ?? webhookUrl, params) : opts.signature;
+    const signature =
+      opts.signature === undefined
+        ? twilio.getExpectedTwilioSignature(this.authToken, opts.signedUrl ?? webhookUrl, params)
+        : opts.signature;
     const res = await fetch(webhookUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(signature === null ? {} : { 'x-twilio-signature': signature }) },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        ...(signature === null ? {} : { 'x-twilio-signature': signature }),
+      },
       body: new URLSearchParams(params).toString(),
     });
     const text = await res.text();
@@ -162,7 +203,8 @@ export class TwilioFake {
     if (failure) {
       this.calls.push({ at, status: failure.status, to });
       const code = failure.code ?? DEFAULT_CODES[failure.status] ?? 20001;
-      const headers: Record<string, string> = failure.retryAfterS !== undefined ? { 'retry-after': String(failure.retryAfterS) } : {};
+      const headers: Record<string, string> =
+        failure.retryAfterS !== undefined ? { 'retry-after': String(failure.retryAfterS) } : {};
       this.notify();
       return error(failure.status, code, `Scripted failure ${failure.status}`, headers);
     }
@@ -181,9 +223,18 @@ export class TwilioFake {
     const numSegments = independentSegments(form.Body);
     const sent = this.record({ to, body: form.Body, via: 'api', from: sender, numSegments });
     reply(201, {
-      sid: sent.id, account_sid: this.accountSid, to, from: form.From ?? null, messaging_service_sid: form.MessagingServiceSid ?? null,
-      body: form.Body, status: 'queued', num_segments: String(numSegments), direction: 'outbound-api', api_version: '2010-04-01',
-      date_created: new Date(at).toUTCString(), uri: `/2010-04-01/Accounts/${this.accountSid}/Messages/${sent.id}.json`,
+      sid: sent.id,
+      account_sid: this.accountSid,
+      to,
+      from: form.From ?? null,
+      messaging_service_sid: form.MessagingServiceSid ?? null,
+      body: form.Body,
+      status: 'queued',
+      num_segments: String(numSegments),
+      direction: 'outbound-api',
+      api_version: '2010-04-01',
+      date_created: new Date(at).toUTCString(),
+      uri: `/2010-04-01/Accounts/${this.accountSid}/Messages/${sent.id}.json`,
     });
   }
 
@@ -201,5 +252,11 @@ function independentSegments(body: string): number {
 }
 
 function unescapeXml(s: string): string {
-  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&#(\d+);/g, (_, d: string) => String.fromCodePoint(Number(d))).replace(/&amp;/g, '&');
+  return s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&#(\d+);/g, (_, d: string) => String.fromCodePoint(Number(d)))
+    .replace(/&amp;/g, '&');
 }

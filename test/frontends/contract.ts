@@ -60,14 +60,24 @@ export function runFrontendContract(name: string, makeDriver: () => ContractDriv
       const { factory, env } = await driver.start();
       h = await createHarness({ env: { PROGRESS_INTERVAL_MS: '100', ...env }, frontendFactories: [factory] });
     }, 60_000);
-    afterAll(async () => { await h?.close(); await driver?.stop(); });
+    afterAll(async () => {
+      await h?.close();
+      await driver?.stop();
+    });
 
-    const finalIn = (all: FakeMessage[]) => all.some((m) => /completed/i.test(m.versions.at(-1) ?? '') && !/^Got it/.test(m.versions[0] ?? ''));
+    const finalIn = (all: FakeMessage[]) =>
+      all.some((m) => /completed/i.test(m.versions.at(-1) ?? '') && !/^Got it/.test(m.versions[0] ?? ''));
 
     it('a request creates a task; the acknowledgement and the result arrive in the same conversation', async () => {
       await driver.say('conv-basic', 'task hello contract');
-      const all = await driver.waitFor('conv-basic', (ms) => ms.some((m) => m.versions.some((v) => v.includes('hello contract') && /completed/i.test(v))));
-      const task = await h.hub.ctx.db.selectFrom('tasks').selectAll().where('text', '=', 'hello contract').executeTakeFirstOrThrow();
+      const all = await driver.waitFor('conv-basic', (ms) =>
+        ms.some((m) => m.versions.some((v) => v.includes('hello contract') && /completed/i.test(v))),
+      );
+      const task = await h.hub.ctx.db
+        .selectFrom('tasks')
+        .selectAll()
+        .where('text', '=', 'hello contract')
+        .executeTakeFirstOrThrow();
       expect(task.user_id).toBe(o.userId);
       expect((task.origin as { platform: string }).platform).toBe(o.platform);
       expect(all[0]!.versions[0]).toMatch(/task [0-9a-f]{8}/i);
@@ -97,7 +107,14 @@ export function runFrontendContract(name: string, makeDriver: () => ContractDriv
     it('long output is split, attached or cut, never refused', async () => {
       const body = `${'lorem ipsum dolor sit amet '.repeat(190)}THE-END`;
       await driver.say('conv-long', `task ${body}`);
-      const all = await driver.waitFor('conv-long', (ms) => ms.some((m) => m.attachment) || ms.some((m) => m.versions.some((v) => v.includes('THE-END'))) || (o.longOutput === 'cut' && ms.length >= 2), 30_000);
+      const all = await driver.waitFor(
+        'conv-long',
+        (ms) =>
+          ms.some((m) => m.attachment) ||
+          ms.some((m) => m.versions.some((v) => v.includes('THE-END'))) ||
+          (o.longOutput === 'cut' && ms.length >= 2),
+        30_000,
+      );
       if (o.longOutput === 'cut') {
         expect(all.at(-1)!.versions[0]!.length).toBeLessThan(body.length);
       } else if (o.longOutput === 'attach') {
@@ -129,12 +146,18 @@ export function runFrontendContract(name: string, makeDriver: () => ContractDriv
       const failed = driver.outboundCalls().filter((c) => c.at >= t0 && c.status === 403);
       expect(failed).toHaveLength(1);
       await driver.say('conv-403', 'task hello after forbidden');
-      await driver.waitFor('conv-403', (ms) => ms.some((m) => m.versions.some((v) => v.includes('hello after forbidden') && /completed/i.test(v))));
+      await driver.waitFor('conv-403', (ms) =>
+        ms.some((m) => m.versions.some((v) => v.includes('hello after forbidden') && /completed/i.test(v))),
+      );
     });
   });
 }
 
 /** The id of the task created for a request text, once it exists. */
 async function waitForTaskText(h: Harness, text: string): Promise<string> {
-  return h.until(async () => (await h.hub.ctx.db.selectFrom('tasks').select('id').where('text', '=', text).executeTakeFirst())?.id, 30_000, `a task "${text}"`);
+  return h.until(
+    async () => (await h.hub.ctx.db.selectFrom('tasks').select('id').where('text', '=', text).executeTakeFirst())?.id,
+    30_000,
+    `a task "${text}"`,
+  );
 }

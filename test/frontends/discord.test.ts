@@ -10,12 +10,20 @@ import { snowflake } from '../fakes/discord-fake.ts';
 import { createHarness, type Harness } from '../helpers/hub-harness.ts';
 import { runFrontendContract } from './contract.ts';
 
-const contract = { platform: 'discord', canEdit: true, longOutput: 'split', userId: `discord:${DISCORD_USERS.alice}`, threads: true } as const;
+const contract = {
+  platform: 'discord',
+  canEdit: true,
+  longOutput: 'split',
+  userId: `discord:${DISCORD_USERS.alice}`,
+  threads: true,
+} as const;
 runFrontendContract('discord (gateway)', () => createDiscordDriver('gateway'), contract);
 runFrontendContract('discord (HTTP interactions)', () => createDiscordDriver('http'), contract);
 
-const completedIn = (text: string) => (ms: Array<{ versions: string[] }>) => ms.some((m) => m.versions.some((v) => v.includes(text) && /completed/i.test(v)));
-const taskByText = (h: Harness, text: string) => h.hub.ctx.db.selectFrom('tasks').selectAll().where('text', '=', text).executeTakeFirst();
+const completedIn = (text: string) => (ms: Array<{ versions: string[] }>) =>
+  ms.some((m) => m.versions.some((v) => v.includes(text) && /completed/i.test(v)));
+const taskByText = (h: Harness, text: string) =>
+  h.hub.ctx.db.selectFrom('tasks').selectAll().where('text', '=', text).executeTakeFirst();
 const opt = (name: string, value: string) => ({ name, type: 3, value });
 
 async function boot(driver: DiscordDriver): Promise<Harness> {
@@ -27,18 +35,36 @@ describe('discord over HTTP interactions', () => {
   const driver = createDiscordDriver('http');
   const fake = driver.fake;
   let h: Harness;
-  beforeAll(async () => { h = await boot(driver); }, 60_000);
-  afterAll(async () => { await h?.close(); await driver.stop(); });
+  beforeAll(async () => {
+    h = await boot(driver);
+  }, 60_000);
+  afterAll(async () => {
+    await h?.close();
+    await driver.stop();
+  });
 
   it('refuses a bad or missing signature with 401 and creates no task; a valid one then works', async () => {
-    const body = JSON.stringify({ id: snowflake(), type: 2, token: 'tok-forged', application_id: fake.applicationId, channel_id: 'conv-sig', member: { user: { id: DISCORD_USERS.alice } }, data: { name: 'task', type: 1, options: [opt('text', 'forged request')] } });
+    const body = JSON.stringify({
+      id: snowflake(),
+      type: 2,
+      token: 'tok-forged',
+      application_id: fake.applicationId,
+      channel_id: 'conv-sig',
+      member: { user: { id: DISCORD_USERS.alice } },
+      data: { name: 'task', type: 1, options: [opt('text', 'forged request')] },
+    });
     const other = generateKeyPairSync('ed25519').privateKey;
     const ts = String(Math.floor(Date.now() / 1000));
-    const forged = await driver.post(body, { 'x-signature-ed25519': sign(null, Buffer.from(ts + body), other).toString('hex'), 'x-signature-timestamp': ts });
+    const forged = await driver.post(body, {
+      'x-signature-ed25519': sign(null, Buffer.from(ts + body), other).toString('hex'),
+      'x-signature-timestamp': ts,
+    });
     expect(forged.status).toBe(401);
     expect(await driver.post(body, {})).toMatchObject({ status: 401 });
     const signedOther = fake.signBody('{"type":1}', ts);
-    expect((await driver.post(body, { 'x-signature-ed25519': signedOther.signature, 'x-signature-timestamp': ts })).status).toBe(401);
+    expect(
+      (await driver.post(body, { 'x-signature-ed25519': signedOther.signature, 'x-signature-timestamp': ts })).status,
+    ).toBe(401);
 
     const ok = await driver.command('conv-sig', 'task', [opt('text', 'signed request')]);
     expect(ok.response).toBe(5);
@@ -48,32 +74,58 @@ describe('discord over HTTP interactions', () => {
   });
 
   it('answers PING with PONG, and malformed bodies with a clear 400', async () => {
-    const ping = JSON.stringify({ id: snowflake(), type: 1, token: 'tok-ping', application_id: fake.applicationId, version: 1 });
+    const ping = JSON.stringify({
+      id: snowflake(),
+      type: 1,
+      token: 'tok-ping',
+      application_id: fake.applicationId,
+      version: 1,
+    });
     const s = fake.signBody(ping);
-    expect(await driver.post(ping, { 'x-signature-ed25519': s.signature, 'x-signature-timestamp': s.timestamp })).toEqual({ status: 200, json: { type: 1 } });
+    expect(
+      await driver.post(ping, { 'x-signature-ed25519': s.signature, 'x-signature-timestamp': s.timestamp }),
+    ).toEqual({ status: 200, json: { type: 1 } });
     const junk = fake.signBody('not json');
-    const bad = await driver.post('not json', { 'x-signature-ed25519': junk.signature, 'x-signature-timestamp': junk.timestamp });
+    const bad = await driver.post('not json', {
+      'x-signature-ed25519': junk.signature,
+      'x-signature-timestamp': junk.timestamp,
+    });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.json)).toMatch(/not valid JSON/);
     expect(JSON.stringify(bad.json)).not.toMatch(/at .*\.ts/);
   });
 
   it('defers a /task, then answers by editing the original response with a Cancel button; result and progress follow', async () => {
-    const { response } = await driver.command('conv-task', 'task', [opt('text', 'hello discord'), opt('priority', 'urgent')]);
+    const { response } = await driver.command('conv-task', 'task', [
+      opt('text', 'hello discord'),
+      opt('priority', 'urgent'),
+    ]);
     expect(response).toBe(5);
     const all = await driver.waitFor('conv-task', completedIn('hello discord'));
     const task = (await taskByText(h, 'hello discord'))!;
     expect(task.priority).toBe('urgent');
-    expect(task.origin).toMatchObject({ platform: 'discord', conversationId: 'conv-task', userId: `discord:${DISCORD_USERS.alice}` });
+    expect(task.origin).toMatchObject({
+      platform: 'discord',
+      conversationId: 'conv-task',
+      userId: `discord:${DISCORD_USERS.alice}`,
+    });
     const original = all[0]!;
     expect(original.interactionToken).toBeDefined();
     expect(original.versions[0]).toMatch(/^Got it: task [0-9a-f]{8}/);
     expect(original.via[0]).toBe('webhook');
-    const patches = fake.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith(`/${original.interactionToken}/messages/@original`));
+    const patches = fake.calls.filter(
+      (c) => c.method === 'PATCH' && c.path.endsWith(`/${original.interactionToken}/messages/@original`),
+    );
     expect(patches.length).toBeGreaterThan(0);
     expect(patches.every((c) => c.auth === undefined)).toBe(true);
-    const firstPatch = patches[0]!.body as { components: Array<{ components: Array<{ custom_id: string; label: string }> }>; allowed_mentions: unknown };
-    expect(firstPatch.components[0]!.components[0]).toMatchObject({ custom_id: `sb:cancel:${task.id}`, label: 'Cancel' });
+    const firstPatch = patches[0]!.body as {
+      components: Array<{ components: Array<{ custom_id: string; label: string }> }>;
+      allowed_mentions: unknown;
+    };
+    expect(firstPatch.components[0]!.components[0]).toMatchObject({
+      custom_id: `sb:cancel:${task.id}`,
+      label: 'Cancel',
+    });
     expect(firstPatch.allowed_mentions).toEqual({ parse: [] });
     expect(original.versions.at(-1)).toMatch(/completed/);
     expect(original.components).toEqual([]);
@@ -96,7 +148,9 @@ describe('discord over HTTP interactions', () => {
     const press = await driver.press('conv-button', ack!.id, button.custom_id, { id: pressId });
     expect(press.response).toBe(6);
     await h.waitForTask(task.id, (t) => t.status === 'CANCELLED');
-    const reply = await driver.waitFor('conv-button', (ms) => ms.some((m) => m.versions[0]!.startsWith('Cancelling task')));
+    const reply = await driver.waitFor('conv-button', (ms) =>
+      ms.some((m) => m.versions[0]!.startsWith('Cancelling task')),
+    );
     expect(reply.filter((m) => m.versions[0]!.startsWith('Cancelling task'))).toHaveLength(1);
     await driver.press('conv-button', ack!.id, button.custom_id, { id: pressId });
     await driver.waitFor('conv-button', (ms) => ms.some((m) => /was cancelled/.test(m.versions[0] ?? '')));
@@ -126,11 +180,17 @@ describe('discord over HTTP interactions', () => {
     await driver.command('conv-revoked', 'task', [opt('text', 'long work sleep 2 seconds 200 items')]);
     await driver.waitFor('conv-revoked', (ms) => ms.some((m) => /Got it/.test(m.versions[0] ?? '')));
     fake.expireTokens();
-    const all = await driver.waitFor('conv-revoked', (ms) => /completed/.test(ms[0]?.versions.at(-1) ?? '') && ms.length >= 2, 30_000);
+    const all = await driver.waitFor(
+      'conv-revoked',
+      (ms) => /completed/.test(ms[0]?.versions.at(-1) ?? '') && ms.length >= 2,
+      30_000,
+    );
     const original = all[0]!;
     expect(original.via.at(-1)).toBe('bot');
     expect(fake.calls.some((c) => c.status === 401 && c.path.includes(original.interactionToken!))).toBe(true);
-    const botEdits = fake.calls.filter((c) => c.method === 'PATCH' && c.path === `/channels/conv-revoked/messages/${original.id}`);
+    const botEdits = fake.calls.filter(
+      (c) => c.method === 'PATCH' && c.path === `/channels/conv-revoked/messages/${original.id}`,
+    );
     expect(botEdits.length).toBeGreaterThan(0);
     expect(botEdits.every((c) => c.auth === `Bot ${fake.botToken}` && c.status === 200)).toBe(true);
   });
@@ -171,21 +231,40 @@ describe('discord over HTTP interactions', () => {
 
   it('admin: /admin reprocess is refused for a non-admin; an admin re-runs the dead-lettered step and the original channel hears it', async () => {
     await driver.command('conv-dead', 'task', [opt('text', 'demo fail please')]);
-    const failures = (ms: Array<{ versions: string[] }>) => ms.filter((m) => /^Task [0-9a-f]{8} failed\./.test(m.versions[0] ?? ''));
+    const failures = (ms: Array<{ versions: string[] }>) =>
+      ms.filter((m) => /^Task [0-9a-f]{8} failed\./.test(m.versions[0] ?? ''));
     await driver.waitFor('conv-dead', (ms) => failures(ms).length === 1, 30_000);
     const task = (await taskByText(h, 'demo fail please'))!;
     await h.waitForTask(task.id, (t) => t.final_notified);
 
-    await driver.command('conv-dead', 'admin', [{ type: 1, name: 'reprocess', options: [opt('id', task.id.slice(0, 8))] }]);
+    await driver.command('conv-dead', 'admin', [
+      { type: 1, name: 'reprocess', options: [opt('id', task.id.slice(0, 8))] },
+    ]);
     await driver.waitFor('conv-dead', (ms) => ms.some((m) => m.versions.includes('That command is for admins only.')));
     expect(h.events.some((e) => e.taskId === task.id && e.type === 'admin.reprocess')).toBe(false);
 
-    await driver.command('conv-admin', 'admin', [{ type: 1, name: 'reprocess', options: [opt('id', task.id.slice(0, 8))] }], { user: DISCORD_USERS.admin });
-    await driver.waitFor('conv-admin', (ms) => ms.some((m) => m.versions.some((v) => v.startsWith(`Reprocessing task ${task.id.slice(0, 8)}`))));
+    await driver.command(
+      'conv-admin',
+      'admin',
+      [{ type: 1, name: 'reprocess', options: [opt('id', task.id.slice(0, 8))] }],
+      { user: DISCORD_USERS.admin },
+    );
+    await driver.waitFor('conv-admin', (ms) =>
+      ms.some((m) => m.versions.some((v) => v.startsWith(`Reprocessing task ${task.id.slice(0, 8)}`))),
+    );
     await driver.waitFor('conv-dead', (ms) => failures(ms).length === 2, 30_000);
-    const audit = await h.hub.ctx.db.selectFrom('task_events').select(['actor']).where('task_id', '=', task.id).where('type', '=', 'admin.reprocess').execute();
+    const audit = await h.hub.ctx.db
+      .selectFrom('task_events')
+      .select(['actor'])
+      .where('task_id', '=', task.id)
+      .where('type', '=', 'admin.reprocess')
+      .execute();
     expect(audit.map((a) => a.actor)).toEqual([`discord:${DISCORD_USERS.admin}`]);
-    const sub = await h.hub.ctx.db.selectFrom('subtasks').selectAll().where('task_id', '=', task.id).executeTakeFirstOrThrow();
+    const sub = await h.hub.ctx.db
+      .selectFrom('subtasks')
+      .selectAll()
+      .where('task_id', '=', task.id)
+      .executeTakeFirstOrThrow();
     expect(sub.generation).toBe(1);
     expect(fake.messagesIn('conv-admin').every((m) => !/failed\./.test(m.versions[0] ?? ''))).toBe(true);
   });
@@ -195,11 +274,18 @@ describe('discord over the gateway, with a shortened interaction token lifetime'
   const driver = createDiscordDriver('gateway', { interactionTokenTtlMs: 1 }, { heartbeatIntervalMs: 150 });
   const fake = driver.fake;
   let h: Harness;
-  beforeAll(async () => { h = await boot(driver); }, 60_000);
-  afterAll(async () => { await h?.close(); await driver.stop(); });
+  beforeAll(async () => {
+    h = await boot(driver);
+  }, 60_000);
+  afterAll(async () => {
+    await h?.close();
+    await driver.stop();
+  });
 
   it('identifies with the bot token; heartbeats are acknowledged and the one session stays up', async () => {
-    expect(fake.calls.some((c) => c.method === 'GET' && c.path === '/gateway/bot' && c.auth === `Bot ${fake.botToken}`)).toBe(true);
+    expect(
+      fake.calls.some((c) => c.method === 'GET' && c.path === '/gateway/bot' && c.auth === `Bot ${fake.botToken}`),
+    ).toBe(true);
     await fake.until(() => fake.gateway.heartbeats >= 3, 20_000, 'three heartbeats');
     expect(fake.gateway.acks).toBe(fake.gateway.heartbeats);
     expect(fake.gateway.identifies).toEqual([{ token: fake.botToken, intents: 0 }]);
@@ -209,7 +295,9 @@ describe('discord over the gateway, with a shortened interaction token lifetime'
   it('an INTERACTION_CREATE is deferred through the callback route, and a stale slash command gets help', async () => {
     const { interaction, response } = await driver.command('conv-gw', 'frobnicate');
     expect(response).toBe(5);
-    const cb = fake.calls.find((c) => c.path === `/interactions/${String(interaction.id)}/${String(interaction.token)}/callback`)!;
+    const cb = fake.calls.find(
+      (c) => c.path === `/interactions/${String(interaction.id)}/${String(interaction.token)}/callback`,
+    )!;
     expect(cb).toMatchObject({ method: 'POST', status: 204, body: { type: 5 }, auth: undefined });
     const [reply] = await driver.waitFor('conv-gw', (ms) => ms.length > 0);
     expect(reply!.versions[0]).toMatch(/I don't know "\/frobnicate"[\s\S]*Commands:/);
@@ -217,15 +305,23 @@ describe('discord over the gateway, with a shortened interaction token lifetime'
 
   it('after the token lifetime, progress edits and the result go to the channel with the bot token', async () => {
     await driver.say('conv-expiry', 'task long work sleep 1.5 seconds 300 items');
-    const all = await driver.waitFor('conv-expiry', (ms) => /completed/.test(ms[0]?.versions.at(-1) ?? '') && ms.length >= 2, 30_000);
+    const all = await driver.waitFor(
+      'conv-expiry',
+      (ms) => /completed/.test(ms[0]?.versions.at(-1) ?? '') && ms.length >= 2,
+      30_000,
+    );
     const original = all[0]!;
     expect(original.via[0]).toBe('webhook');
     expect(original.via.length).toBeGreaterThan(2);
     expect(original.via.slice(1).every((v) => v === 'bot')).toBe(true);
-    const edits = fake.calls.filter((c) => c.method === 'PATCH' && c.path === `/channels/conv-expiry/messages/${original.id}`);
+    const edits = fake.calls.filter(
+      (c) => c.method === 'PATCH' && c.path === `/channels/conv-expiry/messages/${original.id}`,
+    );
     expect(edits.length).toBe(original.versions.length - 1);
     expect(edits.every((c) => c.auth === `Bot ${fake.botToken}`)).toBe(true);
-    expect(fake.calls.filter((c) => c.path.includes(original.interactionToken!) && c.method === 'PATCH')).toHaveLength(1);
+    expect(fake.calls.filter((c) => c.path.includes(original.interactionToken!) && c.method === 'PATCH')).toHaveLength(
+      1,
+    );
     const result = all.find((m) => m !== original)!;
     expect(result.via).toEqual(['bot']);
     expect(result.versions[0]).toMatch(/completed/);

@@ -21,7 +21,12 @@ const drivers: Record<Platform, PlatformDriver> = {
   sms: new SmsDriver(),
 };
 const sms = drivers.sms as SmsDriver;
-const conversation: Record<Platform, string> = { telegram: 'mp-telegram', discord: 'mp-discord', slack: 'mp-slack', sms: 'mp-sms' };
+const conversation: Record<Platform, string> = {
+  telegram: 'mp-telegram',
+  discord: 'mp-discord',
+  slack: 'mp-slack',
+  sms: 'mp-sms',
+};
 const userId: Record<Platform, () => string> = {
   telegram: () => `telegram:${TELEGRAM_USER}`,
   discord: () => `discord:${DISCORD_USERS.alice}`,
@@ -31,7 +36,8 @@ const userId: Record<Platform, () => string> = {
 const request = (p: Platform) => `multi platform hello from ${p}`;
 const texts = (ms: FakeMessage[]) => ms.flatMap((m) => m.versions);
 /** Messages carrying the final result of a task (not the progress message settled to its final line). */
-const finals = (ms: FakeMessage[], task: TaskRow) => ms.filter((m) => m.versions[0]!.startsWith(`Task ${shortId(task.id)} completed.`));
+const finals = (ms: FakeMessage[], task: TaskRow) =>
+  ms.filter((m) => m.versions[0]!.startsWith(`Task ${shortId(task.id)} completed.`));
 
 /** Merges the hub env of every fake; HUB_ADMINS lists are joined rather than overwritten. */
 function mergeEnv(envs: Array<Record<string, string>>): Record<string, string> {
@@ -46,7 +52,10 @@ describe('several chat frontends in one hub, wired from env vars', () => {
   beforeAll(async () => {
     const started = await Promise.all(PLATFORMS.map((p) => drivers[p].start()));
     // The drivers' factories are deliberately unused: the hub builds its frontends from these env vars, as in production.
-    h = await createHarness({ env: { PROGRESS_INTERVAL_MS: '100', ...mergeEnv(started.map((s) => s.env)) }, realFrontends: true });
+    h = await createHarness({
+      env: { PROGRESS_INTERVAL_MS: '100', ...mergeEnv(started.map((s) => s.env)) },
+      realFrontends: true,
+    });
     for (const p of PLATFORMS) drivers[p].attachHub(h.hub.web.url());
   }, 60_000);
   afterAll(async () => {
@@ -62,7 +71,13 @@ describe('several chat frontends in one hub, wired from env vars', () => {
   it('a request from each platform at once becomes a task of that origin, answered on that platform and conversation only', async () => {
     await Promise.all(PLATFORMS.map((p) => drivers[p].say(conversation[p], `task ${request(p)}`)));
     for (const p of PLATFORMS) {
-      const created = await h.until(async () => (await h.hub.ctx.db.selectFrom('tasks').selectAll().where('text', '=', request(p)).executeTakeFirst()) ?? undefined, 30_000, `the ${p} task`);
+      const created = await h.until(
+        async () =>
+          (await h.hub.ctx.db.selectFrom('tasks').selectAll().where('text', '=', request(p)).executeTakeFirst()) ??
+          undefined,
+        30_000,
+        `the ${p} task`,
+      );
       tasks[p] = await h.waitForTask(created.id, (t) => t.status === 'COMPLETED' && t.final_notified, 30_000);
     }
     for (const p of PLATFORMS) {
@@ -76,17 +91,23 @@ describe('several chat frontends in one hub, wired from env vars', () => {
     expect(h.chat.deliveries).toHaveLength(0);
   }, 90_000);
 
-  it('each final result is delivered exactly once, and no platform hears of another platform\'s task', () => {
+  it("each final result is delivered exactly once, and no platform hears of another platform's task", () => {
     for (const p of PLATFORMS) {
       const all = drivers[p].allMessages();
       expect(all.length).toBeGreaterThanOrEqual(2);
-      expect(all.filter((m) => m.conversation !== conversation[p]).map((m) => [m.conversation, m.versions[0]]), `${p} posted outside ${conversation[p]}`).toEqual([]);
+      expect(
+        all.filter((m) => m.conversation !== conversation[p]).map((m) => [m.conversation, m.versions[0]]),
+        `${p} posted outside ${conversation[p]}`,
+      ).toEqual([]);
       expect(finals(all, tasks[p]), `final results of the ${p} task`).toHaveLength(1);
       expect(h.events.filter((e) => e.taskId === tasks[p].id && e.type === 'delivered')).toHaveLength(1);
 
       const calls = drivers[p].outboundCalls();
       expect(calls.length).toBeGreaterThan(0);
-      expect(calls.filter((c) => c.conversation !== conversation[p]), `${p} API calls outside ${conversation[p]}`).toEqual([]);
+      expect(
+        calls.filter((c) => c.conversation !== conversation[p]),
+        `${p} API calls outside ${conversation[p]}`,
+      ).toEqual([]);
 
       for (const other of PLATFORMS.filter((o) => o !== p)) {
         const foreign = texts(all).filter((t) => t.includes(shortId(tasks[other].id)) || t.includes(request(other)));

@@ -8,10 +8,18 @@ import { buttonsOf, type SlackFakeMessage } from '../fakes/slack-fake.ts';
 import { createHarness, type Harness } from '../helpers/hub-harness.ts';
 import { runFrontendContract } from './contract.ts';
 
-runFrontendContract('slack (HTTP events)', slackDriver, { platform: 'slack', canEdit: true, longOutput: 'split', userId: 'slack:U_ALICE', threads: true });
+runFrontendContract('slack (HTTP events)', slackDriver, {
+  platform: 'slack',
+  canEdit: true,
+  longOutput: 'split',
+  userId: 'slack:U_ALICE',
+  threads: true,
+});
 
-const finalIn = (ms: SlackFakeMessage[]) => ms.find((m) => !/^Got it/.test(m.versions[0] ?? '') && /completed/i.test(m.versions[0] ?? ''));
-const taskByText = (h: Harness, text: string) => h.hub.ctx.db.selectFrom('tasks').selectAll().where('text', '=', text).execute();
+const finalIn = (ms: SlackFakeMessage[]) =>
+  ms.find((m) => !/^Got it/.test(m.versions[0] ?? '') && /completed/i.test(m.versions[0] ?? ''));
+const taskByText = (h: Harness, text: string) =>
+  h.hub.ctx.db.selectFrom('tasks').selectAll().where('text', '=', text).execute();
 
 describe('slack frontend (HTTP mode)', () => {
   const s = slackSetup('http');
@@ -22,22 +30,42 @@ describe('slack frontend (HTTP mode)', () => {
     h = await createHarness({ env: { PROGRESS_INTERVAL_MS: '100', ...s.env() }, frontendFactories: [s.factory] });
     frontend = s.holder.frontend!;
   }, 60_000);
-  afterAll(async () => { await h?.close(); await s.fake.stop(); });
+  afterAll(async () => {
+    await h?.close();
+    await s.fake.stop();
+  });
 
   it('answers url_verification and ssl_check', async () => {
-    const challenge = await s.fake.post(JSON.stringify({ token: 'x', challenge: 'c-123', type: 'url_verification' }), 'application/json');
+    const challenge = await s.fake.post(
+      JSON.stringify({ token: 'x', challenge: 'c-123', type: 'url_verification' }),
+      'application/json',
+    );
     expect(challenge.status).toBe(200);
     expect(challenge.json).toEqual({ challenge: 'c-123' });
-    const ssl = await s.fake.post('ssl_check=1&token=x', 'application/x-www-form-urlencoded', { signature: 'v0=unsigned' });
+    const ssl = await s.fake.post('ssl_check=1&token=x', 'application/x-www-form-urlencoded', {
+      signature: 'v0=unsigned',
+    });
     expect(ssl.status).toBe(200);
   });
 
   it('a bad or stale signature gets 401 and creates no task', async () => {
-    const event = (text: string) => ({ type: 'app_mention', user: 'U_ALICE', text: `<@UBOT> task ${text}`, ts: s.fake.nextTs(), channel: 'C_SIG' });
-    const bad = await s.fake.sendEvent(event('forged one'), { signature: 'v0=0000000000000000000000000000000000000000000000000000000000000000' });
+    const event = (text: string) => ({
+      type: 'app_mention',
+      user: 'U_ALICE',
+      text: `<@UBOT> task ${text}`,
+      ts: s.fake.nextTs(),
+      channel: 'C_SIG',
+    });
+    const bad = await s.fake.sendEvent(event('forged one'), {
+      signature: 'v0=0000000000000000000000000000000000000000000000000000000000000000',
+    });
     const staleTs = Math.floor(Date.now() / 1000) - 6 * 60;
     const stale = await s.fake.sendEvent(event('stale one'), { timestamp: staleTs });
-    const wrongSecret = await s.fake.post(JSON.stringify({ type: 'event_callback', event_id: 'EvX', event: event('wrong secret') }), 'application/json', { secret: 'not-the-secret-at-all' });
+    const wrongSecret = await s.fake.post(
+      JSON.stringify({ type: 'event_callback', event_id: 'EvX', event: event('wrong secret') }),
+      'application/json',
+      { secret: 'not-the-secret-at-all' },
+    );
     expect([bad.answer.status, stale.answer.status, wrongSecret.status]).toEqual([401, 401, 401]);
     expect(JSON.stringify(bad.answer.json)).toMatch(/signature/i);
     expect(JSON.stringify(stale.answer.json)).toMatch(/stale/i);
@@ -51,7 +79,13 @@ describe('slack frontend (HTTP mode)', () => {
 
   it('a redelivered event (same event_id, X-Slack-Retry-Num: 1) creates one task', async () => {
     const ts = s.fake.nextTs();
-    const event = { type: 'app_mention', user: 'U_ALICE', text: '<@UBOT> task hello redelivery', ts, channel: 'C_RETRY' };
+    const event = {
+      type: 'app_mention',
+      user: 'U_ALICE',
+      text: '<@UBOT> task hello redelivery',
+      ts,
+      channel: 'C_RETRY',
+    };
     const first = await s.fake.sendEvent(event);
     const [again, third] = await Promise.all([
       s.fake.sendEvent(event, { eventId: first.eventId, retryNum: 1 }),
@@ -70,7 +104,9 @@ describe('slack frontend (HTTP mode)', () => {
     const parent = s.fake.nextTs();
     const inThread = await s.fake.mention('C_THREADS', 'task hello inside thread', { thread: parent });
     await s.fake.until(() => finalIn(s.fake.inChannel('C_THREADS', parent)), 30_000, 'the result in the thread');
-    const answered = s.fake.inChannel('C_THREADS').filter((m) => m.versions.some((v) => /hello inside thread|Got it/.test(v)));
+    const answered = s.fake
+      .inChannel('C_THREADS')
+      .filter((m) => m.versions.some((v) => /hello inside thread|Got it/.test(v)));
     expect(answered.length).toBeGreaterThanOrEqual(2);
     expect(answered.every((m) => m.thread === parent)).toBe(true);
     expect(answered.some((m) => m.thread === inThread.ts)).toBe(false);
@@ -82,17 +118,29 @@ describe('slack frontend (HTTP mode)', () => {
 
   it('a Block Kit Cancel button cancels a running task', async () => {
     const req = await s.fake.mention('C_CANCEL', 'task long work sleep 20 seconds');
-    const ack = await s.fake.until(() => s.fake.inChannel('C_CANCEL', req.ts).find((m) => buttonsOf(m).some((b) => b.action_id === 'sb_cancel')), 30_000, 'the ack with a Cancel button');
+    const ack = await s.fake.until(
+      () => s.fake.inChannel('C_CANCEL', req.ts).find((m) => buttonsOf(m).some((b) => b.action_id === 'sb_cancel')),
+      30_000,
+      'the ack with a Cancel button',
+    );
     const taskId = buttonsOf(ack).find((b) => b.action_id === 'sb_cancel')!.value;
     await h.waitForTask(taskId, (t) => t.status === 'IN_PROGRESS');
     const asPressed = structuredClone(ack);
     const pressed = await s.fake.press(asPressed, 'sb_cancel', { actionTs: '1700000000.123456' });
     expect(pressed.answer.status).toBe(200);
     await h.waitForTask(taskId, (t) => t.status === 'CANCELLED' && t.final_notified);
-    const told = await s.fake.until(() => s.fake.responses.find((r) => r.id === pressed.responseId), 10_000, 'the ephemeral answer');
+    const told = await s.fake.until(
+      () => s.fake.responses.find((r) => r.id === pressed.responseId),
+      10_000,
+      'the ephemeral answer',
+    );
     expect(told.body).toMatchObject({ response_type: 'ephemeral' });
     expect(String(told.body.text)).toMatch(/Cancelling task/);
-    await s.fake.until(() => s.fake.inChannel('C_CANCEL', req.ts).find((m) => /was cancelled/.test(m.versions[0]!)), 10_000, 'the cancelled message in the thread');
+    await s.fake.until(
+      () => s.fake.inChannel('C_CANCEL', req.ts).find((m) => /was cancelled/.test(m.versions[0]!)),
+      10_000,
+      'the cancelled message in the thread',
+    );
     const settled = s.fake.inChannel('C_CANCEL', req.ts).find((m) => m.ts === ack.ts)!;
     expect(settled.versions.at(-1)).toMatch(/cancelled/);
     expect(buttonsOf(settled)).toHaveLength(0);
@@ -111,7 +159,11 @@ describe('slack frontend (HTTP mode)', () => {
     const run = await s.fake.command('/task', 'hello slash command', { channel: 'C_SLASH' });
     expect(run.answer.status).toBe(200);
     expect(Date.now() - t0).toBeLessThan(3000);
-    const ack = await s.fake.until(() => s.fake.inChannel('C_SLASH').find((m) => /^Got it/.test(m.versions[0]!)), 30_000, 'the ack');
+    const ack = await s.fake.until(
+      () => s.fake.inChannel('C_SLASH').find((m) => /^Got it/.test(m.versions[0]!)),
+      30_000,
+      'the ack',
+    );
     expect(ack.thread).toBeUndefined();
     const result = await s.fake.until(() => finalIn(s.fake.inChannel('C_SLASH')), 30_000, 'the result');
     expect(result.thread).toBe(ack.ts);
@@ -124,65 +176,124 @@ describe('slack frontend (HTTP mode)', () => {
     expect(await taskByText(h, 'hello slash twice')).toHaveLength(1);
 
     const list = await s.fake.command('/switchboard', 'tasks', { channel: 'C_SLASH' });
-    const listed = await s.fake.until(() => s.fake.responses.find((r) => r.id === list.responseId), 10_000, 'the tasks answer');
+    const listed = await s.fake.until(
+      () => s.fake.responses.find((r) => r.id === list.responseId),
+      10_000,
+      'the tasks answer',
+    );
     expect(listed.body).toMatchObject({ response_type: 'ephemeral' });
     expect(String(listed.body.text)).toMatch(/Your recent tasks/);
     const unknown = await s.fake.command('/switchboard', 'frobnicate now', { channel: 'C_SLASH' });
-    const help = await s.fake.until(() => s.fake.responses.find((r) => r.id === unknown.responseId), 10_000, 'the help answer');
+    const help = await s.fake.until(
+      () => s.fake.responses.find((r) => r.id === unknown.responseId),
+      10_000,
+      'the help answer',
+    );
     expect(String(help.body.text)).toMatch(/I don't know "frobnicate"[\s\S]*Commands:/);
   });
 
   it('a slash command in a channel the bot cannot post in still answers the user, with the fix', async () => {
     s.fake.failNext({ status: 200, error: 'not_in_channel', channel: 'C_CLOSED' });
     const run = await s.fake.command('/task', 'hello from a closed channel', { channel: 'C_CLOSED' });
-    const told = await s.fake.until(() => s.fake.responses.find((r) => r.id === run.responseId), 10_000, 'the ephemeral fallback');
+    const told = await s.fake.until(
+      () => s.fake.responses.find((r) => r.id === run.responseId),
+      10_000,
+      'the ephemeral fallback',
+    );
     expect(String(told.body.text)).toMatch(/Got it: task [0-9a-f]{8}[\s\S]*invite me/i);
     expect(await taskByText(h, 'hello from a closed channel')).toHaveLength(1);
   });
 
   it('admin: a non-admin /admin reprocess is refused; an admin reprocess re-runs the dead-lettered step and the thread hears it', async () => {
     const req = await s.fake.mention('C_OPS', 'task demo fail please');
-    const failures = () => s.fake.inChannel('C_OPS', req.ts).filter((m) => /failed/.test(m.versions[0]!) && !/^Got it/.test(m.versions[0]!));
+    const failures = () =>
+      s.fake.inChannel('C_OPS', req.ts).filter((m) => /failed/.test(m.versions[0]!) && !/^Got it/.test(m.versions[0]!));
     await s.fake.until(() => (failures().length === 1 ? true : undefined), 30_000, 'the first failure message');
     const [task] = await taskByText(h, 'demo fail please');
     await h.waitForTask(task!.id, (t) => t.status === 'FAILED' && t.final_notified);
     const id8 = task!.id.slice(0, 8);
 
     const refused = await s.fake.command('/admin', `reprocess ${id8}`, { channel: 'C_OPS', user: 'U_ALICE' });
-    const no = await s.fake.until(() => s.fake.responses.find((r) => r.id === refused.responseId), 10_000, 'the refusal');
+    const no = await s.fake.until(
+      () => s.fake.responses.find((r) => r.id === refused.responseId),
+      10_000,
+      'the refusal',
+    );
     expect(String(no.body.text)).toMatch(/admins only/);
-    expect(await h.hub.ctx.db.selectFrom('task_events').select('id').where('task_id', '=', task!.id).where('type', '=', 'admin.reprocess').execute()).toHaveLength(0);
+    expect(
+      await h.hub.ctx.db
+        .selectFrom('task_events')
+        .select('id')
+        .where('task_id', '=', task!.id)
+        .where('type', '=', 'admin.reprocess')
+        .execute(),
+    ).toHaveLength(0);
 
     const ok = await s.fake.command('/admin', `reprocess ${id8}`, { channel: 'C_OPS', user: 'U_ADMIN' });
-    const yes = await s.fake.until(() => s.fake.responses.find((r) => r.id === ok.responseId), 10_000, 'the admin answer');
+    const yes = await s.fake.until(
+      () => s.fake.responses.find((r) => r.id === ok.responseId),
+      10_000,
+      'the admin answer',
+    );
     expect(String(yes.body.text)).toMatch(new RegExp(`Reprocessing task ${id8}`));
-    await s.fake.until(() => (failures().length === 2 ? true : undefined), 30_000, 'a second failure message in the original thread');
-    const sub = await h.hub.ctx.db.selectFrom('subtasks').selectAll().where('task_id', '=', task!.id).executeTakeFirstOrThrow();
+    await s.fake.until(
+      () => (failures().length === 2 ? true : undefined),
+      30_000,
+      'a second failure message in the original thread',
+    );
+    const sub = await h.hub.ctx.db
+      .selectFrom('subtasks')
+      .selectAll()
+      .where('task_id', '=', task!.id)
+      .executeTakeFirstOrThrow();
     expect(sub.generation).toBe(1);
-    const audit = await h.hub.ctx.db.selectFrom('task_events').select('actor').where('task_id', '=', task!.id).where('type', '=', 'admin.reprocess').execute();
+    const audit = await h.hub.ctx.db
+      .selectFrom('task_events')
+      .select('actor')
+      .where('task_id', '=', task!.id)
+      .where('type', '=', 'admin.reprocess')
+      .execute();
     expect(audit.map((a) => a.actor)).toEqual(['slack:U_ADMIN']);
   });
 
   it("ignores the bot's own messages, other bots, edits, joins and plain channel chatter", async () => {
     const sent = await Promise.all([
       s.fake.directMessage('D_IGNORE', 'task from myself', { user: 'UBOT' }),
-      s.fake.directMessage('D_IGNORE', 'task from another bot', { extra: { bot_id: 'B_OTHER', subtype: 'bot_message' } }),
+      s.fake.directMessage('D_IGNORE', 'task from another bot', {
+        extra: { bot_id: 'B_OTHER', subtype: 'bot_message' },
+      }),
       s.fake.directMessage('D_IGNORE', 'task edited text', { extra: { subtype: 'message_changed' } }),
       s.fake.directMessage('D_IGNORE', 'task joined', { extra: { subtype: 'channel_join' } }),
-      s.fake.sendEvent({ type: 'message', channel_type: 'channel', user: 'U_ALICE', text: 'task channel chatter', ts: s.fake.nextTs(), channel: 'C_CHATTER' }),
+      s.fake.sendEvent({
+        type: 'message',
+        channel_type: 'channel',
+        user: 'U_ALICE',
+        text: 'task channel chatter',
+        ts: s.fake.nextTs(),
+        channel: 'C_CHATTER',
+      }),
     ]);
     expect(sent.map((x) => x.answer.status)).toEqual([200, 200, 200, 200, 200]);
     await frontend.idle();
-    for (const t of ['from myself', 'from another bot', 'edited text', 'joined', 'channel chatter']) expect(await taskByText(h, t)).toHaveLength(0);
+    for (const t of ['from myself', 'from another bot', 'edited text', 'joined', 'channel chatter'])
+      expect(await taskByText(h, t)).toHaveLength(0);
     expect(s.fake.inChannel('D_IGNORE')).toHaveLength(0);
     expect(s.fake.inChannel('C_CHATTER')).toHaveLength(0);
   });
 
   it('empty, huge and malformed input get a clear answer, never a stack trace', async () => {
     const empty = await s.fake.mention('C_INPUT', '');
-    await s.fake.until(() => s.fake.inChannel('C_INPUT', empty.ts).find((m) => /Commands:/.test(m.versions[0]!)), 10_000, 'help for an empty mention');
+    await s.fake.until(
+      () => s.fake.inChannel('C_INPUT', empty.ts).find((m) => /Commands:/.test(m.versions[0]!)),
+      10_000,
+      'help for an empty mention',
+    );
     const huge = await s.fake.directMessage('D_HUGE', `task ${'x'.repeat(25_000)}`);
-    const told = await s.fake.until(() => s.fake.inChannel('D_HUGE', huge.ts)[0], 10_000, 'the answer to a huge request');
+    const told = await s.fake.until(
+      () => s.fake.inChannel('D_HUGE', huge.ts)[0],
+      10_000,
+      'the answer to a huge request',
+    );
     expect(told.versions[0]).toMatch(/limit is 20000/);
     const malformed = await s.fake.post('{"type": "event_callback", ', 'application/json');
     expect(malformed.status).toBe(400);
@@ -193,7 +304,12 @@ describe('slack frontend (HTTP mode)', () => {
   });
 
   it('maps outbound failures: permanent platform errors, 429 with Retry-After, 5xx retryable', async () => {
-    const ref = (channel: string) => ({ platform: 'slack', conversationId: channel, threadId: '1700000000.000001', userId: 'slack:U_ALICE' });
+    const ref = (channel: string) => ({
+      platform: 'slack',
+      conversationId: channel,
+      threadId: '1700000000.000001',
+      userId: 'slack:U_ALICE',
+    });
     const msg = { taskId: '', kind: 'info' as const, text: 'hello' };
     for (const error of ['channel_not_found', 'not_in_channel', 'is_archived', 'account_inactive', 'invalid_auth']) {
       s.fake.failNext({ status: 200, error, channel: `C_ERR_${error}` });
@@ -215,12 +331,17 @@ describe('slack frontend (HTTP mode)', () => {
       expect(e).not.toBeInstanceOf(PermanentError);
       expect(e).not.toBeInstanceOf(RateLimitedError);
     }
-    await expect(frontend.edit!({ platform: 'slack', conversationId: 'C_ERR_EDIT', messageId: '1.000000' }, msg)).rejects.toBeInstanceOf(PermanentError);
+    await expect(
+      frontend.edit!({ platform: 'slack', conversationId: 'C_ERR_EDIT', messageId: '1.000000' }, msg),
+    ).rejects.toBeInstanceOf(PermanentError);
   });
 
   it('splits long text into messages of at most 3,000 characters in the thread, escaped for Slack', async () => {
     const text = `${'<b>&amp; '.repeat(700)}THE-END`;
-    const ref = await frontend.send({ platform: 'slack', conversationId: 'C_LONG', threadId: '1700000000.000042', userId: 'slack:U_ALICE' }, { taskId: 'abc', kind: 'result', text, actions: ['retry'] });
+    const ref = await frontend.send(
+      { platform: 'slack', conversationId: 'C_LONG', threadId: '1700000000.000042', userId: 'slack:U_ALICE' },
+      { taskId: 'abc', kind: 'result', text, actions: ['retry'] },
+    );
     const parts = s.fake.inChannel('C_LONG');
     expect(parts.length).toBeGreaterThanOrEqual(3);
     expect(ref.messageId).toBe(parts[0]!.ts);
@@ -239,22 +360,36 @@ describe('slack frontend (Socket Mode)', () => {
     await s.fake.start();
     h = await createHarness({ env: { PROGRESS_INTERVAL_MS: '100', ...s.env() }, frontendFactories: [s.factory] });
   }, 60_000);
-  afterAll(async () => { await h?.close(); await s.fake.stop(); });
+  afterAll(async () => {
+    await h?.close();
+    await s.fake.stop();
+  });
 
   it('a direct message over Socket Mode creates a task and is answered in its thread', async () => {
     expect(s.holder.frontend!.mode).toBe('socket');
     expect(s.fake.calls.some((c) => c.method === 'apps.connections.open' && c.status === 200)).toBe(true);
     const dm = await s.fake.directMessage('D_SOCKET', 'task hello socket mode');
     expect(dm.answer.status).toBe(200);
-    const result = await s.fake.until(() => finalIn(s.fake.inChannel('D_SOCKET')), 30_000, 'the result over Socket Mode');
+    const result = await s.fake.until(
+      () => finalIn(s.fake.inChannel('D_SOCKET')),
+      30_000,
+      'the result over Socket Mode',
+    );
     expect(result.versions[0]).toContain('hello socket mode');
     expect(s.fake.inChannel('D_SOCKET').every((m) => m.thread === dm.ts)).toBe(true);
     const [task] = await taskByText(h, 'hello socket mode');
     expect(task!.user_id).toBe('slack:U_ALICE');
     const cmd = await s.fake.command('/switchboard', 'status', { channel: 'D_SOCKET' });
-    const status = await s.fake.until(() => s.fake.responses.find((r) => r.id === cmd.responseId), 10_000, 'the status answer');
+    const status = await s.fake.until(
+      () => s.fake.responses.find((r) => r.id === cmd.responseId),
+      10_000,
+      'the status answer',
+    );
     expect(String(status.body.text)).toContain(task!.id.slice(0, 8));
-    const noRoute = await fetch(`http://127.0.0.1:${(h.hub.web.server.server.address() as AddressInfo).port}/webhooks/slack`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const noRoute = await fetch(
+      `http://127.0.0.1:${(h.hub.web.server.server.address() as AddressInfo).port}/webhooks/slack`,
+      { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } },
+    );
     expect(noRoute.status).toBe(404);
   });
 });

@@ -62,7 +62,12 @@ describe('sms segment math', () => {
   });
 
   it('keeps short text whole and replaces typographic lookalikes so it stays GSM-7', () => {
-    expect(fitSms('Task 1 · done — “ok” …', { maxSegments: 4, more })).toMatchObject({ text: 'Task 1 - done - "ok" ...', cut: false, encoding: 'GSM-7', segments: 1 });
+    expect(fitSms('Task 1 · done — “ok” …', { maxSegments: 4, more })).toMatchObject({
+      text: 'Task 1 - done - "ok" ...',
+      cut: false,
+      encoding: 'GSM-7',
+      segments: 1,
+    });
     expect(smartEncode('a\u2019b')).toBe("a'b");
   });
 
@@ -72,9 +77,21 @@ describe('sms segment math', () => {
   });
 
   const words: Array<[string, 'stop' | 'start' | null]> = [
-    ['STOP', 'stop'], [' stop ', 'stop'], ['Stop.', 'stop'], ['STOPALL', 'stop'], ['unsubscribe', 'stop'], ['CANCEL', 'stop'],
-    ['end', 'stop'], ['Quit', 'stop'], ['START', 'start'], ['yes', 'start'], ['UNSTOP', 'start'],
-    ['CANCEL 7kq2ab34', null], ['stop the build', null], ['HELP', null], ['status', null],
+    ['STOP', 'stop'],
+    [' stop ', 'stop'],
+    ['Stop.', 'stop'],
+    ['STOPALL', 'stop'],
+    ['unsubscribe', 'stop'],
+    ['CANCEL', 'stop'],
+    ['end', 'stop'],
+    ['Quit', 'stop'],
+    ['START', 'start'],
+    ['yes', 'start'],
+    ['UNSTOP', 'start'],
+    ['CANCEL 7kq2ab34', null],
+    ['stop the build', null],
+    ['HELP', null],
+    ['status', null],
   ];
   it.each(words)('opt keyword %j -> %s', (body, kind) => {
     expect(optKeyword(body)).toBe(kind);
@@ -99,19 +116,29 @@ describe('sms segment math', () => {
   });
 
   it('rebases API calls and reads Retry-After', () => {
-    expect(rebase('https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json?a=1', 'http://127.0.0.1:9/proxy/')).toBe('http://127.0.0.1:9/proxy/2010-04-01/Accounts/AC1/Messages.json?a=1');
+    expect(
+      rebase('https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json?a=1', 'http://127.0.0.1:9/proxy/'),
+    ).toBe('http://127.0.0.1:9/proxy/2010-04-01/Accounts/AC1/Messages.json?a=1');
     expect(retryAfterMs('2')).toBe(2000);
     expect(retryAfterMs(undefined)).toBe(1000);
     expect(retryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6000);
   });
 });
 
-runFrontendContract('sms', () => new SmsDriver(), { platform: 'sms', canEdit: false, threads: false, longOutput: 'cut', userId: 'sms:+15550001111' });
+runFrontendContract('sms', () => new SmsDriver(), {
+  platform: 'sms',
+  canEdit: false,
+  threads: false,
+  longOutput: 'cut',
+  userId: 'sms:+15550001111',
+});
 
 describe('sms acceptance', () => {
   const PUBLIC_URL = 'https://hub.example.test';
   const ADMIN = '+15550009999';
-  const bigText = Array.from({ length: 600 }, (_, i) => `word${i}`).join(' ').slice(0, 3000);
+  const bigText = Array.from({ length: 600 }, (_, i) => `word${i}`)
+    .join(' ')
+    .slice(0, 3000);
   let fake: TwilioFake;
   let redis: Redis;
   let h: Harness;
@@ -126,21 +153,32 @@ describe('sms acceptance', () => {
   const notifyFailures: Array<{ jobId: string; reason: string }> = [];
   const failureWaiters = new Set<() => void>();
   /** Resolves once a delivery job of the task has failed for good (the notifier emits no hub event for that). */
-  const notifyFailed = (taskId: string) => new Promise<string>((resolve, reject) => {
-    const check = () => {
-      const f = notifyFailures.find((x) => x.jobId.startsWith(`final-${taskId}`));
-      if (!f) return;
-      failureWaiters.delete(check);
-      clearTimeout(timer);
-      resolve(f.reason);
-    };
-    const timer = setTimeout(() => { failureWaiters.delete(check); reject(new Error(`no failed delivery for ${taskId}`)); }, 20_000);
-    failureWaiters.add(check);
-    check();
-  });
-  const text = (from: string, body: string, opts: Parameters<TwilioFake['text']>[3] = {}) => fake.text(url, from, body, { signedUrl: `${PUBLIC_URL}${SMS_WEBHOOK_PATH}`, ...opts });
+  const notifyFailed = (taskId: string) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const f = notifyFailures.find((x) => x.jobId.startsWith(`final-${taskId}`));
+        if (!f) return;
+        failureWaiters.delete(check);
+        clearTimeout(timer);
+        resolve(f.reason);
+      };
+      const timer = setTimeout(() => {
+        failureWaiters.delete(check);
+        reject(new Error(`no failed delivery for ${taskId}`));
+      }, 20_000);
+      failureWaiters.add(check);
+      check();
+    });
+  const text = (from: string, body: string, opts: Parameters<TwilioFake['text']>[3] = {}) =>
+    fake.text(url, from, body, { signedUrl: `${PUBLIC_URL}${SMS_WEBHOOK_PATH}`, ...opts });
   const api = (to: string) => fake.messagesTo(to).filter((m) => m.via === 'api');
-  const taskByText = (t: string) => h.until(async () => (await h.hub.ctx.db.selectFrom('tasks').selectAll().where('text', '=', t).executeTakeFirst()) ?? undefined, 20_000, `task "${t}"`);
+  const taskByText = (t: string) =>
+    h.until(
+      async () =>
+        (await h.hub.ctx.db.selectFrom('tasks').selectAll().where('text', '=', t).executeTakeFirst()) ?? undefined,
+      20_000,
+      `task "${t}"`,
+    );
 
   beforeAll(async () => {
     fake = await TwilioFake.start();
@@ -181,13 +219,23 @@ describe('sms acceptance', () => {
   it('odd input gets a clear answer, never a 500: empty, picture-only, oversized, not a form', async () => {
     const from = '+15550003005';
     expect((await text(from, '   ')).reply).toMatch(/^Commands:/);
-    expect((await text(from, '', { extra: { NumMedia: '1', MediaUrl0: 'https://example.org/cat.jpg' } })).reply).toMatch(/only read text/);
+    expect(
+      (await text(from, '', { extra: { NumMedia: '1', MediaUrl0: 'https://example.org/cat.jpg' } })).reply,
+    ).toMatch(/only read text/);
     const tooLong = await text(from, `task ${'x'.repeat(h.hub.config.MAX_REQUEST_CHARS + 10)}`);
     expect(tooLong.status).toBe(200);
     expect(tooLong.reply).toMatch(/too long|at most|characters/i);
-    const json = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"Body":"hi"}' });
+    const json = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"Body":"hi"}',
+    });
     expect(json.status).toBe(415);
-    const huge = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `Body=${'y'.repeat(300 * 1024)}` });
+    const huge = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `Body=${'y'.repeat(300 * 1024)}`,
+    });
     expect(huge.status).toBe(413);
     expect(await huge.text()).not.toMatch(/at .*\.ts:\d+/);
     const noFrom = await text('', 'task nobody');
@@ -216,9 +264,16 @@ describe('sms acceptance', () => {
     expect(req.reply).toBeUndefined();
     const task = await taskByText('hello while stopped');
     expect(await notifyFailed(task.id)).toMatch(/replied STOP/);
-    expect((await h.waitForTask(task.id, (t) => t.status === 'COMPLETED' && t.final_notified)).final_notified).toBe(true);
+    expect((await h.waitForTask(task.id, (t) => t.status === 'COMPLETED' && t.final_notified)).final_notified).toBe(
+      true,
+    );
     expect((await text(from, 'status')).reply).toBeUndefined();
-    const failed = await h.hub.ctx.db.selectFrom('task_events').select('data').where('task_id', '=', task.id).where('type', '=', 'notify.failed').execute();
+    const failed = await h.hub.ctx.db
+      .selectFrom('task_events')
+      .select('data')
+      .where('task_id', '=', task.id)
+      .where('type', '=', 'notify.failed')
+      .execute();
     expect(JSON.stringify(failed)).toMatch(/replied STOP/);
     expect(fake.messagesTo(from)).toHaveLength(0);
     expect(fake.calls.filter((c) => c.to === from)).toHaveLength(0);
@@ -301,16 +356,29 @@ describe('sms acceptance', () => {
     await fake.waitFor(user, (ms) => ms.some((m) => m.via === 'api' && /failed/.test(m.body)));
     const id = task.id.slice(0, 8);
 
-    const generation = async () => (await h.hub.ctx.db.selectFrom('subtasks').select('generation').where('task_id', '=', task.id).executeTakeFirstOrThrow()).generation;
+    const generation = async () =>
+      (
+        await h.hub.ctx.db
+          .selectFrom('subtasks')
+          .select('generation')
+          .where('task_id', '=', task.id)
+          .executeTakeFirstOrThrow()
+      ).generation;
     const before = await generation();
     expect((await text(user, `admin reprocess ${id}`)).reply).toMatch(/admins only|not allowed/i);
     expect(await generation()).toBe(before);
 
     expect((await text(ADMIN, `ADMIN REPROCESS ${id}`)).reply).toMatch(new RegExp(`Reprocessing task ${id}`));
     await h.waitForTask(task.id, (t) => t.status === 'FAILED' && t.final_notified, 30_000);
-    const sub = await h.hub.ctx.db.selectFrom('subtasks').select(['generation', 'status']).where('task_id', '=', task.id).executeTakeFirstOrThrow();
+    const sub = await h.hub.ctx.db
+      .selectFrom('subtasks')
+      .select(['generation', 'status'])
+      .where('task_id', '=', task.id)
+      .executeTakeFirstOrThrow();
     expect(sub).toEqual({ generation: before + 1, status: 'DEAD' });
-    const failures = (await fake.waitFor(user, (ms) => ms.filter((m) => m.via === 'api' && /failed/.test(m.body)).length >= 2)).filter((m: SmsSent) => m.via === 'api');
+    const failures = (
+      await fake.waitFor(user, (ms) => ms.filter((m) => m.via === 'api' && /failed/.test(m.body)).length >= 2)
+    ).filter((m: SmsSent) => m.via === 'api');
     expect(failures).toHaveLength(2);
     expect(api(ADMIN)).toHaveLength(0);
   });

@@ -9,18 +9,35 @@ import { createLogger } from '../../src/core/logger.ts';
 import type { TaskService } from '../../src/core/task-service.ts';
 import type { IFrontend } from '../../src/frontends/frontend.ts';
 import { createTelegramFrontend } from '../../src/frontends/telegram/index.ts';
-import { TELEGRAM_FAST as FAST, TELEGRAM_USER as USER, TelegramDriver, telegramFactory as factory } from '../fakes/telegram-driver.ts';
+import {
+  TELEGRAM_FAST as FAST,
+  TELEGRAM_USER as USER,
+  TelegramDriver,
+  telegramFactory as factory,
+} from '../fakes/telegram-driver.ts';
 import { TelegramFake, type TgChat, type TgMessage } from '../fakes/telegram-fake.ts';
 import { createHarness, type Harness } from '../helpers/hub-harness.ts';
 import { runFrontendContract } from './contract.ts';
 
 const ADMIN = 1;
 
-runFrontendContract('telegram', () => new TelegramDriver(), { platform: 'telegram', canEdit: true, longOutput: 'split', userId: `telegram:${USER}`, threads: true });
+runFrontendContract('telegram', () => new TelegramDriver(), {
+  platform: 'telegram',
+  canEdit: true,
+  longOutput: 'split',
+  userId: `telegram:${USER}`,
+  threads: true,
+});
 
 const privateChat = (id: number): TgChat => ({ id, type: 'private' });
 const texts = (ms: TgMessage[]) => ms.flatMap((m) => m.versions);
-const taskByText = (h: Harness, text: string) => h.until(async () => (await h.hub.ctx.db.selectFrom('tasks').selectAll().where('text', '=', text).executeTakeFirst()) ?? undefined, 30_000, `task "${text}"`);
+const taskByText = (h: Harness, text: string) =>
+  h.until(
+    async () =>
+      (await h.hub.ctx.db.selectFrom('tasks').selectAll().where('text', '=', text).executeTakeFirst()) ?? undefined,
+    30_000,
+    `task "${text}"`,
+  );
 
 describe('telegram long polling', () => {
   let fake: TelegramFake;
@@ -37,12 +54,20 @@ describe('telegram long polling', () => {
   beforeAll(async () => {
     fake = await TelegramFake.start();
     h = await createHarness({
-      env: { TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.url, HUB_ADMINS: `telegram:${ADMIN},web:admin`, PROGRESS_INTERVAL_MS: '100' },
+      env: {
+        TELEGRAM_BOT_TOKEN: fake.token,
+        TELEGRAM_API_ROOT: fake.url,
+        HUB_ADMINS: `telegram:${ADMIN},web:admin`,
+        PROGRESS_INTERVAL_MS: '100',
+      },
       frontendFactories: [factory],
     });
     tg = h.hub.frontends.get('telegram')!;
   }, 60_000);
-  afterAll(async () => { await h?.close(); await fake?.stop(); });
+  afterAll(async () => {
+    await h?.close();
+    await fake?.stop();
+  });
 
   it('polls: deletes any webhook, identifies itself, and a private message becomes a task answered in the chat', async () => {
     expect(fake.calls.find((c) => c.method === 'getMe')).toBeDefined();
@@ -51,7 +76,11 @@ describe('telegram long polling', () => {
     const task = await taskByText(h, 'hello from polling');
     expect(task.user_id).toBe('telegram:501');
     expect(task.origin).toMatchObject({ platform: 'telegram', conversationId: '501', userId: 'telegram:501' });
-    const ms = await waitIn(501, (all) => all.some((m) => /completed/.test(m.versions.at(-1)!) && m.versions[0]!.includes('hello from polling')), 'the result');
+    const ms = await waitIn(
+      501,
+      (all) => all.some((m) => /completed/.test(m.versions.at(-1)!) && m.versions[0]!.includes('hello from polling')),
+      'the result',
+    );
     const ack = ms[0]!;
     expect(ack.versions[0]).toMatch(/^Got it: task [0-9a-f]{8}/);
     expect(ack.markups[0]?.inline_keyboard[0]?.[0]).toEqual({ text: 'Cancel', callback_data: `cancel ${task.id}` });
@@ -81,7 +110,9 @@ describe('telegram long polling', () => {
     const fakeMsg: TgMessage = { chatId: 503, messageId: 99, versions: ['x'], markups: [undefined] };
     const press = fake.push(fake.buttonUpdate(fakeMsg, chat, 503, 'drop table tasks'));
     await fake.consumed(press.update_id);
-    expect(fake.callbackAnswers.find((a) => a.callback_query_id === (press.callback_query as { id: string }).id)?.text).toMatch(/no longer valid/);
+    expect(
+      fake.callbackAnswers.find((a) => a.callback_query_id === (press.callback_query as { id: string }).id)?.text,
+    ).toMatch(/no longer valid/);
     expect(fake.messages(503)).toHaveLength(0);
   });
 
@@ -95,7 +126,12 @@ describe('telegram long polling', () => {
     await say(group, 601, 'hey @SwitchboardTestBot summarise the minutes', { threadId: 42 });
     const task = await taskByText(h, 'hey summarise the minutes');
     expect(task.origin).toMatchObject({ conversationId: '-100777', threadId: '42', userId: 'telegram:601' });
-    const ms = await waitIn(-100777, (all) => all.some((m) => /completed/.test(m.versions.at(-1)!) && m.versions[0]!.includes('summarise the minutes')), 'the group result');
+    const ms = await waitIn(
+      -100777,
+      (all) =>
+        all.some((m) => /completed/.test(m.versions.at(-1)!) && m.versions[0]!.includes('summarise the minutes')),
+      'the group result',
+    );
     const inTopic = ms.filter((m) => m.threadId === 42);
     expect(inTopic.length).toBeGreaterThanOrEqual(2);
     expect(inTopic[0]!.replyTo).toBeDefined();
@@ -111,13 +147,25 @@ describe('telegram long polling', () => {
     await waitIn(701, (all) => failures(all).length === 1, 'the first failure');
     await say(userChat, 701, `/admin reprocess ${task.id}`);
     await waitIn(701, (all) => all.some((m) => /for admins only/.test(m.versions[0]!)), 'the refusal');
-    expect((await h.hub.ctx.db.selectFrom('subtasks').select('generation').where('task_id', '=', task.id).executeTakeFirstOrThrow()).generation).toBe(0);
+    expect(
+      (
+        await h.hub.ctx.db
+          .selectFrom('subtasks')
+          .select('generation')
+          .where('task_id', '=', task.id)
+          .executeTakeFirstOrThrow()
+      ).generation,
+    ).toBe(0);
 
     await say(privateChat(ADMIN), ADMIN, `/admin reprocess ${task.id.slice(0, 8)}`);
     await waitIn(ADMIN, (all) => all.some((m) => /^Reprocessing task/.test(m.versions[0]!)), 'the admin confirmation');
     const second = await waitIn(701, (all) => failures(all).length === 2, 'the second failure in the original chat');
     expect(second.every((m) => m.chatId === 701)).toBe(true);
-    const sub = await h.hub.ctx.db.selectFrom('subtasks').select(['generation', 'status']).where('task_id', '=', task.id).executeTakeFirstOrThrow();
+    const sub = await h.hub.ctx.db
+      .selectFrom('subtasks')
+      .select(['generation', 'status'])
+      .where('task_id', '=', task.id)
+      .executeTakeFirstOrThrow();
     expect(sub.generation).toBe(1);
     expect(sub.status).toBe('DEAD');
   });
@@ -160,30 +208,50 @@ describe('telegram webhook', () => {
   beforeAll(async () => {
     fake = await TelegramFake.start();
     h = await createHarness({
-      env: { TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.url, TELEGRAM_WEBHOOK_SECRET: SECRET, PUBLIC_URL: 'https://hub.example.org/' },
+      env: {
+        TELEGRAM_BOT_TOKEN: fake.token,
+        TELEGRAM_API_ROOT: fake.url,
+        TELEGRAM_WEBHOOK_SECRET: SECRET,
+        PUBLIC_URL: 'https://hub.example.org/',
+      },
       frontendFactories: [factory],
     });
     hook = `${h.hub.web.url()}/webhooks/telegram`;
   }, 60_000);
-  afterAll(async () => { await h?.close(); await fake?.stop(); });
+  afterAll(async () => {
+    await h?.close();
+    await fake?.stop();
+  });
 
   it('registers its webhook with the secret at start and does not poll', () => {
-    expect(fake.webhook).toEqual({ url: 'https://hub.example.org/webhooks/telegram', secret_token: SECRET, allowed_updates: ['message', 'callback_query'] });
+    expect(fake.webhook).toEqual({
+      url: 'https://hub.example.org/webhooks/telegram',
+      secret_token: SECRET,
+      allowed_updates: ['message', 'callback_query'],
+    });
     expect(fake.calls.some((c) => c.method === 'getUpdates' || c.method === 'deleteWebhook')).toBe(false);
   });
 
   it('a webhook update creates a task and the answer arrives in the chat', async () => {
-    expect(await fake.deliver(hook, fake.textUpdate(privateChat(901), 901, 'hello from the webhook'), SECRET)).toBe(200);
+    expect(await fake.deliver(hook, fake.textUpdate(privateChat(901), 901, 'hello from the webhook'), SECRET)).toBe(
+      200,
+    );
     const task = await taskByText(h, 'hello from the webhook');
     expect(task.user_id).toBe('telegram:901');
-    const ms = await fake.until(() => (fake.messages(901).some((m) => /completed/.test(m.versions.at(-1)!)) ? fake.messages(901) : undefined), 30_000, 'the result');
+    const ms = await fake.until(
+      () => (fake.messages(901).some((m) => /completed/.test(m.versions.at(-1)!)) ? fake.messages(901) : undefined),
+      30_000,
+      'the result',
+    );
     expect(ms[0]!.versions[0]).toMatch(/^Got it: task/);
   });
 
   it('a wrong or missing secret is 401 and creates nothing', async () => {
     expect(await fake.deliver(hook, fake.textUpdate(privateChat(902), 902, 'sneaky task'), 'not-the-secret')).toBe(401);
     expect(await fake.deliver(hook, fake.textUpdate(privateChat(902), 902, 'sneaky task'))).toBe(401);
-    expect(await h.hub.ctx.db.selectFrom('tasks').select('id').where('text', '=', 'sneaky task').executeTakeFirst()).toBeUndefined();
+    expect(
+      await h.hub.ctx.db.selectFrom('tasks').select('id').where('text', '=', 'sneaky task').executeTakeFirst(),
+    ).toBeUndefined();
     expect(fake.messages(902)).toHaveLength(0);
   });
 
@@ -199,26 +267,47 @@ describe('telegram webhook', () => {
   });
 
   it('a body that is not an update is a clear 400, not a 500', async () => {
-    const res = await fetch(hook, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET }, body: '{"hello":' });
+    const res = await fetch(hook, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET },
+      body: '{"hello":',
+    });
     expect(res.status).toBe(400);
     expect(await res.text()).not.toMatch(/at .*\.ts:\d+/);
-    const notUpdate = await fetch(hook, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET }, body: '{"hello":1}' });
+    const notUpdate = await fetch(hook, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET },
+      body: '{"hello":1}',
+    });
     expect(notUpdate.status).toBe(400);
-    expect(await notUpdate.json()).toMatchObject({ ok: false, description: expect.stringMatching(/not a Telegram update/) });
+    expect(await notUpdate.json()).toMatchObject({
+      ok: false,
+      description: expect.stringMatching(/not a Telegram update/),
+    });
   });
 });
 
 describe('telegram start-up', () => {
   /** The frontend alone (no hub): start-up never touches commands or tasks. */
-  const bare = (apiRoot: string, token = '123456:TEST-token_abc', env: Record<string, string> = {}) => createTelegramFrontend({
-    config: loadConfig({ TELEGRAM_BOT_TOKEN: token, TELEGRAM_API_ROOT: apiRoot, ...env }), log: createLogger('silent'), http: Fastify(),
-    ctx: {} as HubContext, commands: {} as CommandService, tasks: {} as TaskService,
-  }, FAST);
+  const bare = (apiRoot: string, token = '123456:TEST-token_abc', env: Record<string, string> = {}) =>
+    createTelegramFrontend(
+      {
+        config: loadConfig({ TELEGRAM_BOT_TOKEN: token, TELEGRAM_API_ROOT: apiRoot, ...env }),
+        log: createLogger('silent'),
+        http: Fastify(),
+        ctx: {} as HubContext,
+        commands: {} as CommandService,
+        tasks: {} as TaskService,
+      },
+      FAST,
+    );
 
   it('a token the Bot API refuses stops start with a ConfigError naming TELEGRAM_BOT_TOKEN', async () => {
     const fake = await TelegramFake.start({ token: '123456:the-real-one' });
     try {
-      const err = await bare(fake.url, '123456:a-wrong-one').start().catch((e: unknown) => e);
+      const err = await bare(fake.url, '123456:a-wrong-one')
+        .start()
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as Error).message).toMatch(/TELEGRAM_BOT_TOKEN/);
     } finally {
@@ -230,7 +319,12 @@ describe('telegram start-up', () => {
     const fake = await TelegramFake.start();
     fake.failNext(400, undefined, 'setWebhook');
     try {
-      const err = await bare(fake.url, fake.token, { TELEGRAM_WEBHOOK_SECRET: 's3cret', PUBLIC_URL: 'http://not-public.example' }).start().catch((e: unknown) => e);
+      const err = await bare(fake.url, fake.token, {
+        TELEGRAM_WEBHOOK_SECRET: 's3cret',
+        PUBLIC_URL: 'http://not-public.example',
+      })
+        .start()
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as Error).message).toMatch(/PUBLIC_URL/);
     } finally {

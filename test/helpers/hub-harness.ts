@@ -49,34 +49,71 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
   const events: HubEvent[] = [];
   const listeners = new Set<() => void>();
   const hub = await startHub({
-    config: env.config, database: env.database, embeddedWorkers: opts.workers ?? true, frontends: [chat],
-    handlers: { ...builtinCapabilities, ...opts.handlers }, planner: opts.planner,
-    frontendFactories: opts.realFrontends ? undefined : opts.frontendFactories ?? [],
+    config: env.config,
+    database: env.database,
+    embeddedWorkers: opts.workers ?? true,
+    frontends: [chat],
+    handlers: { ...builtinCapabilities, ...opts.handlers },
+    planner: opts.planner,
+    frontendFactories: opts.realFrontends ? undefined : (opts.frontendFactories ?? []),
   });
-  hub.ctx.onEvents((evs) => { events.push(...evs); for (const l of [...listeners]) l(); });
+  hub.ctx.onEvents((evs) => {
+    events.push(...evs);
+    for (const l of [...listeners]) l();
+  });
 
   const until = <T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, what: string): Promise<T> =>
     new Promise((resolve, reject) => {
       let done = false;
-      const finish = (fn: () => void) => { if (done) return; done = true; listeners.delete(onEvent); clearTimeout(timer); fn(); };
-      const onEvent = () => { void Promise.resolve(probe()).then((v) => { if (v !== undefined) finish(() => resolve(v)); }, (err) => finish(() => reject(err))); };
-      const timer = setTimeout(() => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; events: ${events.map((e) => e.type).join(',')}`))), timeoutMs);
+      const finish = (fn: () => void) => {
+        if (done) return;
+        done = true;
+        listeners.delete(onEvent);
+        clearTimeout(timer);
+        fn();
+      };
+      const onEvent = () => {
+        void Promise.resolve(probe()).then(
+          (v) => {
+            if (v !== undefined) finish(() => resolve(v));
+          },
+          (err) => finish(() => reject(err)),
+        );
+      };
+      const timer = setTimeout(
+        () =>
+          finish(() =>
+            reject(
+              new Error(
+                `timed out after ${timeoutMs} ms waiting for ${what}; events: ${events.map((e) => e.type).join(',')}`,
+              ),
+            ),
+          ),
+        timeoutMs,
+      );
       listeners.add(onEvent);
       onEvent();
     });
 
   const harness: Harness = {
-    env, hub, chat, events,
+    env,
+    hub,
+    chat,
+    events,
     until: (probe, timeoutMs = 20_000, what = 'condition') => until(probe, timeoutMs, what),
     origin: (user = 'test:alice') => ({ platform: 'test', conversationId: `chat-${user}`, userId: user }),
     async submit(text, user) {
       return (await hub.tasks.submit({ origin: harness.origin(user), text })).task;
     },
     waitForTask(taskId, check, timeoutMs = 20_000) {
-      return until(async () => {
-        const t = await hub.ctx.db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirst();
-        return t && check(t) ? t : undefined;
-      }, timeoutMs, `task ${taskId}`);
+      return until(
+        async () => {
+          const t = await hub.ctx.db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirst();
+          return t && check(t) ? t : undefined;
+        },
+        timeoutMs,
+        `task ${taskId}`,
+      );
     },
     waitForEvent(pred, timeoutMs = 20_000) {
       return until(() => events.find(pred), timeoutMs, 'event');

@@ -21,7 +21,10 @@ export class RecordingFrontend implements IFrontend {
   private readonly waiters: Array<{ check: () => boolean; resolve: () => void }> = [];
   private failures: Error[] = [];
 
-  constructor(readonly name = 'test', limits: Partial<FrontendLimits> = {}) {
+  constructor(
+    readonly name = 'test',
+    limits: Partial<FrontendLimits> = {},
+  ) {
     this.limits = { maxLength: 4000, canEdit: true, threads: true, markup: 'none', ...limits };
   }
 
@@ -35,7 +38,10 @@ export class RecordingFrontend implements IFrontend {
 
   async send(ref: ConversationRef, message: OutboundMessage): Promise<MessageRef> {
     const failure = this.failures.shift();
-    if (failure) { this.failedCalls.push({ op: 'send', taskId: message.taskId, error: failure, at: Date.now() }); throw failure; }
+    if (failure) {
+      this.failedCalls.push({ op: 'send', taskId: message.taskId, error: failure, at: Date.now() });
+      throw failure;
+    }
     const messageId = randomBytes(4).toString('hex');
     this.record({ op: 'send', conversationId: ref.conversationId, messageId, message, at: Date.now() });
     return { platform: this.name, conversationId: ref.conversationId, messageId };
@@ -43,7 +49,10 @@ export class RecordingFrontend implements IFrontend {
 
   async edit(ref: MessageRef, message: OutboundMessage): Promise<void> {
     const failure = this.failures.shift();
-    if (failure) { this.failedCalls.push({ op: 'edit', taskId: message.taskId, error: failure, at: Date.now() }); throw failure; }
+    if (failure) {
+      this.failedCalls.push({ op: 'edit', taskId: message.taskId, error: failure, at: Date.now() });
+      throw failure;
+    }
     this.record({ op: 'edit', conversationId: ref.conversationId, messageId: ref.messageId, message, at: Date.now() });
   }
 
@@ -57,16 +66,36 @@ export class RecordingFrontend implements IFrontend {
     return new Promise((resolve, reject) => {
       const found = () => this.deliveries.find(pred);
       const hit = found();
-      if (hit) { resolve(hit); return; }
-      const timer = setTimeout(() => reject(new Error(`no matching delivery within ${timeoutMs} ms; got: ${JSON.stringify(this.deliveries.map((d) => [d.op, d.message.kind, d.message.text.slice(0, 60)]))}`)), timeoutMs);
-      this.waiters.push({ check: () => Boolean(found()), resolve: () => { clearTimeout(timer); resolve(found()!); } });
+      if (hit) {
+        resolve(hit);
+        return;
+      }
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `no matching delivery within ${timeoutMs} ms; got: ${JSON.stringify(this.deliveries.map((d) => [d.op, d.message.kind, d.message.text.slice(0, 60)]))}`,
+            ),
+          ),
+        timeoutMs,
+      );
+      this.waiters.push({
+        check: () => Boolean(found()),
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(found()!);
+        },
+      });
     });
   }
 
   private record(d: Delivery): void {
     this.deliveries.push(d);
     for (const w of [...this.waiters]) {
-      if (w.check()) { this.waiters.splice(this.waiters.indexOf(w), 1); w.resolve(); }
+      if (w.check()) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve();
+      }
     }
   }
 }

@@ -23,15 +23,29 @@ export interface ScheduledHub {
 /** Starts a hub with an embedded worker on `env` (optionally through another database handle); startHub wires schedules. */
 export async function startScheduledHub(env: TestEnv, opts: { database?: DatabaseHandle } = {}): Promise<ScheduledHub> {
   const chat = new RecordingFrontend();
-  const hub = await startHub({ config: env.config, database: opts.database ?? env.database, embeddedWorkers: true, frontends: [chat], frontendFactories: [] });
+  const hub = await startHub({
+    config: env.config,
+    database: opts.database ?? env.database,
+    embeddedWorkers: true,
+    frontends: [chat],
+    frontendFactories: [],
+  });
   const events: HubEvent[] = [];
   const listeners = new Set<() => void>();
-  hub.ctx.onEvents((evs) => { events.push(...evs); for (const l of [...listeners]) l(); });
+  hub.ctx.onEvents((evs) => {
+    events.push(...evs);
+    for (const l of [...listeners]) l();
+  });
   return { hub, chat, schedules: hub.schedules, runner: hub.scheduleRunner, events, listeners, stop: () => hub.stop() };
 }
 
 /** Resolves with `probe()`'s first defined value, re-evaluated whenever any of the hubs emits an event (no polling). */
-export function until<T>(hubs: ScheduledHub[], probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 20_000): Promise<T> {
+export function until<T>(
+  hubs: ScheduledHub[],
+  probe: () => Promise<T | undefined> | T | undefined,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     let done = false;
     let checking = false;
@@ -45,15 +59,29 @@ export function until<T>(hubs: ScheduledHub[], probe: () => Promise<T | undefine
     };
     const onEvent = (): void => {
       if (done) return;
-      if (checking) { again = true; return; }
+      if (checking) {
+        again = true;
+        return;
+      }
       checking = true;
-      void Promise.resolve().then(probe).then((v) => {
-        checking = false;
-        if (v !== undefined) finish(() => resolve(v));
-        else if (again) { again = false; onEvent(); }
-      }, (err) => finish(() => reject(err)));
+      void Promise.resolve()
+        .then(probe)
+        .then(
+          (v) => {
+            checking = false;
+            if (v !== undefined) finish(() => resolve(v));
+            else if (again) {
+              again = false;
+              onEvent();
+            }
+          },
+          (err) => finish(() => reject(err)),
+        );
     };
-    const timer = setTimeout(() => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))), timeoutMs);
+    const timer = setTimeout(
+      () => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))),
+      timeoutMs,
+    );
     for (const h of hubs) h.listeners.add(onEvent);
     onEvent();
   });

@@ -37,9 +37,15 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
     await admin.end();
   }
   const vars = {
-    QUEUE_PREFIX: prefix, REDIS_URL: redisUrl(), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    HUB_ADMINS: 'web:admin,test:admin', HUB_API_TOKENS: 'alice=alice-token-1,bob=bob-token-22,admin=admin-token-333',
-    DEFAULT_BACKOFF_MS: '50', RECONCILE_INTERVAL_MS: '60000', PROGRESS_INTERVAL_MS: '0', WORKER_HEARTBEAT_MS: '500',
+    QUEUE_PREFIX: prefix,
+    REDIS_URL: redisUrl(),
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    HUB_ADMINS: 'web:admin,test:admin',
+    HUB_API_TOKENS: 'alice=alice-token-1,bob=bob-token-22,admin=admin-token-333',
+    DEFAULT_BACKOFF_MS: '50',
+    RECONCILE_INTERVAL_MS: '60000',
+    PROGRESS_INTERVAL_MS: '0',
+    WORKER_HEARTBEAT_MS: '500',
     SCHEDULE_MIN_INTERVAL_MS: '1000',
     ...env,
   };
@@ -49,7 +55,11 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
   const redis = createRedis(redisUrl());
   const ctx = new HubContext(config, database.db, redis, createLogger(config.LOG_LEVEL));
   return {
-    config, ctx, database, prefix, schema,
+    config,
+    ctx,
+    database,
+    prefix,
+    schema,
     childEnv: Object.fromEntries(Object.entries(vars)) as Record<string, string>,
     async close() {
       await ctx.queues.close();

@@ -40,26 +40,52 @@ export class CommandService {
     try {
       switch (cmd.name) {
         case 'task': {
-          const { task, subtasks, warnings } = await this.tasks.submit({ origin: { ...msg.origin, ackedByFrontend: true }, text: cmd.text, priority: cmd.priority, requiresReview: cmd.review });
+          const { task, subtasks, warnings } = await this.tasks.submit({
+            origin: { ...msg.origin, ackedByFrontend: true },
+            text: cmd.text,
+            priority: cmd.priority,
+            requiresReview: cmd.review,
+          });
           const steps = `${subtasks.length} step${subtasks.length === 1 ? '' : 's'}`;
           return {
-            kind: 'ack', taskId: task.id, actions: ['cancel'],
-            text: [`Got it: task ${shortId(task.id)} queued (${steps}). I'll update this message as it runs.`, ...warnings].join('\n'),
+            kind: 'ack',
+            taskId: task.id,
+            actions: ['cancel'],
+            text: [
+              `Got it: task ${shortId(task.id)} queued (${steps}). I'll update this message as it runs.`,
+              ...warnings,
+            ].join('\n'),
           };
         }
         case 'status': {
           const id = cmd.id ?? (await this.tasks.list(caller, { limit: 1 })).tasks[0]?.id;
           if (!id) return { kind: 'info', text: 'You have no tasks yet. Start one with: task <what to do>' };
           const detail = await this.tasks.get(id, caller, 0);
-          return { kind: 'info', taskId: detail.task.id, text: describeTask(detail.task, progressOf(detail.task, detail.subtasks)), actions: actionsFor(detail.task.status) };
+          return {
+            kind: 'info',
+            taskId: detail.task.id,
+            text: describeTask(detail.task, progressOf(detail.task, detail.subtasks)),
+            actions: actionsFor(detail.task.status),
+          };
         }
         case 'tasks': {
           const { tasks } = await this.tasks.list(caller, { limit: 10 });
-          return { kind: 'info', text: tasks.length ? ['Your recent tasks:', ...tasks.map(renderTaskLine)].join('\n') : 'You have no tasks yet. Start one with: task <what to do>' };
+          return {
+            kind: 'info',
+            text: tasks.length
+              ? ['Your recent tasks:', ...tasks.map(renderTaskLine)].join('\n')
+              : 'You have no tasks yet. Start one with: task <what to do>',
+          };
         }
         case 'cancel': {
           const { task, alreadyFinished } = await this.tasks.cancel(cmd.id, caller);
-          return { kind: 'info', taskId: task.id, text: alreadyFinished ? `Task ${shortId(task.id)} has already finished (${task.status}); nothing to cancel.` : `Cancelling task ${shortId(task.id)}.` };
+          return {
+            kind: 'info',
+            taskId: task.id,
+            text: alreadyFinished
+              ? `Task ${shortId(task.id)} has already finished (${task.status}); nothing to cancel.`
+              : `Cancelling task ${shortId(task.id)}.`,
+          };
         }
         case 'retry': {
           const task = await this.tasks.retry(cmd.id, caller);
@@ -67,7 +93,12 @@ export class CommandService {
         }
         case 'duplicate': {
           const { task } = await this.tasks.duplicate(cmd.id, caller, { ...msg.origin, ackedByFrontend: true });
-          return { kind: 'ack', taskId: task.id, actions: ['cancel'], text: `Got it: task ${shortId(task.id)} queued again as a new task.` };
+          return {
+            kind: 'ack',
+            taskId: task.id,
+            actions: ['cancel'],
+            text: `Got it: task ${shortId(task.id)} queued again as a new task.`,
+          };
         }
         case 'approve': {
           const task = await this.tasks.approve(cmd.id, caller);
@@ -79,31 +110,59 @@ export class CommandService {
         }
         case 'revise': {
           const task = await this.tasks.revise(cmd.id, caller, cmd.feedback);
-          return { kind: 'info', taskId: task.id, text: `Task ${shortId(task.id)} is being re-planned with your feedback.` };
+          return {
+            kind: 'info',
+            taskId: task.id,
+            text: `Task ${shortId(task.id)} is being re-planned with your feedback.`,
+          };
         }
         case 'schedule': {
-          const { schedule, nextRunAt } = await this.requireSchedules().createFromText({ origin: msg.origin, text: cmd.text });
+          const { schedule, nextRunAt } = await this.requireSchedules().createFromText({
+            origin: msg.origin,
+            text: cmd.text,
+          });
           const next = nextRunAt ? ` Next run: ${nextRunAt.toISOString().replace('T', ' ').slice(0, 16)} UTC.` : '';
-          return { kind: 'info', text: `Scheduled ${schedule.id.slice(0, 8)}: ${schedule.description} "${schedule.text.slice(0, 80)}".${next}` };
+          return {
+            kind: 'info',
+            text: `Scheduled ${schedule.id.slice(0, 8)}: ${schedule.description} "${schedule.text.slice(0, 80)}".${next}`,
+          };
         }
         case 'schedules': {
           const svc = this.requireSchedules();
           if (!cmd.action) {
             const list = await svc.list(caller);
-            return { kind: 'info', text: list.length ? ['Your schedules:', ...list.map((s) => `${s.id.slice(0, 8)} ${s.status.padEnd(7)} ${s.description}: ${s.text.slice(0, 60)}`)].join('\n') : 'You have no schedules. Start one with: every day at 9:00 <what to do>' };
+            return {
+              kind: 'info',
+              text: list.length
+                ? [
+                    'Your schedules:',
+                    ...list.map(
+                      (s) => `${s.id.slice(0, 8)} ${s.status.padEnd(7)} ${s.description}: ${s.text.slice(0, 60)}`,
+                    ),
+                  ].join('\n')
+                : 'You have no schedules. Start one with: every day at 9:00 <what to do>',
+            };
           }
           const change = await svc[cmd.action](cmd.id!, caller);
           return { kind: 'info', text: `Schedule ${change.schedule.id.slice(0, 8)} is now ${change.schedule.status}.` };
         }
         case 'timezone': {
           const svc = this.requireSchedules();
-          if (!cmd.zone) return { kind: 'info', text: `Your time zone is ${await svc.getTimezone(userId)}. Change it with: timezone Europe/Berlin` };
+          if (!cmd.zone)
+            return {
+              kind: 'info',
+              text: `Your time zone is ${await svc.getTimezone(userId)}. Change it with: timezone Europe/Berlin`,
+            };
           return { kind: 'info', text: `Your time zone is now ${await svc.setTimezone(userId, cmd.zone)}.` };
         }
-        case 'admin': return await this.runAdmin(cmd, userId);
-        case 'help': return { kind: 'info', text: helpText(cmd.topic) };
-        case 'usage': return { kind: 'error', text: cmd.message };
-        case 'unknown': return { kind: 'error', text: `I don't know "${cmd.word.slice(0, 40)}".\n${helpText()}` };
+        case 'admin':
+          return await this.runAdmin(cmd, userId);
+        case 'help':
+          return { kind: 'info', text: helpText(cmd.topic) };
+        case 'usage':
+          return { kind: 'error', text: cmd.message };
+        case 'unknown':
+          return { kind: 'error', text: `I don't know "${cmd.word.slice(0, 40)}".\n${helpText()}` };
       }
     } catch (err) {
       const d = describeError(err);
@@ -112,32 +171,72 @@ export class CommandService {
     }
   }
 
-  private async runAdmin(cmd: Extract<ReturnType<typeof parseCommand>, { name: 'admin' }>, userId: string): Promise<CommandReply> {
+  private async runAdmin(
+    cmd: Extract<ReturnType<typeof parseCommand>, { name: 'admin' }>,
+    userId: string,
+  ): Promise<CommandReply> {
     this.admin.assertAdmin(userId);
     switch (cmd.sub) {
       case 'failed': {
         const rows = await this.admin.listFailed({ capability: cmd.capability, limit: 20 });
-        return { kind: 'info', text: rows.length ? ['Dead letters:', ...rows.map((r) => `${shortId(r.task_id)} ${r.capability} (${r.attempts} attempts): ${r.error.slice(0, 120)}`)].join('\n') : 'No dead letters.' };
+        return {
+          kind: 'info',
+          text: rows.length
+            ? [
+                'Dead letters:',
+                ...rows.map(
+                  (r) => `${shortId(r.task_id)} ${r.capability} (${r.attempts} attempts): ${r.error.slice(0, 120)}`,
+                ),
+              ].join('\n')
+            : 'No dead letters.',
+        };
       }
       case 'reprocess': {
         const r = await this.admin.reprocess(cmd.id, userId);
-        return { kind: 'info', taskId: r.taskId, text: `Reprocessing task ${shortId(r.taskId)} (${r.subtasks} step${r.subtasks === 1 ? '' : 's'} again).` };
+        return {
+          kind: 'info',
+          taskId: r.taskId,
+          text: `Reprocessing task ${shortId(r.taskId)} (${r.subtasks} step${r.subtasks === 1 ? '' : 's'} again).`,
+        };
       }
       case 'reprocess-all': {
         const r = await this.admin.reprocessAll(userId, { capability: cmd.capability });
-        return { kind: 'info', text: `Reprocessing ${r.tasks.length} task(s).${r.errors.length ? `\nNot reprocessed: ${r.errors.join('; ')}` : ''}` };
+        return {
+          kind: 'info',
+          text: `Reprocessing ${r.tasks.length} task(s).${r.errors.length ? `\nNot reprocessed: ${r.errors.join('; ')}` : ''}`,
+        };
       }
       case 'priority': {
         const r = await this.admin.setPriority(cmd.id, cmd.priority, userId);
-        return { kind: 'info', taskId: r.taskId, text: `Task ${shortId(r.taskId)} is now ${cmd.priority} (${r.requeued} queued job${r.requeued === 1 ? '' : 's'} re-prioritised).` };
+        return {
+          kind: 'info',
+          taskId: r.taskId,
+          text: `Task ${shortId(r.taskId)} is now ${cmd.priority} (${r.requeued} queued job${r.requeued === 1 ? '' : 's'} re-prioritised).`,
+        };
       }
       case 'workers': {
         const ws = await this.admin.workers();
-        return { kind: 'info', text: ws.length ? ['Workers:', ...ws.map((w) => `${w.id} ${w.state} ${w.running}/${w.concurrency} ${w.patterns.join(',')}`)].join('\n') : 'No live workers.' };
+        return {
+          kind: 'info',
+          text: ws.length
+            ? [
+                'Workers:',
+                ...ws.map((w) => `${w.id} ${w.state} ${w.running}/${w.concurrency} ${w.patterns.join(',')}`),
+              ].join('\n')
+            : 'No live workers.',
+        };
       }
       case 'queues': {
         const qs = await this.admin.queues();
-        return { kind: 'info', text: qs.length ? ['Queues (waiting/active/delayed/failed):', ...qs.map((q) => `${q.capability}: ${q.waiting + q.prioritized}/${q.active}/${q.delayed}/${q.failed}`)].join('\n') : 'No queues yet.' };
+        return {
+          kind: 'info',
+          text: qs.length
+            ? [
+                'Queues (waiting/active/delayed/failed):',
+                ...qs.map((q) => `${q.capability}: ${q.waiting + q.prioritized}/${q.active}/${q.delayed}/${q.failed}`),
+              ].join('\n')
+            : 'No queues yet.',
+        };
       }
     }
   }
@@ -151,7 +250,13 @@ export class CommandService {
   private async firstDelivery(msg: InboundMessage): Promise<boolean> {
     if (!msg.eventId) return true;
     try {
-      const ok = await this.ctx.redis.set(this.ctx.keys.inbound(msg.origin.platform, msg.eventId), '1', 'EX', DEDUP_TTL_S, 'NX');
+      const ok = await this.ctx.redis.set(
+        this.ctx.keys.inbound(msg.origin.platform, msg.eventId),
+        '1',
+        'EX',
+        DEDUP_TTL_S,
+        'NX',
+      );
       return ok === 'OK';
     } catch (err) {
       this.ctx.log.warn({ err }, 'inbound dedup unavailable; handling the message');

@@ -22,7 +22,10 @@ export function renderTaskLine(t: TaskRow): string {
 export function describeTask(t: TaskRow, p: DerivedProgress): string {
   const lines = [`Task ${shortId(t.id)}: ${t.status} - ${t.text.slice(0, 200)}`];
   if (['ASSIGNED', 'IN_PROGRESS'].includes(t.status)) {
-    const parts = [`${Math.floor(p.percent)}%`, `step ${Math.min(p.subtasksDone + 1, p.subtasksTotal)} of ${p.subtasksTotal}`];
+    const parts = [
+      `${Math.floor(p.percent)}%`,
+      `step ${Math.min(p.subtasksDone + 1, p.subtasksTotal)} of ${p.subtasksTotal}`,
+    ];
     if (p.stage) parts.push(p.stage);
     if (p.total) parts.push(`${p.done ?? 0}/${p.total} items`);
     if (p.etaMs !== undefined) parts.push(`ETA ${formatDuration(p.etaMs)}`);

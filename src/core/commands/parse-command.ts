@@ -43,25 +43,40 @@ export function parseCommand(raw: string, plainTextIsTask: boolean): ChatCommand
   if (word === 'status') return { name: 'status', id: argv[0] };
   if (word === 'tasks' || word === 'list') return { name: 'tasks' };
   if (NEEDS_ID.has(word)) {
-    if (!argv[0]) return { name: 'usage', message: `Say which task: ${word} <task id>${word === 'reject' ? ' [reason]' : word === 'revise' ? ' <feedback>' : ''}` };
+    if (!argv[0])
+      return {
+        name: 'usage',
+        message: `Say which task: ${word} <task id>${word === 'reject' ? ' [reason]' : word === 'revise' ? ' <feedback>' : ''}`,
+      };
     if (word === 'reject') return { name: 'reject', id: argv[0], reason: argv.slice(1).join(' ') || undefined };
     if (word === 'revise') {
       const feedback = argv.slice(1).join(' ');
-      return feedback ? { name: 'revise', id: argv[0], feedback } : { name: 'usage', message: 'Say what to change: revise <task id> <feedback>' };
+      return feedback
+        ? { name: 'revise', id: argv[0], feedback }
+        : { name: 'usage', message: 'Say what to change: revise <task id> <feedback>' };
     }
     return { name: word as 'cancel', id: argv[0] };
   }
   if (word === 'admin') return parseAdmin(argv);
-  if (word === 'schedule') return args ? { name: 'schedule', text: args } : { name: 'usage', message: 'Say when and what: schedule every day at 9:00 summarise the news' };
+  if (word === 'schedule')
+    return args
+      ? { name: 'schedule', text: args }
+      : { name: 'usage', message: 'Say when and what: schedule every day at 9:00 summarise the news' };
   // "every day at 9:00 …", "at 14:30 …", "in 2 hours …" schedule a task; other text starting with those words is a plain request.
-  if (['every', 'at', 'in', 'tomorrow', 'hourly'].includes(word) && splitScheduleRequest(text)) return { name: 'schedule', text };
+  if (['every', 'at', 'in', 'tomorrow', 'hourly'].includes(word) && splitScheduleRequest(text))
+    return { name: 'schedule', text };
   if (word === 'schedules') {
     const action = (argv[0] ?? '').toLowerCase();
     if (!action || action === 'list') return { name: 'schedules' };
     if (action === 'pause' || action === 'resume' || action === 'delete') {
-      return argv[1] ? { name: 'schedules', action, id: argv[1] } : { name: 'usage', message: `Say which: schedules ${action} <schedule id>` };
+      return argv[1]
+        ? { name: 'schedules', action, id: argv[1] }
+        : { name: 'usage', message: `Say which: schedules ${action} <schedule id>` };
     }
-    return { name: 'usage', message: 'Use: schedules, schedules pause <id>, schedules resume <id>, schedules delete <id>' };
+    return {
+      name: 'usage',
+      message: 'Use: schedules, schedules pause <id>, schedules resume <id>, schedules delete <id>',
+    };
   }
   if (word === 'timezone' || word === 'tz') return { name: 'timezone', zone: argv[0] };
   if (!slashed && plainTextIsTask) return parseTask(text);
@@ -76,19 +91,29 @@ function parseTask(args: string): ChatCommand {
   const p = m?.[1]?.toLowerCase();
   if (m) text = text.replace(m[0], ' ');
   text = text.trim();
-  if (!text) return { name: 'usage', message: 'Say what you want done: task <what to do>, e.g. task summarise https://example.org' };
-  if (p && !PRIORITIES.includes(p as Priority)) return { name: 'usage', message: `Priority must be one of ${PRIORITIES.join(', ')}.` };
+  if (!text)
+    return {
+      name: 'usage',
+      message: 'Say what you want done: task <what to do>, e.g. task summarise https://example.org',
+    };
+  if (p && !PRIORITIES.includes(p as Priority))
+    return { name: 'usage', message: `Priority must be one of ${PRIORITIES.join(', ')}.` };
   return { name: 'task', text, priority: p as Priority | undefined, ...(review ? { review } : {}) };
 }
 
 function parseAdmin(argv: string[]): ChatCommand {
   const sub = (argv[0] ?? '').toLowerCase();
   if (sub === 'failed' || sub === 'reprocess-all') return { name: 'admin', sub, capability: argv[1] };
-  if (sub === 'reprocess') return argv[1] ? { name: 'admin', sub, id: argv[1] } : { name: 'usage', message: 'Say which: admin reprocess <task or subtask id>' };
+  if (sub === 'reprocess')
+    return argv[1]
+      ? { name: 'admin', sub, id: argv[1] }
+      : { name: 'usage', message: 'Say which: admin reprocess <task or subtask id>' };
   if (sub === 'workers' || sub === 'queues') return { name: 'admin', sub };
   if (sub === 'priority') {
     const p = (argv[2] ?? '').toLowerCase() as Priority;
-    return argv[1] && PRIORITIES.includes(p) ? { name: 'admin', sub, id: argv[1], priority: p } : { name: 'usage', message: `Say which task and priority: admin priority <id> ${PRIORITIES.join('|')}` };
+    return argv[1] && PRIORITIES.includes(p)
+      ? { name: 'admin', sub, id: argv[1], priority: p }
+      : { name: 'usage', message: `Say which task and priority: admin priority <id> ${PRIORITIES.join('|')}` };
   }
   return { name: 'help', topic: 'admin' };
 }
@@ -103,7 +128,7 @@ export function helpText(topic?: string): string {
       '  admin reprocess-all [capability] - reprocess every dead letter',
       '  admin workers - live workers',
       '  admin queues - queue sizes',
-      '  admin priority <id> urgent|normal|low - change a queued task\'s priority',
+      "  admin priority <id> urgent|normal|low - change a queued task's priority",
     ].join('\n');
   }
   return [

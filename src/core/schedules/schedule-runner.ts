@@ -10,7 +10,16 @@ import type { TaskService } from '../task-service.ts';
 import { insertEvents, now as sqlNow } from '../task-store.ts';
 import type { ConversationRef } from '../types.ts';
 import { toSchedule, type RunOutcome, type Schedule } from './schedule-rows.ts';
-import { asTaskDb, atJobIdOf, endParent, SCHEDULES_QUEUE, schedulerIdOf, specOf, type FireJobData, type ScheduleService } from './schedule-service.ts';
+import {
+  asTaskDb,
+  atJobIdOf,
+  endParent,
+  SCHEDULES_QUEUE,
+  schedulerIdOf,
+  specOf,
+  type FireJobData,
+  type ScheduleService,
+} from './schedule-service.ts';
 import { nextRunOf } from './time-spec.ts';
 
 /** Options of the runner. */
@@ -79,15 +88,23 @@ export class ScheduleRunner {
 
   /** Starts consuming fire jobs, reconciles once, then every interval. */
   async start(): Promise<void> {
-    this.connection = duplicateRedis(this.ctx.redis, (err) => this.ctx.log.warn({ err: err.message }, 'schedule runner redis error'));
+    this.connection = duplicateRedis(this.ctx.redis, (err) =>
+      this.ctx.log.warn({ err: err.message }, 'schedule runner redis error'),
+    );
     this.worker = new Worker<FireJobData>(SCHEDULES_QUEUE, (job) => this.process(job), {
-      connection: this.connection, prefix: this.ctx.config.QUEUE_PREFIX, concurrency: this.opts.concurrency ?? 8,
+      connection: this.connection,
+      prefix: this.ctx.config.QUEUE_PREFIX,
+      concurrency: this.opts.concurrency ?? 8,
     });
     this.worker.on('error', (err) => this.ctx.log.error({ err }, 'schedule worker error'));
-    this.worker.on('failed', (job, err) => this.ctx.log.warn({ err: errorText(err), jobId: job?.id }, 'firing a schedule run failed; BullMQ retries it'));
+    this.worker.on('failed', (job, err) =>
+      this.ctx.log.warn({ err: errorText(err), jobId: job?.id }, 'firing a schedule run failed; BullMQ retries it'),
+    );
     await this.worker.waitUntilReady();
     await this.reconcile();
-    this.timer = setInterval(() => { void this.reconcile().catch((err) => this.ctx.log.error({ err }, 'schedule reconcile failed')); }, this.opts.reconcileIntervalMs ?? this.ctx.config.RECONCILE_INTERVAL_MS);
+    this.timer = setInterval(() => {
+      void this.reconcile().catch((err) => this.ctx.log.error({ err }, 'schedule reconcile failed'));
+    }, this.opts.reconcileIntervalMs ?? this.ctx.config.RECONCILE_INTERVAL_MS);
     this.timer.unref();
   }
 
@@ -101,10 +118,15 @@ export class ScheduleRunner {
 
   private async process(job: Job<FireJobData>): Promise<FireResult> {
     // A scheduler's job carries the iteration's scheduled time; its id ends with it too (repeat:<scheduler>:<millis>).
-    const fromId = Number(String(job.id ?? '').split(':').pop());
+    const fromId = Number(
+      String(job.id ?? '')
+        .split(':')
+        .pop(),
+    );
     const fireMs = job.opts.prevMillis ?? (Number.isFinite(fromId) && fromId > 0 ? fromId : job.timestamp);
     const out = await this.fire(job.data.scheduleId, fireMs);
-    if (out.status !== 'created') this.ctx.log.debug({ scheduleId: job.data.scheduleId, jobId: job.id, ...out }, 'schedule fire');
+    if (out.status !== 'created')
+      this.ctx.log.debug({ scheduleId: job.data.scheduleId, jobId: job.id, ...out }, 'schedule fire');
     return out;
   }
 
@@ -116,55 +138,122 @@ export class ScheduleRunner {
     const s = await this.schedules.load(scheduleId);
     if (!s) return { status: 'skipped', reason: 'no such schedule' };
     const fireTime = s.kind === 'at' ? s.run_at! : new Date(fireTimeMs);
-    const seen = await this.db.selectFrom('schedule_runs').select(['task_id', 'outcome']).where('schedule_id', '=', s.id).where('fire_time', '=', fireTime).executeTakeFirst();
+    const seen = await this.db
+      .selectFrom('schedule_runs')
+      .select(['task_id', 'outcome'])
+      .where('schedule_id', '=', s.id)
+      .where('fire_time', '=', fireTime)
+      .executeTakeFirst();
     if (seen?.task_id || seen?.outcome) return { status: 'duplicate', taskId: seen.task_id ?? undefined };
     if (s.status !== 'active') return { status: 'skipped', reason: `schedule is ${s.status}` };
-    const claimed = await this.db.insertInto('schedule_runs').values({ schedule_id: s.id, fire_time: fireTime, task_id: null, outcome: null })
-      .onConflict((oc) => oc.columns(['schedule_id', 'fire_time']).doNothing()).returning('schedule_id').executeTakeFirst();
+    const claimed = await this.db
+      .insertInto('schedule_runs')
+      .values({ schedule_id: s.id, fire_time: fireTime, task_id: null, outcome: null })
+      .onConflict((oc) => oc.columns(['schedule_id', 'fire_time']).doNothing())
+      .returning('schedule_id')
+      .executeTakeFirst();
     const key = `${s.id}@${fireTime.toISOString()}`;
     let taskId: string | undefined;
     let status: FireResult['status'] = 'created';
     if (!claimed) {
-      const run = await this.db.selectFrom('schedule_runs').selectAll().where('schedule_id', '=', s.id).where('fire_time', '=', fireTime).executeTakeFirstOrThrow();
+      const run = await this.db
+        .selectFrom('schedule_runs')
+        .selectAll()
+        .where('schedule_id', '=', s.id)
+        .where('fire_time', '=', fireTime)
+        .executeTakeFirstOrThrow();
       if (run.task_id || run.outcome) return { status: 'duplicate', taskId: run.task_id ?? undefined };
-      const orphan = await this.db.selectFrom('tasks').select('id').where('parent_task_id', '=', s.parent_task_id)
-        .where(sql<string>`origin->>${RUN_MARKER}`, '=', key).executeTakeFirst();
-      if (orphan) { taskId = orphan.id; status = 'adopted'; }
+      const orphan = await this.db
+        .selectFrom('tasks')
+        .select('id')
+        .where('parent_task_id', '=', s.parent_task_id)
+        .where(sql<string>`origin->>${RUN_MARKER}`, '=', key)
+        .executeTakeFirst();
+      if (orphan) {
+        taskId = orphan.id;
+        status = 'adopted';
+      }
     }
     if (!taskId) {
       const fresh = await this.schedules.load(s.id);
       if (fresh?.status !== 'active') {
-        await this.db.deleteFrom('schedule_runs').where('schedule_id', '=', s.id).where('fire_time', '=', fireTime).where('task_id', 'is', null).execute();
+        await this.db
+          .deleteFrom('schedule_runs')
+          .where('schedule_id', '=', s.id)
+          .where('fire_time', '=', fireTime)
+          .where('task_id', 'is', null)
+          .execute();
         return { status: 'skipped', reason: `schedule is ${fresh?.status ?? 'gone'}` };
       }
       try {
-        const parent = await this.db.selectFrom('tasks').select(['priority', 'notify_policy']).where('id', '=', s.parent_task_id).executeTakeFirst();
+        const parent = await this.db
+          .selectFrom('tasks')
+          .select(['priority', 'notify_policy'])
+          .where('id', '=', s.parent_task_id)
+          .executeTakeFirst();
         const { task } = await this.tasks.submit({
-          origin: runOrigin(s, key), text: s.text, parentTaskId: s.parent_task_id,
-          priority: parent?.priority, notifyPolicy: parent?.notify_policy,
+          origin: runOrigin(s, key),
+          text: s.text,
+          parentTaskId: s.parent_task_id,
+          priority: parent?.priority,
+          notifyPolicy: parent?.notify_policy,
         });
         taskId = task.id;
       } catch (err) {
         if (!(err instanceof InvalidInputError)) throw err;
         // The request itself is refused (e.g. the planner no longer accepts it): retrying cannot help.
-        await this.db.updateTable('schedule_runs').set({ outcome: 'failed' }).where('schedule_id', '=', s.id).where('fire_time', '=', fireTime).execute();
-        await this.schedules.pauseAutomatically(s, `Its request was refused when it ran: ${err.message}`, { fireTime: fireTime.toISOString(), error: err.message });
+        await this.db
+          .updateTable('schedule_runs')
+          .set({ outcome: 'failed' })
+          .where('schedule_id', '=', s.id)
+          .where('fire_time', '=', fireTime)
+          .execute();
+        await this.schedules.pauseAutomatically(s, `Its request was refused when it ran: ${err.message}`, {
+          fireTime: fireTime.toISOString(),
+          error: err.message,
+        });
         return { status: 'refused', reason: err.message };
       }
     }
-    await this.db.updateTable('schedule_runs').set({ task_id: taskId }).where('schedule_id', '=', s.id).where('fire_time', '=', fireTime).where('task_id', 'is', null).execute();
+    await this.db
+      .updateTable('schedule_runs')
+      .set({ task_id: taskId })
+      .where('schedule_id', '=', s.id)
+      .where('fire_time', '=', fireTime)
+      .where('task_id', 'is', null)
+      .execute();
     const now = new Date();
-    const next = s.kind === 'at' ? null : s.cron
-      ? nextRunOf(specOf(s), { now: new Date(Math.max(now.getTime(), fireTime.getTime())), zone: s.timezone })
-      : new Date(Math.max(fireTime.getTime() + s.every_ms!, now.getTime()));
+    const next =
+      s.kind === 'at'
+        ? null
+        : s.cron
+          ? nextRunOf(specOf(s), { now: new Date(Math.max(now.getTime(), fireTime.getTime())), zone: s.timezone })
+          : new Date(Math.max(fireTime.getTime() + s.every_ms!, now.getTime()));
     const events = await this.db.transaction().execute(async (trx) => {
-      await trx.updateTable('schedules').set({
-        last_run_at: sql<Date>`greatest(coalesce(last_run_at, ${fireTime}), ${fireTime})`,
-        next_run_at: sql<Date | null>`case when status = 'active' then ${next}::timestamptz else next_run_at end`, updated_at: sqlNow,
-      }).where('id', '=', s.id).execute();
-      return insertEvents(asTaskDb(trx), [{ task_id: s.parent_task_id, subtask_id: null, type: 'schedule.fired', actor: 'scheduler', data: { scheduleId: s.id, taskId, fireTime: fireTime.toISOString() } }]);
+      await trx
+        .updateTable('schedules')
+        .set({
+          last_run_at: sql<Date>`greatest(coalesce(last_run_at, ${fireTime}), ${fireTime})`,
+          next_run_at: sql<Date | null>`case when status = 'active' then ${next}::timestamptz else next_run_at end`,
+          updated_at: sqlNow,
+        })
+        .where('id', '=', s.id)
+        .execute();
+      return insertEvents(asTaskDb(trx), [
+        {
+          task_id: s.parent_task_id,
+          subtask_id: null,
+          type: 'schedule.fired',
+          actor: 'scheduler',
+          data: { scheduleId: s.id, taskId, fireTime: fireTime.toISOString() },
+        },
+      ]);
     });
-    const parentRow = await this.db.selectFrom('tasks').selectAll().where('id', '=', s.parent_task_id).executeTakeFirst();
+    const parentRow = await this.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('id', '=', s.parent_task_id)
+      .executeTakeFirst();
     this.ctx.log.info({ scheduleId: s.id, taskId, fireTime: fireTime.toISOString(), status }, 'schedule run fired');
     if (parentRow) await this.ctx.emit(events, parentRow);
     return { status, taskId };
@@ -175,33 +264,74 @@ export class ScheduleRunner {
    * and pauses a schedule that failed `maxFailures` runs in a row. Returns whether anything changed.
    */
   async applyOutcome(child: TaskRow): Promise<boolean> {
-    const outcome: RunOutcome | null = child.status === 'COMPLETED' ? 'succeeded' : child.status === 'FAILED' || child.status === 'REJECTED' ? 'failed' : null;
+    const outcome: RunOutcome | null =
+      child.status === 'COMPLETED'
+        ? 'succeeded'
+        : child.status === 'FAILED' || child.status === 'REJECTED'
+          ? 'failed'
+          : null;
     if (!outcome || !child.parent_task_id) return false;
-    const row = await this.db.selectFrom('schedules').selectAll().where('parent_task_id', '=', child.parent_task_id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('schedules')
+      .selectAll()
+      .where('parent_task_id', '=', child.parent_task_id)
+      .executeTakeFirst();
     if (!row) return false;
     const applied = await this.db.transaction().execute(async (trx) => {
       // Serialises outcomes of one schedule across hub processes.
       await trx.selectFrom('schedules').select('id').where('id', '=', row.id).forUpdate().executeTakeFirst();
       // The child can end before the fire that created it has linked it to its run: then its origin marker names the run.
       const marker = (child.origin as unknown as Record<string, unknown> | null)?.[RUN_MARKER];
-      const markedAt = typeof marker === 'string' && marker.startsWith(`${row.id}@`) ? new Date(marker.slice(row.id.length + 1)) : null;
-      const run = await trx.updateTable('schedule_runs').set({ outcome, task_id: child.id }).where('schedule_id', '=', row.id)
-        .where((eb) => (markedAt && !Number.isNaN(markedAt.getTime())
-          ? eb.or([eb('task_id', '=', child.id), eb.and([eb('task_id', 'is', null), eb('fire_time', '=', markedAt)])])
-          : eb('task_id', '=', child.id)))
-        .where((eb) => eb.or([eb('outcome', 'is', null), eb('outcome', '!=', outcome)])).returningAll().executeTakeFirst();
+      const markedAt =
+        typeof marker === 'string' && marker.startsWith(`${row.id}@`)
+          ? new Date(marker.slice(row.id.length + 1))
+          : null;
+      const run = await trx
+        .updateTable('schedule_runs')
+        .set({ outcome, task_id: child.id })
+        .where('schedule_id', '=', row.id)
+        .where((eb) =>
+          markedAt && !Number.isNaN(markedAt.getTime())
+            ? eb.or([eb('task_id', '=', child.id), eb.and([eb('task_id', 'is', null), eb('fire_time', '=', markedAt)])])
+            : eb('task_id', '=', child.id),
+        )
+        .where((eb) => eb.or([eb('outcome', 'is', null), eb('outcome', '!=', outcome)]))
+        .returningAll()
+        .executeTakeFirst();
       if (!run) return null;
       if (row.kind === 'at') {
-        const done = await trx.updateTable('schedules').set({ status: 'done', next_run_at: null, updated_at: sqlNow })
-          .where('id', '=', row.id).where('status', 'in', ['active', 'paused']).returningAll().executeTakeFirst();
+        const done = await trx
+          .updateTable('schedules')
+          .set({ status: 'done', next_run_at: null, updated_at: sqlNow })
+          .where('id', '=', row.id)
+          .where('status', 'in', ['active', 'paused'])
+          .returningAll()
+          .executeTakeFirst();
         if (!done) return { schedule: toSchedule(row), events: [] as HubEvent[], parent: null };
-        const parent = await endParent(trx, row.parent_task_id, 'COMPLETED', null, { taskId: child.id, status: child.status });
-        const events = await insertEvents(asTaskDb(trx), [{ task_id: row.parent_task_id, subtask_id: null, type: 'schedule.done', actor: 'scheduler', data: { scheduleId: row.id, status: 'COMPLETED', taskId: child.id, outcome } }]);
+        const parent = await endParent(trx, row.parent_task_id, 'COMPLETED', null, {
+          taskId: child.id,
+          status: child.status,
+        });
+        const events = await insertEvents(asTaskDb(trx), [
+          {
+            task_id: row.parent_task_id,
+            subtask_id: null,
+            type: 'schedule.done',
+            actor: 'scheduler',
+            data: { scheduleId: row.id, status: 'COMPLETED', taskId: child.id, outcome },
+          },
+        ]);
         return { schedule: toSchedule(done), events, parent };
       }
-      const updated = await trx.updateTable('schedules').set((eb) => ({
-        consecutive_failures: outcome === 'succeeded' ? 0 : eb('consecutive_failures', '+', 1), updated_at: sqlNow,
-      })).where('id', '=', row.id).returningAll().executeTakeFirstOrThrow();
+      const updated = await trx
+        .updateTable('schedules')
+        .set((eb) => ({
+          consecutive_failures: outcome === 'succeeded' ? 0 : eb('consecutive_failures', '+', 1),
+          updated_at: sqlNow,
+        }))
+        .where('id', '=', row.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
       return { schedule: toSchedule(updated), events: [] as HubEvent[], parent: null };
     });
     if (!applied) return false;
@@ -216,32 +346,51 @@ export class ScheduleRunner {
   private async pauseForFailures(s: Schedule, lastRun: Pick<TaskRow, 'id' | 'error'> | null): Promise<void> {
     const n = s.consecutive_failures;
     const lastError = lastRun?.error ?? null;
-    const paused = await this.schedules.pauseAutomatically(s, `${n} runs failed in a row${lastError ? ` (last error: ${lastError.slice(0, 300)})` : ''}.`, {
-      failures: n, maxFailures: this.maxFailures, lastTaskId: lastRun?.id ?? null, lastError,
-    });
+    const paused = await this.schedules.pauseAutomatically(
+      s,
+      `${n} runs failed in a row${lastError ? ` (last error: ${lastError.slice(0, 300)})` : ''}.`,
+      {
+        failures: n,
+        maxFailures: this.maxFailures,
+        lastTaskId: lastRun?.id ?? null,
+        lastError,
+      },
+    );
     if (paused) this.ctx.log.warn({ scheduleId: s.id, failures: n }, 'schedule paused after repeated failures');
   }
 
   /** Makes Redis match Postgres: registers active schedules Redis lost, drops timers of inactive ones, applies missed outcomes. */
   reconcile(): Promise<ScheduleReconcileReport> {
-    this.reconciling ??= this.reconcilePass().finally(() => { this.reconciling = undefined; });
+    this.reconciling ??= this.reconcilePass().finally(() => {
+      this.reconciling = undefined;
+    });
     return this.reconciling;
   }
 
   private async reconcilePass(): Promise<ScheduleReconcileReport> {
     const report: ScheduleReconcileReport = { registered: 0, removed: 0, outcomes: 0, paused: 0 };
     const q = this.schedules.queue;
-    const active = (await this.db.selectFrom('schedules').selectAll().where('status', '=', 'active').execute()).map(toSchedule);
+    const active = (await this.db.selectFrom('schedules').selectAll().where('status', '=', 'active').execute()).map(
+      toSchedule,
+    );
     const inRedis = new Set((await q.getJobSchedulers(0, -1)).map((js) => js.key));
     for (const s of active) {
       if (s.kind === 'every') {
         if (inRedis.has(schedulerIdOf(s.id))) continue;
       } else {
-        const run = await this.db.selectFrom('schedule_runs').select(['task_id', 'outcome']).where('schedule_id', '=', s.id).executeTakeFirst();
+        const run = await this.db
+          .selectFrom('schedule_runs')
+          .select(['task_id', 'outcome'])
+          .where('schedule_id', '=', s.id)
+          .executeTakeFirst();
         if (run?.task_id || run?.outcome) continue;
         const job = await q.getJob(atJobIdOf(s.id));
         const state = job ? await job.getState() : 'missing';
-        if (state === 'failed' && job) { await job.retry(); report.registered++; continue; }
+        if (state === 'failed' && job) {
+          await job.retry();
+          report.registered++;
+          continue;
+        }
         if (state !== 'missing' && state !== 'completed' && state !== 'unknown') continue;
       }
       await this.schedules.register(s);
@@ -249,7 +398,10 @@ export class ScheduleRunner {
       this.ctx.log.warn({ scheduleId: s.id }, 'reconcile registered a schedule Redis did not have');
     }
     // Timers of schedules that are no longer active (paused or deleted while Redis was unreachable).
-    const stale = [...inRedis].filter((k) => k.startsWith('sched-')).map((k) => k.slice('sched-'.length)).filter((id) => !active.some((s) => s.id === id));
+    const stale = [...inRedis]
+      .filter((k) => k.startsWith('sched-'))
+      .map((k) => k.slice('sched-'.length))
+      .filter((id) => !active.some((s) => s.id === id));
     if (stale.length) {
       const rows = await this.db.selectFrom('schedules').select(['id', 'status']).where('id', 'in', stale).execute();
       for (const id of stale) {
@@ -260,19 +412,38 @@ export class ScheduleRunner {
       }
     }
     // Outcomes a hub missed (it died between a run's end and its event sink).
-    const missed = await this.db.selectFrom('schedule_runs as r').innerJoin('tasks as t', 't.id', 'r.task_id').selectAll('t')
-      .where('r.outcome', 'is', null).where('t.status', 'in', [...ENDED_RUN_STATUSES]).limit(500).execute();
+    const missed = await this.db
+      .selectFrom('schedule_runs as r')
+      .innerJoin('tasks as t', 't.id', 'r.task_id')
+      .selectAll('t')
+      .where('r.outcome', 'is', null)
+      .where('t.status', 'in', [...ENDED_RUN_STATUSES])
+      .limit(500)
+      .execute();
     for (const t of missed) if (await this.applyOutcome(t)) report.outcomes++;
     // Pauses a hub missed after counting the last failure.
-    const overdue = (await this.db.selectFrom('schedules').selectAll().where('status', '=', 'active').where('kind', '=', 'every')
-      .where('consecutive_failures', '>=', this.maxFailures).execute()).map(toSchedule);
+    const overdue = (
+      await this.db
+        .selectFrom('schedules')
+        .selectAll()
+        .where('status', '=', 'active')
+        .where('kind', '=', 'every')
+        .where('consecutive_failures', '>=', this.maxFailures)
+        .execute()
+    ).map(toSchedule);
     for (const s of overdue) {
-      const last = await this.db.selectFrom('tasks').select(['id', 'error']).where('parent_task_id', '=', s.parent_task_id).where('status', 'in', ['FAILED', 'REJECTED'])
-        .orderBy('finished_at', 'desc').executeTakeFirst();
+      const last = await this.db
+        .selectFrom('tasks')
+        .select(['id', 'error'])
+        .where('parent_task_id', '=', s.parent_task_id)
+        .where('status', 'in', ['FAILED', 'REJECTED'])
+        .orderBy('finished_at', 'desc')
+        .executeTakeFirst();
       await this.pauseForFailures(s, last ?? null);
       report.paused++;
     }
-    if (report.registered || report.removed || report.outcomes || report.paused) this.ctx.log.info(report, 'schedules reconciled');
+    if (report.registered || report.removed || report.outcomes || report.paused)
+      this.ctx.log.info(report, 'schedules reconciled');
     return report;
   }
 }
@@ -281,7 +452,10 @@ export class ScheduleRunner {
 function runOrigin(s: Schedule, key: string): ConversationRef {
   const o = s.origin as ConversationRef;
   const origin: ConversationRef & { [RUN_MARKER]: string } = {
-    platform: o.platform, conversationId: o.conversationId, userId: o.userId, [RUN_MARKER]: key,
+    platform: o.platform,
+    conversationId: o.conversationId,
+    userId: o.userId,
+    [RUN_MARKER]: key,
     ...(o.threadId !== undefined ? { threadId: o.threadId } : {}),
   };
   return origin;

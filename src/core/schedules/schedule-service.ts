@@ -10,7 +10,14 @@ import type { Caller } from '../task-service.ts';
 import { insertEvents, json, now as sqlNow } from '../task-store.ts';
 import type { ConversationRef, NotifyPolicy, Priority } from '../types.ts';
 import { scheduleDb, toSchedule, type Schedule, type ScheduleStatus, type ScheduleTrx } from './schedule-rows.ts';
-import { ACCEPTED_FORMS, canonicalZone, nextRunOf, parseWhen, splitScheduleRequest, type WhenSpec } from './time-spec.ts';
+import {
+  ACCEPTED_FORMS,
+  canonicalZone,
+  nextRunOf,
+  parseWhen,
+  splitScheduleRequest,
+  type WhenSpec,
+} from './time-spec.ts';
 
 /** The BullMQ queue whose jobs fire schedule runs. */
 export const SCHEDULES_QUEUE = 'schedules';
@@ -62,7 +69,10 @@ export interface ScheduleChange {
 
 /** Creates, lists and controls users' schedules, and keeps BullMQ in line with them. */
 export class ScheduleService {
-  constructor(private readonly ctx: HubContext, private readonly opts: ScheduleServiceOptions = {}) {}
+  constructor(
+    private readonly ctx: HubContext,
+    private readonly opts: ScheduleServiceOptions = {},
+  ) {}
 
   /** The database, typed with the schedule tables. */
   get db() {
@@ -79,10 +89,14 @@ export class ScheduleService {
   }
 
   /** Creates a schedule from one request text that starts with its "when" ("every day at 9:00 summarise the news"). */
-  async createFromText(req: Omit<CreateScheduleRequest, 'when'>): Promise<{ schedule: Schedule; nextRunAt: Date | null }> {
+  async createFromText(
+    req: Omit<CreateScheduleRequest, 'when'>,
+  ): Promise<{ schedule: Schedule; nextRunAt: Date | null }> {
     const split = splitScheduleRequest(typeof req.text === 'string' ? req.text : '');
     if (!split) {
-      throw new InvalidInputError(`Start the request with when it should run, e.g. "every day at 9:00 summarise the news" or "in 2 hours check the build". Say it ${ACCEPTED_FORMS.join('; or ')}.`);
+      throw new InvalidInputError(
+        `Start the request with when it should run, e.g. "every day at 9:00 summarise the news" or "in 2 hours check the build". Say it ${ACCEPTED_FORMS.join('; or ')}.`,
+      );
     }
     return this.create({ ...req, when: split.when, text: split.what });
   }
@@ -93,37 +107,98 @@ export class ScheduleService {
     const userId = req.origin?.userId;
     if (!userId) throw new InvalidInputError('A schedule needs the user it runs for.');
     const whenText = typeof req.when === 'string' ? req.when.trim().replace(/\s+/g, ' ') : '';
-    const { text, priority, notifyPolicy } = validateRequest(config, req, 'Say what to do as well as when, e.g. "every day at 9:00 summarise the news".');
+    const { text, priority, notifyPolicy } = validateRequest(
+      config,
+      req,
+      'Say what to do as well as when, e.g. "every day at 9:00 summarise the news".',
+    );
     const zone = await this.getTimezone(userId);
     const now = this.now();
     const spec = parseWhen(whenText, { now, zone });
     const minInterval = this.opts.minIntervalMs ?? config.SCHEDULE_MIN_INTERVAL_MS;
-    if (spec.kind === 'every' && spec.everyMs !== undefined && spec.everyMs < minInterval && !this.ctx.isAdmin(userId)) {
-      throw new InvalidInputError(`Runs can be at most every ${minInterval / 1000} seconds here; "${whenText}" is more often.`);
+    if (
+      spec.kind === 'every' &&
+      spec.everyMs !== undefined &&
+      spec.everyMs < minInterval &&
+      !this.ctx.isAdmin(userId)
+    ) {
+      throw new InvalidInputError(
+        `Runs can be at most every ${minInterval / 1000} seconds here; "${whenText}" is more often.`,
+      );
     }
     const max = this.opts.maxPerUser ?? 100;
-    const open = await this.db.selectFrom('schedules').select((eb) => eb.fn.countAll<string>().as('n'))
-      .where('user_id', '=', userId).where('status', 'in', ['active', 'paused']).executeTakeFirstOrThrow();
+    const open = await this.db
+      .selectFrom('schedules')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('user_id', '=', userId)
+      .where('status', 'in', ['active', 'paused'])
+      .executeTakeFirstOrThrow();
     if (Number(open.n) >= max) throw new ConflictError(`You have ${max} schedules, the limit; delete one first.`);
 
     const nextRunAt = nextRunOf(spec, { now, zone });
     const id = newId();
     const parentId = newId();
     const { schedule, parent, events } = await this.db.transaction().execute(async (trx) => {
-      const parent = await trx.insertInto('tasks').values({
-        id: parentId, user_id: userId, origin: json(req.origin)!, text: `${whenText} ${text}`, status: 'IN_PROGRESS', priority,
-        notify_policy: notifyPolicy, progress: null, result: null, error: null, progress_message: null,
-        parent_task_id: null, started_at: now, finished_at: null, requires_review: false, feedback: null,
-      }).returningAll().executeTakeFirstOrThrow();
-      const row = await trx.insertInto('schedules').values({
-        id, user_id: userId, origin: json(req.origin)!, text, when_text: whenText, description: spec.description,
-        kind: spec.kind, cron: spec.kind === 'every' ? spec.pattern ?? null : null,
-        every_ms: spec.kind === 'every' ? spec.everyMs ?? null : null, run_at: spec.kind === 'at' ? spec.runAt : null,
-        timezone: zone, parent_task_id: parentId, status: 'active', paused_reason: null, last_run_at: null, next_run_at: nextRunAt,
-      }).returningAll().executeTakeFirstOrThrow();
-      const events = await insertEvents(asTaskDb(trx), [{ task_id: parentId, subtask_id: null, type: 'schedule.created', actor: userId, data: {
-        status: 'IN_PROGRESS', scheduleId: id, kind: spec.kind, description: spec.description, timezone: zone, nextRunAt: nextRunAt.toISOString(),
-      } }]);
+      const parent = await trx
+        .insertInto('tasks')
+        .values({
+          id: parentId,
+          user_id: userId,
+          origin: json(req.origin)!,
+          text: `${whenText} ${text}`,
+          status: 'IN_PROGRESS',
+          priority,
+          notify_policy: notifyPolicy,
+          progress: null,
+          result: null,
+          error: null,
+          progress_message: null,
+          parent_task_id: null,
+          started_at: now,
+          finished_at: null,
+          requires_review: false,
+          feedback: null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const row = await trx
+        .insertInto('schedules')
+        .values({
+          id,
+          user_id: userId,
+          origin: json(req.origin)!,
+          text,
+          when_text: whenText,
+          description: spec.description,
+          kind: spec.kind,
+          cron: spec.kind === 'every' ? (spec.pattern ?? null) : null,
+          every_ms: spec.kind === 'every' ? (spec.everyMs ?? null) : null,
+          run_at: spec.kind === 'at' ? spec.runAt : null,
+          timezone: zone,
+          parent_task_id: parentId,
+          status: 'active',
+          paused_reason: null,
+          last_run_at: null,
+          next_run_at: nextRunAt,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const events = await insertEvents(asTaskDb(trx), [
+        {
+          task_id: parentId,
+          subtask_id: null,
+          type: 'schedule.created',
+          actor: userId,
+          data: {
+            status: 'IN_PROGRESS',
+            scheduleId: id,
+            kind: spec.kind,
+            description: spec.description,
+            timezone: zone,
+            nextRunAt: nextRunAt.toISOString(),
+          },
+        },
+      ]);
       return { schedule: toSchedule(row), parent, events };
     });
     await this.registerOrLog(schedule);
@@ -133,26 +208,37 @@ export class ScheduleService {
   }
 
   /** The caller's schedules, newest first (`all`: everyone's, admins only); ended ones only with `includeEnded`. */
-  async list(caller: Caller & { all?: boolean | undefined }, opts: { includeEnded?: boolean | undefined; limit?: number | undefined } = {}): Promise<Schedule[]> {
+  async list(
+    caller: Caller & { all?: boolean | undefined },
+    opts: { includeEnded?: boolean | undefined; limit?: number | undefined } = {},
+  ): Promise<Schedule[]> {
     let q = this.db.selectFrom('schedules').selectAll();
     if (!(caller.isAdmin && caller.all)) q = q.where('user_id', '=', caller.userId);
     q = q.where('status', 'in', opts.includeEnded ? ['active', 'paused', 'done', 'deleted'] : ['active', 'paused']);
-    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(Math.min(Math.max(opts.limit ?? 100, 1), 500)).execute();
+    const rows = await q
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(Math.min(Math.max(opts.limit ?? 100, 1), 500))
+      .execute();
     return rows.map(toSchedule);
   }
 
   /** A schedule the caller may see, by id, id prefix (4+ characters) or its parent task's id; else NotFound (never Forbidden). */
   async find(idOrPrefix: string, caller: Caller): Promise<Schedule> {
-    const id = String(idOrPrefix ?? '').trim().toLowerCase();
+    const id = String(idOrPrefix ?? '')
+      .trim()
+      .toLowerCase();
     if (!/^[0-9a-f-]{4,36}$/.test(id)) throw new NotFoundError(`No schedule ${idOrPrefix}.`);
     let q = this.db.selectFrom('schedules').selectAll().where('status', '!=', 'deleted');
-    q = id.length === 36
-      ? q.where((eb) => eb.or([eb('id', '=', id), eb('parent_task_id', '=', id)]))
-      : q.where((eb) => eb.or([eb('id', 'like', `${id}%`), eb('parent_task_id', 'like', `${id}%`)]));
+    q =
+      id.length === 36
+        ? q.where((eb) => eb.or([eb('id', '=', id), eb('parent_task_id', '=', id)]))
+        : q.where((eb) => eb.or([eb('id', 'like', `${id}%`), eb('parent_task_id', 'like', `${id}%`)]));
     if (!caller.isAdmin) q = q.where('user_id', '=', caller.userId);
     const rows = await q.limit(2).execute();
     if (rows.length === 0) throw new NotFoundError(`No schedule ${idOrPrefix}.`);
-    if (rows.length > 1) throw new InvalidInputError(`${idOrPrefix} matches more than one schedule; give more characters.`);
+    if (rows.length > 1)
+      throw new InvalidInputError(`${idOrPrefix} matches more than one schedule; give more characters.`);
     return toSchedule(rows[0]!);
   }
 
@@ -166,9 +252,14 @@ export class ScheduleService {
   async pause(idOrPrefix: string, caller: Caller): Promise<ScheduleChange> {
     const s = await this.find(idOrPrefix, caller);
     if (s.status === 'paused') return { schedule: s, changed: false };
-    if (s.status !== 'active') throw new ConflictError(`Schedule ${shortId(s.id)} is ${s.status}; only an active schedule can be paused.`);
-    const out = await this.transition(s, ['active'], { status: 'paused', paused_reason: `Paused by ${caller.userId}.`, next_run_at: null },
-      { type: 'schedule.paused_by_user', actor: caller.userId, data: {} });
+    if (s.status !== 'active')
+      throw new ConflictError(`Schedule ${shortId(s.id)} is ${s.status}; only an active schedule can be paused.`);
+    const out = await this.transition(
+      s,
+      ['active'],
+      { status: 'paused', paused_reason: `Paused by ${caller.userId}.`, next_run_at: null },
+      { type: 'schedule.paused_by_user', actor: caller.userId, data: {} },
+    );
     return out ?? { schedule: await this.find(s.id, caller), changed: false };
   }
 
@@ -176,52 +267,92 @@ export class ScheduleService {
   async resume(idOrPrefix: string, caller: Caller): Promise<ScheduleChange> {
     const s = await this.find(idOrPrefix, caller);
     if (s.status === 'active') return { schedule: s, changed: false };
-    if (s.status !== 'paused') throw new ConflictError(`Schedule ${shortId(s.id)} is ${s.status}; only a paused schedule can be resumed.`);
+    if (s.status !== 'paused')
+      throw new ConflictError(`Schedule ${shortId(s.id)} is ${s.status}; only a paused schedule can be resumed.`);
     const now = this.now();
     const next = nextRunOf(specOf(s), { now, zone: s.timezone });
     const nextRunAt = next.getTime() < now.getTime() ? now : next;
-    const out = await this.transition(s, ['paused'], { status: 'active', paused_reason: null, consecutive_failures: 0, next_run_at: nextRunAt },
-      { type: 'schedule.resumed', actor: caller.userId, data: { nextRunAt: nextRunAt.toISOString() } });
+    const out = await this.transition(
+      s,
+      ['paused'],
+      { status: 'active', paused_reason: null, consecutive_failures: 0, next_run_at: nextRunAt },
+      { type: 'schedule.resumed', actor: caller.userId, data: { nextRunAt: nextRunAt.toISOString() } },
+    );
     return out ?? { schedule: await this.find(s.id, caller), changed: false };
   }
 
   /** Deletes a schedule: it never fires again and its parent task is cancelled (runs already started finish). */
   async delete(idOrPrefix: string, caller: Caller): Promise<ScheduleChange> {
     const s = await this.find(idOrPrefix, caller);
-    const out = await this.transition(s, ['active', 'paused', 'done'], { status: 'deleted', next_run_at: null },
-      { type: 'schedule.deleted', actor: caller.userId, data: { status: 'CANCELLED' } }, `Schedule deleted by ${caller.userId}.`);
+    const out = await this.transition(
+      s,
+      ['active', 'paused', 'done'],
+      { status: 'deleted', next_run_at: null },
+      { type: 'schedule.deleted', actor: caller.userId, data: { status: 'CANCELLED' } },
+      `Schedule deleted by ${caller.userId}.`,
+    );
     if (!out) throw new NotFoundError(`No schedule ${idOrPrefix}.`);
     return out;
   }
 
   /** Someone cancelled a schedule's parent task (e.g. `cancel <task>`): the schedule is deleted with it. */
   async onParentCancelled(task: TaskRow, actor: string): Promise<void> {
-    const row = await this.db.selectFrom('schedules').selectAll().where('parent_task_id', '=', task.id)
-      .where('status', 'in', ['active', 'paused']).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('schedules')
+      .selectAll()
+      .where('parent_task_id', '=', task.id)
+      .where('status', 'in', ['active', 'paused'])
+      .executeTakeFirst();
     if (!row) return;
-    await this.transition(toSchedule(row), ['active', 'paused'], { status: 'deleted', next_run_at: null },
-      { type: 'schedule.deleted', actor, data: { reason: 'parent task cancelled' } });
+    await this.transition(
+      toSchedule(row),
+      ['active', 'paused'],
+      { status: 'deleted', next_run_at: null },
+      { type: 'schedule.deleted', actor, data: { reason: 'parent task cancelled' } },
+    );
   }
 
   /** Pauses a schedule on the hub's own account (too many failures, a refused request); the event tells the user. */
   async pauseAutomatically(s: Schedule, reason: string, data: Record<string, unknown>): Promise<Schedule | null> {
-    const out = await this.transition(s, ['active'], { status: 'paused', paused_reason: reason, next_run_at: null },
-      { type: 'schedule.paused', actor: 'scheduler', data: { ...data, reason, message: `Your schedule ${shortId(s.id)} (${s.description}: "${clip(s.text)}") is paused. ${reason} Resume it with "schedules resume ${shortId(s.id)}" once the cause is fixed.` } });
+    const out = await this.transition(
+      s,
+      ['active'],
+      { status: 'paused', paused_reason: reason, next_run_at: null },
+      {
+        type: 'schedule.paused',
+        actor: 'scheduler',
+        data: {
+          ...data,
+          reason,
+          message: `Your schedule ${shortId(s.id)} (${s.description}: "${clip(s.text)}") is paused. ${reason} Resume it with "schedules resume ${shortId(s.id)}" once the cause is fixed.`,
+        },
+      },
+    );
     return out?.schedule ?? null;
   }
 
   /** Sets the user's time zone (an IANA name) for schedules created from now on; returns its canonical name. */
   async setTimezone(userId: string, zone: string): Promise<string> {
     const canonical = canonicalZone(zone);
-    if (!canonical) throw new InvalidInputError(`"${String(zone ?? '').slice(0, 60)}" is not a time zone I know; use an IANA name such as Europe/Berlin, America/New_York or UTC.`);
-    await this.db.insertInto('user_settings').values({ user_id: userId, timezone: canonical })
-      .onConflict((oc) => oc.column('user_id').doUpdateSet({ timezone: canonical, updated_at: sqlNow })).execute();
+    if (!canonical)
+      throw new InvalidInputError(
+        `"${String(zone ?? '').slice(0, 60)}" is not a time zone I know; use an IANA name such as Europe/Berlin, America/New_York or UTC.`,
+      );
+    await this.db
+      .insertInto('user_settings')
+      .values({ user_id: userId, timezone: canonical })
+      .onConflict((oc) => oc.column('user_id').doUpdateSet({ timezone: canonical, updated_at: sqlNow }))
+      .execute();
     return canonical;
   }
 
   /** The user's time zone, UTC until they set one. */
   async getTimezone(userId: string): Promise<string> {
-    const row = await this.db.selectFrom('user_settings').select('timezone').where('user_id', '=', userId).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('user_settings')
+      .select('timezone')
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     return row?.timezone ?? DEFAULT_TIMEZONE;
   }
 
@@ -237,13 +368,21 @@ export class ScheduleService {
         // A job that ran while the schedule was paused (and skipped) must not block the new one.
         await existing.remove().catch(() => {});
       }
-      await q.add('fire', { scheduleId: s.id }, { ...FIRE_JOB_OPTS, jobId, delay: Math.max(0, s.run_at!.getTime() - Date.now()) });
+      await q.add(
+        'fire',
+        { scheduleId: s.id },
+        { ...FIRE_JOB_OPTS, jobId, delay: Math.max(0, s.run_at!.getTime() - Date.now()) },
+      );
       return;
     }
     const repeat = s.cron
       ? { pattern: s.cron, tz: s.timezone }
       : { every: s.every_ms!, startDate: Math.max(Date.now(), s.next_run_at?.getTime() ?? 0) };
-    await q.upsertJobScheduler(schedulerIdOf(s.id), repeat, { name: 'fire', data: { scheduleId: s.id }, opts: FIRE_JOB_OPTS });
+    await q.upsertJobScheduler(schedulerIdOf(s.id), repeat, {
+      name: 'fire',
+      data: { scheduleId: s.id },
+      opts: FIRE_JOB_OPTS,
+    });
   }
 
   /** Takes a schedule's timer out of BullMQ (a run already handed to a consumer still sees the new status and skips). */
@@ -257,49 +396,102 @@ export class ScheduleService {
       await this.register(s);
     } catch (err) {
       // Postgres has it; the runner's reconcile registers it once Redis answers again.
-      this.ctx.log.error({ err: errorText(err), scheduleId: s.id }, 'could not register the schedule in Redis; reconcile will retry');
+      this.ctx.log.error(
+        { err: errorText(err), scheduleId: s.id },
+        'could not register the schedule in Redis; reconcile will retry',
+      );
     }
   }
 
   /** A guarded status change with an event on the parent task; the parent ends when the schedule is deleted. */
   private async transition(
-    s: Schedule, from: ScheduleStatus[], set: Partial<{ status: ScheduleStatus; paused_reason: string | null; consecutive_failures: number; next_run_at: Date | null }>,
-    event: { type: string; actor: string; data: Record<string, unknown> }, cancelReason?: string,
+    s: Schedule,
+    from: ScheduleStatus[],
+    set: Partial<{
+      status: ScheduleStatus;
+      paused_reason: string | null;
+      consecutive_failures: number;
+      next_run_at: Date | null;
+    }>,
+    event: { type: string; actor: string; data: Record<string, unknown> },
+    cancelReason?: string,
   ): Promise<ScheduleChange | null> {
     const out = await this.db.transaction().execute(async (trx) => {
-      const row = await trx.updateTable('schedules').set({ ...set, updated_at: sqlNow })
-        .where('id', '=', s.id).where('status', 'in', from).returningAll().executeTakeFirst();
+      const row = await trx
+        .updateTable('schedules')
+        .set({ ...set, updated_at: sqlNow })
+        .where('id', '=', s.id)
+        .where('status', 'in', from)
+        .returningAll()
+        .executeTakeFirst();
       if (!row) return null;
-      const parent = set.status === 'deleted' ? await endParent(trx, row.parent_task_id, 'CANCELLED', cancelReason ?? 'Schedule deleted.') : null;
-      const events = await insertEvents(asTaskDb(trx), [{
-        task_id: row.parent_task_id, subtask_id: null, type: event.type, actor: event.actor,
-        data: { scheduleId: row.id, from: s.status, to: row.status, ...event.data },
-      } satisfies NewTaskEvent]);
-      const task = parent ?? await trx.selectFrom('tasks').selectAll().where('id', '=', row.parent_task_id).executeTakeFirstOrThrow();
+      const parent =
+        set.status === 'deleted'
+          ? await endParent(trx, row.parent_task_id, 'CANCELLED', cancelReason ?? 'Schedule deleted.')
+          : null;
+      const events = await insertEvents(asTaskDb(trx), [
+        {
+          task_id: row.parent_task_id,
+          subtask_id: null,
+          type: event.type,
+          actor: event.actor,
+          data: { scheduleId: row.id, from: s.status, to: row.status, ...event.data },
+        } satisfies NewTaskEvent,
+      ]);
+      const task =
+        parent ??
+        (await trx.selectFrom('tasks').selectAll().where('id', '=', row.parent_task_id).executeTakeFirstOrThrow());
       return { schedule: toSchedule(row), events, task };
     });
     if (!out) return null;
     if (out.schedule.status === 'active') await this.registerOrLog(out.schedule);
-    else await this.unregister(out.schedule).catch((err) => this.ctx.log.warn({ err: errorText(err), scheduleId: s.id }, 'could not remove the schedule from Redis; reconcile will retry'));
-    this.ctx.log.info({ scheduleId: s.id, from: s.status, to: out.schedule.status, actor: event.actor }, 'schedule changed');
+    else
+      await this.unregister(out.schedule).catch((err) =>
+        this.ctx.log.warn(
+          { err: errorText(err), scheduleId: s.id },
+          'could not remove the schedule from Redis; reconcile will retry',
+        ),
+      );
+    this.ctx.log.info(
+      { scheduleId: s.id, from: s.status, to: out.schedule.status, actor: event.actor },
+      'schedule changed',
+    );
     await this.ctx.emit(out.events as HubEvent[], out.task);
     return { schedule: out.schedule, changed: true };
   }
 }
 
 /** Ends a schedule's parent task (no final message: the schedule's own reply or event says it). */
-export async function endParent(trx: ScheduleTrx, parentId: string, status: 'COMPLETED' | 'CANCELLED', note: string | null, result?: unknown): Promise<TaskRow | null> {
-  const row = await trx.updateTable('tasks').set({
-    status, error: status === 'CANCELLED' ? note : null, result: result === undefined ? null : json(result),
-    finished_at: sqlNow, updated_at: sqlNow, final_notified: true,
-  }).where('id', '=', parentId).where('status', '=', 'IN_PROGRESS').returningAll().executeTakeFirst();
+export async function endParent(
+  trx: ScheduleTrx,
+  parentId: string,
+  status: 'COMPLETED' | 'CANCELLED',
+  note: string | null,
+  result?: unknown,
+): Promise<TaskRow | null> {
+  const row = await trx
+    .updateTable('tasks')
+    .set({
+      status,
+      error: status === 'CANCELLED' ? note : null,
+      result: result === undefined ? null : json(result),
+      finished_at: sqlNow,
+      updated_at: sqlNow,
+      final_notified: true,
+    })
+    .where('id', '=', parentId)
+    .where('status', '=', 'IN_PROGRESS')
+    .returningAll()
+    .executeTakeFirst();
   return row ?? null;
 }
 
 /** The parsed spec a stored schedule stands for. */
 export function specOf(s: Schedule): WhenSpec {
   if (s.kind === 'at') return { kind: 'at', runAt: s.run_at!, description: s.description };
-  return s.cron ? { kind: 'every', pattern: s.cron, description: s.description } : { kind: 'every', everyMs: s.every_ms!, description: s.description };
+  return s.cron
+    ? { kind: 'every', pattern: s.cron, description: s.description }
+    : { kind: 'every', everyMs: s.every_ms!, description: s.description };
 }
 
 /** The schedule-typed transaction seen as the task store's (insertEvents takes the base database). */
@@ -311,4 +503,3 @@ function clip(text: string, max = 80): string {
   const one = text.replace(/\s+/g, ' ').trim();
   return one.length <= max ? one : `${one.slice(0, max - 1)}…`;
 }
-

@@ -52,41 +52,85 @@ interface Form {
 
 const FORMS: Form[] = [
   { source: String.raw`(?:cron\s+)?(?<cron>${CRON})`, build: (g, ctx) => cronSpec(g.cron!, ctx) },
-  { source: String.raw`(?:every|each)\s+(?:(?<n>\d+(?:\.\d+)?)\s*)?(?<unit>${UNIT})`, build: (g) => intervalSpec(g.n, g.unit!) },
+  {
+    source: String.raw`(?:every|each)\s+(?:(?<n>\d+(?:\.\d+)?)\s*)?(?<unit>${UNIT})`,
+    build: (g) => intervalSpec(g.n, g.unit!),
+  },
   { source: 'hourly', build: () => intervalSpec(undefined, 'hour') },
-  { source: String.raw`(?:(?:every|each)\s+day|daily)(?:\s+(?<time>${TIME_AT}))?`, build: (g) => weeklySpec('every day', '*', g.time) },
-  { source: String.raw`(?:(?:every|each|on)\s+weekdays?|weekdays)(?:\s+(?<time>${TIME_AT}))?`, build: (g) => weeklySpec('every weekday', '1-5', g.time) },
-  { source: String.raw`(?:(?:every|each|on)\s+weekends?(?:\s+days?)?|weekends)(?:\s+(?<time>${TIME_AT}))?`, build: (g) => weeklySpec('every weekend day', '0,6', g.time) },
-  { source: String.raw`(?:every|each)\s+(?<days>${DAY_LIST})(?:\s+(?<time>${TIME_AT}))?`, build: (g) => daysSpec(g.days!, g.time) },
+  {
+    source: String.raw`(?:(?:every|each)\s+day|daily)(?:\s+(?<time>${TIME_AT}))?`,
+    build: (g) => weeklySpec('every day', '*', g.time),
+  },
+  {
+    source: String.raw`(?:(?:every|each|on)\s+weekdays?|weekdays)(?:\s+(?<time>${TIME_AT}))?`,
+    build: (g) => weeklySpec('every weekday', '1-5', g.time),
+  },
+  {
+    source: String.raw`(?:(?:every|each|on)\s+weekends?(?:\s+days?)?|weekends)(?:\s+(?<time>${TIME_AT}))?`,
+    build: (g) => weeklySpec('every weekend day', '0,6', g.time),
+  },
+  {
+    source: String.raw`(?:every|each)\s+(?<days>${DAY_LIST})(?:\s+(?<time>${TIME_AT}))?`,
+    build: (g) => daysSpec(g.days!, g.time),
+  },
   { source: String.raw`(?:at\s+)?in\s+(?<dur>${DURATION})`, build: (g, ctx) => inSpec(g.dur!, ctx) },
-  { source: String.raw`(?:(?:at|on)\s+)?(?<rel>today|tomorrow|yesterday)\s+(?<time>${TIME_AT})`, build: (g, ctx) => relDaySpec(g.rel!, g.time, ctx) },
+  {
+    source: String.raw`(?:(?:at|on)\s+)?(?<rel>today|tomorrow|yesterday)\s+(?<time>${TIME_AT})`,
+    build: (g, ctx) => relDaySpec(g.rel!, g.time, ctx),
+  },
   // Without a time: refused with a hint; a bare "today" does not start a schedule in free text ("today summarise ...").
-  { source: String.raw`(?:(?:at|on)\s+)?(?<rel>tomorrow|yesterday)`, build: (g, ctx) => relDaySpec(g.rel!, undefined, ctx) },
+  {
+    source: String.raw`(?:(?:at|on)\s+)?(?<rel>tomorrow|yesterday)`,
+    build: (g, ctx) => relDaySpec(g.rel!, undefined, ctx),
+  },
   { source: 'today', build: (g, ctx) => relDaySpec('today', undefined, ctx), wholeOnly: true },
-  { source: String.raw`(?<time>${TIME_AT})\s+(?<rel>today|tomorrow|yesterday)`, build: (g, ctx) => relDaySpec(g.rel!, g.time, ctx) },
-  { source: String.raw`(?:(?:at|on)\s+)?(?<next>next\s+)?(?<day>${DAY_ANY})\s+(?<time>${TIME_AT})`, build: (g, ctx) => weekdaySpec(g.day!, Boolean(g.next), g.time, ctx) },
-  { source: String.raw`(?:(?:at|on)\s+)?(?<next>next\s+)?(?<day>${DAY_FULL})`, build: (g, ctx) => weekdaySpec(g.day!, Boolean(g.next), undefined, ctx) },
-  { source: String.raw`(?<time>${TIME_AT})\s+(?:on\s+)?(?<next>next\s+)?(?<day>${DAY_ANY})`, build: (g, ctx) => weekdaySpec(g.day!, Boolean(g.next), g.time, ctx) },
+  {
+    source: String.raw`(?<time>${TIME_AT})\s+(?<rel>today|tomorrow|yesterday)`,
+    build: (g, ctx) => relDaySpec(g.rel!, g.time, ctx),
+  },
+  {
+    source: String.raw`(?:(?:at|on)\s+)?(?<next>next\s+)?(?<day>${DAY_ANY})\s+(?<time>${TIME_AT})`,
+    build: (g, ctx) => weekdaySpec(g.day!, Boolean(g.next), g.time, ctx),
+  },
+  {
+    source: String.raw`(?:(?:at|on)\s+)?(?<next>next\s+)?(?<day>${DAY_FULL})`,
+    build: (g, ctx) => weekdaySpec(g.day!, Boolean(g.next), undefined, ctx),
+  },
+  {
+    source: String.raw`(?<time>${TIME_AT})\s+(?:on\s+)?(?<next>next\s+)?(?<day>${DAY_ANY})`,
+    build: (g, ctx) => weekdaySpec(g.day!, Boolean(g.next), g.time, ctx),
+  },
   { source: String.raw`(?:(?:at|on)\s+)?(?<iso>${ISO})`, build: (g, ctx) => isoSpec(g.iso!, ctx) },
   // A bare time needs "at" unless it has minutes or am/pm ("9:00", "9pm"), so "noon tea" or "9 people" are not schedules.
-  { source: String.raw`(?<time>at\s+${TIME}|at\s+(?:[01]?\d|2[0-3])(?![\w:])|${HHMM}(?:${AMPM})?(?!\w)|(?:1[0-2]|0?[1-9])${AMPM}(?!\w))`, build: (g, ctx) => bareTimeSpec(g.time!, ctx) },
+  {
+    source: String.raw`(?<time>at\s+${TIME}|at\s+(?:[01]?\d|2[0-3])(?![\w:])|${HHMM}(?:${AMPM})?(?!\w)|(?:1[0-2]|0?[1-9])${AMPM}(?!\w))`,
+    build: (g, ctx) => bareTimeSpec(g.time!, ctx),
+  },
   { source: '(?<time>noon|midnight)', build: (g, ctx) => bareTimeSpec(g.time!, ctx), wholeOnly: true },
 ];
 
 const FULL = FORMS.map((f) => ({ form: f, re: new RegExp(`^(?:${f.source})$`, 'i') }));
-const PREFIX = FORMS.filter((f) => !f.wholeOnly).map((f) => ({ form: f, re: new RegExp(`^(?:${f.source})(?=$|[\\s,:;])`, 'i') }));
+const PREFIX = FORMS.filter((f) => !f.wholeOnly).map((f) => ({
+  form: f,
+  re: new RegExp(`^(?:${f.source})(?=$|[\\s,:;])`, 'i'),
+}));
 
 /** Parses a "when" phrase in the user's zone; throws InvalidInputError with a message people can act on. */
 export function parseWhen(text: string, ctx: WhenContext): WhenSpec {
   assertZone(ctx.zone);
   // Trailing punctuation is dropped ("9 a.m." still reads as a time: the final dot is optional there).
-  const when = String(text ?? '').trim().replace(/\s+/g, ' ').replace(/[\s,;:!.]+$/, '');
+  const when = String(text ?? '')
+    .trim()
+    .replace(/\s+/g, ' ')
+    .replace(/[\s,;:!.]+$/, '');
   if (!when) throw new InvalidInputError(`Say when, for example ${ACCEPTED_FORMS.join('; or ')}.`);
   for (const { form, re } of FULL) {
     const m = re.exec(when);
     if (m) return form.build(m.groups ?? {}, ctx);
   }
-  throw new InvalidInputError(`I could not understand when "${when.slice(0, 80)}" is. Say it ${ACCEPTED_FORMS.join('; or ')}. Times are in your time zone (${ctx.zone}).`);
+  throw new InvalidInputError(
+    `I could not understand when "${when.slice(0, 80)}" is. Say it ${ACCEPTED_FORMS.join('; or ')}. Times are in your time zone (${ctx.zone}).`,
+  );
 }
 
 /** Splits "every day at 9:00 summarise the news" into when and what; null when the text does not start with a schedule phrase. */
@@ -98,13 +142,20 @@ export function splitScheduleRequest(text: string): { when: string; what: string
     if (m && m[0].length > best.length) best = m[0];
   }
   if (!best) return null;
-  return { when: best.trim().replace(/\s+/g, ' '), what: source.slice(best.length).replace(/^[\s,:;-]+/, '').trim() };
+  return {
+    when: best.trim().replace(/\s+/g, ' '),
+    what: source
+      .slice(best.length)
+      .replace(/^[\s,:;-]+/, '')
+      .trim(),
+  };
 }
 
 /** When a spec runs next after `now` (the run time of an "at", the next cron match, or now + interval). */
 export function nextRunOf(spec: WhenSpec, ctx: WhenContext): Date {
   if (spec.kind === 'at') return spec.runAt;
-  if (spec.pattern) return CronExpressionParser.parse(spec.pattern, { tz: ctx.zone, currentDate: ctx.now }).next().toDate();
+  if (spec.pattern)
+    return CronExpressionParser.parse(spec.pattern, { tz: ctx.zone, currentDate: ctx.now }).next().toDate();
   return new Date(ctx.now.getTime() + spec.everyMs!);
 }
 
@@ -128,7 +179,10 @@ export function formatInstant(at: Date, zone: string): string {
 // ---- builders ----
 
 function assertZone(zone: string): void {
-  if (!canonicalZone(zone)) throw new InvalidInputError(`"${zone}" is not a time zone I know; use an IANA name such as Europe/Berlin, America/New_York or UTC.`);
+  if (!canonicalZone(zone))
+    throw new InvalidInputError(
+      `"${zone}" is not a time zone I know; use an IANA name such as Europe/Berlin, America/New_York or UTC.`,
+    );
 }
 
 function nowIn(ctx: WhenContext): DateTime {
@@ -139,17 +193,26 @@ function nowIn(ctx: WhenContext): DateTime {
 function future(dt: DateTime, ctx: WhenContext, label?: string): WhenSpec {
   if (!dt.isValid) throw new InvalidInputError(`That date does not exist (${dt.invalidExplanation ?? 'invalid'}).`);
   if (dt.toMillis() <= ctx.now.getTime()) {
-    throw new InvalidInputError(`That time has already passed (${formatInstant(dt.toJSDate(), ctx.zone)}; it is now ${formatInstant(ctx.now, ctx.zone)}). Pick a time in the future.`);
+    throw new InvalidInputError(
+      `That time has already passed (${formatInstant(dt.toJSDate(), ctx.zone)}; it is now ${formatInstant(ctx.now, ctx.zone)}). Pick a time in the future.`,
+    );
   }
   const runAt = dt.toJSDate();
   return { kind: 'at', runAt, description: `${label ? `${label}, ` : ''}${formatInstant(runAt, ctx.zone)}` };
 }
 
-interface ClockTime { hour: number; minute: number; second: number }
+interface ClockTime {
+  hour: number;
+  minute: number;
+  second: number;
+}
 
 /** Parses "9:00", "09:30:15", "9am", "9:30 p.m.", "noon", "midnight", "at 9" (the leading "at" optional). */
 export function parseClock(text: string): ClockTime {
-  const t = text.trim().toLowerCase().replace(/^at\s+/, '');
+  const t = text
+    .trim()
+    .toLowerCase()
+    .replace(/^at\s+/, '');
   if (t === 'noon') return { hour: 12, minute: 0, second: 0 };
   if (t === 'midnight') return { hour: 0, minute: 0, second: 0 };
   const m = /^(\d{1,2})(?:[:h](\d{2})(?::(\d{2}))?)?\s?(?:([ap])\.?m\.?)?$/.exec(t);
@@ -161,7 +224,8 @@ export function parseClock(text: string): ClockTime {
     if (hour < 1 || hour > 12) throw new InvalidInputError(`"${text}" is not a time: with am/pm the hour is 1-12.`);
     hour = (hour % 12) + (m[4] === 'p' ? 12 : 0);
   }
-  if (hour > 23 || minute > 59 || second > 59) throw new InvalidInputError(`"${text}" is not a time; say e.g. 9:00 or 17:30.`);
+  if (hour > 23 || minute > 59 || second > 59)
+    throw new InvalidInputError(`"${text}" is not a time; say e.g. 9:00 or 17:30.`);
   return { hour, minute, second };
 }
 
@@ -192,7 +256,15 @@ function count(n: string | undefined): number {
   return Number(n);
 }
 
-const UNIT_WORD: Record<string, string> = { s: 'second', m: 'minute', h: 'hour', d: 'day', w: 'week', mo: 'month', y: 'year' };
+const UNIT_WORD: Record<string, string> = {
+  s: 'second',
+  m: 'minute',
+  h: 'hour',
+  d: 'day',
+  w: 'week',
+  mo: 'month',
+  y: 'year',
+};
 
 function intervalSpec(n: string | undefined, unit: string): WhenSpec {
   const key = unitKey(unit);
@@ -200,7 +272,9 @@ function intervalSpec(n: string | undefined, unit: string): WhenSpec {
   if (key === 'd' || key === 'w' || key === 'mo' || key === 'y') {
     if (key === 'd' && k === 1) needTime('every day at 9:00');
     if (key === 'w' && k === 1) needTime('every monday at 10:00');
-    throw new InvalidInputError(`Intervals of ${UNIT_WORD[key]}s are not supported; say e.g. "every day at 9:00", "every monday at 10:00", or give a cron expression such as "0 9 1 * *" (09:00 on the 1st of each month).`);
+    throw new InvalidInputError(
+      `Intervals of ${UNIT_WORD[key]}s are not supported; say e.g. "every day at 9:00", "every monday at 10:00", or give a cron expression such as "0 9 1 * *" (09:00 on the 1st of each month).`,
+    );
   }
   const everyMs = Math.round(k * UNIT_MS[key]!);
   if (!Number.isFinite(everyMs) || everyMs < MIN_EVERY_MS) {
@@ -232,7 +306,14 @@ function dayIndex(name: string): number {
 }
 
 function daysSpec(list: string, time: string | undefined): WhenSpec {
-  const days = [...new Set(list.toLowerCase().split(/\s*,\s*(?:and\s+)?|\s+and\s+/).map(dayIndex))].sort((a, b) => a - b);
+  const days = [
+    ...new Set(
+      list
+        .toLowerCase()
+        .split(/\s*,\s*(?:and\s+)?|\s+and\s+/)
+        .map(dayIndex),
+    ),
+  ].sort((a, b) => a - b);
   const names = days.map((d) => DAY_NAMES[d]![0]!.toUpperCase() + DAY_NAMES[d]!.slice(1));
   const label = `every ${names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`}`;
   if (!time) needTime(`every ${DAY_NAMES[days[0]!]} at 10:00`);
@@ -245,26 +326,33 @@ function cronSpec(expr: string, ctx: WhenContext): WhenSpec {
   try {
     CronExpressionParser.parse(pattern, { tz: ctx.zone, currentDate: ctx.now }).next();
   } catch (err) {
-    throw new InvalidInputError(`"${pattern}" is not a cron expression I can run (${(err as Error).message}). Use 5 fields: minute hour day-of-month month day-of-week, e.g. "0 9 * * 1-5" for 09:00 on weekdays.`);
+    throw new InvalidInputError(
+      `"${pattern}" is not a cron expression I can run (${(err as Error).message}). Use 5 fields: minute hour day-of-month month day-of-week, e.g. "0 9 * * 1-5" for 09:00 on weekdays.`,
+    );
   }
   return { kind: 'every', pattern, description: `cron "${pattern}"` };
 }
 
 function inSpec(text: string, ctx: WhenContext): WhenSpec {
   const dur: DurationLikeObject = {};
-  const add = (key: keyof DurationLikeObject, n: number) => { dur[key] = (dur[key] ?? 0) + n; };
+  const add = (key: keyof DurationLikeObject, n: number) => {
+    dur[key] = (dur[key] ?? 0) + n;
+  };
   if (/^half\s+an?\s+hour$/i.test(text)) add('minutes', 30);
   else {
     const part = new RegExp(`\\b(\\d+(?:\\.\\d+)?|an?|one)\\s*(${UNIT})`, 'gi');
     for (const m of text.replace(/\band\b/gi, ' ').matchAll(part)) {
       const n = count(m[1]);
       const key = unitKey(m[2]!);
-      const name = ({ s: 'seconds', m: 'minutes', h: 'hours', d: 'days', w: 'weeks', mo: 'months', y: 'years' } as const)[key];
+      const name = (
+        { s: 'seconds', m: 'minutes', h: 'hours', d: 'days', w: 'weeks', mo: 'months', y: 'years' } as const
+      )[key];
       add(name, n);
     }
   }
   const d = Duration.fromObject(dur);
-  if (!d.isValid || d.toMillis() <= 0) throw new InvalidInputError('Say a delay of at least one second, e.g. "in 30 minutes".');
+  if (!d.isValid || d.toMillis() <= 0)
+    throw new InvalidInputError('Say a delay of at least one second, e.g. "in 30 minutes".');
   // Calendar units (days and up) keep the wall-clock time across DST changes; hours and below are exact.
   return future(nowIn(ctx).plus(d), ctx);
 }
@@ -296,14 +384,24 @@ function isoSpec(text: string, ctx: WhenContext): WhenSpec {
   const m = /^(\d{4})-(\d\d)-(\d\d)(?:(?:t|\s+(?:at\s+)?)(.+?))?(z|[+-]\d\d(?::?\d\d)?)?$/i.exec(text.trim());
   if (!m) throw new InvalidInputError(`"${text}" is not a date I can read; use e.g. 2030-12-24T09:00.`);
   const clock = m[4] ? parseClockOrIso(m[4]) : { hour: 0, minute: 0, second: 0, millisecond: 0 };
-  const zone = m[5] ? (m[5].toLowerCase() === 'z' ? 'UTC' : `UTC${m[5].length === 3 ? m[5] : `${m[5].slice(0, 3)}:${m[5].slice(-2)}`}`) : ctx.zone;
+  const zone = m[5]
+    ? m[5].toLowerCase() === 'z'
+      ? 'UTC'
+      : `UTC${m[5].length === 3 ? m[5] : `${m[5].slice(0, 3)}:${m[5].slice(-2)}`}`
+    : ctx.zone;
   const dt = DateTime.fromObject({ year: Number(m[1]), month: Number(m[2]), day: Number(m[3]), ...clock }, { zone });
   return future(dt.setZone(ctx.zone), ctx);
 }
 
 function parseClockOrIso(t: string): ClockTime & { millisecond: number } {
   const iso = /^(\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?$/.exec(t);
-  if (iso) return { hour: Number(iso[1]), minute: Number(iso[2]), second: Number(iso[3] ?? 0), millisecond: Number((iso[4] ?? '0').padEnd(3, '0').slice(0, 3)) };
+  if (iso)
+    return {
+      hour: Number(iso[1]),
+      minute: Number(iso[2]),
+      second: Number(iso[3] ?? 0),
+      millisecond: Number((iso[4] ?? '0').padEnd(3, '0').slice(0, 3)),
+    };
   return { ...parseClock(t), millisecond: 0 };
 }
 

@@ -42,7 +42,9 @@ export async function createDatabase(opts: DatabaseOptions): Promise<DatabaseHan
       max: opts.poolSize ?? 10,
       ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
     });
-    pool.on('error', () => { /* idle client errors surface on the next query */ });
+    pool.on('error', () => {
+      /* idle client errors surface on the next query */
+    });
     dialect = new PostgresDialect({ pool });
   } else {
     kind = 'pglite';
@@ -56,13 +58,19 @@ export async function createDatabase(opts: DatabaseOptions): Promise<DatabaseHan
     try {
       await pglite.waitReady;
     } catch (err) {
-      throw new HubError(`Could not open the embedded database at ${dir}. Is another hub process using it? Only one process can open it; set DATABASE_URL to share a Postgres server.`, 'db_open', err);
+      throw new HubError(
+        `Could not open the embedded database at ${dir}. Is another hub process using it? Only one process can open it; set DATABASE_URL to share a Postgres server.`,
+        'db_open',
+        err,
+      );
     }
     if (opts.schema) {
       await pglite.exec(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}; SET search_path TO ${opts.schema}`);
     }
     dialect = new PGliteDialect({ pglite });
-    extraClose = async () => { if (!pglite.closed) await pglite.close(); };
+    extraClose = async () => {
+      if (!pglite.closed) await pglite.close();
+    };
   }
   const db = new Kysely<Database>({ dialect });
   return {
@@ -79,12 +87,18 @@ export async function createDatabase(opts: DatabaseOptions): Promise<DatabaseHan
 /** Applies every pending migration; throws with the failing migration's name. */
 export async function migrateToLatest(handle: Pick<DatabaseHandle, 'db' | 'schema'>): Promise<string[]> {
   const migrator = new Migrator({
-    db: handle.db, provider: { getMigrations: async () => migrations },
+    db: handle.db,
+    provider: { getMigrations: async () => migrations },
     // Name the schema so the migrator does not mistake another schema's bookkeeping tables for its own.
     migrationTableSchema: handle.schema ?? 'public',
   });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
-  if (error) throw new HubError(`Migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? String(error)}`, 'migration', error);
+  if (error)
+    throw new HubError(
+      `Migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? String(error)}`,
+      'migration',
+      error,
+    );
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -1,7 +1,16 @@
 // Row types of the database, as kysely sees them.
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { ScheduleRunsTable, SchedulesTable, UserSettingsTable } from '../schedules/schedule-rows.ts';
-import type { ConversationRef, DerivedProgress, MessageRef, NotifyPolicy, Priority, ProgressReport, SubtaskStatus, TaskStatus } from '../types.ts';
+import type {
+  ConversationRef,
+  DerivedProgress,
+  MessageRef,
+  NotifyPolicy,
+  Priority,
+  ProgressReport,
+  SubtaskStatus,
+  TaskStatus,
+} from '../types.ts';
 
 type Json<T> = ColumnType<T, T | string, T | string>;
 

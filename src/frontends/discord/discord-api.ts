@@ -40,44 +40,66 @@ export class DiscordApi {
 
   constructor(private readonly o: DiscordApiOptions) {
     // Every rate limit comes back to `call`, which pauses the channel and waits or hands the wait to the notifier.
-    this.rest = new REST({ api: o.apiUrl, version: '10', retries: o.retries, timeout: o.timeoutMs, rejectOnRateLimit: () => true }).setToken(o.botToken);
+    this.rest = new REST({
+      api: o.apiUrl,
+      version: '10',
+      retries: o.retries,
+      timeout: o.timeoutMs,
+      rejectOnRateLimit: () => true,
+    }).setToken(o.botToken);
   }
 
   /** Answers an interaction (deferral, deferred update, message). The interaction token authorises it. */
   async callback(interactionId: string, token: string, body: unknown): Promise<void> {
-    await this.call('the interaction response', undefined, () => this.rest.post(Routes.interactionCallback(interactionId, token), {
-      body, auth: false, query: new URLSearchParams({ with_response: 'false' }),
-    }));
+    await this.call('the interaction response', undefined, () =>
+      this.rest.post(Routes.interactionCallback(interactionId, token), {
+        body,
+        auth: false,
+        query: new URLSearchParams({ with_response: 'false' }),
+      }),
+    );
   }
 
   /** Edits the original response of an interaction in `channel` while its token is valid. */
   editOriginal(channel: string, token: string, body: DiscordMessageBody): Promise<PostedMessage> {
-    return this.call('the interaction reply', channel, () => this.rest.patch(Routes.webhookMessage(this.o.applicationId, token, '@original'), { body, auth: false }));
+    return this.call('the interaction reply', channel, () =>
+      this.rest.patch(Routes.webhookMessage(this.o.applicationId, token, '@original'), { body, auth: false }),
+    );
   }
 
   /** Posts a follow-up message of an interaction in `channel` while its token is valid. */
   followUp(channel: string, token: string, body: DiscordMessageBody, files?: RawFile[]): Promise<PostedMessage> {
-    return this.call('a follow-up message', channel, () => this.rest.post(Routes.webhook(this.o.applicationId, token), { body, files, auth: false }));
+    return this.call('a follow-up message', channel, () =>
+      this.rest.post(Routes.webhook(this.o.applicationId, token), { body, files, auth: false }),
+    );
   }
 
   /** Posts a message to a channel with the bot token. */
   postChannel(channel: string, body: DiscordMessageBody, files?: RawFile[]): Promise<PostedMessage> {
-    return this.call(`a message to channel ${channel}`, channel, () => this.rest.post(Routes.channelMessages(channel), { body, files }));
+    return this.call(`a message to channel ${channel}`, channel, () =>
+      this.rest.post(Routes.channelMessages(channel), { body, files }),
+    );
   }
 
   /** Edits a message in a channel with the bot token. */
   editChannel(channel: string, messageId: string, body: DiscordMessageBody): Promise<PostedMessage> {
-    return this.call(`an edit in channel ${channel}`, channel, () => this.rest.patch(Routes.channelMessage(channel, messageId), { body }));
+    return this.call(`an edit in channel ${channel}`, channel, () =>
+      this.rest.patch(Routes.channelMessage(channel, messageId), { body }),
+    );
   }
 
   /** The application's global slash commands. */
   getCommands(): Promise<CommandJson[]> {
-    return this.call('the command list', undefined, () => this.rest.get(Routes.applicationCommands(this.o.applicationId)));
+    return this.call('the command list', undefined, () =>
+      this.rest.get(Routes.applicationCommands(this.o.applicationId)),
+    );
   }
 
   /** Replaces the application's global slash commands with `commands`. */
   putCommands(commands: CommandJson[]): Promise<CommandJson[]> {
-    return this.call('the command registration', undefined, () => this.rest.put(Routes.applicationCommands(this.o.applicationId), { body: commands }));
+    return this.call('the command registration', undefined, () =>
+      this.rest.put(Routes.applicationCommands(this.o.applicationId), { body: commands }),
+    );
   }
 
   /** Stops the REST manager's sweep timers. */
@@ -98,7 +120,10 @@ export class DiscordApi {
       } catch (err) {
         if (!(err instanceof RateLimitError) || attempt >= MAX_RATE_LIMIT_REPEATS) throw mapDiscordError(err, what);
         const waitMs = rateLimitWait(err);
-        if (waitMs > this.o.maxRateLimitWaitMs) { this.hold(channel, waitMs); throw mapDiscordError(err, what); }
+        if (waitMs > this.o.maxRateLimitWaitMs) {
+          this.hold(channel, waitMs);
+          throw mapDiscordError(err, what);
+        }
         this.hold(channel, waitMs);
         if (!channel) await sleep(waitMs);
       }
@@ -113,14 +138,24 @@ export class DiscordApi {
     const until = channel ? this.holds.get(channel) : undefined;
     if (!channel || until === undefined) return;
     const waitMs = until - Date.now();
-    if (waitMs <= 0) { this.holds.delete(channel); return; }
-    if (waitMs > this.o.maxRateLimitWaitMs) throw new RateLimitedError(`Discord asked to slow down in channel ${channel}; ${what} waits ${Math.ceil(waitMs / 1000)} s.`, waitMs);
+    if (waitMs <= 0) {
+      this.holds.delete(channel);
+      return;
+    }
+    if (waitMs > this.o.maxRateLimitWaitMs)
+      throw new RateLimitedError(
+        `Discord asked to slow down in channel ${channel}; ${what} waits ${Math.ceil(waitMs / 1000)} s.`,
+        waitMs,
+      );
     await sleep(waitMs);
   }
 }
 
 const MAX_RATE_LIMIT_REPEATS = 3;
-const sleep = (ms: number) => new Promise<void>((resolve) => { setTimeout(resolve, ms); });
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms);
+  });
 const rateLimitWait = (err: RateLimitError) => Math.max(err.retryAfter, err.timeToReset, 1);
 
 /** Whether an error is Discord saying a webhook/interaction token is unknown or expired. */

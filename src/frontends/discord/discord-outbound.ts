@@ -25,19 +25,30 @@ export function layoutText(text: string): { parts: string[]; file?: RawFile } {
   const parts = splitMessage(text);
   if (parts.length <= MAX_PARTS) return { parts };
   const head = splitMessage(text, DISCORD_MAX_LENGTH - ATTACHMENT_NOTE.length)[0] ?? '';
-  return { parts: [`${head}${ATTACHMENT_NOTE}`], file: { name: 'message.txt', data: Buffer.from(text, 'utf8'), contentType: 'text/plain; charset=utf-8' } };
+  return {
+    parts: [`${head}${ATTACHMENT_NOTE}`],
+    file: { name: 'message.txt', data: Buffer.from(text, 'utf8'), contentType: 'text/plain; charset=utf-8' },
+  };
 }
 
-const fit = (text: string) => (text.length > DISCORD_MAX_LENGTH ? `${text.slice(0, DISCORD_MAX_LENGTH - 1)}…` : text) || '\u200b';
+const fit = (text: string) =>
+  (text.length > DISCORD_MAX_LENGTH ? `${text.slice(0, DISCORD_MAX_LENGTH - 1)}…` : text) || '\u200b';
 
 /** A message body: never pings anyone, buttons from the actions (none clears old ones). */
-export function messageBody(text: string, taskId: string | undefined, actions: OutboundMessage['actions']): DiscordMessageBody {
+export function messageBody(
+  text: string,
+  taskId: string | undefined,
+  actions: OutboundMessage['actions'],
+): DiscordMessageBody {
   return { content: fit(text), components: taskId ? buttonsFor(taskId, actions) : [], allowed_mentions: { parse: [] } };
 }
 
 /** Delivers messages for the frontend. `tokenTtlMs` is how long an interaction token is trusted to edit. */
 export class DiscordOutbound {
-  constructor(private readonly api: DiscordApi, private readonly tokenTtlMs: number) {}
+  constructor(
+    private readonly api: DiscordApi,
+    private readonly tokenTtlMs: number,
+  ) {}
 
   /** Posts a new message (split or attached when long) to the conversation with the bot token; the first one is returned. */
   async send(ref: ConversationRef, message: OutboundMessage): Promise<MessageRef> {
@@ -46,7 +57,11 @@ export class DiscordOutbound {
     let first: PostedMessage | undefined;
     for (const [i, part] of parts.entries()) {
       const last = i === parts.length - 1;
-      const posted = await this.api.postChannel(channel, messageBody(part, message.taskId, last ? message.actions : undefined), i === 0 && file ? [file] : undefined);
+      const posted = await this.api.postChannel(
+        channel,
+        messageBody(part, message.taskId, last ? message.actions : undefined),
+        i === 0 && file ? [file] : undefined,
+      );
       first ??= posted;
     }
     return { platform: 'discord', conversationId: ref.conversationId, threadId: ref.threadId, messageId: first!.id };
@@ -64,7 +79,10 @@ export class DiscordOutbound {
         if (!key.messageId || !isInvalidToken(err)) throw err;
       }
     }
-    if (!key.messageId) throw new PermanentError('The interaction token has expired and the message id is unknown, so the message cannot be edited.');
+    if (!key.messageId)
+      throw new PermanentError(
+        'The interaction token has expired and the message id is unknown, so the message cannot be edited.',
+      );
     await this.api.editChannel(ref.threadId ?? ref.conversationId, key.messageId, body);
   }
 
@@ -72,17 +90,34 @@ export class DiscordOutbound {
   async replyOriginal(i: RawInteraction, origin: ConversationRef, r: CommandReply): Promise<MessageRef> {
     const parts = splitMessage(r.text).slice(0, MAX_PARTS);
     const channel = origin.threadId ?? origin.conversationId;
-    const posted = await this.api.editOriginal(channel, i.token, messageBody(parts[0] ?? '', r.taskId, parts.length === 1 ? r.actions : undefined));
+    const posted = await this.api.editOriginal(
+      channel,
+      i.token,
+      messageBody(parts[0] ?? '', r.taskId, parts.length === 1 ? r.actions : undefined),
+    );
     for (const [n, part] of parts.slice(1).entries()) {
-      await this.api.followUp(channel, i.token, messageBody(part, r.taskId, n === parts.length - 2 ? r.actions : undefined));
+      await this.api.followUp(
+        channel,
+        i.token,
+        messageBody(part, r.taskId, n === parts.length - 2 ? r.actions : undefined),
+      );
     }
     return this.refOf(i, origin, posted);
   }
 
   /** Answers a button press (acknowledged with a deferred update) with a follow-up message. */
   async replyFollowUp(i: RawInteraction, origin: ConversationRef, r: CommandReply): Promise<MessageRef> {
-    const posted = await this.api.followUp(origin.threadId ?? origin.conversationId, i.token, messageBody(r.text, r.taskId, r.actions));
-    return { platform: 'discord', conversationId: origin.conversationId, threadId: origin.threadId, messageId: posted.id };
+    const posted = await this.api.followUp(
+      origin.threadId ?? origin.conversationId,
+      i.token,
+      messageBody(r.text, r.taskId, r.actions),
+    );
+    return {
+      platform: 'discord',
+      conversationId: origin.conversationId,
+      threadId: origin.threadId,
+      messageId: posted.id,
+    };
   }
 
   private refOf(i: RawInteraction, origin: ConversationRef, posted: PostedMessage | undefined): MessageRef {

@@ -33,18 +33,33 @@ export function createDiscordFrontend(deps: FrontendDeps, opts: DiscordFrontendO
   const c = deps.config;
   const token = c.DISCORD_BOT_TOKEN;
   const applicationId = c.DISCORD_APPLICATION_ID;
-  if (!token || !applicationId) throw new ConfigError('The Discord frontend needs DISCORD_BOT_TOKEN and DISCORD_APPLICATION_ID (Discord developer portal: Bot -> Token, General Information -> Application ID).');
-  if (c.DISCORD_MODE === 'http' && !c.DISCORD_PUBLIC_KEY) throw new ConfigError('DISCORD_MODE=http needs DISCORD_PUBLIC_KEY (Discord developer portal: General Information -> Public Key) to verify interaction signatures.');
+  if (!token || !applicationId)
+    throw new ConfigError(
+      'The Discord frontend needs DISCORD_BOT_TOKEN and DISCORD_APPLICATION_ID (Discord developer portal: Bot -> Token, General Information -> Application ID).',
+    );
+  if (c.DISCORD_MODE === 'http' && !c.DISCORD_PUBLIC_KEY)
+    throw new ConfigError(
+      'DISCORD_MODE=http needs DISCORD_PUBLIC_KEY (Discord developer portal: General Information -> Public Key) to verify interaction signatures.',
+    );
   const log = deps.log.child({ frontend: 'discord' });
   const retries = opts.restRetries ?? 3;
   const timeoutMs = opts.restTimeoutMs ?? 15_000;
-  const api = new DiscordApi({ apiUrl: c.DISCORD_API_URL, botToken: token, applicationId, retries, timeoutMs, maxRateLimitWaitMs: opts.maxRateLimitWaitMs ?? 5000 });
+  const api = new DiscordApi({
+    apiUrl: c.DISCORD_API_URL,
+    botToken: token,
+    applicationId,
+    retries,
+    timeoutMs,
+    maxRateLimitWaitMs: opts.maxRateLimitWaitMs ?? 5000,
+  });
   const out = new DiscordOutbound(api, opts.interactionTokenTtlMs ?? 14 * 60_000);
   const handler = new InteractionHandler({ commands: deps.commands, tasks: deps.tasks, log }, out);
 
   if (c.DISCORD_MODE === 'http') {
     registerInteractionEndpoint(deps.http, {
-      path: opts.webhookPath ?? DISCORD_WEBHOOK_PATH, publicKeyHex: c.DISCORD_PUBLIC_KEY!, log,
+      path: opts.webhookPath ?? DISCORD_WEBHOOK_PATH,
+      publicKeyHex: c.DISCORD_PUBLIC_KEY!,
+      log,
       onInteraction: (i, respond) => handler.handle(i, respond),
     });
   }

@@ -6,7 +6,14 @@ import type { InboundMessage, MessageRef } from '../../core/types.ts';
 import type { FrontendDeps } from '../frontend.ts';
 import { handleInbound } from '../handle-inbound.ts';
 import type { DiscordOutbound } from './discord-outbound.ts';
-import { buttonText, commandText, InteractionKind, isDirect, originOf, type RawInteraction } from './interaction-text.ts';
+import {
+  buttonText,
+  commandText,
+  InteractionKind,
+  isDirect,
+  originOf,
+  type RawInteraction,
+} from './interaction-text.ts';
 
 /** Sends the initial interaction response: the HTTP body (endpoint mode) or the callback route (gateway mode). */
 export type Respond = (body: unknown) => Promise<void>;
@@ -18,12 +25,17 @@ const Answer = { Pong: 1, Message: 4, DeferredMessage: 5, DeferredUpdate: 6, Aut
 export class InteractionHandler {
   private readonly inflight = new Set<Promise<void>>();
 
-  constructor(private readonly deps: Pick<FrontendDeps, 'commands' | 'tasks'> & { log: Logger }, private readonly out: DiscordOutbound) {}
+  constructor(
+    private readonly deps: Pick<FrontendDeps, 'commands' | 'tasks'> & { log: Logger },
+    private readonly out: DiscordOutbound,
+  ) {}
 
   /** Handles one interaction; resolves when the reply has been delivered (or given up). Never rejects. */
   handle(i: RawInteraction, respond: Respond): Promise<void> {
     const work: Promise<void> = this.run(i, respond)
-      .catch((err: unknown) => this.deps.log.error({ err: errorText(err), interaction: i.id }, 'discord interaction failed'))
+      .catch((err: unknown) =>
+        this.deps.log.error({ err: errorText(err), interaction: i.id }, 'discord interaction failed'),
+      )
       .finally(() => this.inflight.delete(work));
     this.inflight.add(work);
     return work;
@@ -32,23 +44,43 @@ export class InteractionHandler {
   /** Waits for interactions in flight, at most `timeoutMs`. */
   async drain(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => { timer = setTimeout(r, timeoutMs); })]);
+    await Promise.race([
+      Promise.allSettled([...this.inflight]),
+      new Promise((r) => {
+        timer = setTimeout(r, timeoutMs);
+      }),
+    ]);
     clearTimeout(timer);
   }
 
   private async run(i: RawInteraction, respond: Respond): Promise<void> {
     switch (i.type) {
-      case InteractionKind.Ping: return respond({ type: Answer.Pong });
-      case InteractionKind.Command: return this.onCommand(i, respond);
-      case InteractionKind.Component: return this.onButton(i, respond);
-      case InteractionKind.Autocomplete: return respond({ type: Answer.Autocomplete, data: { choices: [] } });
-      default: return respond({ type: Answer.Message, data: { content: 'This kind of interaction is not supported here.', flags: EPHEMERAL } });
+      case InteractionKind.Ping:
+        return respond({ type: Answer.Pong });
+      case InteractionKind.Command:
+        return this.onCommand(i, respond);
+      case InteractionKind.Component:
+        return this.onButton(i, respond);
+      case InteractionKind.Autocomplete:
+        return respond({ type: Answer.Autocomplete, data: { choices: [] } });
+      default:
+        return respond({
+          type: Answer.Message,
+          data: { content: 'This kind of interaction is not supported here.', flags: EPHEMERAL },
+        });
     }
   }
 
   private async onCommand(i: RawInteraction, respond: Respond): Promise<void> {
     const origin = originOf(i);
-    if (!origin) return respond({ type: Answer.Message, data: { content: 'I cannot tell who sent this or where; try again from a channel or a direct message.', flags: EPHEMERAL } });
+    if (!origin)
+      return respond({
+        type: Answer.Message,
+        data: {
+          content: 'I cannot tell who sent this or where; try again from a channel or a direct message.',
+          flags: EPHEMERAL,
+        },
+      });
     await this.initial(i, respond, Answer.DeferredMessage);
     const msg: InboundMessage = { eventId: i.id, origin, text: commandText(i.data), plainTextIsTask: isDirect(i) };
     await this.inbound(msg, (r) => this.out.replyOriginal(i, origin, r));
@@ -59,7 +91,9 @@ export class InteractionHandler {
     const text = buttonText(i.data?.custom_id);
     await this.initial(i, respond, Answer.DeferredUpdate);
     if (!origin || !text) return;
-    await this.inbound({ eventId: i.id, origin, text, plainTextIsTask: false }, (r) => this.out.replyFollowUp(i, origin, r));
+    await this.inbound({ eventId: i.id, origin, text, plainTextIsTask: false }, (r) =>
+      this.out.replyFollowUp(i, origin, r),
+    );
   }
 
   /** The deferral; a failure is logged and the request still runs (the task must not be lost). */

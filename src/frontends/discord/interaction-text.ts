@@ -40,7 +40,13 @@ const ACTIONS: Record<Action, { label: string; style: number }> = {
 /** Whether a parsed JSON value has the shape of an interaction. */
 export function isRawInteraction(v: unknown): v is RawInteraction {
   const o = v as Partial<RawInteraction> | null;
-  return !!o && typeof o === 'object' && typeof o.id === 'string' && typeof o.type === 'number' && typeof o.token === 'string';
+  return (
+    !!o &&
+    typeof o === 'object' &&
+    typeof o.id === 'string' &&
+    typeof o.type === 'number' &&
+    typeof o.token === 'string'
+  );
 }
 
 /** The conversation an interaction came from, or null without a user or channel. */
@@ -72,17 +78,26 @@ export function commandText(data: RawInteraction['data']): string {
       const priority = value(opts, 'priority');
       return join('task', value(opts, 'text'), priority ? `--priority ${priority}` : '');
     }
-    case 'status': return join('status', value(opts, 'id'));
-    case 'tasks': return 'tasks';
-    case 'cancel': case 'retry': case 'duplicate': case 'approve': return join(name, value(opts, 'id'));
-    case 'reject': return join('reject', value(opts, 'id'), value(opts, 'reason'));
-    case 'help': return join('help', value(opts, 'topic'));
+    case 'status':
+      return join('status', value(opts, 'id'));
+    case 'tasks':
+      return 'tasks';
+    case 'cancel':
+    case 'retry':
+    case 'duplicate':
+    case 'approve':
+      return join(name, value(opts, 'id'));
+    case 'reject':
+      return join('reject', value(opts, 'id'), value(opts, 'reason'));
+    case 'help':
+      return join('help', value(opts, 'topic'));
     case 'admin': {
       const subcommand = opts?.find((o) => o.type === 1);
       if (!subcommand) return join('admin', value(opts, 'command'));
       return join('admin', subcommand.name, ...(subcommand.options ?? []).map((o) => String(o.value ?? '').trim()));
     }
-    default: return `/${name || 'unknown'}`;
+    default:
+      return `/${name || 'unknown'}`;
   }
 }
 
@@ -96,8 +111,15 @@ export function buttonText(customId: string | undefined): string | null {
 /** Message components: one row of buttons for the actions, or none (which also clears old buttons on edit). */
 export function buttonsFor(taskId: string, actions: OutboundMessage['actions']): unknown[] {
   if (!actions?.length) return [];
-  return [{
-    type: 1,
-    components: actions.map((a) => ({ type: 2, style: ACTIONS[a].style, label: ACTIONS[a].label, custom_id: `${BUTTON_PREFIX}:${a}:${taskId}` })),
-  }];
+  return [
+    {
+      type: 1,
+      components: actions.map((a) => ({
+        type: 2,
+        style: ACTIONS[a].style,
+        label: ACTIONS[a].label,
+        custom_id: `${BUTTON_PREFIX}:${a}:${taskId}`,
+      })),
+    },
+  ];
 }

@@ -6,10 +6,26 @@ import type { CommandJson, DiscordApi } from './discord-api.ts';
 const STRING = 3;
 const SUBCOMMAND = 1;
 
-const str = (name: string, description: string, extra: Record<string, unknown> = {}): CommandJson => ({ type: STRING, name, description, ...extra });
-const id = (required = true): CommandJson => str('id', 'Task id (the first 4+ characters are enough)', { required, max_length: 64 });
-const sub = (name: string, description: string, options: CommandJson[] = []): CommandJson => ({ type: SUBCOMMAND, name, description, ...(options.length ? { options } : {}) });
-const cmd = (name: string, description: string, options: CommandJson[] = []): CommandJson => ({ type: 1, name, description, ...(options.length ? { options } : {}) });
+const str = (name: string, description: string, extra: Record<string, unknown> = {}): CommandJson => ({
+  type: STRING,
+  name,
+  description,
+  ...extra,
+});
+const id = (required = true): CommandJson =>
+  str('id', 'Task id (the first 4+ characters are enough)', { required, max_length: 64 });
+const sub = (name: string, description: string, options: CommandJson[] = []): CommandJson => ({
+  type: SUBCOMMAND,
+  name,
+  description,
+  ...(options.length ? { options } : {}),
+});
+const cmd = (name: string, description: string, options: CommandJson[] = []): CommandJson => ({
+  type: 1,
+  name,
+  description,
+  ...(options.length ? { options } : {}),
+});
 
 /** The global slash commands, one per word of the shared chat grammar. */
 export const SLASH_COMMANDS: CommandJson[] = [
@@ -27,14 +43,26 @@ export const SLASH_COMMANDS: CommandJson[] = [
   cmd('help', 'What the bot can do', [str('topic', 'A help topic', { choices: [{ name: 'admin', value: 'admin' }] })]),
   cmd('admin', 'Admin commands', [
     sub('failed', 'Dead-lettered work', [str('capability', 'Only this capability')]),
-    sub('reprocess', 'Run a dead-lettered task again', [str('id', 'Task or subtask id', { required: true, max_length: 64 })]),
+    sub('reprocess', 'Run a dead-lettered task again', [
+      str('id', 'Task or subtask id', { required: true, max_length: 64 }),
+    ]),
     sub('reprocess-all', 'Reprocess every dead letter', [str('capability', 'Only this capability')]),
     sub('workers', 'Live workers'),
     sub('queues', 'Queue sizes'),
   ]),
 ];
 
-const OPTION_KEYS = ['type', 'name', 'description', 'required', 'choices', 'options', 'min_length', 'max_length', 'autocomplete'];
+const OPTION_KEYS = [
+  'type',
+  'name',
+  'description',
+  'required',
+  'choices',
+  'options',
+  'min_length',
+  'max_length',
+  'autocomplete',
+];
 
 /** The fields of a command or option that we define, with Discord's defaults filled in, in a stable order. */
 function canonical(o: CommandJson, isCommand: boolean): Record<string, unknown> {
@@ -44,7 +72,11 @@ function canonical(o: CommandJson, isCommand: boolean): Record<string, unknown> 
     if (k === 'type' && isCommand) v = v ?? 1;
     if (k === 'required' || k === 'autocomplete') v = v === true;
     if (k === 'options') v = ((v as CommandJson[] | undefined) ?? []).map((x) => canonical(x, false));
-    if (k === 'choices') v = ((v as Array<{ name: string; value: unknown }> | undefined) ?? []).map((c) => ({ name: c.name, value: c.value }));
+    if (k === 'choices')
+      v = ((v as Array<{ name: string; value: unknown }> | undefined) ?? []).map((c) => ({
+        name: c.name,
+        value: c.value,
+      }));
     if (v !== undefined && v !== null) out[k] = v;
   }
   return out;
@@ -52,12 +84,17 @@ function canonical(o: CommandJson, isCommand: boolean): Record<string, unknown> 
 
 /** True when the registered commands differ from `desired` in anything we define. */
 export function commandsDiffer(existing: CommandJson[], desired: CommandJson[]): boolean {
-  const norm = (xs: CommandJson[]) => JSON.stringify(xs.map((c) => canonical(c, true)).sort((a, b) => String(a.name).localeCompare(String(b.name))));
+  const norm = (xs: CommandJson[]) =>
+    JSON.stringify(xs.map((c) => canonical(c, true)).sort((a, b) => String(a.name).localeCompare(String(b.name))));
   return norm(existing) !== norm(desired);
 }
 
 /** Registers the commands unless Discord already has the same set; returns whether it wrote them. Failures are logged, not thrown. */
-export async function syncSlashCommands(api: DiscordApi, log: Logger, desired: CommandJson[] = SLASH_COMMANDS): Promise<boolean> {
+export async function syncSlashCommands(
+  api: DiscordApi,
+  log: Logger,
+  desired: CommandJson[] = SLASH_COMMANDS,
+): Promise<boolean> {
   try {
     const existing = await api.getCommands();
     if (!commandsDiffer(existing, desired)) {

@@ -13,13 +13,16 @@ export function boltLevel(pinoLevel: string): LogLevel {
 /** A Bolt/web-api/socket-mode logger that writes through `log`. */
 export function boltLogger(log: Logger): BoltLogger {
   let level = boltLevel(log.level);
-  const text = (parts: unknown[]) => parts.map((p) => (p instanceof Error ? p.message : typeof p === 'string' ? p : safeJson(p))).join(' ');
+  const text = (parts: unknown[]) =>
+    parts.map((p) => (p instanceof Error ? p.message : typeof p === 'string' ? p : safeJson(p))).join(' ');
   return {
     debug: (...m: unknown[]) => log.debug(text(m)),
     info: (...m: unknown[]) => log.info(text(m)),
     warn: (...m: unknown[]) => log.warn(text(m)),
     error: (...m: unknown[]) => log.error(text(m)),
-    setLevel: (l: LogLevel) => { level = l; },
+    setLevel: (l: LogLevel) => {
+      level = l;
+    },
     getLevel: () => level,
     setName: () => {},
   };

@@ -39,7 +39,11 @@ export class FastifyReceiver implements Receiver {
   register(http: FastifyInstance, path: string): void {
     void http.register(async (scope) => {
       scope.removeAllContentTypeParsers();
-      scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: this.opts.bodyLimit ?? 1024 * 1024 }, (_req, body, done) => done(null, body));
+      scope.addContentTypeParser(
+        '*',
+        { parseAs: 'buffer', bodyLimit: this.opts.bodyLimit ?? 1024 * 1024 },
+        (_req, body, done) => done(null, body),
+      );
       scope.post(path, (req, reply) => this.handle(req, reply));
     });
   }
@@ -47,9 +51,17 @@ export class FastifyReceiver implements Receiver {
   private async handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const text = raw.toString('utf8');
-    const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase();
     if (type !== 'application/json' && type !== 'application/x-www-form-urlencoded') {
-      return fail(reply, 415, 'unsupported_media_type', 'Slack requests are application/json or application/x-www-form-urlencoded.');
+      return fail(
+        reply,
+        415,
+        'unsupported_media_type',
+        'Slack requests are application/json or application/x-www-form-urlencoded.',
+      );
     }
     const form = type === 'application/x-www-form-urlencoded' ? new URLSearchParams(text) : null;
     if (form?.get('ssl_check') === '1') return reply.code(200).send();
@@ -66,7 +78,12 @@ export class FastifyReceiver implements Receiver {
     }
     if (body.type === 'url_verification') return reply.code(200).send({ challenge: body.challenge });
     if (!this.opts.isReady() || !this.app) {
-      return fail(reply.header('retry-after', '5'), 503, 'unavailable', 'The Slack frontend is still connecting; try again shortly.');
+      return fail(
+        reply.header('retry-after', '5'),
+        503,
+        'unavailable',
+        'The Slack frontend is still connecting; try again shortly.',
+      );
     }
     const response = await this.dispatch(this.app, {
       body,
@@ -83,9 +100,14 @@ export class FastifyReceiver implements Receiver {
     const signature = stringHeader(req.headers['x-slack-signature']);
     const timestamp = Number(stringHeader(req.headers['x-slack-request-timestamp']));
     if (!signature || !Number.isFinite(timestamp)) return 'Missing X-Slack-Signature or X-Slack-Request-Timestamp.';
-    if (Math.abs(Date.now() / 1000 - timestamp) > MAX_SKEW_S) return 'Stale request: the timestamp is more than 5 minutes from now.';
+    if (Math.abs(Date.now() / 1000 - timestamp) > MAX_SKEW_S)
+      return 'Stale request: the timestamp is more than 5 minutes from now.';
     try {
-      verifySlackRequest({ signingSecret: this.opts.signingSecret, body: text, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp } });
+      verifySlackRequest({
+        signingSecret: this.opts.signingSecret,
+        body: text,
+        headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp },
+      });
       return null;
     } catch {
       return 'Bad signature.';
@@ -108,7 +130,8 @@ export class FastifyReceiver implements Receiver {
         answer(undefined);
       }, timeoutMs);
       const ack = async (response?: unknown): Promise<void> => answer(response);
-      app.processEvent({ ...event, ack })
+      app
+        .processEvent({ ...event, ack })
         .catch((err: unknown) => this.opts.log.warn({ err: errorText(err) }, 'Slack event processing failed'))
         .finally(() => answer(undefined));
     });

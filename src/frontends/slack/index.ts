@@ -67,22 +67,45 @@ class TrackedApp extends App {
 export function createSlackFrontend(deps: FrontendDeps, opts: SlackFrontendOptions = {}): SlackFrontend {
   const { config } = deps;
   const token = config.SLACK_BOT_TOKEN;
-  if (!token) throw new ConfigError('SLACK_BOT_TOKEN is not set: give the bot token (xoxb-...) from your Slack app\'s "OAuth & Permissions" page.');
+  if (!token)
+    throw new ConfigError(
+      'SLACK_BOT_TOKEN is not set: give the bot token (xoxb-...) from your Slack app\'s "OAuth & Permissions" page.',
+    );
   const appToken = config.SLACK_APP_TOKEN;
   const signingSecret = config.SLACK_SIGNING_SECRET;
   if (!appToken && !signingSecret) {
-    throw new ConfigError('Slack needs SLACK_SIGNING_SECRET (HTTP events at POST /webhooks/slack) or SLACK_APP_TOKEN (xapp-..., Socket Mode): set one of them.');
+    throw new ConfigError(
+      'Slack needs SLACK_SIGNING_SECRET (HTTP events at POST /webhooks/slack) or SLACK_APP_TOKEN (xapp-..., Socket Mode): set one of them.',
+    );
   }
   const mode = appToken ? 'socket' : 'http';
   const log = deps.log.child({ frontend: 'slack' });
   let ready = false;
-  const receiver = mode === 'http' ? new FastifyReceiver({ signingSecret: signingSecret!, log, isReady: () => ready, ackTimeoutMs: opts.ackTimeoutMs }) : undefined;
+  const receiver =
+    mode === 'http'
+      ? new FastifyReceiver({
+          signingSecret: signingSecret!,
+          log,
+          isReady: () => ready,
+          ackTimeoutMs: opts.ackTimeoutMs,
+        })
+      : undefined;
   const app = new TrackedApp({
-    token, logger: boltLogger(log), logLevel: boltLevel(log.level), deferInitialization: true,
-    clientOptions: { slackApiUrl: config.SLACK_API_URL, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: opts.apiTimeoutMs ?? 10_000 },
+    token,
+    logger: boltLogger(log),
+    logLevel: boltLevel(log.level),
+    deferInitialization: true,
+    clientOptions: {
+      slackApiUrl: config.SLACK_API_URL,
+      retryConfig: { retries: 0 },
+      rejectRateLimitedCalls: true,
+      timeout: opts.apiTimeoutMs ?? 10_000,
+    },
     ...(receiver ? { receiver } : { socketMode: true, appToken }),
   });
-  app.error(async (err) => { log.warn({ err: errorText(err) }, 'Slack listener failed'); });
+  app.error(async (err) => {
+    log.warn({ err: errorText(err) }, 'Slack listener failed');
+  });
   receiver?.register(deps.http, opts.path ?? SLACK_WEBHOOK_PATH);
   const out = new SlackOutbound(app.client, deps.tasks, log);
   registerSlackListeners(app, deps, out);
@@ -100,7 +123,9 @@ export function createSlackFrontend(deps: FrontendDeps, opts: SlackFrontendOptio
   const retryLater = (err: unknown) => {
     const delay = Math.min(MAX_RECONNECT_MS, 1000 * 2 ** attempts++);
     log.warn({ err: errorText(err), retryInMs: delay }, 'Slack is not reachable; retrying in the background');
-    retryTimer = setTimeout(() => { if (!stopped) connect().catch(retryLater); }, delay);
+    retryTimer = setTimeout(() => {
+      if (!stopped) connect().catch(retryLater);
+    }, delay);
     retryTimer.unref();
   };
 
@@ -115,7 +140,11 @@ export function createSlackFrontend(deps: FrontendDeps, opts: SlackFrontendOptio
       try {
         await connect();
       } catch (err) {
-        if (isAuthError(err)) throw new ConfigError(`Slack refused SLACK_BOT_TOKEN or SLACK_APP_TOKEN (${(err as { data?: { error?: string } }).data?.error}): copy the tokens again from your Slack app's settings.`, err);
+        if (isAuthError(err))
+          throw new ConfigError(
+            `Slack refused SLACK_BOT_TOKEN or SLACK_APP_TOKEN (${(err as { data?: { error?: string } }).data?.error}): copy the tokens again from your Slack app's settings.`,
+            err,
+          );
         retryLater(err);
       }
     },
@@ -123,7 +152,10 @@ export function createSlackFrontend(deps: FrontendDeps, opts: SlackFrontendOptio
       stopped = true;
       clearTimeout(retryTimer);
       ready = false;
-      if (mode === 'socket') await app.stop().catch((err: unknown) => log.warn({ err: errorText(err) }, 'Socket Mode did not close cleanly'));
+      if (mode === 'socket')
+        await app
+          .stop()
+          .catch((err: unknown) => log.warn({ err: errorText(err) }, 'Socket Mode did not close cleanly'));
       await Promise.race([app.inFlight.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
     },
     send: (ref: ConversationRef, message: OutboundMessage): Promise<MessageRef> => out.send(ref, message),

@@ -3,7 +3,13 @@ import { webApi } from '@slack/bolt';
 import { PermanentError, RateLimitedError } from '../../core/errors.ts';
 
 /** Platform errors that a retry can fix; every other `ok: false` answer of Slack is permanent. */
-const TRANSIENT = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'team_added_to_org']);
+const TRANSIENT = new Set([
+  'internal_error',
+  'fatal_error',
+  'service_unavailable',
+  'request_timeout',
+  'team_added_to_org',
+]);
 const RATE_LIMITED = new Set(['ratelimited', 'rate_limited']);
 const DEFAULT_RETRY_AFTER_MS = 1000;
 
@@ -13,13 +19,24 @@ const DEFAULT_RETRY_AFTER_MS = 1000;
  * any other platform error, and HTTP 4xx), or a plain retryable Error (HTTP 5xx, network).
  */
 export function mapSlackError(err: unknown, method: string): Error {
-  const e = err as { code?: string; data?: { error?: string; response_metadata?: { retryAfter?: number } }; retryAfter?: number; statusCode?: number; message?: string };
+  const e = err as {
+    code?: string;
+    data?: { error?: string; response_metadata?: { retryAfter?: number } };
+    retryAfter?: number;
+    statusCode?: number;
+    message?: string;
+  };
   switch (e?.code) {
     case webApi.ErrorCode.RateLimitedError:
       return new RateLimitedError(`Slack rate limited ${method}`, Math.max(1, e.retryAfter ?? 1) * 1000, err);
     case webApi.ErrorCode.PlatformError: {
       const code = e.data?.error ?? 'unknown_error';
-      if (RATE_LIMITED.has(code)) return new RateLimitedError(`Slack rate limited ${method}`, (e.data?.response_metadata?.retryAfter ?? 1) * 1000, err);
+      if (RATE_LIMITED.has(code))
+        return new RateLimitedError(
+          `Slack rate limited ${method}`,
+          (e.data?.response_metadata?.retryAfter ?? 1) * 1000,
+          err,
+        );
       if (TRANSIENT.has(code)) return new Error(`Slack ${method} failed: ${code}`, { cause: err });
       return new PermanentError(`Slack ${method} failed: ${code}`, err);
     }
@@ -39,5 +56,12 @@ export function mapSlackError(err: unknown, method: string): Error {
 /** Whether a platform error means the bot's token itself is bad (a configuration problem, not a delivery one). */
 export function isAuthError(err: unknown): boolean {
   const code = (err as { data?: { error?: string } })?.data?.error;
-  return ['invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'token_expired', 'not_allowed_token_type'].includes(code ?? '');
+  return [
+    'invalid_auth',
+    'not_authed',
+    'account_inactive',
+    'token_revoked',
+    'token_expired',
+    'not_allowed_token_type',
+  ].includes(code ?? '');
 }

@@ -40,14 +40,27 @@ const MAX_WAIT_MS = 30_000;
 /** Registers the listeners: app_mention in channels, direct messages, every slash command, and the task buttons. */
 export function registerSlackListeners(app: App, deps: Deps, out: SlackOutbound): void {
   const log = deps.log;
-  const origin = (channel: string, user: string, threadId?: string) => ({ platform: 'slack', conversationId: channel, threadId, userId: `slack:${user}` });
-  const inThread = (channel: string, threadTs: string): Reply => (r) => withRetries(() => out.post(channel, threadTs, toOutbound(r)));
+  const origin = (channel: string, user: string, threadId?: string) => ({
+    platform: 'slack',
+    conversationId: channel,
+    threadId,
+    userId: `slack:${user}`,
+  });
+  const inThread =
+    (channel: string, threadTs: string): Reply =>
+    (r) =>
+      withRetries(() => out.post(channel, threadTs, toOutbound(r)));
 
   app.event('app_mention', async ({ event, body, context }) => {
     const e = event as unknown as SlackMessageEvent;
     if (ignored(e) || e.channel_type === 'im' || e.channel.startsWith('D')) return;
     const threadTs = e.thread_ts ?? e.ts;
-    const msg: InboundMessage = { eventId: String(body.event_id), origin: origin(e.channel, e.user!, threadTs), text: fromSlackText(e.text ?? '', context.botUserId), plainTextIsTask: true };
+    const msg: InboundMessage = {
+      eventId: String(body.event_id),
+      origin: origin(e.channel, e.user!, threadTs),
+      text: fromSlackText(e.text ?? '', context.botUserId),
+      plainTextIsTask: true,
+    };
     await handleInbound(deps, msg, inThread(e.channel, threadTs));
   });
 
@@ -55,7 +68,12 @@ export function registerSlackListeners(app: App, deps: Deps, out: SlackOutbound)
     const e = event as unknown as SlackMessageEvent;
     if (ignored(e) || e.channel_type !== 'im') return;
     const threadTs = e.thread_ts ?? e.ts;
-    const msg: InboundMessage = { eventId: String(body.event_id), origin: origin(e.channel, e.user!, threadTs), text: fromSlackText(e.text ?? '', context.botUserId), plainTextIsTask: true };
+    const msg: InboundMessage = {
+      eventId: String(body.event_id),
+      origin: origin(e.channel, e.user!, threadTs),
+      text: fromSlackText(e.text ?? '', context.botUserId),
+      plainTextIsTask: true,
+    };
     await handleInbound(deps, msg, inThread(e.channel, threadTs));
   });
 
@@ -65,8 +83,10 @@ export function registerSlackListeners(app: App, deps: Deps, out: SlackOutbound)
     // `/task x`, `/status`, `/admin reprocess x` are grammar words; any other command (`/switchboard status`) is a prefix.
     const isVerb = parseCommand(name, false).name !== 'unknown';
     const msg: InboundMessage = {
-      eventId: command.trigger_id, origin: origin(command.channel_id, command.user_id),
-      text: isVerb ? `${name} ${fromSlackText(command.text ?? '')}` : fromSlackText(command.text ?? ''), plainTextIsTask: false,
+      eventId: command.trigger_id,
+      origin: origin(command.channel_id, command.user_id),
+      text: isVerb ? `${name} ${fromSlackText(command.text ?? '')}` : fromSlackText(command.text ?? ''),
+      plainTextIsTask: false,
     };
     await handleInbound(deps, msg, async (r) => {
       if (r.kind !== 'ack') return ephemeral(respond, r);
@@ -77,7 +97,10 @@ export function registerSlackListeners(app: App, deps: Deps, out: SlackOutbound)
       } catch (err) {
         if (!(err instanceof PermanentError)) throw err;
         log.warn({ err: errorText(err), channel: command.channel_id }, 'cannot post in the channel of a slash command');
-        await ephemeral(respond, { ...r, text: `${r.text}\nI cannot post in this channel (${err.message.replace(/^Slack [\w.]+ failed: /, '')}); invite me with /invite to get progress and the result here.` });
+        await ephemeral(respond, {
+          ...r,
+          text: `${r.text}\nI cannot post in this channel (${err.message.replace(/^Slack [\w.]+ failed: /, '')}); invite me with /invite to get progress and the result here.`,
+        });
       }
     });
   });
@@ -90,10 +113,14 @@ export function registerSlackListeners(app: App, deps: Deps, out: SlackOutbound)
     if (!action?.value || !channel) return;
     const threadTs = b.message ? (b.message.thread_ts ?? b.message.ts) : undefined;
     const msg: InboundMessage = {
-      eventId: `${action.action_ts}:${b.user.id}`, origin: origin(channel, b.user.id, threadTs),
-      text: `${action.action_id.slice(ACTION_PREFIX.length)} ${action.value}`, plainTextIsTask: false,
+      eventId: `${action.action_ts}:${b.user.id}`,
+      origin: origin(channel, b.user.id, threadTs),
+      text: `${action.action_id.slice(ACTION_PREFIX.length)} ${action.value}`,
+      plainTextIsTask: false,
     };
-    await handleInbound(deps, msg, (r) => (respond ? ephemeral(respond, r) : withRetries(() => out.post(channel, threadTs, toOutbound(r)))));
+    await handleInbound(deps, msg, (r) =>
+      respond ? ephemeral(respond, r) : withRetries(() => out.post(channel, threadTs, toOutbound(r))),
+    );
   });
 }
 

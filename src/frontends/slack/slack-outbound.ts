@@ -17,7 +17,11 @@ export class SlackOutbound {
   private readonly blockedUntil = new Map<string, number>();
   private readonly pendingThreads = new Map<string, Promise<string | undefined>>();
 
-  constructor(private readonly client: WebClient, private readonly tasks: Pick<TaskService, 'findVisible'>, private readonly log: Logger) {}
+  constructor(
+    private readonly client: WebClient,
+    private readonly tasks: Pick<TaskService, 'findVisible'>,
+    private readonly log: Logger,
+  ) {}
 
   /**
    * Delivers a message to the origin conversation: in its thread, or, for a request without one (a slash
@@ -34,8 +38,21 @@ export class SlackOutbound {
     const parts = splitForSlack(message.text);
     let first: MessageRef | undefined;
     for (const [i, part] of parts.entries()) {
-      const { text, blocks } = renderMessage(part, message.taskId, i === parts.length - 1 ? message.actions : undefined);
-      const res = await this.call(channel, 'chat.postMessage', () => this.client.chat.postMessage({ channel, text, blocks, unfurl_links: false, unfurl_media: false, ...(threadTs ? { thread_ts: threadTs } : {}) }));
+      const { text, blocks } = renderMessage(
+        part,
+        message.taskId,
+        i === parts.length - 1 ? message.actions : undefined,
+      );
+      const res = await this.call(channel, 'chat.postMessage', () =>
+        this.client.chat.postMessage({
+          channel,
+          text,
+          blocks,
+          unfurl_links: false,
+          unfurl_media: false,
+          ...(threadTs ? { thread_ts: threadTs } : {}),
+        }),
+      );
       const ts = res.ts;
       if (!ts) throw new Error('Slack chat.postMessage answered without a message ts');
       first ??= { platform: 'slack', conversationId: channel, threadId: threadTs, messageId: ts };
@@ -46,7 +63,9 @@ export class SlackOutbound {
   /** Replaces a message's text and buttons (buttons are removed when `message.actions` is empty). */
   async edit(ref: MessageRef, message: OutboundMessage): Promise<void> {
     const { text, blocks } = renderMessage(fitForSlack(message.text), message.taskId, message.actions);
-    await this.call(ref.conversationId, 'chat.update', () => this.client.chat.update({ channel: ref.conversationId, ts: ref.messageId, text, blocks }));
+    await this.call(ref.conversationId, 'chat.update', () =>
+      this.client.chat.update({ channel: ref.conversationId, ts: ref.messageId, text, blocks }),
+    );
   }
 
   /** Runs one Web API call for a channel, refusing it (RateLimitedError) while the channel's Retry-After runs. */
@@ -68,7 +87,13 @@ export class SlackOutbound {
    * arrives before the progress message is stored still lands in its thread.
    */
   rememberThread(taskId: string, posting: Promise<MessageRef | void>): void {
-    this.pendingThreads.set(taskId, posting.then((ref) => ref?.messageId, () => undefined));
+    this.pendingThreads.set(
+      taskId,
+      posting.then(
+        (ref) => ref?.messageId,
+        () => undefined,
+      ),
+    );
     setTimeout(() => this.pendingThreads.delete(taskId), REMEMBER_THREAD_MS).unref();
   }
 
@@ -80,7 +105,9 @@ export class SlackOutbound {
     try {
       const task = await this.tasks.findVisible(taskId, { userId: ref.userId });
       const progress = task.progress_message as MessageRef | null;
-      return progress?.platform === 'slack' && progress.conversationId === ref.conversationId ? progress.messageId : undefined;
+      return progress?.platform === 'slack' && progress.conversationId === ref.conversationId
+        ? progress.messageId
+        : undefined;
     } catch (err) {
       this.log.debug({ err, taskId }, 'no progress message to thread on');
       return undefined;

@@ -33,7 +33,9 @@ export function fromSlackText(text: string, botUserId?: string): string {
   out = out
     .replace(/<#[A-Z0-9]+\|([^>]*)>/g, '#$1')
     .replace(/<!(here|channel|everyone)(\|[^>]*)?>/g, '@$1')
-    .replace(/<((?:https?|mailto):[^>|]+)(?:\|([^>]*))?>/g, (_m, url: string, label?: string) => (url.startsWith('mailto:') ? (label ?? url.slice(7)) : url));
+    .replace(/<((?:https?|mailto):[^>|]+)(?:\|([^>]*))?>/g, (_m, url: string, label?: string) =>
+      url.startsWith('mailto:') ? (label ?? url.slice(7)) : url,
+    );
   return out.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&').trim();
 }
 
@@ -51,17 +53,26 @@ export function fitForSlack(text: string, max = SLACK_SECTION_LIMIT): string {
 }
 
 /** The `text` and `blocks` of a message: one mrkdwn section, then the task's buttons (if any). */
-export function renderMessage(text: string, taskId: string, actions?: OutboundMessage['actions']): { text: string; blocks: types.KnownBlock[] } {
+export function renderMessage(
+  text: string,
+  taskId: string,
+  actions?: OutboundMessage['actions'],
+): { text: string; blocks: types.KnownBlock[] } {
   const escaped = escapeSlack(text.trim() === '' ? '(no text)' : text);
   const blocks: types.KnownBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: escaped } }];
   if (actions?.length && taskId) {
     blocks.push({
       type: 'actions',
       block_id: `sb_actions_${taskId.slice(0, 8)}`,
-      elements: actions.map((a): types.Button => ({
-        type: 'button', action_id: `${ACTION_PREFIX}${a}`, value: taskId,
-        text: { type: 'plain_text', text: BUTTONS[a].label }, ...(BUTTONS[a].style ? { style: BUTTONS[a].style } : {}),
-      })),
+      elements: actions.map(
+        (a): types.Button => ({
+          type: 'button',
+          action_id: `${ACTION_PREFIX}${a}`,
+          value: taskId,
+          text: { type: 'plain_text', text: BUTTONS[a].label },
+          ...(BUTTONS[a].style ? { style: BUTTONS[a].style } : {}),
+        }),
+      ),
     });
   }
   return { text: escaped, blocks };

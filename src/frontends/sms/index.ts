@@ -26,12 +26,22 @@ const ANY_LENGTH = Number.MAX_SAFE_INTEGER;
 
 /** Builds the SMS frontend and adds its webhook (`POST /webhooks/twilio/sms`) to the hub's server. */
 export function createSmsFrontend(deps: FrontendDeps, opts: SmsFrontendOptions = {}): IFrontend {
-  const { TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: token, TWILIO_FROM: from, TWILIO_API_URL: apiUrl, PUBLIC_URL: publicUrl } = deps.config;
-  if (!sid || !token || !from) throw new ConfigError('The SMS frontend needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM (a number like +15551234567 or a Messaging Service SID MG...).');
+  const {
+    TWILIO_ACCOUNT_SID: sid,
+    TWILIO_AUTH_TOKEN: token,
+    TWILIO_FROM: from,
+    TWILIO_API_URL: apiUrl,
+    PUBLIC_URL: publicUrl,
+  } = deps.config;
+  if (!sid || !token || !from)
+    throw new ConfigError(
+      'The SMS frontend needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM (a number like +15551234567 or a Messaging Service SID MG...).',
+    );
   // Opt-outs live in the hub's Redis, so STOP holds on every hub process and across restarts.
   const optOuts = opts.optOuts ?? new RedisOptOutStore(opts.redis ?? deps.ctx.redis, deps.config.QUEUE_PREFIX);
   const maxSegments = opts.maxSegments ?? deps.config.SMS_MAX_SEGMENTS ?? DEFAULT_MAX_SEGMENTS;
-  if (!Number.isInteger(maxSegments) || maxSegments < 1 || maxSegments > 10) throw new ConfigError('The SMS segment budget must be a whole number from 1 to 10.');
+  if (!Number.isInteger(maxSegments) || maxSegments < 1 || maxSegments > 10)
+    throw new ConfigError('The SMS segment budget must be a whole number from 1 to 10.');
   const text = new SmsText(publicUrl, maxSegments);
   const client = createTwilioClient(sid, token, apiUrl);
   const sender = from.startsWith('MG') ? { messagingServiceSid: from } : { from };
@@ -45,7 +55,10 @@ export function createSmsFrontend(deps: FrontendDeps, opts: SmsFrontendOptions =
     name: 'sms',
     limits,
     async start() {
-      log.info({ sender: from.startsWith('MG') ? 'messaging service' : 'number', apiUrl: apiUrl ?? 'https://api.twilio.com' }, 'sms frontend ready');
+      log.info(
+        { sender: from.startsWith('MG') ? 'messaging service' : 'number', apiUrl: apiUrl ?? 'https://api.twilio.com' },
+        'sms frontend ready',
+      );
     },
     async stop() {},
     /** Sends one SMS; an opted-out number throws PermanentError (recorded by the notifier as notify.failed, never retried). */
@@ -55,7 +68,8 @@ export function createSmsFrontend(deps: FrontendDeps, opts: SmsFrontendOptions =
         skipped += 1;
         return { platform: 'sms', conversationId: to, messageId: `not-sent-${message.kind}-${skipped}` };
       }
-      if (await optOuts.isOptedOut(to)) throw new PermanentError('The recipient replied STOP; no SMS is sent to them until they reply START.');
+      if (await optOuts.isOptedOut(to))
+        throw new PermanentError('The recipient replied STOP; no SMS is sent to them until they reply START.');
       try {
         const sent = await client.messages.create({ to, body: text.fit(message.text, message.taskId), ...sender });
         return { platform: 'sms', conversationId: to, messageId: sent.sid };

@@ -2,13 +2,25 @@
 import type { Redis } from 'ioredis';
 
 /** Twilio's default opt-out keywords (a message that is only this word). "CANCEL <id>" stays our cancel command. */
-export const OPT_OUT_WORDS: ReadonlySet<string> = new Set(['stop', 'stopall', 'unsubscribe', 'cancel', 'end', 'quit', 'optout', 'revoke']);
+export const OPT_OUT_WORDS: ReadonlySet<string> = new Set([
+  'stop',
+  'stopall',
+  'unsubscribe',
+  'cancel',
+  'end',
+  'quit',
+  'optout',
+  'revoke',
+]);
 /** Twilio's default opt-in keywords. */
 export const OPT_IN_WORDS: ReadonlySet<string> = new Set(['start', 'yes', 'unstop']);
 
 /** Whether a message is an opt-out or opt-in keyword (the whole message, any case, trailing punctuation ignored). */
 export function optKeyword(body: string): 'stop' | 'start' | null {
-  const word = body.trim().replace(/[.!?]+$/, '').toLowerCase();
+  const word = body
+    .trim()
+    .replace(/[.!?]+$/, '')
+    .toLowerCase();
   if (OPT_OUT_WORDS.has(word)) return 'stop';
   if (OPT_IN_WORDS.has(word)) return 'start';
   return null;
@@ -25,7 +37,10 @@ export interface OptOutStore {
 export class RedisOptOutStore implements OptOutStore {
   private readonly key: string;
 
-  constructor(private readonly redis: Redis, prefix: string) {
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
     this.key = `${prefix}:hub:sms:opt-out`;
   }
 

@@ -1,9 +1,11 @@
 // SMS segment math: GSM-7 vs UCS-2, segment counts, and cutting text to a segment budget.
 
 /** GSM 03.38 basic character set (one septet each); ESC (0x1B) is left out on purpose. */
-const GSM_BASIC = new Set(Array.from(
-  '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
-));
+const GSM_BASIC = new Set(
+  Array.from(
+    '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
+  ),
+);
 /** GSM 03.38 extension table: two septets each (ESC + character). */
 const GSM_EXTENDED = new Set(Array.from('\f^{}\\[~]|€'));
 
@@ -28,15 +30,39 @@ export interface SmsMeasure {
 }
 
 const LOOKALIKES: Record<string, string> = {
-  '\u2018': "'", '\u2019': "'", '\u201A': "'", '\u201B': "'", '\u2032': "'",
-  '\u201C': '"', '\u201D': '"', '\u201E': '"', '\u2033': '"', '\u00AB': '"', '\u00BB': '"',
-  '\u2010': '-', '\u2011': '-', '\u2012': '-', '\u2013': '-', '\u2014': '-', '\u2015': '-', '\u2212': '-',
-  '\u00B7': '-', '\u2022': '-', '\u2026': '...', '\u00A0': ' ', '\u2009': ' ', '\u202F': ' ', '\t': ' ',
+  '\u2018': "'",
+  '\u2019': "'",
+  '\u201A': "'",
+  '\u201B': "'",
+  '\u2032': "'",
+  '\u201C': '"',
+  '\u201D': '"',
+  '\u201E': '"',
+  '\u2033': '"',
+  '\u00AB': '"',
+  '\u00BB': '"',
+  '\u2010': '-',
+  '\u2011': '-',
+  '\u2012': '-',
+  '\u2013': '-',
+  '\u2014': '-',
+  '\u2015': '-',
+  '\u2212': '-',
+  '\u00B7': '-',
+  '\u2022': '-',
+  '\u2026': '...',
+  '\u00A0': ' ',
+  '\u2009': ' ',
+  '\u202F': ' ',
+  '\t': ' ',
 };
 
 /** Replaces typographic lookalikes (curly quotes, dashes, "·", "…") with GSM-7 characters, so one of them does not make a message UCS-2. */
 export function smartEncode(text: string): string {
-  return text.replace(/[\u2018\u2019\u201A\u201B\u2032\u201C\u201D\u201E\u2033\u00AB\u00BB\u2010-\u2015\u2212\u00B7\u2022\u2026\u00A0\u2009\u202F\t]/g, (c) => LOOKALIKES[c] ?? c);
+  return text.replace(
+    /[\u2018\u2019\u201A\u201B\u2032\u201C\u201D\u201E\u2033\u00AB\u00BB\u2010-\u2015\u2212\u00B7\u2022\u2026\u00A0\u2009\u202F\t]/g,
+    (c) => LOOKALIKES[c] ?? c,
+  );
 }
 
 /** Whether every character of `text` is in the GSM-7 basic or extension table. */
@@ -64,7 +90,10 @@ export function measureSms(text: string): SmsMeasure {
   let segments = 1;
   let used = 0;
   for (const size of sizes) {
-    if (used + size > segment) { segments += 1; used = 0; }
+    if (used + size > segment) {
+      segments += 1;
+      used = 0;
+    }
     used += size;
   }
   return { encoding, units, segments };
@@ -99,13 +128,20 @@ export function fitSms(text: string, opts: FitOptions): { text: string; cut: boo
   const fits = (k: number) => fitsSms(candidate(k), opts.maxSegments, maxChars);
   // GSM-7 up to the first non-GSM character, UCS-2 after it: each range is monotone, so search both.
   const firstWide = chars.findIndex((c) => !GSM_BASIC.has(c) && !GSM_EXTENDED.has(c));
-  const ranges: Array<[number, number]> = firstWide < 0 ? [[0, chars.length]] : [[0, firstWide], [firstWide + 1, chars.length]];
+  const ranges: Array<[number, number]> =
+    firstWide < 0
+      ? [[0, chars.length]]
+      : [
+          [0, firstWide],
+          [firstWide + 1, chars.length],
+        ];
   let best = -1;
   for (const [lo, hi] of ranges) {
     const k = largestFitting(lo, hi, fits);
     if (k > best) best = k;
   }
-  if (best < 0) return opts.more ? fitSms(text, { ...opts, more: undefined }) : { text: '', cut: true, ...measureSms('') };
+  if (best < 0)
+    return opts.more ? fitSms(text, { ...opts, more: undefined }) : { text: '', cut: true, ...measureSms('') };
   const out = candidate(best);
   return { text: out, cut: true, ...measureSms(out) };
 }
@@ -117,7 +153,8 @@ function largestFitting(lo: number, hi: number, fits: (k: number) => boolean): n
   let bad = hi + 1;
   while (bad - good > 1) {
     const mid = (good + bad) >> 1;
-    if (fits(mid)) good = mid; else bad = mid;
+    if (fits(mid)) good = mid;
+    else bad = mid;
   }
   return good;
 }

@@ -11,13 +11,20 @@ export const DEFAULT_MAX_SEGMENTS = 4;
 export class SmsText {
   private readonly publicUrl: string | undefined;
 
-  constructor(publicUrl: string | undefined, private readonly maxSegments: number = DEFAULT_MAX_SEGMENTS) {
+  constructor(
+    publicUrl: string | undefined,
+    private readonly maxSegments: number = DEFAULT_MAX_SEGMENTS,
+  ) {
     this.publicUrl = publicUrl?.replace(/\/+$/, '');
   }
 
   /** `text` compacted and, when too long, cut at the last segment boundary with a pointer to the whole (task page or STATUS). */
   fit(text: string, taskId?: string | undefined): string {
-    const more = taskId ? (this.publicUrl ? `More: ${this.publicUrl}/tasks/${taskId}` : `Reply STATUS ${shortId(taskId)} for more.`) : undefined;
+    const more = taskId
+      ? this.publicUrl
+        ? `More: ${this.publicUrl}/tasks/${taskId}`
+        : `Reply STATUS ${shortId(taskId)} for more.`
+      : undefined;
     return fitSms(compact(text), { maxSegments: this.maxSegments, more }).text;
   }
 
@@ -26,7 +33,9 @@ export class SmsText {
     if (r.kind === 'ack' && r.taskId) {
       const id = shortId(r.taskId);
       const warnings = r.text.split('\n').slice(1);
-      return this.fit([`Got it: task ${id} queued. I'll text you the result (reply CANCEL ${id} to stop).`, ...warnings].join('\n'));
+      return this.fit(
+        [`Got it: task ${id} queued. I'll text you the result (reply CANCEL ${id} to stop).`, ...warnings].join('\n'),
+      );
     }
     return this.fit(r.text, r.taskId);
   }
@@ -44,5 +53,10 @@ export function worthSending(message: OutboundMessage): boolean {
 
 /** Drops indentation and trailing spaces, and squeezes blank lines: whitespace costs money in an SMS. */
 export function compact(text: string): string {
-  return text.split('\n').map((l) => l.trim()).join('\n').replace(/\n{3,}/g, '\n\n').trim();
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
 }

@@ -22,7 +22,10 @@ const PERMANENT_CODES: Record<number, string> = {
  * and turns a 429 into RateLimitedError with the server's Retry-After (Twilio's own exception drops headers).
  */
 export class SmsRequestClient extends twilio.RequestClient {
-  constructor(private readonly baseUrl: string | undefined, opts: { timeoutMs?: number } = {}) {
+  constructor(
+    private readonly baseUrl: string | undefined,
+    opts: { timeoutMs?: number } = {},
+  ) {
     super({ timeout: opts.timeoutMs ?? 15_000, autoRetry: false });
   }
 
@@ -30,7 +33,10 @@ export class SmsRequestClient extends twilio.RequestClient {
     const res = await super.request({ ...opts, uri: this.baseUrl ? rebase(opts.uri, this.baseUrl) : opts.uri });
     if (res.statusCode === 429) {
       const header: unknown = (res.headers as Record<string, unknown> | undefined)?.['retry-after'];
-      throw new RateLimitedError('Twilio rate limit (429)', retryAfterMs(typeof header === 'string' ? header : undefined));
+      throw new RateLimitedError(
+        'Twilio rate limit (429)',
+        retryAfterMs(typeof header === 'string' ? header : undefined),
+      );
     }
     return res;
   }
@@ -68,7 +74,10 @@ export function toDeliveryError(err: unknown): Error {
   const code = typeof e?.code === 'number' ? e.code : undefined;
   const what = `Twilio ${status ?? 'error'}${code ? ` (code ${code})` : ''}: ${(code && PERMANENT_CODES[code]) || String(e?.message ?? err)}`;
   if (status === 429 || code === 20429) return new RateLimitedError(what, DEFAULT_RETRY_AFTER_MS, err);
-  if ((code && PERMANENT_CODES[code]) || (status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 408)) {
+  if (
+    (code && PERMANENT_CODES[code]) ||
+    (status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 408)
+  ) {
     return new PermanentError(what, err);
   }
   return err instanceof Error ? new Error(what, { cause: err }) : new Error(what);

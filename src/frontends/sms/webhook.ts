@@ -29,31 +29,45 @@ export function registerSmsWebhook(deps: FrontendDeps, opts: SmsWebhookOptions):
   const log = deps.log.child({ frontend: 'sms' });
   void deps.http.register(async (scope: FastifyInstance) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
-      done(null, Object.fromEntries(new URLSearchParams(typeof body === 'string' ? body : body.toString('utf8'))));
-    });
+    scope.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string', bodyLimit: BODY_LIMIT },
+      (_req, body, done) => {
+        done(null, Object.fromEntries(new URLSearchParams(typeof body === 'string' ? body : body.toString('utf8'))));
+      },
+    );
     scope.post(SMS_WEBHOOK_PATH, async (request, reply) => {
       const params = (request.body && typeof request.body === 'object' ? request.body : {}) as Record<string, string>;
       const signature = request.headers['x-twilio-signature'];
-      if (typeof signature !== 'string' || !twilio.validateRequest(opts.authToken, signature, signedUrl(request, opts.publicUrl), params)) {
+      if (
+        typeof signature !== 'string' ||
+        !twilio.validateRequest(opts.authToken, signature, signedUrl(request, opts.publicUrl), params)
+      ) {
         return reply.code(403).type('text/plain; charset=utf-8').send('Invalid or missing X-Twilio-Signature.');
       }
       const from = params.From ?? '';
       const sid = params.MessageSid ?? params.SmsSid ?? '';
       if (!E164.test(from) || !sid) {
-        return reply.code(400).type('text/plain; charset=utf-8').send('Expected a Twilio SMS webhook with an E.164 From and a MessageSid.');
+        return reply
+          .code(400)
+          .type('text/plain; charset=utf-8')
+          .send('Expected a Twilio SMS webhook with an E.164 From and a MessageSid.');
       }
       const body = params.Body ?? '';
       const keyword = optKeyword(body);
       if (keyword) {
         // Twilio's Advanced Opt-Out answers STOP/START itself; anything we added would be a second (blocked or paid) message.
-        if (keyword === 'stop') await opts.optOuts.optOut(from); else await opts.optOuts.optIn(from);
+        if (keyword === 'stop') await opts.optOuts.optOut(from);
+        else await opts.optOuts.optIn(from);
         log.info({ from: maskNumber(from), keyword }, 'sms opt-out state changed');
         return twiml(reply);
       }
       const silent = await opts.optOuts.isOptedOut(from);
       if (!body.trim() && Number(params.NumMedia ?? 0) > 0) {
-        return twiml(reply, silent ? undefined : opts.text.fit('I can only read text messages. Reply HELP for the commands.'));
+        return twiml(
+          reply,
+          silent ? undefined : opts.text.fit('I can only read text messages. Reply HELP for the commands.'),
+        );
       }
       const msg: InboundMessage = {
         eventId: sid,
@@ -63,7 +77,9 @@ export function registerSmsWebhook(deps: FrontendDeps, opts: SmsWebhookOptions):
       };
       let answer: string | undefined;
       try {
-        await handleInbound(deps, msg, async (r) => { answer = opts.text.reply(r); });
+        await handleInbound(deps, msg, async (r) => {
+          answer = opts.text.reply(r);
+        });
       } catch (err) {
         log.error({ err: errorText(err), messageSid: sid }, 'sms inbound failed');
         answer = 'Sorry, something went wrong on our side. Please try again in a minute.';

@@ -26,7 +26,10 @@ const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
 export function createTelegramFrontend(deps: FrontendDeps, opts: TelegramFrontendOptions = {}): IFrontend {
   const { config } = deps;
   const token = config.TELEGRAM_BOT_TOKEN;
-  if (!token) throw new ConfigError('TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and set its token (123456:ABC-DEF...).');
+  if (!token)
+    throw new ConfigError(
+      'TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and set its token (123456:ABC-DEF...).',
+    );
   const log = deps.log.child({ frontend: 'telegram' });
   const bot = createTelegramBot(token, { ...opts, apiRoot: config.TELEGRAM_API_ROOT });
   const out = new TelegramOutbound(bot.api);
@@ -40,17 +43,26 @@ export function createTelegramFrontend(deps: FrontendDeps, opts: TelegramFronten
   const onUpdate = async (update: Update): Promise<void> => {
     const inbound = inboundFromUpdate(update, bot.botInfo);
     if (!inbound) return;
-    if (inbound.kind === 'button') await out.answerButton(inbound.callbackQueryId, inbound.msg ? undefined : 'This button is no longer valid.');
+    if (inbound.kind === 'button')
+      await out.answerButton(inbound.callbackQueryId, inbound.msg ? undefined : 'This button is no longer valid.');
     if (!inbound.msg) return;
     const origin = inbound.msg.origin;
     const replyTo = inbound.kind === 'message' ? inbound.replyTo : undefined;
     await handleInbound(deps, inbound.msg, (r: CommandReply) => out.send(origin, toOutbound(r), replyTo));
   };
   bot.on([...ALLOWED_UPDATES], (ctx) => onUpdate(ctx.update));
-  bot.catch((err) => log.error({ err: errorText(err.error), updateId: err.ctx.update.update_id }, 'telegram update failed'));
+  bot.catch((err) =>
+    log.error({ err: errorText(err.error), updateId: err.ctx.update.update_id }, 'telegram update failed'),
+  );
 
   if (secret) {
-    registerTelegramWebhook(deps.http, { secret, isReady: () => bot.isInited(), handle: (u) => bot.handleUpdate(u), timeoutMs: opts.webhookTimeoutMs ?? 8000, log });
+    registerTelegramWebhook(deps.http, {
+      secret,
+      isReady: () => bot.isInited(),
+      handle: (u) => bot.handleUpdate(u),
+      timeoutMs: opts.webhookTimeoutMs ?? 8000,
+      log,
+    });
   }
 
   /** One getMe; true when the bot knows who it is. A refused token is a configuration error. */
@@ -60,8 +72,15 @@ export function createTelegramFrontend(deps: FrontendDeps, opts: TelegramFronten
       bot.botInfo = await bot.api.getMe(signal);
       return true;
     } catch (err) {
-      if (isUnauthorized(err)) throw new ConfigError(`Telegram refused TELEGRAM_BOT_TOKEN (${errorText(err)}): check the token with @BotFather, and TELEGRAM_API_ROOT (${config.TELEGRAM_API_ROOT}).`, err);
-      log.warn({ err: errorText(err), apiRoot: config.TELEGRAM_API_ROOT }, 'cannot reach the Telegram Bot API; retrying in the background');
+      if (isUnauthorized(err))
+        throw new ConfigError(
+          `Telegram refused TELEGRAM_BOT_TOKEN (${errorText(err)}): check the token with @BotFather, and TELEGRAM_API_ROOT (${config.TELEGRAM_API_ROOT}).`,
+          err,
+        );
+      log.warn(
+        { err: errorText(err), apiRoot: config.TELEGRAM_API_ROOT },
+        'cannot reach the Telegram Bot API; retrying in the background',
+      );
       return false;
     }
   };
@@ -71,7 +90,10 @@ export function createTelegramFrontend(deps: FrontendDeps, opts: TelegramFronten
     if (abort.signal.aborted) return;
     if (secret) {
       if (!config.PUBLIC_URL) {
-        log.info({ path: TELEGRAM_WEBHOOK_PATH }, 'telegram webhook mode: PUBLIC_URL is not set, so register the webhook yourself (setWebhook with the secret)');
+        log.info(
+          { path: TELEGRAM_WEBHOOK_PATH },
+          'telegram webhook mode: PUBLIC_URL is not set, so register the webhook yourself (setWebhook with the secret)',
+        );
         return;
       }
       const url = `${config.PUBLIC_URL.replace(/\/+$/, '')}${TELEGRAM_WEBHOOK_PATH}`;
@@ -80,17 +102,37 @@ export function createTelegramFrontend(deps: FrontendDeps, opts: TelegramFronten
         log.info({ url }, 'telegram webhook registered');
       } catch (err) {
         const e = mapTelegramError(err);
-        if (e instanceof PermanentError) throw new ConfigError(`Telegram refused the webhook ${url} (${errorText(err)}): PUBLIC_URL must be the public https:// address of this hub.`, err);
-        log.warn({ err: errorText(err), url }, 'could not register the telegram webhook now; the one registered before (if any) stays in place');
+        if (e instanceof PermanentError)
+          throw new ConfigError(
+            `Telegram refused the webhook ${url} (${errorText(err)}): PUBLIC_URL must be the public https:// address of this hub.`,
+            err,
+          );
+        log.warn(
+          { err: errorText(err), url },
+          'could not register the telegram webhook now; the one registered before (if any) stays in place',
+        );
       }
       return;
     }
     let running!: () => void;
-    const polled = new Promise<void>((resolve) => { running = resolve; });
-    polling = bot.start({
-      timeout: opts.pollingTimeoutSeconds ?? 30, allowed_updates: [...ALLOWED_UPDATES],
-      onStart: (me) => { log.info({ bot: me.username }, 'telegram long polling started'); running(); },
-    }).catch((err: unknown) => log.error({ err: errorText(err) }, 'telegram long polling stopped: another process may poll with this token (409), or the token was revoked (401)'));
+    const polled = new Promise<void>((resolve) => {
+      running = resolve;
+    });
+    polling = bot
+      .start({
+        timeout: opts.pollingTimeoutSeconds ?? 30,
+        allowed_updates: [...ALLOWED_UPDATES],
+        onStart: (me) => {
+          log.info({ bot: me.username }, 'telegram long polling started');
+          running();
+        },
+      })
+      .catch((err: unknown) =>
+        log.error(
+          { err: errorText(err) },
+          'telegram long polling stopped: another process may poll with this token (409), or the token was revoked (401)',
+        ),
+      );
     // Resolves once the webhook is deleted and polling runs; a slow Bot API does not hold the hub's start for long.
     await Promise.race([polled, polling, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
   };
@@ -100,7 +142,13 @@ export function createTelegramFrontend(deps: FrontendDeps, opts: TelegramFronten
     for (let delay = 1000; !abort.signal.aborted; delay = Math.min(delay * 2, opts.maxInitDelayMs ?? 60_000)) {
       await pause(delay, abort.signal);
       if (abort.signal.aborted) return;
-      if (await identify().catch((err: unknown) => { log.error({ err: errorText(err) }, 'telegram frontend disabled'); abort.abort(); return false; })) {
+      if (
+        await identify().catch((err: unknown) => {
+          log.error({ err: errorText(err) }, 'telegram frontend disabled');
+          abort.abort();
+          return false;
+        })
+      ) {
         await begin().catch((err: unknown) => log.error({ err: errorText(err) }, 'telegram frontend could not start'));
         return;
       }
@@ -120,9 +168,17 @@ export function createTelegramFrontend(deps: FrontendDeps, opts: TelegramFronten
     },
     async stop() {
       abort.abort();
-      if (bot.isRunning()) await bot.stop().catch((err: unknown) => log.debug({ err: errorText(err) }, 'telegram: could not confirm the last update offset'));
+      if (bot.isRunning())
+        await bot
+          .stop()
+          .catch((err: unknown) =>
+            log.debug({ err: errorText(err) }, 'telegram: could not confirm the last update offset'),
+          );
       // The loop ends after the update batch in hand is handled (bounded: a sleeping retry is not waited for).
-      await Promise.race([Promise.all([polling, background]), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+      await Promise.race([
+        Promise.all([polling, background]),
+        new Promise((resolve) => setTimeout(resolve, 5000).unref()),
+      ]);
     },
     send: (ref, message) => out.send(ref, message),
     edit: (ref, message) => out.edit(ref, message),
@@ -136,7 +192,11 @@ function toOutbound(r: CommandReply): OutboundMessage {
 /** Waits `ms`, or less when `signal` aborts. */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const done = () => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve(); };
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });

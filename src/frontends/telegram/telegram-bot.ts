@@ -25,12 +25,14 @@ export function createTelegramBot(token: string, o: TelegramBotOptions): Bot {
     ...(o.botInfo ? { botInfo: o.botInfo } : {}),
   });
   // Network errors and 5xx are rethrown at once: the notifier's queue retries those with backoff.
-  bot.api.config.use(autoRetry({
-    maxDelaySeconds: o.maxRetryDelaySeconds ?? 5,
-    maxRetryAttempts: 3,
-    rethrowHttpErrors: true,
-    rethrowInternalServerErrors: true,
-  }));
+  bot.api.config.use(
+    autoRetry({
+      maxDelaySeconds: o.maxRetryDelaySeconds ?? 5,
+      maxRetryAttempts: 3,
+      rethrowHttpErrors: true,
+      rethrowInternalServerErrors: true,
+    }),
+  );
   // Installed last, so it wraps auto-retry: a call waiting out retry_after keeps its chat's slot, and later
   // messages to that chat queue behind it instead of overtaking it.
   if (o.throttle !== false) bot.api.config.use(apiThrottler(o.throttle ?? {}));

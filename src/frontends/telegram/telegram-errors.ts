@@ -10,7 +10,8 @@ import { PermanentError, RateLimitedError } from '../../core/errors.ts';
 export function mapTelegramError(err: unknown): Error {
   if (err instanceof GrammyError) {
     const what = `Telegram ${err.method} failed (${err.error_code}: ${err.description})`;
-    if (err.error_code === 429) return new RateLimitedError(what, Math.max(1, err.parameters.retry_after ?? 1) * 1000, err);
+    if (err.error_code === 429)
+      return new RateLimitedError(what, Math.max(1, err.parameters.retry_after ?? 1) * 1000, err);
     if (err.error_code >= 400 && err.error_code < 500) return new PermanentError(what, err);
     return new Error(what, { cause: err });
   }

@@ -17,8 +17,14 @@ export function inboundFromUpdate(update: Update, me: UserFromGetMe): TelegramIn
     const m = q.data ? BUTTON_DATA.exec(q.data) : null;
     if (!at || !m) return { kind: 'button', callbackQueryId: q.id, msg: null };
     return {
-      kind: 'button', callbackQueryId: q.id,
-      msg: { eventId: `callback:${q.id}`, origin: originOf(at.chat, topicOf(at), q.from.id), text: `${m[1]} ${m[2]}`, plainTextIsTask: false },
+      kind: 'button',
+      callbackQueryId: q.id,
+      msg: {
+        eventId: `callback:${q.id}`,
+        origin: originOf(at.chat, topicOf(at), q.from.id),
+        text: `${m[1]} ${m[2]}`,
+        plainTextIsTask: false,
+      },
     };
   }
   const msg = update.message;
@@ -26,10 +32,15 @@ export function inboundFromUpdate(update: Update, me: UserFromGetMe): TelegramIn
   const origin = originOf(msg.chat, topicOf(msg), msg.from.id);
   const raw = msg.text ?? msg.caption ?? '';
   const eventId = `update:${update.update_id}`;
-  if (msg.chat.type === 'private') return { kind: 'message', msg: { eventId, origin, text: raw, plainTextIsTask: true } };
+  if (msg.chat.type === 'private')
+    return { kind: 'message', msg: { eventId, origin, text: raw, plainTextIsTask: true } };
   const addressed = addressedText(raw, me.username);
   if (!addressed) return null;
-  return { kind: 'message', replyTo: msg.message_id, msg: { eventId, origin, text: addressed.text, plainTextIsTask: addressed.mentioned } };
+  return {
+    kind: 'message',
+    replyTo: msg.message_id,
+    msg: { eventId, origin, text: addressed.text, plainTextIsTask: addressed.mentioned },
+  };
 }
 
 /**
@@ -41,7 +52,13 @@ export function addressedText(raw: string, username: string): { text: string; me
   if (cmd) return cmd[1] && cmd[1].toLowerCase() !== username.toLowerCase() ? null : { text: raw, mentioned: false };
   const mention = new RegExp(`(^|[^\\w@])@${username.replace(/\W/g, '')}(?!\\w)`, 'gi');
   if (!mention.test(raw)) return null;
-  return { text: raw.replace(mention, '$1').replace(/[ \t]{2,}/g, ' ').trim(), mentioned: true };
+  return {
+    text: raw
+      .replace(mention, '$1')
+      .replace(/[ \t]{2,}/g, ' ')
+      .trim(),
+    mentioned: true,
+  };
 }
 
 /** The forum topic a message belongs to (message_thread_id only counts for topic messages). */
@@ -51,5 +68,10 @@ function topicOf(m: MaybeInaccessibleMessage): number | undefined {
 }
 
 function originOf(chat: Chat, threadId: number | undefined, fromId: number): ConversationRef {
-  return { platform: 'telegram', conversationId: String(chat.id), threadId: threadId === undefined ? undefined : String(threadId), userId: `telegram:${fromId}` };
+  return {
+    platform: 'telegram',
+    conversationId: String(chat.id),
+    threadId: threadId === undefined ? undefined : String(threadId),
+    userId: `telegram:${fromId}`,
+  };
 }

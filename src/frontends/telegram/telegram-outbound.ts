@@ -14,7 +14,9 @@ const LABELS = { cancel: 'Cancel', retry: 'Retry', approve: 'Approve', reject: '
 /** Inline buttons for a message's actions; each button's callback data is the command it runs (`cancel <taskId>`). */
 export function keyboardFor(message: Pick<OutboundMessage, 'taskId' | 'actions'>): InlineKeyboardMarkup | undefined {
   if (!message.actions?.length || !message.taskId) return undefined;
-  return { inline_keyboard: [message.actions.map((a) => ({ text: LABELS[a], callback_data: `${a} ${message.taskId}` }))] };
+  return {
+    inline_keyboard: [message.actions.map((a) => ({ text: LABELS[a], callback_data: `${a} ${message.taskId}` }))],
+  };
 }
 
 /** Splits text into Telegram-sized pieces; Telegram refuses an empty or blank message, so none is. */
@@ -50,7 +52,12 @@ export class TelegramOutbound {
         const moved = migratedChatId(err);
         if (moved === undefined) throw mapTelegramError(err);
         chat = moved; // the group became a supergroup; its new id takes the message
-        lastId = await this.api.sendMessage(chat, text, other).then((m) => m.message_id, (e: unknown) => { throw mapTelegramError(e); });
+        lastId = await this.api.sendMessage(chat, text, other).then(
+          (m) => m.message_id,
+          (e: unknown) => {
+            throw mapTelegramError(e);
+          },
+        );
       }
     }
     return { platform: 'telegram', conversationId: String(chat), threadId: ref.threadId, messageId: String(lastId) };
@@ -58,7 +65,10 @@ export class TelegramOutbound {
 
   /** Replaces a message's text and buttons (no buttons removes them); an identical edit is not an error. */
   async edit(ref: MessageRef, message: OutboundMessage): Promise<void> {
-    const text = message.text.length > TELEGRAM_MAX_LENGTH ? `${splitMessage(message.text, TELEGRAM_MAX_LENGTH - 1)[0]}…` : message.text;
+    const text =
+      message.text.length > TELEGRAM_MAX_LENGTH
+        ? `${splitMessage(message.text, TELEGRAM_MAX_LENGTH - 1)[0]}…`
+        : message.text;
     const keyboard = keyboardFor(message);
     try {
       await this.api.editMessageText(chatOf(ref.conversationId), Number(ref.messageId), text.trim() ? text : '…', {

@@ -29,19 +29,37 @@ export function secretMatches(header: unknown, secret: string): boolean {
 /** Adds `POST /webhooks/telegram` to the server (before it listens). */
 export function registerTelegramWebhook(http: FastifyInstance, o: TelegramWebhookOptions): void {
   const verify = (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
-    if (secretMatches(req.headers['x-telegram-bot-api-secret-token'], o.secret)) { done(); return; }
-    void reply.code(401).send({ ok: false, description: 'Unauthorized: wrong or missing X-Telegram-Bot-Api-Secret-Token.' });
+    if (secretMatches(req.headers['x-telegram-bot-api-secret-token'], o.secret)) {
+      done();
+      return;
+    }
+    void reply
+      .code(401)
+      .send({ ok: false, description: 'Unauthorized: wrong or missing X-Telegram-Bot-Api-Secret-Token.' });
   };
   http.post(TELEGRAM_WEBHOOK_PATH, { onRequest: verify, bodyLimit: 1024 * 1024 }, async (req, reply) => {
     const update = req.body as Update | undefined;
     if (!update || typeof update !== 'object' || !Number.isSafeInteger(update.update_id)) {
-      return reply.code(400).send({ ok: false, description: 'Bad Request: the body is not a Telegram update (no update_id).' });
+      return reply
+        .code(400)
+        .send({ ok: false, description: 'Bad Request: the body is not a Telegram update (no update_id).' });
     }
-    if (!o.isReady()) return reply.code(503).header('retry-after', '5').send({ ok: false, description: 'The bot is starting; try again shortly.' });
-    const work = o.handle(update).catch((err: unknown) => o.log.error({ err: errorText(err), updateId: update.update_id }, 'telegram update failed'));
+    if (!o.isReady())
+      return reply
+        .code(503)
+        .header('retry-after', '5')
+        .send({ ok: false, description: 'The bot is starting; try again shortly.' });
+    const work = o
+      .handle(update)
+      .catch((err: unknown) =>
+        o.log.error({ err: errorText(err), updateId: update.update_id }, 'telegram update failed'),
+      );
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), o.timeoutMs); });
-    if ((await Promise.race([work, late])) === 'late') o.log.warn({ updateId: update.update_id }, 'telegram update still running; acknowledged to avoid a redelivery');
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), o.timeoutMs);
+    });
+    if ((await Promise.race([work, late])) === 'late')
+      o.log.warn({ updateId: update.update_id }, 'telegram update still running; acknowledged to avoid a redelivery');
     clearTimeout(timer);
     return reply.code(200).send({ ok: true });
   });

@@ -14,10 +14,25 @@ const failedQuery = z.object({
   limit: z.coerce.number({ error: 'must be a number' }).int().min(1).max(1000).optional(),
 });
 const idParams = z.object({ id: z.string() });
-const objectError = (example: string) => (issue: { code: string }) => (issue.code === 'invalid_type' ? `must be a JSON object like ${example}` : undefined);
-const reprocessBody = z.object({ input: z.unknown().optional() }, { error: objectError('{"input": ...}') }).strict().optional();
-const priorityBody = z.object({ priority: z.enum(PRIORITIES, { error: `must be one of ${PRIORITIES.join(', ')}` }) }, { error: objectError('{"priority": "urgent"}') }).strict();
-const reprocessAllBody = z.object({ capability: z.string({ error: 'must be a string' }).optional() }, { error: objectError('{"capability": "demo.fail"}') }).strict().optional();
+const objectError = (example: string) => (issue: { code: string }) =>
+  issue.code === 'invalid_type' ? `must be a JSON object like ${example}` : undefined;
+const reprocessBody = z
+  .object({ input: z.unknown().optional() }, { error: objectError('{"input": ...}') })
+  .strict()
+  .optional();
+const priorityBody = z
+  .object(
+    { priority: z.enum(PRIORITIES, { error: `must be one of ${PRIORITIES.join(', ')}` }) },
+    { error: objectError('{"priority": "urgent"}') },
+  )
+  .strict();
+const reprocessAllBody = z
+  .object(
+    { capability: z.string({ error: 'must be a string' }).optional() },
+    { error: objectError('{"capability": "demo.fail"}') },
+  )
+  .strict()
+  .optional();
 
 /** Registers the admin routes on an authenticated scope; the scope gets an admin-only hook. */
 export function registerAdminRoutes(app: FastifyInstance, deps: { admin: AdminService; tasks: TaskService }): void {

@@ -52,7 +52,9 @@ export function authenticate(ctx: HubContext, auth: TokenAuthenticator) {
     const token = bearerToken(request.headers.authorization);
     if (!token) {
       reply.header('www-authenticate', 'Bearer');
-      throw new UnauthorizedError('Authentication required: send "Authorization: Bearer <token>" (tokens are set with HUB_API_TOKENS).');
+      throw new UnauthorizedError(
+        'Authentication required: send "Authorization: Bearer <token>" (tokens are set with HUB_API_TOKENS).',
+      );
     }
     const userId = auth.userFor(token);
     if (!userId) {

@@ -19,22 +19,41 @@ export interface ErrorBody {
 const mib = (n: number) => `${Math.round((n / 1048576) * 10) / 10} MiB`;
 
 /** Status, code and message for fastify's own errors (body parsing, media type, size); null for others. */
-function describeFastifyError(err: FastifyError, bodyLimit: number): { status: number; code: string; message: string } | null {
+function describeFastifyError(
+  err: FastifyError,
+  bodyLimit: number,
+): { status: number; code: string; message: string } | null {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, code: 'payload_too_large', message: `The request body is larger than the ${mib(bodyLimit)} limit (${bodyLimit} bytes). Send less, or link to the material instead.` };
+      return {
+        status: 413,
+        code: 'payload_too_large',
+        message: `The request body is larger than the ${mib(bodyLimit)} limit (${bodyLimit} bytes). Send less, or link to the material instead.`,
+      };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, code: 'unsupported_media_type', message: 'Unsupported Content-Type: send the body as JSON with "Content-Type: application/json".' };
+      return {
+        status: 415,
+        code: 'unsupported_media_type',
+        message: 'Unsupported Content-Type: send the body as JSON with "Content-Type: application/json".',
+      };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { status: 400, code: 'invalid_json', message: `The request body is not valid JSON: ${err.message}` };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return { status: 400, code: 'bad_request', message: 'The request body does not match its Content-Length header.' };
+      return {
+        status: 400,
+        code: 'bad_request',
+        message: 'The request body does not match its Content-Length header.',
+      };
     default:
       break;
   }
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-    return { status: err.statusCode, code: 'bad_request', message: err.message || 'The request could not be understood.' };
+    return {
+      status: err.statusCode,
+      code: 'bad_request',
+      message: err.message || 'The request could not be understood.',
+    };
   }
   return null;
 }
@@ -49,15 +68,18 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what:
 
 /** Sends an error as JSON with the right status (and Retry-After for rate limits). */
 export function sendError(reply: FastifyReply, status: number, body: ErrorBody): FastifyReply {
-  if (body.error.retryAfterMs !== undefined) reply.header('retry-after', String(Math.ceil(body.error.retryAfterMs / 1000)));
+  if (body.error.retryAfterMs !== undefined)
+    reply.header('retry-after', String(Math.ceil(body.error.retryAfterMs / 1000)));
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
 /** Installs the error handler and the JSON 404 on a fastify instance; unexpected errors are logged. */
 export function installErrorHandling(server: FastifyInstance, log: Logger, bodyLimit: number): void {
   server.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const d: { status: number; code: string; message: string; retryAfterMs?: number } = err instanceof InvalidJsonError ? { status: 400, code: err.code, message: err.message }
-      : (err instanceof HubError ? null : describeFastifyError(err, bodyLimit)) ?? describeError(err);
+    const d: { status: number; code: string; message: string; retryAfterMs?: number } =
+      err instanceof InvalidJsonError
+        ? { status: 400, code: err.code, message: err.message }
+        : ((err instanceof HubError ? null : describeFastifyError(err, bodyLimit)) ?? describeError(err));
     if (d.status >= 500) {
       log.error({ err, method: request.method, url: request.url.split('?')[0] }, 'web request failed');
     }
@@ -67,7 +89,12 @@ export function installErrorHandling(server: FastifyInstance, log: Logger, bodyL
   });
   server.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0];
-    return sendError(reply, 404, { error: { code: 'not_found', message: `No such endpoint: ${request.method} ${path}. The API lives under /api (see /api/tasks).` } });
+    return sendError(reply, 404, {
+      error: {
+        code: 'not_found',
+        message: `No such endpoint: ${request.method} ${path}. The API lives under /api (see /api/tasks).`,
+      },
+    });
   });
 }
 
@@ -90,7 +117,11 @@ export function installJsonParser(scope: FastifyInstance): void {
         return;
       }
       let reason = 'it contains a forbidden __proto__ or constructor.prototype key';
-      try { JSON.parse(text); } catch (syntax) { reason = (syntax as Error).message; }
+      try {
+        JSON.parse(text);
+      } catch (syntax) {
+        reason = (syntax as Error).message;
+      }
       done(new InvalidJsonError(reason), undefined);
     });
   });

@@ -80,7 +80,11 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
     void api.register(async (adminScope) => registerAdminRoutes(adminScope, { admin, tasks }));
   });
 
-  const publish = async (ref: { conversationId: string }, messageId: string, message: OutboundMessage): Promise<void> => {
+  const publish = async (
+    ref: { conversationId: string },
+    messageId: string,
+    message: OutboundMessage,
+  ): Promise<void> => {
     const envelope: WebMessageEnvelope = { kind: 'message', conversationId: ref.conversationId, messageId, message };
     await ctx.redis.publish(ctx.keys.web, JSON.stringify(envelope));
   };
@@ -105,7 +109,10 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
         await hub.stop();
         const code = (err as { code?: string }).code;
         if (code === 'EADDRINUSE' || code === 'EACCES') {
-          throw new ConfigError(`Cannot listen on ${config.host}:${config.port} (${code === 'EADDRINUSE' ? 'already in use, perhaps by another hub' : 'permission denied'}). Stop the other process or set PORT (and HOST) to a free address.`, err);
+          throw new ConfigError(
+            `Cannot listen on ${config.host}:${config.port} (${code === 'EADDRINUSE' ? 'already in use, perhaps by another hub' : 'permission denied'}). Stop the other process or set PORT (and HOST) to a free address.`,
+            err,
+          );
         }
         throw err;
       }

@@ -8,20 +8,34 @@ import { callerOf } from './auth.ts';
 import { parseInput } from './error-handler.ts';
 
 const objectError = (example: string) => (issue: { code: string; input?: unknown }) =>
-  (issue.code !== 'invalid_type' ? undefined : issue.input === undefined ? `a JSON object like ${example} is required` : `must be a JSON object like ${example}`);
+  issue.code !== 'invalid_type'
+    ? undefined
+    : issue.input === undefined
+      ? `a JSON object like ${example} is required`
+      : `must be a JSON object like ${example}`;
 
 /** Body of POST /api/schedules: `when` and `text`, or only `text` starting with the schedule phrase. */
-export const createScheduleBody = z.object({
-  when: z.string({ error: 'must be a string, e.g. "every day at 9:00"' }).optional(),
-  text: z.string({ error: 'must be a string (what to do each time)' }),
-  priority: z.enum(PRIORITIES, { error: `must be one of ${PRIORITIES.join(', ')}` }).optional(),
-  notifyPolicy: z.enum(NOTIFY_POLICIES, { error: `must be one of ${NOTIFY_POLICIES.join(', ')}` }).optional(),
-}, { error: objectError('{"when": "every day at 9:00", "text": "summarise the news"}') }).strict();
+export const createScheduleBody = z
+  .object(
+    {
+      when: z.string({ error: 'must be a string, e.g. "every day at 9:00"' }).optional(),
+      text: z.string({ error: 'must be a string (what to do each time)' }),
+      priority: z.enum(PRIORITIES, { error: `must be one of ${PRIORITIES.join(', ')}` }).optional(),
+      notifyPolicy: z.enum(NOTIFY_POLICIES, { error: `must be one of ${NOTIFY_POLICIES.join(', ')}` }).optional(),
+    },
+    { error: objectError('{"when": "every day at 9:00", "text": "summarise the news"}') },
+  )
+  .strict();
 
 /** Body of PUT /api/me/timezone. */
-export const timezoneBody = z.object({
-  timezone: z.string({ error: 'must be a string, an IANA time zone such as Europe/Berlin' }),
-}, { error: objectError('{"timezone": "Europe/Berlin"}') }).strict();
+export const timezoneBody = z
+  .object(
+    {
+      timezone: z.string({ error: 'must be a string, an IANA time zone such as Europe/Berlin' }),
+    },
+    { error: objectError('{"timezone": "Europe/Berlin"}') },
+  )
+  .strict();
 
 /** Query of GET /api/schedules. */
 export const listSchedulesQuery = z.object({
@@ -65,9 +79,10 @@ export function registerScheduleRoutes(app: FastifyInstance, schedules: Schedule
     const body = parseInput(createScheduleBody, request.body, 'request body');
     const origin = { platform: 'web', conversationId: caller.userId, userId: caller.userId };
     const common = { origin, priority: body.priority, notifyPolicy: body.notifyPolicy };
-    const { schedule, nextRunAt } = body.when === undefined
-      ? await schedules.createFromText({ ...common, text: body.text })
-      : await schedules.create({ ...common, when: body.when, text: body.text });
+    const { schedule, nextRunAt } =
+      body.when === undefined
+        ? await schedules.createFromText({ ...common, text: body.text })
+        : await schedules.create({ ...common, when: body.when, text: body.text });
     return reply.code(201).send({ schedule: serializeSchedule(schedule), nextRunAt: iso(nextRunAt) });
   });
 

@@ -94,7 +94,11 @@ export class SseHub {
 
   private onMessage(channel: string, payload: string): void {
     let parsed: unknown;
-    try { parsed = JSON.parse(payload); } catch { return; }
+    try {
+      parsed = JSON.parse(payload);
+    } catch {
+      return;
+    }
     if (channel === this.ctx.keys.events && Array.isArray(parsed)) {
       const byTask = new Map<string, HubEvent[]>();
       for (const e of parsed as HubEvent[]) {
@@ -106,7 +110,11 @@ export class SseHub {
       const env = parsed as Partial<WebMessageEnvelope> | null;
       const taskId = env?.message?.taskId;
       if (env?.kind !== 'message' || typeof taskId !== 'string' || !this.byTask.has(taskId)) return;
-      const item: SseItem = { id: null, event: 'message', data: { conversationId: env.conversationId, messageId: env.messageId, message: env.message } };
+      const item: SseItem = {
+        id: null,
+        event: 'message',
+        data: { conversationId: env.conversationId, messageId: env.messageId, message: env.message },
+      };
       this.enqueue(taskId, async () => this.broadcast(taskId, item));
     }
   }
@@ -138,6 +146,8 @@ export class SseHub {
     const prev = this.chains.get(taskId) ?? Promise.resolve();
     const next = prev.then(work).catch((err) => this.ctx.log.warn({ err, taskId }, 'SSE delivery failed'));
     this.chains.set(taskId, next);
-    void next.then(() => { if (this.chains.get(taskId) === next) this.chains.delete(taskId); });
+    void next.then(() => {
+      if (this.chains.get(taskId) === next) this.chains.delete(taskId);
+    });
   }
 }

@@ -36,7 +36,12 @@ class SseConnection implements SseSubscriber {
   private lastId: string | null;
   private readonly ping: NodeJS.Timeout;
 
-  constructor(private readonly res: ServerResponse, after: string | null, heartbeatMs: number, private readonly onClose: () => void) {
+  constructor(
+    private readonly res: ServerResponse,
+    after: string | null,
+    heartbeatMs: number,
+    private readonly onClose: () => void,
+  ) {
     this.lastId = after;
     this.ping = setInterval(() => this.raw(': ping\n\n'), heartbeatMs);
     this.ping.unref();
@@ -95,7 +100,8 @@ export function registerStreamRoute(app: FastifyInstance, opts: StreamRouteOptio
     const { after: afterQuery } = parseInput(query, request.query, 'query');
     const header = request.headers['last-event-id'];
     const after = (Array.isArray(header) ? header[0] : header)?.trim() || afterQuery?.trim() || null;
-    if (after !== null && !/^\d{1,19}$/.test(after)) throw new InvalidInputError('Last-Event-ID (or ?after=) must be an event id (a number).');
+    if (after !== null && !/^\d{1,19}$/.test(after))
+      throw new InvalidInputError('Last-Event-ID (or ?after=) must be an event id (a number).');
     const task = await tasks.findVisible(id, caller);
 
     let remove: () => void = () => {};

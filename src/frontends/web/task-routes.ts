@@ -8,17 +8,34 @@ import { parseInput } from './error-handler.ts';
 import { serializeTask, serializeTaskDetail } from './serialize.ts';
 
 /** Body of POST /api/tasks. Length limits are the task service's to enforce, so its message speaks. */
-export const submitBody = z.object({
-  text: z.string({ error: 'must be a string (what you want done)' }),
-  priority: z.enum(PRIORITIES, { error: `must be one of ${PRIORITIES.join(', ')}` }).optional(),
-  notifyPolicy: z.enum(NOTIFY_POLICIES, { error: `must be one of ${NOTIFY_POLICIES.join(', ')}` }).optional(),
-  review: z.boolean({ error: 'must be true or false' }).optional(),
-}, { error: (issue) => (issue.code !== 'invalid_type' ? undefined : issue.input === undefined ? 'a JSON object like {"text": "..."} is required' : 'must be a JSON object like {"text": "..."}') }).strict();
+export const submitBody = z
+  .object(
+    {
+      text: z.string({ error: 'must be a string (what you want done)' }),
+      priority: z.enum(PRIORITIES, { error: `must be one of ${PRIORITIES.join(', ')}` }).optional(),
+      notifyPolicy: z.enum(NOTIFY_POLICIES, { error: `must be one of ${NOTIFY_POLICIES.join(', ')}` }).optional(),
+      review: z.boolean({ error: 'must be true or false' }).optional(),
+    },
+    {
+      error: (issue) =>
+        issue.code !== 'invalid_type'
+          ? undefined
+          : issue.input === undefined
+            ? 'a JSON object like {"text": "..."} is required'
+            : 'must be a JSON object like {"text": "..."}',
+    },
+  )
+  .strict();
 
 /** Query of the task lists: status filter, page size and the cursor from the previous page. */
 export const listQuery = z.object({
   status: z.string().optional(),
-  limit: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(100, 'must be at most 100').optional(),
+  limit: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(100, 'must be at most 100')
+    .optional(),
   cursor: z.string().optional(),
 });
 
@@ -88,5 +105,13 @@ export function registerTaskRoutes(app: FastifyInstance, tasks: TaskService): vo
   });
 }
 
-const rejectBody = z.object({ reason: z.string({ error: 'must be a string' }).max(2000, 'must be at most 2000 characters').optional() }).strict().optional();
-const reviseBody = z.object({ feedback: z.string({ error: 'must be a string: what to change' }) }, { error: () => 'a JSON object like {"feedback": "make it shorter"} is required' }).strict();
+const rejectBody = z
+  .object({ reason: z.string({ error: 'must be a string' }).max(2000, 'must be at most 2000 characters').optional() })
+  .strict()
+  .optional();
+const reviseBody = z
+  .object(
+    { feedback: z.string({ error: 'must be a string: what to change' }) },
+    { error: () => 'a JSON object like {"feedback": "make it shorter"} is required' },
+  )
+  .strict();
