@@ -3,10 +3,32 @@ import type { Migration } from 'kysely/migration';
 import * as m0001 from './0001-initial.ts';
 import * as m0002 from './0002-task-controls.ts';
 import * as m0003 from './0003-schedules.ts';
+// Numbers by area, so parallel work never collides: platform 0010-0019, core 0020-0029, ai 0030-0039,
+// web 0040-0049, files 0050-0059.
+// ── platform imports ──
+// ── end platform imports ──
+// ── core imports ──
+// ── end core imports ──
+// ── ai imports ──
+// ── end ai imports ──
+// ── web imports ──
+// ── end web imports ──
+// ── files imports ──
+// ── end files imports ──
 
 /** Migrations by name, applied in name order by the kysely Migrator. */
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-task-controls': m0002,
   '0003-schedules': m0003,
+  // ── platform ──
+  // ── end platform ──
+  // ── core ──
+  // ── end core ──
+  // ── ai ──
+  // ── end ai ──
+  // ── web ──
+  // ── end web ──
+  // ── files ──
+  // ── end files ──
 };

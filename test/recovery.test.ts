@@ -47,7 +47,7 @@ function spawnWorker(extra: Record<string, string> = {}): ChildProcess {
   return child;
 }
 
-function inProcessWorker(handlers = builtinCapabilities, patterns = ['demo.*']): WorkerRuntime {
+function inProcessWorker(handlers = builtinCapabilities(h.env.config), patterns = ['demo.*']): WorkerRuntime {
   const r = new WorkerRuntime({
     redis: createRedis(redisUrl()),
     prefix: h.env.prefix,

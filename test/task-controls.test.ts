@@ -81,7 +81,7 @@ function worker(h: Harness, concurrency: number, patterns = ['demo.*', 'test.*']
     redis: createRedis(redisUrl()),
     prefix: h.env.prefix,
     patterns,
-    handlers: { ...builtinCapabilities, ...slowHandlers },
+    handlers: { ...builtinCapabilities(h.env.config), ...slowHandlers },
     concurrency,
     log: createLogger('silent'),
     heartbeatMs: 300,

@@ -163,6 +163,20 @@ const schema = z.object({
     .optional(),
   TWILIO_API_URL: z.string().url().optional(),
   SMS_MAX_SEGMENTS: z.coerce.number().int().min(1).max(10).default(4),
+  // ── Access policy and pairing ──
+  // ── end access ──
+  // ── Process, CLI and packaging ──
+  // ── end platform ──
+  // ── AI: LLM planner, LLM capabilities, budgets ──
+  // ── end ai ──
+  // ── Web capabilities: fetch, search, monitor ──
+  // ── end web ──
+  // ── Files, documents, commands, code, capability ACL ──
+  // ── end files ──
+  // ── Dashboard and WebSocket ──
+  // ── end dashboard ──
+  // ── Operations: metrics, tracing ──
+  // ── end ops ──
   SWITCHBOARD_URL: z.string().url().optional(),
   SWITCHBOARD_TOKEN: z.string().optional(),
 });

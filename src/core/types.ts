@@ -155,7 +155,16 @@ export interface WorkerInfo {
   running: number;
   concurrency: number;
   capabilities: string[];
+  /** What each exact capability this worker runs does and takes: what a planner may plan over. */
+  specs?: CapabilitySpec[] | undefined;
   version: string;
   startedAt: number;
   seenAt: number;
+}
+
+/** A capability as workers advertise it: a dotted name, one line saying what it does, its input as JSON schema. */
+export interface CapabilitySpec {
+  name: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
 }

@@ -1,6 +1,7 @@
 // What a capability handler is given and returns. Handlers never see the database or other users.
 import type { Logger } from 'pino';
 import type { ProgressTracker } from './progress-tracker.ts';
+import type { Capability } from './define-capability.ts';
 import type { SessionScope } from './session-store.ts';
 
 /** Everything a handler needs for one run of one subtask. */
@@ -22,5 +23,14 @@ export interface HandlerContext<I = any> {
 /** A capability implementation: returns the output (any JSON) or throws. Throw UnrecoverableError to skip retries. */
 export type CapabilityHandler = (ctx: HandlerContext) => Promise<unknown>;
 
-/** Handlers by capability name, or by pattern (`llm.*`) for a handler that serves a family of capabilities. */
-export type CapabilityHandlers = Record<string, CapabilityHandler>;
+/**
+ * Capabilities by name, or by pattern (`llm.*`) for one that serves a family. A bare handler is shorthand for a
+ * capability that takes any input and advertises no spec (tests and families); declare real ones with
+ * `defineCapability`.
+ */
+export type CapabilityHandlers = Record<string, CapabilityHandler | Capability>;
+
+/** Capabilities keyed by name, as the runtime takes them. */
+export function byName(capabilities: Capability[]): CapabilityHandlers {
+  return Object.fromEntries(capabilities.map((c) => [c.name, c]));
+}

@@ -8,9 +8,10 @@ import { matchesAny, matchesPattern } from '../core/capability-pattern.ts';
 import { errorText } from '../core/errors.ts';
 import { capabilityQueueName, duplicateRedis, jobIdFor, RESULTS_QUEUE } from '../core/queues.ts';
 import { redisKeys } from '../core/redis-keys.ts';
-import type { ControlMessage, JobData, JobResult, WorkerInfo, WorkerSignal } from '../core/types.ts';
+import type { CapabilitySpec, ControlMessage, JobData, JobResult, WorkerInfo, WorkerSignal } from '../core/types.ts';
 import { removeHeartbeat, writeHeartbeat } from '../core/worker-registry.ts';
 import type { CapabilityHandler, CapabilityHandlers } from './capability.ts';
+import { InvalidCapabilityInput, parseInput, specOf } from './define-capability.ts';
 import { ProgressTracker } from './progress-tracker.ts';
 import { Semaphore } from './semaphore.ts';
 import { SessionStore } from './session-store.ts';
@@ -46,6 +47,8 @@ export class TimeoutError extends Error {
 /** One worker process (or several per process): discovery, heartbeat, job execution, graceful stop. */
 export class WorkerRuntime {
   readonly id: string;
+  /** What this worker advertises in its heartbeat for planners (computed once). */
+  readonly specs: CapabilitySpec[];
   private readonly keys;
   private readonly workers = new Map<string, Worker>();
   private readonly active = new Map<string, { taskId: string; worker: Worker }>();
@@ -63,6 +66,7 @@ export class WorkerRuntime {
     this.id = o.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.keys = redisKeys(o.prefix);
     this.slots = new Semaphore(o.concurrency);
+    this.specs = this.advertisedSpecs();
     this.results = new Queue(RESULTS_QUEUE, { connection: o.redis, prefix: o.prefix });
   }
 
@@ -74,12 +78,24 @@ export class WorkerRuntime {
   /** The handler for a capability: an exact key first, else the first key that matches as a pattern. */
   private handlerFor(capability: string): CapabilityHandler | undefined {
     if (!matchesAny(this.o.patterns, capability)) return undefined;
-    const exact = this.o.handlers[capability];
-    if (exact) return exact;
-    const key = Object.keys(this.o.handlers).find((k) =>
-      k.includes('*') || k.includes('{') ? matchesPattern(k, capability) : false,
-    );
-    return key ? this.o.handlers[key] : undefined;
+    const key =
+      capability in this.o.handlers
+        ? capability
+        : Object.keys(this.o.handlers).find((k) =>
+            k.includes('*') || k.includes('{') ? matchesPattern(k, capability) : false,
+          );
+    const entry = key === undefined ? undefined : this.o.handlers[key];
+    if (typeof entry !== 'object') return entry;
+    return (ctx) => entry.handler({ ...ctx, input: parseInput(entry, ctx.input) });
+  }
+
+  /** Specs of the declared capabilities this worker runs: what the hub may plan over. */
+  private advertisedSpecs(): CapabilitySpec[] {
+    return Object.entries(this.o.handlers).flatMap(([key, entry]) => {
+      if (typeof entry !== 'object' || !matchesAny(this.o.patterns, key)) return [];
+      const spec = specOf(entry);
+      return spec ? [spec] : [];
+    });
   }
 
   /** Registers, starts consuming matching queues, and keeps watching for new ones. */
@@ -185,6 +201,7 @@ export class WorkerRuntime {
         running: this.active.size,
         concurrency: this.o.concurrency,
         capabilities: this.capabilities,
+        specs: this.specs,
         version: this.o.version ?? '0.0.0',
         startedAt: this.startedAt,
         seenAt: Date.now(),
@@ -292,7 +309,8 @@ export class WorkerRuntime {
     } catch (err) {
       signalStart(); // failures keep the order they always had: start, then the failure
       progress.close();
-      const permanent = err instanceof UnrecoverableError || this.cancelled.has(d.taskId);
+      const permanent =
+        err instanceof UnrecoverableError || err instanceof InvalidCapabilityInput || this.cancelled.has(d.taskId);
       const maxAttempts = job.opts.attempts ?? 1;
       const final = permanent || attempt >= maxAttempts;
       const backoff =

@@ -53,7 +53,7 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
     database: env.database,
     embeddedWorkers: opts.workers ?? true,
     frontends: [chat],
-    handlers: { ...builtinCapabilities, ...opts.handlers },
+    handlers: { ...builtinCapabilities(env.config), ...opts.handlers },
     planner: opts.planner,
     frontendFactories: opts.realFrontends ? undefined : (opts.frontendFactories ?? []),
   });

@@ -1,8 +1,20 @@
-// Every built-in capability. Add a capability by writing a handler file and listing it here.
-import type { CapabilityHandlers } from '../capability.ts';
-import { demoCapabilities } from './demo.ts';
+// Every built-in capability family, each a folder of `defineCapability` files. A family that is not configured
+// (no LLM endpoint, no search provider, an empty command allow-list) contributes nothing, so it is not advertised.
+import type { Config } from '../../core/config.ts';
+import { byName, type CapabilityHandlers } from '../capability.ts';
+import type { Capability } from '../define-capability.ts';
+import { demoCapabilities } from './demo/demo-capabilities.ts';
 
-/** Built-in handlers by capability name. */
-export const builtinCapabilities: CapabilityHandlers = {
-  ...demoCapabilities,
-};
+/** Built-in capabilities by name, as this configuration enables them. */
+export function builtinCapabilities(config: Config): CapabilityHandlers {
+  const families: Capability[][] = [
+    demoCapabilities,
+    // ── llm ──
+    // ── end llm ──
+    // ── web ──
+    // ── end web ──
+    // ── doc, command, code ──
+    // ── end doc, command, code ──
+  ];
+  return byName(families.flat());
+}
