@@ -25,6 +25,8 @@ export interface DatabaseOptions {
   memory?: boolean;
   schema?: string;
   poolSize?: number;
+  /** Shown in pg_stat_activity (default `switchboard`, plus the schema when one is set). */
+  applicationName?: string;
 }
 
 // Postgres returns bigint as string and timestamps as Date; keep that, and parse int8 counts explicitly.
@@ -40,11 +42,13 @@ export async function createDatabase(opts: DatabaseOptions): Promise<DatabaseHan
     const pool = new pg.Pool({
       connectionString: opts.url,
       max: opts.poolSize ?? 10,
+      application_name: opts.applicationName ?? (opts.schema ? `switchboard/${opts.schema}` : 'switchboard'),
       ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
     });
-    pool.on('error', () => {
-      /* idle client errors surface on the next query */
-    });
+    // A connection lost while idle (pool 'error') or while checked out (the client's own 'error') must not
+    // crash the process: the query in flight rejects and its caller retries, the pool opens a new connection.
+    pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     dialect = new PostgresDialect({ pool });
   } else {
     kind = 'pglite';
