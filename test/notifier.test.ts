@@ -1,6 +1,9 @@
 // Delivery to the origin conversation: notify policies, permanent 4xx, transient errors, 429 waits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError, RateLimitedError } from '../src/core/errors.ts';
+import { QueueEvents } from 'bullmq';
+import { NOTIFY_QUEUE } from '../src/core/queues.ts';
+import { redisUrl } from './helpers/test-env.ts';
 import { createHarness, type Harness } from './helpers/hub-harness.ts';
 
 let h: Harness;
@@ -76,12 +79,45 @@ describe('notifications', () => {
       .set({ final_notified: false, finished_at: new Date(Date.now() - 60_000) })
       .where('id', '=', task.id)
       .execute();
-    await h.hub.ctx.redis.del(
-      `${h.env.prefix}:notify:final-${task.id}-${(await h.hub.ctx.db.selectFrom('task_events').select('id').where('task_id', '=', task.id).where('type', '=', 'completed').executeTakeFirstOrThrow()).id}`,
-    );
     const report = await h.hub.reconciler.runOnce();
     expect(report.renotified).toBeGreaterThanOrEqual(1);
     await h.waitForTask(task.id, (t) => t.final_notified);
     expect(h.chat.forTask(task.id).filter((d) => d.message.kind === 'result')).toHaveLength(2);
+  });
+});
+
+describe('a platform down longer than the retry window', () => {
+  let o: Harness;
+  beforeAll(async () => {
+    o = await createHarness({ env: { NOTIFY_ATTEMPTS: '2', NOTIFY_BACKOFF_MS: '20' } });
+  });
+  afterAll(async () => {
+    await o?.close();
+  });
+
+  it('a final message that exhausted its retries is delivered once by the reconciler after recovery', async () => {
+    o.chat.failNext(new Error('503 platform down'), new Error('503 platform down'));
+    const events = new QueueEvents(NOTIFY_QUEUE, { connection: { url: redisUrl() }, prefix: o.env.prefix });
+    await events.waitUntilReady();
+    const exhausted = new Promise<string>((resolve) =>
+      events.on('failed', ({ jobId }) => {
+        if (jobId.startsWith('final-')) resolve(jobId);
+      }),
+    );
+    const task = (await o.hub.tasks.submit({ origin: o.origin(), text: 'hello outage', notifyPolicy: 'done_only' }))
+      .task;
+    const finalJob = (await o.hub.ctx.queues.get(NOTIFY_QUEUE).getJob(await exhausted))!;
+    await events.close();
+    expect(finalJob.data.taskId).toBe(task.id);
+    expect(await finalJob.getState()).toBe('failed');
+    expect(finalJob.attemptsMade).toBe(2);
+    await o.hub.ctx.db
+      .updateTable('tasks')
+      .set({ finished_at: new Date(Date.now() - 60_000) })
+      .where('id', '=', task.id)
+      .execute();
+    expect((await o.hub.reconciler.runOnce()).renotified).toBe(1);
+    await o.waitForTask(task.id, (t) => t.final_notified);
+    expect(o.chat.forTask(task.id).filter((d) => d.message.kind === 'result')).toHaveLength(1);
   });
 });

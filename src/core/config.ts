@@ -73,6 +73,8 @@ const schema = z.object({
   SCHEDULE_MIN_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
   DEFAULT_PRIORITY: z.enum(PRIORITIES).default('normal'),
   DEFAULT_NOTIFY_POLICY: z.enum(NOTIFY_POLICIES).default('state_changes'),
+  NOTIFY_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
+  NOTIFY_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(1000),
   PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
   DEFAULT_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),

@@ -1,6 +1,7 @@
 // Delivers task events to the origin conversation: durable (BullMQ), coalesced progress, final message once.
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { errorText, PermanentError, RateLimitedError } from '../core/errors.ts';
+import type { Config } from '../core/config.ts';
 import type { HubContext, HubEvent } from '../core/hub-context.ts';
 import type { Redis } from 'ioredis';
 import { duplicateRedis, NOTIFY_QUEUE } from '../core/queues.ts';
@@ -46,12 +47,15 @@ export class Notifier {
   private worker?: Worker<NotifyJob>;
   private connection?: Redis;
   private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly jobOpts: ReturnType<typeof deliveryJobOptions>;
 
   constructor(
     private readonly ctx: HubContext,
     private readonly frontends: FrontendRegistry,
     private readonly opts: { concurrency?: number } = {},
-  ) {}
+  ) {
+    this.jobOpts = deliveryJobOptions(ctx.config);
+  }
 
   /** The event sink to register with `ctx.onEvents`: decides what to send under the task's notify policy. */
   readonly sink = async (events: HubEvent[], task: TaskRow): Promise<void> => {
@@ -68,16 +72,16 @@ export class Notifier {
         await q.add(
           'final',
           { kind: 'final', taskId: task.id },
-          { ...jobOpts, jobId: `final-${task.id}-${e.id ?? e.at}` },
+          { ...this.jobOpts, jobId: `final-${task.id}-${e.id ?? e.at}` },
         );
       } else if (e.type === 'review.requested') {
         // Sent under every policy but silent: without it the task would wait for a decision nobody knows about.
-        await q.add('review', { kind: 'review', taskId: task.id }, { ...jobOpts, jobId: `review-${e.id}` });
+        await q.add('review', { kind: 'review', taskId: task.id }, { ...this.jobOpts, jobId: `review-${e.id}` });
       } else if (e.type === 'schedule.paused') {
         await q.add(
           'info',
           { kind: 'info', taskId: task.id, text: String(e.data?.message ?? 'A schedule was paused.') },
-          { ...jobOpts, jobId: `info-${e.id}` },
+          { ...this.jobOpts, jobId: `info-${e.id}` },
         );
       } else if (e.type === 'no_worker') {
         const caps = (e.data?.capabilities as string[] | undefined)?.join(', ') ?? 'a needed capability';
@@ -88,14 +92,14 @@ export class Notifier {
             taskId: task.id,
             text: `No worker is online for ${caps}; task ${task.id.slice(0, 8)} waits until one connects (or cancel it).`,
           },
-          { ...jobOpts, jobId: `info-${e.id}` },
+          { ...this.jobOpts, jobId: `info-${e.id}` },
         );
       } else if (full && e.type === 'accepted' && !originOf(task).ackedByFrontend) {
         const steps = planned?.data?.steps as Array<{ capability: string }> | undefined;
         await q.add(
           'ack',
           { kind: 'ack', taskId: task.id, ...(steps ? { text: renderAck(task, steps), origin: originOf(task) } : {}) },
-          { ...jobOpts, jobId: `ack-${task.id}` },
+          { ...this.jobOpts, jobId: `ack-${task.id}` },
         );
       } else if (finalInBatch || (ackInBatch && e.type === 'planned')) {
         continue;
@@ -106,7 +110,7 @@ export class Notifier {
           'progress',
           { kind: 'progress', taskId: task.id },
           {
-            ...jobOpts,
+            ...this.jobOpts,
             delay: interval,
             ...(interval > 0 ? { deduplication: { id: `progress-${task.id}`, ttl: interval } } : {}),
           },
@@ -147,9 +151,17 @@ export class Notifier {
       .where('type', 'in', [...FINAL_TYPES])
       .orderBy('id', 'desc')
       .executeTakeFirst();
-    await this.ctx.queues
-      .get(NOTIFY_QUEUE)
-      .add('final', { kind: 'final', taskId: task.id }, { ...jobOpts, jobId: `final-${task.id}-${last?.id ?? 'x'}` });
+    const queue = this.ctx.queues.get(NOTIFY_QUEUE);
+    const jobId = `final-${task.id}-${last?.id ?? 'x'}`;
+    // A finished job under that id (it exhausted its retries in an outage, or it sent but the hub died before
+    // recording it) would make BullMQ ignore the add: remove it first. A job still pending is left alone.
+    const previous = await queue.getJob(jobId);
+    if (previous) {
+      const state = await previous.getState();
+      if (state !== 'completed' && state !== 'failed') return;
+      await previous.remove();
+    }
+    await queue.add('final', { kind: 'final', taskId: task.id }, { ...this.jobOpts, jobId });
   }
 
   /**
@@ -356,12 +368,15 @@ export class Notifier {
 const ATTACH_WAIT_MS = 500;
 const MAX_ATTACH_WAITS = 10;
 
-const jobOpts = {
-  attempts: 8,
-  backoff: { type: 'exponential', delay: 1000, jitter: 0.3 },
-  removeOnComplete: { age: 3600, count: 2000 },
-  removeOnFail: { age: 7 * 24 * 3600 },
-} as const;
+/** Delivery job options: NOTIFY_ATTEMPTS tries with exponential backoff from NOTIFY_BACKOFF_MS. */
+function deliveryJobOptions(config: Config) {
+  return {
+    attempts: config.NOTIFY_ATTEMPTS,
+    backoff: { type: 'exponential', delay: config.NOTIFY_BACKOFF_MS, jitter: 0.3 },
+    removeOnComplete: { age: 3600, count: 2000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  } as const;
+}
 
 function originOf(task: TaskRow): ConversationRef {
   return task.origin as ConversationRef;
