@@ -11,6 +11,12 @@ export function validateRequest(
 ): { text: string; priority: Priority; notifyPolicy: NotifyPolicy } {
   const text = typeof req.text === 'string' ? req.text.trim() : '';
   if (!text) throw new InvalidInputError(emptyMessage);
+  if (text.includes('\u0000')) throw new InvalidInputError('The request contains a NUL character; remove it.');
+  if (/\p{Cs}/u.test(text)) {
+    throw new InvalidInputError(
+      'The request contains a broken character (a lone UTF-16 surrogate); re-type or re-copy it.',
+    );
+  }
   if (text.length > config.MAX_REQUEST_CHARS) {
     throw new InvalidInputError(
       `The request is ${text.length} characters long; the limit is ${config.MAX_REQUEST_CHARS}. Shorten it or attach the material as a link.`,
