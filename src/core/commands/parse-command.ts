@@ -13,7 +13,9 @@ export type ChatCommand =
   | { name: 'help'; topic?: string | undefined }
   | { name: 'admin'; sub: 'failed' | 'reprocess-all'; capability?: string | undefined }
   | { name: 'admin'; sub: 'reprocess'; id: string }
-  | { name: 'admin'; sub: 'workers' | 'queues' }
+  | { name: 'admin'; sub: 'workers' | 'queues' | 'access' }
+  | { name: 'admin'; sub: 'pair'; code: string }
+  | { name: 'admin'; sub: 'unpair'; user: string }
   | { name: 'admin'; sub: 'priority'; id: string; priority: Priority }
   | { name: 'schedule'; text: string }
   | { name: 'schedules'; action?: 'pause' | 'resume' | 'delete' | undefined; id?: string | undefined }
@@ -108,7 +110,15 @@ function parseAdmin(argv: string[]): ChatCommand {
     return argv[1]
       ? { name: 'admin', sub, id: argv[1] }
       : { name: 'usage', message: 'Say which: admin reprocess <task or subtask id>' };
-  if (sub === 'workers' || sub === 'queues') return { name: 'admin', sub };
+  if (sub === 'workers' || sub === 'queues' || sub === 'access') return { name: 'admin', sub };
+  if (sub === 'pair')
+    return argv[1]
+      ? { name: 'admin', sub, code: argv.slice(1).join('') }
+      : { name: 'usage', message: 'Say which code: admin pair <code>' };
+  if (sub === 'unpair')
+    return argv[1]
+      ? { name: 'admin', sub, user: argv[1] }
+      : { name: 'usage', message: 'Say who: admin unpair <platform:id>' };
   if (sub === 'priority') {
     const p = (argv[2] ?? '').toLowerCase() as Priority;
     return argv[1] && PRIORITIES.includes(p)
@@ -129,6 +139,9 @@ export function helpText(topic?: string): string {
       '  admin workers - live workers',
       '  admin queues - queue sizes',
       "  admin priority <id> urgent|normal|low - change a queued task's priority",
+      '  admin pair <code> - let the user who got this pairing code use the bot',
+      "  admin unpair <platform:id> - take a paired user's access away",
+      '  admin access - who may use the bot, and codes waiting for approval',
     ].join('\n');
   }
   return [
