@@ -61,6 +61,8 @@ export class DiscordFake {
   commands: Array<Record<string, unknown>> = [];
   commandGets = 0;
   commandPuts = 0;
+  /** Channels where the bot lacks Send Messages (a user-installed app, or a locked channel): bot posts and edits get 403. */
+  readonly botDenied = new Set<string>();
   /** Gateway sessions: IDENTIFY payloads, RESUMEs, heartbeats received. */
   readonly gateway = {
     identifies: [] as Array<{ token?: string; intents?: number }>,
@@ -339,6 +341,7 @@ export class DiscordFake {
       return reply(405, { message: '405: Method Not Allowed', code: 0 });
     }
     if (!bot) return unauthorized();
+    if (this.botDenied.has(channelId!)) return reply(403, { message: 'Missing Permissions', code: 50013 });
     if (method === 'POST' && !chan![2])
       return reply(200, this.messageJson(this.write(this.create(channelId!), payload, 'bot', files)));
     if (method === 'PATCH' && chan![2]) {

@@ -23,6 +23,24 @@ export type ChatCommand =
   | { name: 'unknown'; word: string }
   | { name: 'usage'; message: string };
 
+/** Every command word of the grammar with a one-line summary: what each platform offers as its commands or menu. */
+export const CHAT_COMMANDS = [
+  { word: 'task', summary: 'Start a task: task <what to do>' },
+  { word: 'status', summary: 'Progress of a task (your latest if no id)' },
+  { word: 'tasks', summary: 'Your recent tasks' },
+  { word: 'cancel', summary: 'Stop a task: cancel <id>' },
+  { word: 'retry', summary: 'Run a failed task again: retry <id>' },
+  { word: 'duplicate', summary: 'Submit the same request again: duplicate <id>' },
+  { word: 'approve', summary: 'Approve a task awaiting review: approve <id>' },
+  { word: 'reject', summary: 'Reject a task awaiting review: reject <id> [reason]' },
+  { word: 'revise', summary: 'Send a reviewed task back: revise <id> <feedback>' },
+  { word: 'schedule', summary: 'Run later or repeatedly: schedule every day at 9:00 <what>' },
+  { word: 'schedules', summary: 'Your schedules: schedules [pause|resume|delete <id>]' },
+  { word: 'timezone', summary: 'Your time zone for schedules: timezone Europe/Berlin' },
+  { word: 'help', summary: 'What the bot can do' },
+  { word: 'admin', summary: 'Admin commands: admin failed|reprocess|workers|queues|pair ...' },
+] as const;
+
 const NEEDS_ID = new Set(['cancel', 'retry', 'duplicate', 'approve', 'reject', 'revise']);
 
 /**

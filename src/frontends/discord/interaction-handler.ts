@@ -1,4 +1,5 @@
 // Handles one Discord interaction: answer within Discord's 3 s, run the shared grammar, reply through the token.
+import { InteractionResponseType, MessageFlags } from 'discord.js';
 import type { CommandReply } from '../../core/commands/command-service.ts';
 import { describeError, errorText } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -18,8 +19,14 @@ import {
 /** Sends the initial interaction response: the HTTP body (endpoint mode) or the callback route (gateway mode). */
 export type Respond = (body: unknown) => Promise<void>;
 
-const EPHEMERAL = 64;
-const Answer = { Pong: 1, Message: 4, DeferredMessage: 5, DeferredUpdate: 6, Autocomplete: 8 } as const;
+const EPHEMERAL = MessageFlags.Ephemeral;
+const Answer = {
+  Pong: InteractionResponseType.Pong,
+  Message: InteractionResponseType.ChannelMessageWithSource,
+  DeferredMessage: InteractionResponseType.DeferredChannelMessageWithSource,
+  DeferredUpdate: InteractionResponseType.DeferredMessageUpdate,
+  Autocomplete: InteractionResponseType.ApplicationCommandAutocompleteResult,
+} as const;
 
 /** Turns interactions into InboundMessages for `handleInbound`; tracks work in flight so `drain` can wait for it. */
 export class InteractionHandler {
