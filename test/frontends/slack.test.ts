@@ -198,7 +198,7 @@ describe('slack frontend (HTTP mode)', () => {
   it('the app manifest (deploy/slack-manifest.yaml) lists every command, scope and event the frontend handles', async () => {
     const manifest = parseYaml(readFileSync(new URL('../../deploy/slack-manifest.yaml', import.meta.url), 'utf8'));
     const commands: string[] = manifest.features.slash_commands.map((c: { command: string }) => c.command);
-    // Slack's own /status and /help win over an app's, so those two are reached as /switchboard <word>.
+    // /status is Slack's own and /help too common a name: those two are reached as /switchboard <word>.
     const viaPrefix = new Set(['status', 'help']);
     expect(commands).toContain('/switchboard');
     for (const { word } of CHAT_COMMANDS)
