@@ -1,5 +1,6 @@
 // Who may use the hub: HUB_ALLOWED_USERS patterns, one rate-limited refusal, pairing codes approved by an admin.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as m0015 from '../migrations/0015-access.ts';
 import { compileUserPatterns } from '../src/core/access/access-service.ts';
 import type { InboundMessage } from '../src/core/types.ts';
 import { createHarness, type Harness } from './helpers/hub-harness.ts';
@@ -170,6 +171,14 @@ describe('HUB_PAIRING', () => {
     // Revoked: refused again (the refusal interval from the first refusal still runs, so silently).
     expect(await say('task after revoke', 'test:viaapi')).toBeNull();
     expect((await tasksOf(h, 'test:viaapi')).length).toBe(1);
+  });
+
+  it('migration 0015 goes down and up again', async () => {
+    const { db } = h.hub.ctx;
+    await m0015.down(db);
+    await expect(db.selectFrom('access_grants').selectAll().execute()).rejects.toThrow(/does not exist/);
+    await m0015.up(db);
+    expect(await db.selectFrom('access_grants').selectAll().execute()).toEqual([]);
   });
 
   it('web API users are let in by their token (HUB_API_TOKENS is their allow list)', async () => {

@@ -1,5 +1,6 @@
 // A task that waits for its time is SCHEDULED (with its next run), never IN_PROGRESS; POST /api/tasks takes runAt/schedule.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as m0016 from '../migrations/0016-scheduled-state.ts';
 import { taskTable } from '../src/cli/format.ts';
 import type { InboundMessage } from '../src/core/types.ts';
 import { createHarness, type Harness } from './helpers/hub-harness.ts';
@@ -146,5 +147,27 @@ describe('SCHEDULED tasks', () => {
     expect(Date.parse(row.nextRunAt)).toBeGreaterThan(Date.now() - 2000);
     await api('DELETE', `/api/schedules/${res.body.schedule.id}`);
     expect((await listed(parent.id)).status).toBe('CANCELLED');
+  });
+});
+
+describe('migration 0016', () => {
+  it('moves the tasks of live schedules from IN_PROGRESS to SCHEDULED, and back on down', async () => {
+    const res = await api('POST', '/api/tasks', { text: 'legacy', schedule: 'in 3 hours' });
+    const { db } = h.hub.ctx;
+    const id = res.body.task.id as string;
+    const running = await db.selectFrom('tasks').select('id').where('status', '=', 'IN_PROGRESS').execute();
+    await m0016.down(db);
+    expect((await db.selectFrom('tasks').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status).toBe(
+      'IN_PROGRESS',
+    );
+    await m0016.up(db);
+    const row = await db
+      .selectFrom('tasks')
+      .select(['status', 'started_at'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ status: 'SCHEDULED', started_at: null });
+    // Ordinary running tasks are left alone.
+    expect(await db.selectFrom('tasks').select('id').where('status', '=', 'IN_PROGRESS').execute()).toEqual(running);
   });
 });
