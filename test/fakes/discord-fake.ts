@@ -28,6 +28,8 @@ export interface FakeDiscordMessage extends FakeMessage {
   files: Array<{ name: string; text: string }>;
   /** The interaction whose original response this is. */
   interactionToken?: string | undefined;
+  /** Deleted through the interaction webhook. */
+  deleted?: boolean | undefined;
 }
 
 /** An interaction the fake handed out, and what the app answered. */
@@ -336,6 +338,10 @@ export class DiscordFake {
       if (interaction.expired) return reply(401, { message: 'Invalid Webhook Token', code: 50027 });
       if (method === 'PATCH' && hook[3])
         return reply(200, this.messageJson(this.write(this.original(interaction), payload, 'webhook', files)));
+      if (method === 'DELETE' && hook[3]) {
+        this.original(interaction).deleted = true;
+        return reply(204);
+      }
       if (method === 'POST' && !hook[3])
         return reply(200, this.messageJson(this.write(this.create(interaction.channelId), payload, 'webhook', files)));
       return reply(405, { message: '405: Method Not Allowed', code: 0 });

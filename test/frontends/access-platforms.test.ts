@@ -53,6 +53,9 @@ describe('access policy on every chat platform (HUB_PAIRING=true)', () => {
       codes[p] = CODE.exec(text)![1]!;
     }
     await Promise.all(PLATFORMS.map((p) => drivers[p].say(conv(p), 'task do something else, please')));
+    // Discord: the silent refusal removes the deferred "thinking…" placeholder instead of leaving it.
+    const discord = (drivers.discord as ReturnType<typeof createDiscordDriver>).fake;
+    await discord.until(() => discord.messages.some((m) => m.conversation === conv('discord') && m.deleted));
     for (const p of PLATFORMS) {
       const res = await fetch(`${h.hub.web.url()}/api/admin/access/pair`, {
         method: 'POST',

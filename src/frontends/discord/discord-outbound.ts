@@ -127,6 +127,11 @@ export class DiscordOutbound {
     return this.refOf(i, origin, posted);
   }
 
+  /** Removes the "thinking…" placeholder of a deferred slash command that gets no answer. */
+  async dropOriginal(i: RawInteraction, origin: ConversationRef): Promise<void> {
+    await this.api.deleteOriginal(origin.threadId ?? origin.conversationId, i.token);
+  }
+
   /** Answers a button press (acknowledged with a deferred update) with a follow-up message. */
   async replyFollowUp(i: RawInteraction, origin: ConversationRef, r: CommandReply): Promise<MessageRef> {
     const posted = await this.api.followUp(
