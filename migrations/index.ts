@@ -6,6 +6,8 @@ import * as m0003 from './0003-schedules.ts';
 // Numbers by area, so parallel work never collides: platform 0010-0019, core 0020-0029, ai 0030-0039,
 // web 0040-0049, files 0050-0059.
 // ── platform imports ──
+import * as m0015 from './0015-access.ts';
+import * as m0016 from './0016-scheduled-state.ts';
 // ── end platform imports ──
 // ── core imports ──
 // ── end core imports ──
@@ -22,6 +24,8 @@ export const migrations: Record<string, Migration> = {
   '0002-task-controls': m0002,
   '0003-schedules': m0003,
   // ── platform ──
+  '0015-access': m0015,
+  '0016-scheduled-state': m0016,
   // ── end platform ──
   // ── core ──
   // ── end core ──

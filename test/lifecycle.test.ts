@@ -51,7 +51,14 @@ describe('task lifecycle', () => {
         expect(canMoveTask(s, 'FAILED')).toBe(true);
       }
     }
-    expect(taskSourcesFor('COMPLETED').sort()).toEqual(['ASSIGNED', 'IN_PROGRESS', 'REVIEW']);
+    expect(taskSourcesFor('COMPLETED').sort()).toEqual(['ASSIGNED', 'IN_PROGRESS', 'REVIEW', 'SCHEDULED']);
+  });
+
+  it('a scheduled task waits outside the running states: it never becomes IN_PROGRESS itself', () => {
+    expect(canMoveTask('SUBMITTED', 'SCHEDULED')).toBe(true);
+    expect(canMoveTask('SCHEDULED', 'IN_PROGRESS')).toBe(false);
+    expect(canMoveTask('SCHEDULED', 'COMPLETED')).toBe(true);
+    expect(isTerminalTask('SCHEDULED')).toBe(false);
   });
 
   it('subtask moves', () => {

@@ -14,6 +14,7 @@ export interface TaskView {
   createdAt: string | null;
   startedAt: string | null;
   finishedAt: string | null;
+  nextRunAt?: string | null;
   subtasks?: Array<{
     key: string;
     capability: string;
@@ -95,7 +96,13 @@ export function taskTable(tasks: TaskView[], withUser = false): string {
   const headers = ['ID', 'STATUS', ...(withUser ? ['USER'] : []), 'CREATED', 'REQUEST'];
   return table(
     headers,
-    tasks.map((t) => [t.shortId, t.status, ...(withUser ? [t.userId] : []), ago(t.createdAt), truncate(t.text, 60)]),
+    tasks.map((t) => [
+      t.shortId,
+      t.nextRunAt ? `${t.status} (next ${t.nextRunAt.slice(0, 16).replace('T', ' ')} UTC)` : t.status,
+      ...(withUser ? [t.userId] : []),
+      ago(t.createdAt),
+      truncate(t.text, 60),
+    ]),
   );
 }
 

@@ -166,6 +166,28 @@ const schema = z.object({
   TWILIO_API_URL: z.string().url().optional(),
   SMS_MAX_SEGMENTS: z.coerce.number().int().min(1).max(10).default(4),
   // ── Access policy and pairing ──
+  HUB_ALLOWED_USERS: z
+    .string()
+    .optional()
+    .transform(csv)
+    .refine(
+      (xs) => xs.every((x) => x === '*' || /^([a-z][a-z0-9_-]*|\*):\S+$/.test(x)),
+      'comma-separated platform:id patterns where * matches anything, e.g. telegram:*,slack:U*,sms:+1555*',
+    ),
+  HUB_PAIRING: z
+    .enum(['true', 'false'], { error: 'must be true (unknown users get a code an admin approves) or false' })
+    .default('false')
+    .transform((v) => v === 'true'),
+  HUB_PAIRING_CODE_TTL_MS: z.coerce
+    .number({ error: 'must be a number of milliseconds, e.g. 86400000 for a day' })
+    .int()
+    .min(60_000, 'must be at least 60000 (one minute)')
+    .default(86_400_000),
+  HUB_REFUSAL_INTERVAL_MS: z.coerce
+    .number({ error: 'must be a number of milliseconds, e.g. 3600000 for an hour' })
+    .int()
+    .min(1000, 'must be at least 1000')
+    .default(3_600_000),
   // ── end access ──
   // ── Process, CLI and packaging ──
   // ── end platform ──

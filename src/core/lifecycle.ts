@@ -2,11 +2,14 @@
 import { ConflictError } from './errors.ts';
 import type { SubtaskStatus, TaskStatus } from './types.ts';
 
-const ACTIVE_TASK: TaskStatus[] = ['SUBMITTED', 'QUEUED', 'PLANNING', 'ASSIGNED', 'IN_PROGRESS', 'REVIEW'];
+const ACTIVE_TASK: TaskStatus[] = ['SUBMITTED', 'SCHEDULED', 'QUEUED', 'PLANNING', 'ASSIGNED', 'IN_PROGRESS', 'REVIEW'];
 
 /** Allowed task moves. A synchronous planner may go QUEUED -> ASSIGNED in one step. */
 export const TASK_TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {
-  SUBMITTED: ['QUEUED', 'FAILED', 'CANCELLED'],
+  SUBMITTED: ['SCHEDULED', 'QUEUED', 'FAILED', 'CANCELLED'],
+  // A schedule's task waits here while the schedule lives (each run is a child task); it completes when a one-shot
+  // schedule has run, and is cancelled with the schedule.
+  SCHEDULED: ['QUEUED', 'COMPLETED', 'FAILED', 'CANCELLED'],
   QUEUED: ['PLANNING', 'ASSIGNED', 'FAILED', 'CANCELLED'],
   PLANNING: ['ASSIGNED', 'FAILED', 'CANCELLED'],
   ASSIGNED: ['IN_PROGRESS', 'REVIEW', 'COMPLETED', 'FAILED', 'CANCELLED'],

@@ -20,6 +20,8 @@ export function redisKeys(prefix: string) {
     inbound: (platform: string, eventId: string) => `${base}:inbound:${platform}:${eventId}`,
     /** Sorted set of a user's recent submission times (rate limit). */
     rate: (userId: string) => `${base}:rate:${userId}`,
+    /** Marker that a user who may not use the hub was told so recently (refusals are rate-limited). */
+    accessRefused: (userId: string) => `${base}:access-refused:${userId}`,
     /** Channel: web frontend messages. */
     web: `${base}:web`,
   };

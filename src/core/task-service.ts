@@ -11,6 +11,7 @@ import { isTerminalTask } from './lifecycle.ts';
 import { validatePlan, type Planner } from './plan.ts';
 import { deriveProgress } from './progress.ts';
 import { replayTask } from './replay.ts';
+import { withNextRuns, type TaskWithNextRun } from './schedules/schedule-rows.ts';
 import { validateRequest } from './request-input.ts';
 import type { Database, NewTaskEvent, SubtaskRow, TaskEventRow, TaskRow } from './store/schema.ts';
 import { finishOrReview, releaseDependents } from './task-flow.ts';
@@ -44,7 +45,7 @@ export interface Caller {
 
 /** A task with everything a status view needs. */
 export interface TaskDetail {
-  task: TaskRow;
+  task: TaskWithNextRun;
   subtasks: SubtaskRow[];
   progress: DerivedProgress;
   events: TaskEventRow[];
@@ -202,7 +203,8 @@ export class TaskService {
       .orderBy('id', 'desc')
       .limit(eventLimit)
       .execute();
-    return { task, subtasks, progress: progressOf(task, subtasks), events: events.reverse() };
+    const [shown = task] = await withNextRuns(this.ctx.db, [task]);
+    return { task: shown, subtasks, progress: progressOf(task, subtasks), events: events.reverse() };
   }
 
   /** Resolves a full id or a unique id prefix (>= 4 characters) to the caller's task. */
@@ -241,7 +243,7 @@ export class TaskService {
     const last = rows[limit - 1];
     const nextCursor =
       rows.length > limit && last ? Buffer.from(`${last.cursor_at}|${last.id}`).toString('base64url') : null;
-    return { tasks: page, nextCursor };
+    return { tasks: await withNextRuns(this.ctx.db, page), nextCursor };
   }
 
   /** Cancels an active task: queued subtasks are withdrawn, running ones aborted on their workers. */

@@ -3,6 +3,8 @@
 /** Lifecycle states of a task (see lifecycle.ts for the allowed moves). */
 export const TASK_STATUSES = [
   'SUBMITTED',
+  /** Waiting for its run time (a schedule's task); never counted as running. */
+  'SCHEDULED',
   'QUEUED',
   'PLANNING',
   'ASSIGNED',

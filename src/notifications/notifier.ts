@@ -379,5 +379,8 @@ function deliveryJobOptions(config: Config) {
 }
 
 function originOf(task: TaskRow): ConversationRef {
-  return task.origin as ConversationRef;
+  const origin = task.origin as ConversationRef;
+  // The progress message travels with the origin: a frontend may answer through it (Discord's interaction webhook).
+  const progress = (task.progress_message as MessageRef | null)?.messageId;
+  return progress ? { ...origin, progressMessageId: progress } : origin;
 }

@@ -28,6 +28,8 @@ export interface FakeDiscordMessage extends FakeMessage {
   files: Array<{ name: string; text: string }>;
   /** The interaction whose original response this is. */
   interactionToken?: string | undefined;
+  /** Deleted through the interaction webhook. */
+  deleted?: boolean | undefined;
 }
 
 /** An interaction the fake handed out, and what the app answered. */
@@ -61,6 +63,8 @@ export class DiscordFake {
   commands: Array<Record<string, unknown>> = [];
   commandGets = 0;
   commandPuts = 0;
+  /** Channels where the bot lacks Send Messages (a user-installed app, or a locked channel): bot posts and edits get 403. */
+  readonly botDenied = new Set<string>();
   /** Gateway sessions: IDENTIFY payloads, RESUMEs, heartbeats received. */
   readonly gateway = {
     identifies: [] as Array<{ token?: string; intents?: number }>,
@@ -334,11 +338,16 @@ export class DiscordFake {
       if (interaction.expired) return reply(401, { message: 'Invalid Webhook Token', code: 50027 });
       if (method === 'PATCH' && hook[3])
         return reply(200, this.messageJson(this.write(this.original(interaction), payload, 'webhook', files)));
+      if (method === 'DELETE' && hook[3]) {
+        this.original(interaction).deleted = true;
+        return reply(204);
+      }
       if (method === 'POST' && !hook[3])
         return reply(200, this.messageJson(this.write(this.create(interaction.channelId), payload, 'webhook', files)));
       return reply(405, { message: '405: Method Not Allowed', code: 0 });
     }
     if (!bot) return unauthorized();
+    if (this.botDenied.has(channelId!)) return reply(403, { message: 'Missing Permissions', code: 50013 });
     if (method === 'POST' && !chan![2])
       return reply(200, this.messageJson(this.write(this.create(channelId!), payload, 'bot', files)));
     if (method === 'PATCH' && chan![2]) {

@@ -48,6 +48,8 @@ const fail = (status: number, description: string, parameters?: Record<string, u
 
 /** The fake Bot API server: records what the bot posts, feeds updates to getUpdates, fails calls on request. */
 export class TelegramFake {
+  /** The command menu as setMyCommands stored it (getMyCommands returns it). */
+  commands: Array<{ command: string; description: string }> = [];
   /** The bot as getMe describes it. */
   readonly me: UserFromGetMe = {
     id: 900001,
@@ -275,7 +277,10 @@ export class TelegramFake {
         this.callbackAnswers.push(p as never);
         return ok(true);
       case 'setMyCommands':
+        this.commands = (p.commands as Array<{ command: string; description: string }>) ?? [];
         return ok(true);
+      case 'getMyCommands':
+        return ok(this.commands);
       default:
         return fail(404, `Not Found: method ${method} is not in the fake`);
     }

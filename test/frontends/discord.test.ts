@@ -4,6 +4,8 @@ import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError, RateLimitedError } from '../../src/core/errors.ts';
 import { createDiscordFrontend } from '../../src/frontends/discord/index.ts';
+import { CHAT_COMMANDS, parseCommand } from '../../src/core/commands/parse-command.ts';
+import { commandText } from '../../src/frontends/discord/interaction-text.ts';
 import { commandsDiffer, SLASH_COMMANDS } from '../../src/frontends/discord/slash-commands.ts';
 import { createDiscordDriver, DISCORD_USERS, type DiscordDriver } from '../fakes/discord-driver.ts';
 import { snowflake } from '../fakes/discord-fake.ts';
@@ -129,8 +131,35 @@ describe('discord over HTTP interactions', () => {
     expect(firstPatch.allowed_mentions).toEqual({ parse: [] });
     expect(original.versions.at(-1)).toMatch(/completed/);
     expect(original.components).toEqual([]);
+    // Within the token's lifetime the result is a follow-up through the interaction webhook, not a bot post.
     const result = all.find((m) => m !== original && m.versions[0]!.includes('hello discord'))!;
-    expect(result.via).toEqual(['bot']);
+    expect(result.via).toEqual(['webhook']);
+    expect(
+      fake.calls.some(
+        (c) =>
+          c.method === 'POST' &&
+          c.path === `/webhooks/${fake.applicationId}/${original.interactionToken}` &&
+          c.auth === undefined,
+      ),
+    ).toBe(true);
+    expect(fake.calls.some((c) => c.path.startsWith('/channels/conv-task/'))).toBe(false);
+  });
+
+  it('works without Send Messages (a user-installed app): ack, progress and result all go through the interaction webhook', async () => {
+    fake.botDenied.add('conv-nosend');
+    await driver.command('conv-nosend', 'task', [opt('text', 'long work sleep 1 seconds 50 items')]);
+    const all = await driver.waitFor(
+      'conv-nosend',
+      (ms) =>
+        /completed/.test(ms[0]?.versions.at(-1) ?? '') &&
+        ms.some((m, i) => i > 0 && /completed/.test(m.versions[0] ?? '')),
+      30_000,
+    );
+    const task = (await taskByText(h, 'long work sleep 1 seconds 50 items'))!;
+    await h.waitForTask(task.id, (t) => t.final_notified);
+    expect(all.every((m) => m.via.every((v) => v === 'webhook'))).toBe(true);
+    expect(all[0]!.versions.length).toBeGreaterThan(1);
+    expect(fake.calls.filter((c) => c.path.startsWith('/channels/conv-nosend/'))).toEqual([]);
   });
 
   it('a direct message interaction (user, no member) is attributed to that user', async () => {
@@ -156,6 +185,35 @@ describe('discord over HTTP interactions', () => {
     await driver.waitFor('conv-button', (ms) => ms.some((m) => /was cancelled/.test(m.versions[0] ?? '')));
     expect(fake.messagesIn('conv-button').filter((m) => m.versions[0]!.startsWith('Cancelling task'))).toHaveLength(1);
     expect(h.events.filter((e) => e.taskId === task.id && e.type === 'cancelled')).toHaveLength(1);
+  });
+
+  it('every command of the shared grammar is a slash command, usable in DMs and as a user-installed app', async () => {
+    expect(SLASH_COMMANDS.map((c) => c.name).sort()).toEqual(CHAT_COMMANDS.map((c) => c.word).sort());
+    for (const c of SLASH_COMMANDS) {
+      expect(c.integration_types, String(c.name)).toEqual([0, 1]);
+      expect(c.contexts, String(c.name)).toEqual([0, 1, 2]);
+    }
+    const sub = (name: string, ...options: Array<ReturnType<typeof opt>>) => [{ name, type: 1, options }];
+    const cases: Array<[string, unknown[], string]> = [
+      ['task', [opt('text', 'draft a reply'), { name: 'review', type: 5, value: true }], 'task draft a reply --review'],
+      ['revise', [opt('id', '1a2b'), opt('feedback', 'make it shorter')], 'revise 1a2b make it shorter'],
+      [
+        'schedule',
+        [opt('request', 'every day at 9:00 summarise the news')],
+        'schedule every day at 9:00 summarise the news',
+      ],
+      ['schedules', sub('list'), 'schedules list'],
+      ['schedules', sub('pause', opt('id', '1a2b')), 'schedules pause 1a2b'],
+      ['timezone', [opt('zone', 'Europe/Berlin')], 'timezone Europe/Berlin'],
+      ['timezone', [], 'timezone'],
+      ['admin', sub('priority', opt('id', '1a2b'), opt('priority', 'urgent')), 'admin priority 1a2b urgent'],
+      ['admin', sub('pair', opt('code', 'K7Q2M9XD')), 'admin pair K7Q2M9XD'],
+      ['admin', sub('access'), 'admin access'],
+    ];
+    for (const [name, options, text] of cases) {
+      expect(commandText({ name, type: 1, options: options as never })).toBe(text);
+      expect(parseCommand(text, false).name, text).not.toMatch(/unknown|usage/);
+    }
   });
 
   it('registers the slash commands once; a second start with the same definitions does not write them again', async () => {

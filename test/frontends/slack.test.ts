@@ -1,6 +1,9 @@
 // The Slack frontend end to end: real @slack/bolt against a local fake Slack, on real Redis + Postgres.
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { CHAT_COMMANDS } from '../../src/core/commands/parse-command.ts';
 import { PermanentError, RateLimitedError } from '../../src/core/errors.ts';
 import type { SlackFrontend } from '../../src/frontends/slack/index.ts';
 import { slackDriver, slackSetup } from '../fakes/slack-driver.ts';
@@ -190,6 +193,38 @@ describe('slack frontend (HTTP mode)', () => {
       'the help answer',
     );
     expect(String(help.body.text)).toMatch(/I don't know "frobnicate"[\s\S]*Commands:/);
+  });
+
+  it('the app manifest (deploy/slack-manifest.yaml) lists every command, scope and event the frontend handles', async () => {
+    const manifest = parseYaml(readFileSync(new URL('../../deploy/slack-manifest.yaml', import.meta.url), 'utf8'));
+    const commands: string[] = manifest.features.slash_commands.map((c: { command: string }) => c.command);
+    // /status is Slack's own and /help too common a name: those two are reached as /switchboard <word>.
+    const viaPrefix = new Set(['status', 'help']);
+    expect(commands).toContain('/switchboard');
+    for (const { word } of CHAT_COMMANDS)
+      expect(commands, word).toContain(viaPrefix.has(word) ? '/switchboard' : `/${word}`);
+    expect(commands.filter((c) => !CHAT_COMMANDS.some((w) => `/${w.word}` === c) && c !== '/switchboard')).toEqual([]);
+    expect(manifest.oauth_config.scopes.bot.sort()).toEqual([
+      'app_mentions:read',
+      'chat:write',
+      'commands',
+      'im:history',
+    ]);
+    expect(manifest.settings.event_subscriptions.bot_events.sort()).toEqual(['app_mention', 'message.im']);
+    expect(manifest.settings.interactivity.is_enabled).toBe(true);
+    expect(manifest.features.app_home.messages_tab_enabled).toBe(true);
+
+    // Each command, sent as Slack sends it, reaches the grammar (an answer, never "I don't know").
+    const asked = [
+      ...commands.filter((c) => c !== '/task' && c !== '/switchboard').map((c) => [c, ''] as const),
+      ['/switchboard', 'status'] as const,
+      ['/switchboard', 'help'] as const,
+    ];
+    for (const [command, text] of asked) {
+      const sent = await s.fake.command(command, text, { channel: 'C_MANIFEST' });
+      const answer = await s.fake.until(() => s.fake.responses.find((r) => r.id === sent.responseId), 10_000, command);
+      expect(String(answer.body.text), `${command} ${text}`).not.toMatch(/I don't know/);
+    }
   });
 
   it('a slash command in a channel the bot cannot post in still answers the user, with the fix', async () => {

@@ -1,7 +1,9 @@
 // The Telegram frontend end to end: grammY against a local fake Bot API, on real Redis and Postgres.
 import Fastify from 'fastify';
+import { Api } from 'grammy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandService } from '../../src/core/commands/command-service.ts';
+import { CHAT_COMMANDS } from '../../src/core/commands/parse-command.ts';
 import { loadConfig } from '../../src/core/config.ts';
 import { ConfigError, PermanentError, RateLimitedError } from '../../src/core/errors.ts';
 import type { HubContext } from '../../src/core/hub-context.ts';
@@ -9,6 +11,7 @@ import { createLogger } from '../../src/core/logger.ts';
 import type { TaskService } from '../../src/core/task-service.ts';
 import type { IFrontend } from '../../src/frontends/frontend.ts';
 import { createTelegramFrontend } from '../../src/frontends/telegram/index.ts';
+import { syncTelegramCommands } from '../../src/frontends/telegram/telegram-commands.ts';
 import {
   TELEGRAM_FAST as FAST,
   TELEGRAM_USER as USER,
@@ -85,6 +88,18 @@ describe('telegram long polling', () => {
     expect(ack.versions[0]).toMatch(/^Got it: task [0-9a-f]{8}/);
     expect(ack.markups[0]?.inline_keyboard[0]?.[0]).toEqual({ text: 'Cancel', callback_data: `cancel ${task.id}` });
     expect(ms.every((m) => m.chatId === 501)).toBe(true);
+  });
+
+  it('registers the command menu (every grammar word) at start, and not again when it is unchanged', async () => {
+    const sets = () => fake.calls.filter((c) => c.method === 'setMyCommands').length;
+    expect(fake.commands.map((c) => c.command)).toEqual(CHAT_COMMANDS.map((c) => c.word));
+    expect(fake.commands.every((c) => c.description.length >= 3 && c.description.length <= 256)).toBe(true);
+    expect(sets()).toBe(1);
+    const log = h.hub.ctx.log;
+    const api = new Api(fake.token, { apiRoot: fake.url });
+    expect(await syncTelegramCommands(api, log)).toBe(false);
+    expect(fake.calls.filter((c) => c.method === 'getMyCommands').length).toBe(2);
+    expect(sets()).toBe(1);
   });
 
   it('a Cancel button press cancels the running task and the chat hears it', async () => {

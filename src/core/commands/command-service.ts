@@ -1,6 +1,7 @@
 // Runs chat commands for every frontend: the same grammar, permissions and answers everywhere.
+import { AccessService } from '../access/access-service.ts';
 import type { AdminService } from '../admin-service.ts';
-import { describeError, HubError } from '../errors.ts';
+import { describeError, errorText, HubError } from '../errors.ts';
 import type { ScheduleService } from '../schedules/schedule-service.ts';
 import type { HubContext } from '../hub-context.ts';
 import { shortId } from '../ids.ts';
@@ -23,16 +24,30 @@ const DEDUP_TTL_S = 24 * 3600;
 
 /** Deduplicates inbound events and executes the shared command grammar. */
 export class CommandService {
+  /** Who may use the hub; checked before any command runs. */
+  readonly access: AccessService;
+
   constructor(
     private readonly ctx: HubContext,
     private readonly tasks: TaskService,
     private readonly admin: AdminService,
     private readonly schedules?: ScheduleService,
-  ) {}
+    access?: AccessService,
+  ) {
+    this.access = access ?? new AccessService(ctx);
+  }
 
-  /** Handles one inbound message; null when the platform event was already handled (a redelivery). */
+  /**
+   * Handles one inbound message; null when the platform event was already handled (a redelivery) or when a user
+   * who may not use the hub was already told so recently.
+   */
   async handle(msg: InboundMessage): Promise<CommandReply | null> {
     if (!(await this.firstDelivery(msg))) return null;
+    const gate = await this.access.check(msg.origin).catch((err: unknown): { allowed: false; reply: string } => {
+      this.ctx.log.error({ err: errorText(err), user: msg.origin.userId }, 'access check failed');
+      return { allowed: false, reply: 'I cannot check who may use this bot right now; try again in a minute.' };
+    });
+    if (!gate.allowed) return gate.reply === null ? null : { kind: 'error', text: gate.reply };
     const userId = msg.origin.userId;
     const caller = { userId, isAdmin: this.ctx.isAdmin(userId) };
     const cmd = parseCommand(msg.text ?? '', msg.plainTextIsTask);
@@ -224,6 +239,34 @@ export class CommandService {
                 ...ws.map((w) => `${w.id} ${w.state} ${w.running}/${w.concurrency} ${w.patterns.join(',')}`),
               ].join('\n')
             : 'No live workers.',
+        };
+      }
+      case 'pair': {
+        const { userId: paired } = await this.access.approve(cmd.code, userId);
+        return { kind: 'info', text: `Paired: ${paired} may use the bot now.` };
+      }
+      case 'unpair': {
+        const r = await this.access.revoke(cmd.user, userId);
+        return {
+          kind: 'info',
+          text: `${r.userId} is no longer paired.${r.stillListed ? ' HUB_ALLOWED_USERS or HUB_ADMINS still let them in.' : ''}`,
+        };
+      }
+      case 'access': {
+        const o = await this.access.overview();
+        if (o.open)
+          return { kind: 'info', text: 'Everyone may use this bot (HUB_ALLOWED_USERS is empty, HUB_PAIRING is off).' };
+        return {
+          kind: 'info',
+          text: [
+            `Allowed: admins${o.patterns.length ? `, ${o.patterns.join(', ')}` : ''}${o.pairing ? ', paired users' : ''}.`,
+            ...(o.pairing
+              ? [
+                  `Paired (${o.grants.length}): ${o.grants.map((g) => g.user_id).join(', ') || 'nobody yet'}`,
+                  `Waiting for approval (${o.pending.length}): ${o.pending.map((p) => `${p.code} ${p.user_id}`).join(', ') || 'none'}`,
+                ]
+              : []),
+          ].join('\n'),
         };
       }
       case 'queues': {

@@ -1,6 +1,6 @@
 // Plain-text descriptions of a task for chat replies (status, lists).
 import { shortId } from '../ids.ts';
-import type { TaskRow } from '../store/schema.ts';
+import type { TaskWithNextRun } from '../schedules/schedule-rows.ts';
 import type { DerivedProgress } from '../types.ts';
 
 /** "1m 05s" style duration. */
@@ -13,14 +13,21 @@ export function formatDuration(ms: number): string {
 }
 
 /** One line per task for `tasks`. */
-export function renderTaskLine(t: TaskRow): string {
+export function renderTaskLine(t: TaskWithNextRun): string {
   const text = t.text.length > 50 ? `${t.text.slice(0, 49)}…` : t.text;
-  return `${shortId(t.id)}  ${t.status.padEnd(11)} ${text}`;
+  return `${shortId(t.id)}  ${t.status.padEnd(11)} ${text}${nextRunNote(t)}`;
+}
+
+/** " (next run 2026-05-01 09:00 UTC)" for a scheduled task, else nothing. */
+function nextRunNote(t: TaskWithNextRun): string {
+  if (t.status !== 'SCHEDULED') return '';
+  if (!t.next_run_at) return ' (paused)';
+  return ` (next run ${new Date(t.next_run_at).toISOString().slice(0, 16).replace('T', ' ')} UTC)`;
 }
 
 /** A task's state, progress and outcome, for `status`. */
-export function describeTask(t: TaskRow, p: DerivedProgress): string {
-  const lines = [`Task ${shortId(t.id)}: ${t.status} - ${t.text.slice(0, 200)}`];
+export function describeTask(t: TaskWithNextRun, p: DerivedProgress): string {
+  const lines = [`Task ${shortId(t.id)}: ${t.status}${nextRunNote(t)} - ${t.text.slice(0, 200)}`];
   if (['ASSIGNED', 'IN_PROGRESS'].includes(t.status)) {
     const parts = [
       `${Math.floor(p.percent)}%`,

@@ -13,13 +13,33 @@ export type ChatCommand =
   | { name: 'help'; topic?: string | undefined }
   | { name: 'admin'; sub: 'failed' | 'reprocess-all'; capability?: string | undefined }
   | { name: 'admin'; sub: 'reprocess'; id: string }
-  | { name: 'admin'; sub: 'workers' | 'queues' }
+  | { name: 'admin'; sub: 'workers' | 'queues' | 'access' }
+  | { name: 'admin'; sub: 'pair'; code: string }
+  | { name: 'admin'; sub: 'unpair'; user: string }
   | { name: 'admin'; sub: 'priority'; id: string; priority: Priority }
   | { name: 'schedule'; text: string }
   | { name: 'schedules'; action?: 'pause' | 'resume' | 'delete' | undefined; id?: string | undefined }
   | { name: 'timezone'; zone?: string | undefined }
   | { name: 'unknown'; word: string }
   | { name: 'usage'; message: string };
+
+/** Every command word of the grammar with a one-line summary: what each platform offers as its commands or menu. */
+export const CHAT_COMMANDS = [
+  { word: 'task', summary: 'Start a task: task <what to do>' },
+  { word: 'status', summary: 'Progress of a task (your latest if no id)' },
+  { word: 'tasks', summary: 'Your recent tasks' },
+  { word: 'cancel', summary: 'Stop a task: cancel <id>' },
+  { word: 'retry', summary: 'Run a failed task again: retry <id>' },
+  { word: 'duplicate', summary: 'Submit the same request again: duplicate <id>' },
+  { word: 'approve', summary: 'Approve a task awaiting review: approve <id>' },
+  { word: 'reject', summary: 'Reject a task awaiting review: reject <id> [reason]' },
+  { word: 'revise', summary: 'Send a reviewed task back: revise <id> <feedback>' },
+  { word: 'schedule', summary: 'Run later or repeatedly: schedule every day at 9:00 <what>' },
+  { word: 'schedules', summary: 'Your schedules: schedules [pause|resume|delete <id>]' },
+  { word: 'timezone', summary: 'Your time zone for schedules: timezone Europe/Berlin' },
+  { word: 'help', summary: 'What the bot can do' },
+  { word: 'admin', summary: 'Admin commands: admin failed|reprocess|workers|queues|pair ...' },
+] as const;
 
 const NEEDS_ID = new Set(['cancel', 'retry', 'duplicate', 'approve', 'reject', 'revise']);
 
@@ -108,7 +128,15 @@ function parseAdmin(argv: string[]): ChatCommand {
     return argv[1]
       ? { name: 'admin', sub, id: argv[1] }
       : { name: 'usage', message: 'Say which: admin reprocess <task or subtask id>' };
-  if (sub === 'workers' || sub === 'queues') return { name: 'admin', sub };
+  if (sub === 'workers' || sub === 'queues' || sub === 'access') return { name: 'admin', sub };
+  if (sub === 'pair')
+    return argv[1]
+      ? { name: 'admin', sub, code: argv.slice(1).join('') }
+      : { name: 'usage', message: 'Say which code: admin pair <code>' };
+  if (sub === 'unpair')
+    return argv[1]
+      ? { name: 'admin', sub, user: argv[1] }
+      : { name: 'usage', message: 'Say who: admin unpair <platform:id>' };
   if (sub === 'priority') {
     const p = (argv[2] ?? '').toLowerCase() as Priority;
     return argv[1] && PRIORITIES.includes(p)
@@ -129,6 +157,9 @@ export function helpText(topic?: string): string {
       '  admin workers - live workers',
       '  admin queues - queue sizes',
       "  admin priority <id> urgent|normal|low - change a queued task's priority",
+      '  admin pair <code> - let the user who got this pairing code use the bot',
+      "  admin unpair <platform:id> - take a paired user's access away",
+      '  admin access - who may use the bot, and codes waiting for approval',
     ].join('\n');
   }
   return [

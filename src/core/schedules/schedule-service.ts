@@ -146,7 +146,7 @@ export class ScheduleService {
           user_id: userId,
           origin: json(req.origin)!,
           text: `${whenText} ${text}`,
-          status: 'IN_PROGRESS',
+          status: 'SCHEDULED',
           priority,
           notify_policy: notifyPolicy,
           progress: null,
@@ -154,7 +154,7 @@ export class ScheduleService {
           error: null,
           progress_message: null,
           parent_task_id: null,
-          started_at: now,
+          started_at: null,
           finished_at: null,
           requires_review: false,
           feedback: null,
@@ -190,7 +190,7 @@ export class ScheduleService {
           type: 'schedule.created',
           actor: userId,
           data: {
-            status: 'IN_PROGRESS',
+            status: 'SCHEDULED',
             scheduleId: id,
             kind: spec.kind,
             description: spec.description,
@@ -207,14 +207,18 @@ export class ScheduleService {
     return { schedule, nextRunAt };
   }
 
-  /** The caller's schedules, newest first (`all`: everyone's, admins only); ended ones only with `includeEnded`. */
+  /** The caller's schedules, newest first (`all`: everyone's, admins only); one-shots that ran stay listed as done, deleted ones only with `includeEnded`. */
   async list(
     caller: Caller & { all?: boolean | undefined },
     opts: { includeEnded?: boolean | undefined; limit?: number | undefined } = {},
   ): Promise<Schedule[]> {
     let q = this.db.selectFrom('schedules').selectAll();
     if (!(caller.isAdmin && caller.all)) q = q.where('user_id', '=', caller.userId);
-    q = q.where('status', 'in', opts.includeEnded ? ['active', 'paused', 'done', 'deleted'] : ['active', 'paused']);
+    q = q.where(
+      'status',
+      'in',
+      opts.includeEnded ? ['active', 'paused', 'done', 'deleted'] : ['active', 'paused', 'done'],
+    );
     const rows = await q
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
@@ -480,7 +484,8 @@ export async function endParent(
       final_notified: true,
     })
     .where('id', '=', parentId)
-    .where('status', '=', 'IN_PROGRESS')
+    // IN_PROGRESS: parents created before the SCHEDULED state existed (migration 0016 moves them).
+    .where('status', 'in', ['SCHEDULED', 'IN_PROGRESS'])
     .returningAll()
     .executeTakeFirst();
   return row ?? null;

@@ -1,5 +1,6 @@
 // Row types of the database, as kysely sees them.
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { AccessEventsTable, AccessGrantsTable, PairingCodesTable } from '../access/access-rows.ts';
 import type { ScheduleRunsTable, SchedulesTable, UserSettingsTable } from '../schedules/schedule-rows.ts';
 import type {
   ConversationRef,
@@ -102,6 +103,9 @@ export interface Database {
   schedules: SchedulesTable;
   schedule_runs: ScheduleRunsTable;
   user_settings: UserSettingsTable;
+  pairing_codes: PairingCodesTable;
+  access_grants: AccessGrantsTable;
+  access_events: AccessEventsTable;
 }
 
 export type TaskRow = Selectable<TasksTable>;

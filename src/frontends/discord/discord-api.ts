@@ -67,6 +67,13 @@ export class DiscordApi {
     );
   }
 
+  /** Deletes the original response of an interaction (a deferral that gets no answer) while its token is valid. */
+  async deleteOriginal(channel: string, token: string): Promise<void> {
+    await this.call('the interaction reply', channel, () =>
+      this.rest.delete(Routes.webhookMessage(this.o.applicationId, token, '@original'), { auth: false }),
+    );
+  }
+
   /** Posts a follow-up message of an interaction in `channel` while its token is valid. */
   followUp(channel: string, token: string, body: DiscordMessageBody, files?: RawFile[]): Promise<PostedMessage> {
     return this.call('a follow-up message', channel, () =>

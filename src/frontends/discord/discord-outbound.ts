@@ -50,15 +50,30 @@ export class DiscordOutbound {
     private readonly tokenTtlMs: number,
   ) {}
 
-  /** Posts a new message (split or attached when long) to the conversation with the bot token; the first one is returned. */
+  /**
+   * Posts a new message (split, or attached when long); the first one is returned. While the interaction that started
+   * the task (its progress message, `ref.progressMessageId`) has a live token, the messages are follow-ups through
+   * the interaction webhook, so the bot needs no Send Messages permission and works as a user-installed app; after
+   * that, or when Discord says the token is gone, they are posted to the channel with the bot token.
+   */
   async send(ref: ConversationRef, message: OutboundMessage): Promise<MessageRef> {
     const channel = ref.threadId ?? ref.conversationId;
     const { parts, file } = layoutText(message.text);
+    const token = this.liveToken(ref.progressMessageId);
+    const post = async (body: DiscordMessageBody, files: RawFile[] | undefined): Promise<PostedMessage> => {
+      if (token) {
+        try {
+          return await this.api.followUp(channel, token, body, files);
+        } catch (err) {
+          if (!isInvalidToken(err)) throw err;
+        }
+      }
+      return this.api.postChannel(channel, body, files);
+    };
     let first: PostedMessage | undefined;
     for (const [i, part] of parts.entries()) {
       const last = i === parts.length - 1;
-      const posted = await this.api.postChannel(
-        channel,
+      const posted = await post(
         messageBody(part, message.taskId, last ? message.actions : undefined),
         i === 0 && file ? [file] : undefined,
       );
@@ -67,11 +82,18 @@ export class DiscordOutbound {
     return { platform: 'discord', conversationId: ref.conversationId, threadId: ref.threadId, messageId: first!.id };
   }
 
+  /** The interaction token inside a progress message key while it is young enough to use. */
+  private liveToken(progressMessageId: string | undefined): string | undefined {
+    if (!progressMessageId) return undefined;
+    const key = decodeMessageKey(progressMessageId);
+    return key.token && Date.now() < (key.createdAt ?? 0) + this.tokenTtlMs ? key.token : undefined;
+  }
+
   /** Edits a message: through the interaction webhook while its token is valid, else through the channel with the bot token. */
   async edit(ref: MessageRef, message: OutboundMessage): Promise<void> {
     const key = decodeMessageKey(ref.messageId);
     const body = messageBody(message.text, message.taskId, message.actions);
-    if (key.token && Date.now() < (key.createdAt ?? 0) + this.tokenTtlMs) {
+    if (this.liveToken(ref.messageId) && key.token) {
       try {
         await this.api.editOriginal(ref.threadId ?? ref.conversationId, key.token, body);
         return;
@@ -103,6 +125,11 @@ export class DiscordOutbound {
       );
     }
     return this.refOf(i, origin, posted);
+  }
+
+  /** Removes the "thinking…" placeholder of a deferred slash command that gets no answer. */
+  async dropOriginal(i: RawInteraction, origin: ConversationRef): Promise<void> {
+    await this.api.deleteOriginal(origin.threadId ?? origin.conversationId, i.token);
   }
 
   /** Answers a button press (acknowledged with a deferred update) with a follow-up message. */

@@ -1,4 +1,5 @@
 // Handles one Discord interaction: answer within Discord's 3 s, run the shared grammar, reply through the token.
+import { InteractionResponseType, MessageFlags } from 'discord.js';
 import type { CommandReply } from '../../core/commands/command-service.ts';
 import { describeError, errorText } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -18,8 +19,14 @@ import {
 /** Sends the initial interaction response: the HTTP body (endpoint mode) or the callback route (gateway mode). */
 export type Respond = (body: unknown) => Promise<void>;
 
-const EPHEMERAL = 64;
-const Answer = { Pong: 1, Message: 4, DeferredMessage: 5, DeferredUpdate: 6, Autocomplete: 8 } as const;
+const EPHEMERAL = MessageFlags.Ephemeral;
+const Answer = {
+  Pong: InteractionResponseType.Pong,
+  Message: InteractionResponseType.ChannelMessageWithSource,
+  DeferredMessage: InteractionResponseType.DeferredChannelMessageWithSource,
+  DeferredUpdate: InteractionResponseType.DeferredMessageUpdate,
+  Autocomplete: InteractionResponseType.ApplicationCommandAutocompleteResult,
+} as const;
 
 /** Turns interactions into InboundMessages for `handleInbound`; tracks work in flight so `drain` can wait for it. */
 export class InteractionHandler {
@@ -83,7 +90,14 @@ export class InteractionHandler {
       });
     await this.initial(i, respond, Answer.DeferredMessage);
     const msg: InboundMessage = { eventId: i.id, origin, text: commandText(i.data), plainTextIsTask: isDirect(i) };
-    await this.inbound(msg, (r) => this.out.replyOriginal(i, origin, r));
+    const answered = await this.inbound(msg, (r) => this.out.replyOriginal(i, origin, r));
+    // No answer (a user who may not use the bot, already told): take the placeholder away rather than leave it thinking.
+    if (!answered)
+      await this.out
+        .dropOriginal(i, origin)
+        .catch((err: unknown) =>
+          this.deps.log.debug({ err: errorText(err), interaction: i.id }, 'could not remove the deferral'),
+        );
   }
 
   private async onButton(i: RawInteraction, respond: Respond): Promise<void> {
@@ -105,12 +119,14 @@ export class InteractionHandler {
     }
   }
 
-  private async inbound(msg: InboundMessage, reply: (r: CommandReply) => Promise<MessageRef>): Promise<void> {
+  /** Runs the grammar and replies; false when there was nothing to answer (a redelivery, or a silent refusal). */
+  private async inbound(msg: InboundMessage, reply: (r: CommandReply) => Promise<MessageRef>): Promise<boolean> {
     try {
-      await handleInbound(this.deps, msg, reply);
+      return (await handleInbound(this.deps, msg, reply)) !== null;
     } catch (err) {
       this.deps.log.error({ err: errorText(err), eventId: msg.eventId }, 'discord command failed');
       await reply({ kind: 'error', text: describeError(err).message }).catch(() => {});
+      return true;
     }
   }
 }

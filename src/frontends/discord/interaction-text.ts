@@ -1,4 +1,5 @@
 // Translates Discord interactions into the shared grammar's text and origin, and actions into buttons.
+import { ApplicationCommandOptionType, ButtonStyle, ChannelType, ComponentType, InteractionType } from 'discord.js';
 import type { ConversationRef } from '../../core/types.ts';
 import type { OutboundMessage } from '../frontend.ts';
 
@@ -25,16 +26,26 @@ export interface RawInteraction {
 }
 
 /** Interaction types (Discord API). */
-export const InteractionKind = { Ping: 1, Command: 2, Component: 3, Autocomplete: 4, ModalSubmit: 5 } as const;
+export const InteractionKind = {
+  Ping: InteractionType.Ping,
+  Command: InteractionType.ApplicationCommand,
+  Component: InteractionType.MessageComponent,
+  Autocomplete: InteractionType.ApplicationCommandAutocomplete,
+  ModalSubmit: InteractionType.ModalSubmit,
+} as const;
 
-const THREAD_TYPES = new Set([10, 11, 12]);
+const THREAD_TYPES = new Set<number>([
+  ChannelType.AnnouncementThread,
+  ChannelType.PublicThread,
+  ChannelType.PrivateThread,
+]);
 const BUTTON_PREFIX = 'sb';
 type Action = NonNullable<OutboundMessage['actions']>[number];
 const ACTIONS: Record<Action, { label: string; style: number }> = {
-  cancel: { label: 'Cancel', style: 4 },
-  retry: { label: 'Retry', style: 1 },
-  approve: { label: 'Approve', style: 3 },
-  reject: { label: 'Reject', style: 4 },
+  cancel: { label: 'Cancel', style: ButtonStyle.Danger },
+  retry: { label: 'Retry', style: ButtonStyle.Primary },
+  approve: { label: 'Approve', style: ButtonStyle.Success },
+  reject: { label: 'Reject', style: ButtonStyle.Danger },
 };
 
 /** Whether a parsed JSON value has the shape of an interaction. */
@@ -76,7 +87,8 @@ export function commandText(data: RawInteraction['data']): string {
   switch (name) {
     case 'task': {
       const priority = value(opts, 'priority');
-      return join('task', value(opts, 'text'), priority ? `--priority ${priority}` : '');
+      const review = value(opts, 'review') === 'true' ? '--review' : '';
+      return join('task', value(opts, 'text'), priority ? `--priority ${priority}` : '', review);
     }
     case 'status':
       return join('status', value(opts, 'id'));
@@ -89,12 +101,20 @@ export function commandText(data: RawInteraction['data']): string {
       return join(name, value(opts, 'id'));
     case 'reject':
       return join('reject', value(opts, 'id'), value(opts, 'reason'));
+    case 'revise':
+      return join('revise', value(opts, 'id'), value(opts, 'feedback'));
+    case 'schedule':
+      return join('schedule', value(opts, 'request'));
+    case 'timezone':
+      return join('timezone', value(opts, 'zone'));
     case 'help':
       return join('help', value(opts, 'topic'));
+    case 'schedules':
     case 'admin': {
-      const subcommand = opts?.find((o) => o.type === 1);
-      if (!subcommand) return join('admin', value(opts, 'command'));
-      return join('admin', subcommand.name, ...(subcommand.options ?? []).map((o) => String(o.value ?? '').trim()));
+      const subcommand = opts?.find((o) => o.type === ApplicationCommandOptionType.Subcommand);
+      if (!subcommand) return join(name, value(opts, 'command'));
+      // Options in their declared order: `admin priority <id> <priority>`, `schedules pause <id>`.
+      return join(name, subcommand.name, ...(subcommand.options ?? []).map((o) => String(o.value ?? '').trim()));
     }
     default:
       return `/${name || 'unknown'}`;
@@ -113,9 +133,9 @@ export function buttonsFor(taskId: string, actions: OutboundMessage['actions']):
   if (!actions?.length) return [];
   return [
     {
-      type: 1,
+      type: ComponentType.ActionRow,
       components: actions.map((a) => ({
-        type: 2,
+        type: ComponentType.Button,
         style: ACTIONS[a].style,
         label: ACTIONS[a].label,
         custom_id: `${BUTTON_PREFIX}:${a}:${taskId}`,

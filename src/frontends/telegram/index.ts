@@ -5,6 +5,7 @@ import type { CommandReply } from '../../core/commands/command-service.ts';
 import type { FrontendDeps, FrontendLimits, IFrontend, OutboundMessage } from '../frontend.ts';
 import { handleInbound } from '../handle-inbound.ts';
 import { createTelegramBot, type TelegramBotOptions } from './telegram-bot.ts';
+import { syncTelegramCommands } from './telegram-commands.ts';
 import { isUnauthorized, mapTelegramError } from './telegram-errors.ts';
 import { inboundFromUpdate } from './telegram-inbound.ts';
 import { TELEGRAM_MAX_LENGTH, TelegramOutbound } from './telegram-outbound.ts';
@@ -56,13 +57,7 @@ export function createTelegramFrontend(deps: FrontendDeps, opts: TelegramFronten
   );
 
   if (secret) {
-    registerTelegramWebhook(deps.http, {
-      secret,
-      isReady: () => bot.isInited(),
-      handle: (u) => bot.handleUpdate(u),
-      timeoutMs: opts.webhookTimeoutMs ?? 8000,
-      log,
-    });
+    registerTelegramWebhook(deps.http, { secret, bot, timeoutMs: opts.webhookTimeoutMs ?? 8000, log });
   }
 
   /** One getMe; true when the bot knows who it is. A refused token is a configuration error. */
@@ -88,6 +83,7 @@ export function createTelegramFrontend(deps: FrontendDeps, opts: TelegramFronten
   /** What runs once the bot is identified: register the webhook, or start long polling. */
   const begin = async (): Promise<void> => {
     if (abort.signal.aborted) return;
+    await syncTelegramCommands(bot.api, log);
     if (secret) {
       if (!config.PUBLIC_URL) {
         log.info(

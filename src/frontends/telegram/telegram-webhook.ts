@@ -1,8 +1,11 @@
-// The Telegram webhook route on the hub's HTTP server: secret token checked first, then the update handled.
+// The Telegram webhook route on the hub's HTTP server: secret token checked first, then grammY's webhookCallback.
+// The checks in front of grammY are the hub's: a wrong secret is 401 before anything else runs (grammY would first
+// call getMe, so an unauthenticated request could reach Telegram), a body that is no update is a readable 400, and
+// while the bot has not identified itself Telegram is asked to retry (503) instead of the request failing.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type Bot, webhookCallback } from 'grammy';
 import type { Update } from 'grammy/types';
-import { errorText } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 
 /** Path Telegram posts updates to. */
@@ -11,9 +14,8 @@ export const TELEGRAM_WEBHOOK_PATH = '/webhooks/telegram';
 /** What the route needs from the frontend. */
 export interface TelegramWebhookOptions {
   secret: string;
-  /** False until the bot knows who it is (getMe); Telegram is asked to retry meanwhile (503). */
-  isReady: () => boolean;
-  handle: (update: Update) => Promise<void>;
+  /** The bot whose middleware handles the updates; until it knows who it is (getMe), Telegram is asked to retry (503). */
+  bot: Bot;
   /** After this long the update is acknowledged anyway (it keeps being processed). */
   timeoutMs: number;
   log: Logger;
@@ -37,6 +39,12 @@ export function registerTelegramWebhook(http: FastifyInstance, o: TelegramWebhoo
       .code(401)
       .send({ ok: false, description: 'Unauthorized: wrong or missing X-Telegram-Bot-Api-Secret-Token.' });
   };
+  // A slow update is acknowledged after `timeoutMs` and keeps running (a redelivery would only be deduplicated).
+  const callback = webhookCallback(o.bot, 'fastify', {
+    secretToken: o.secret,
+    timeoutMilliseconds: o.timeoutMs,
+    onTimeout: () => o.log.warn('telegram update still running; acknowledged to avoid a redelivery'),
+  });
   http.post(TELEGRAM_WEBHOOK_PATH, { onRequest: verify, bodyLimit: 1024 * 1024 }, async (req, reply) => {
     const update = req.body as Update | undefined;
     if (!update || typeof update !== 'object' || !Number.isSafeInteger(update.update_id)) {
@@ -44,23 +52,12 @@ export function registerTelegramWebhook(http: FastifyInstance, o: TelegramWebhoo
         .code(400)
         .send({ ok: false, description: 'Bad Request: the body is not a Telegram update (no update_id).' });
     }
-    if (!o.isReady())
+    if (!o.bot.isInited())
       return reply
         .code(503)
         .header('retry-after', '5')
         .send({ ok: false, description: 'The bot is starting; try again shortly.' });
-    const work = o
-      .handle(update)
-      .catch((err: unknown) =>
-        o.log.error({ err: errorText(err), updateId: update.update_id }, 'telegram update failed'),
-      );
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), o.timeoutMs);
-    });
-    if ((await Promise.race([work, late])) === 'late')
-      o.log.warn({ updateId: update.update_id }, 'telegram update still running; acknowledged to avoid a redelivery');
-    clearTimeout(timer);
-    return reply.code(200).send({ ok: true });
+    await callback(req, reply);
+    return reply;
   });
 }

@@ -10,6 +10,7 @@ import type { ScheduleService } from '../../core/schedules/schedule-service.ts';
 import type { TaskService } from '../../core/task-service.ts';
 import type { ConversationRef, MessageRef } from '../../core/types.ts';
 import type { FrontendLimits, IFrontend, OutboundMessage } from '../frontend.ts';
+import { registerAccessRoutes } from './access-routes.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
 import { authenticate, TokenAuthenticator } from './auth.ts';
 import { installErrorHandling, installJsonParser } from './error-handler.ts';
@@ -74,10 +75,11 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
   void server.register(async (api) => {
     installJsonParser(api);
     api.addHook('onRequest', authenticate(ctx, auth));
-    registerTaskRoutes(api, tasks);
+    registerTaskRoutes(api, tasks, config.schedules);
     if (config.schedules) registerScheduleRoutes(api, config.schedules);
     registerStreamRoute(api, { ctx, tasks, hub, heartbeatMs: config.sseHeartbeatMs ?? 15_000 });
     void api.register(async (adminScope) => registerAdminRoutes(adminScope, { admin, tasks }));
+    void api.register(async (accessScope) => registerAccessRoutes(accessScope, ctx));
   });
 
   const publish = async (

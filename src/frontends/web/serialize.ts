@@ -24,6 +24,8 @@ export interface TaskJson {
   updatedAt: string | null;
   startedAt: string | null;
   finishedAt: string | null;
+  /** A SCHEDULED task's next run (null while its schedule is paused). */
+  nextRunAt?: string | null;
   subtasks?: SubtaskJson[];
   events?: EventJson[];
 }
@@ -57,7 +59,7 @@ export interface EventJson {
 }
 
 /** A task row without subtasks or events (lists, mutation responses). */
-export function serializeTask(task: TaskRow): TaskJson {
+export function serializeTask(task: TaskRow & { next_run_at?: Date | null }): TaskJson {
   return {
     id: task.id,
     shortId: task.id.slice(0, 8),
@@ -74,6 +76,7 @@ export function serializeTask(task: TaskRow): TaskJson {
     updatedAt: iso(task.updated_at),
     startedAt: iso(task.started_at),
     finishedAt: iso(task.finished_at),
+    ...(task.next_run_at !== undefined ? { nextRunAt: iso(task.next_run_at) } : {}),
   };
 }
 
