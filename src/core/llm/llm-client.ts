@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Config } from '../config.ts';
 import { BudgetLedger } from './budget.ts';
+import { CheckpointStore } from './checkpoints.ts';
 import { llmSettings, type LlmSettings } from './llm-config.ts';
 import { LlmError, LlmRefusalError, LlmTruncatedError } from './llm-errors.ts';
 import { costOf } from './prices.ts';
@@ -97,11 +98,14 @@ export class LlmClient {
   readonly settings: LlmSettings;
   readonly ledger: BudgetLedger;
   readonly sdk: OpenAI;
+  /** Checkpoints of intermediate results (context summaries) by task and content. */
+  readonly checkpoints: CheckpointStore;
   private readonly cache: ResultCache;
 
   constructor(
     config: Config,
-    redis: Redis,
+    /** The connection budgets, cache and checkpoints use. */
+    readonly redis: Redis,
     prefix: string,
     private readonly log: Logger,
   ) {
@@ -118,6 +122,7 @@ export class LlmClient {
       userDailyUsd: this.settings.userDailyBudgetUsd,
     });
     this.cache = new ResultCache(redis, prefix);
+    this.checkpoints = new CheckpointStore(redis, prefix);
   }
 
   /** Runs one call: cache lookup, budget reservation, the request (streamed when onDelta), settlement, validation. */
