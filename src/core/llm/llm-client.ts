@@ -62,6 +62,8 @@ export interface LlmCall<T = unknown> {
   budget: BudgetScope;
   /** Result cache TTL for identical calls; none when absent or 0. */
   cacheTtlMs?: number | undefined;
+  /** Logger with the caller's ids (taskId, subtaskId, jobId); the client's own otherwise. */
+  log?: Logger | undefined;
 }
 
 /** The answer, its parsed form (with a schema), its usage and a trace entry. */
@@ -178,7 +180,7 @@ export class LlmClient {
     const usage = this.usageOf(model, raw.finishReason, started, raw, raw.text, estimatedPrompt, false);
     await this.ledger.settle(reservation, usage.promptTokens + usage.completionTokens, usage.costUsd);
     const trace = this.trace(call, messages, raw.refusal ?? raw.text, usage);
-    this.log.debug(
+    (call.log ?? this.log).debug(
       {
         purpose: call.purpose,
         model: usage.model,

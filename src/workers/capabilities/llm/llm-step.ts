@@ -131,6 +131,7 @@ export class LlmFamily {
         maxTokens,
         budget,
         signal: ctx.signal,
+        log: ctx.log,
         cacheTtlMs: this.config.LLM_CACHE_TTL_MS,
         onDelta: (_text: string, tokens: number) =>
           ctx.progress.message(`${step.stage}… ${formatTokens(tokens)} tokens`),
