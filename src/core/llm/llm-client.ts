@@ -13,7 +13,7 @@ import { BudgetLedger } from './budget.ts';
 import { CheckpointStore } from './checkpoints.ts';
 import { llmSettings, type LlmSettings } from './llm-config.ts';
 import { LlmError, LlmRefusalError, LlmTruncatedError } from './llm-errors.ts';
-import { costOf } from './prices.ts';
+import { costOf, priceOf } from './prices.ts';
 import { ResultCache } from './result-cache.ts';
 import { parseStructured, structuredRequest } from './structured-output.ts';
 import { countMessageTokens, countTokens } from './tokens.ts';
@@ -276,7 +276,7 @@ export class LlmClient {
         completionTokens: 0,
         cachedTokens: 0,
         costUsd: 0,
-        priced: true,
+        priced: priceOf(model, this.settings.prices) !== undefined,
         latencyMs,
         finishReason,
         estimated: false,
