@@ -171,10 +171,17 @@ export class LlmClient {
     const reservation = await this.ledger.reserve(call.budget, estimatedPrompt + reserveOutput, estimate.costUsd);
 
     let raw: RawAnswer;
+    const partial: RawAnswer = { text: '', refusal: null, finishReason: 'unknown', model };
     try {
-      raw = call.onDelta ? await this.stream(body, call) : await this.plain(body, call);
+      raw = call.onDelta ? await this.stream(body, call, partial) : await this.plain(body, call);
     } catch (err) {
-      await this.ledger.settle(reservation, 0, 0).catch(() => {});
+      // A stream cut off after text arrived was paid for: settle with an estimate; otherwise nothing was spent.
+      const spent = partial.text
+        ? this.usageOf(model, 'interrupted', started, partial, partial.text, estimatedPrompt, false)
+        : undefined;
+      await this.ledger
+        .settle(reservation, spent ? spent.promptTokens + spent.completionTokens : 0, spent?.costUsd ?? 0)
+        .catch(() => {});
       throw err;
     }
     const usage = this.usageOf(model, raw.finishReason, started, raw, raw.text, estimatedPrompt, false);
@@ -232,12 +239,16 @@ export class LlmClient {
     };
   }
 
-  private async stream(body: ChatCompletionCreateParamsNonStreaming, call: LlmCall<unknown>): Promise<RawAnswer> {
+  /** Streams into `out` (so an interrupted stream leaves what arrived) and returns it. */
+  private async stream(
+    body: ChatCompletionCreateParamsNonStreaming,
+    call: LlmCall<unknown>,
+    out: RawAnswer,
+  ): Promise<RawAnswer> {
     const stream = await this.sdk.chat.completions.create(
       { ...body, stream: true, stream_options: { include_usage: true } },
       this.requestOptions(call),
     );
-    const out: RawAnswer = { text: '', refusal: null, finishReason: 'unknown', model: body.model };
     let chunks = 0;
     for await (const chunk of stream) {
       if (chunk.model) out.model = chunk.model;
@@ -252,6 +263,8 @@ export class LlmClient {
       }
       if (choice.finish_reason) out.finishReason = choice.finish_reason;
     }
+    // The SDK ends an aborted stream quietly: what arrived is incomplete, never an answer.
+    call.signal?.throwIfAborted();
     return out;
   }
 
