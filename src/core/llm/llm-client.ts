@@ -15,9 +15,9 @@ import { llmSettings, type LlmSettings } from './llm-config.ts';
 import { LlmError, LlmRefusalError, LlmTruncatedError } from './llm-errors.ts';
 import { costOf, priceOf } from './prices.ts';
 import { ResultCache } from './result-cache.ts';
-import { parseStructured, structuredRequest } from './structured-output.ts';
+import { parseStructured, structuredRequest, withInstruction } from './structured-output.ts';
 import { countMessageTokens, countTokens } from './tokens.ts';
-import { traceText, type TraceEntry } from './trace.ts';
+import { llmTrace, type TraceEntry } from './trace.ts';
 
 export type { ChatCompletionMessageParam };
 
@@ -154,7 +154,7 @@ export class LlmClient {
           text: hit.text,
           ...(parsed !== undefined ? { parsed } : {}),
           usage,
-          trace: this.trace(call, messages, hit.text, usage),
+          trace: llmTrace(call.purpose, messages, hit.text, usage),
         };
       }
     }
@@ -186,7 +186,7 @@ export class LlmClient {
     }
     const usage = this.usageOf(model, raw.finishReason, started, raw, raw.text, estimatedPrompt, false);
     await this.ledger.settle(reservation, usage.promptTokens + usage.completionTokens, usage.costUsd);
-    const trace = this.trace(call, messages, raw.refusal ?? raw.text, usage);
+    const trace = llmTrace(call.purpose, messages, raw.refusal ?? raw.text, usage);
     (call.log ?? this.log).debug(
       {
         purpose: call.purpose,
@@ -308,29 +308,4 @@ export class LlmClient {
     const { costUsd, priced } = costOf(usedModel, tokens, this.settings.prices);
     return { model: usedModel, ...tokens, costUsd, priced, latencyMs, finishReason, estimated: !u, cached };
   }
-
-  private trace(
-    call: LlmCall<unknown>,
-    messages: ChatCompletionMessageParam[],
-    answer: string,
-    usage: LlmUsage,
-  ): TraceEntry {
-    const request = messages
-      .map((m) => `${m.role}: ${typeof m.content === 'string' ? m.content : JSON.stringify(m.content)}`)
-      .join('\n');
-    return {
-      kind: 'llm',
-      at: Date.now(),
-      data: { purpose: call.purpose, ...usage, request: traceText(request), response: traceText(answer) },
-    };
-  }
-}
-
-/** The messages with `instruction` appended to the system prompt (or a system message added first). */
-function withInstruction(messages: ChatCompletionMessageParam[], instruction: string): ChatCompletionMessageParam[] {
-  const first = messages[0];
-  if (first?.role === 'system' && typeof first.content === 'string') {
-    return [{ role: 'system', content: `${first.content}\n\n${instruction}` }, ...messages.slice(1)];
-  }
-  return [{ role: 'system', content: instruction }, ...messages];
 }
