@@ -103,6 +103,7 @@ export class LlmClient {
   /** Checkpoints of intermediate results (context summaries) by task and content. */
   readonly checkpoints: CheckpointStore;
   private readonly cache: ResultCache;
+  private readonly inflight = new Set<Promise<unknown>>();
 
   constructor(
     config: Config,
@@ -129,6 +130,21 @@ export class LlmClient {
 
   /** Runs one call: cache lookup, budget reservation, the request (streamed when onDelta), settlement, validation. */
   async complete<T>(call: LlmCall<T>): Promise<LlmResult<T>> {
+    const run = this.run(call);
+    this.inflight.add(run);
+    try {
+      return await run;
+    } finally {
+      this.inflight.delete(run);
+    }
+  }
+
+  /** Resolves once every call in flight has settled its budget (before its Redis connection may be closed). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  private async run<T>(call: LlmCall<T>): Promise<LlmResult<T>> {
     const started = performance.now();
     const model = call.model ?? this.settings.model;
     const structured = call.schema
