@@ -29,13 +29,17 @@ export async function assertRedisReachable(url: string, variable = 'REDIS_URL', 
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
   });
-  probe.on('error', () => {}); // the failure is reported by connect() below
+  // connect() only says "Connection is closed."; the error event has the cause (ECONNREFUSED, ENOTFOUND, ...).
+  let cause: unknown;
+  probe.on('error', (err) => {
+    cause ??= err;
+  });
   try {
     await probe.connect();
     await probe.ping();
   } catch (err) {
     throw new ConfigError(
-      `Cannot reach Redis at ${safeUrl(url)} (${variable}): ${reason(err)}. Start Redis there or fix ${variable} (e.g. redis://127.0.0.1:6379).`,
+      `Cannot reach Redis at ${safeUrl(url)} (${variable}): ${reason(cause ?? err).replace(/\.$/, '')}. Start Redis there or fix ${variable} (e.g. redis://127.0.0.1:6379).`,
     );
   } finally {
     probe.disconnect();
