@@ -10,6 +10,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleTable, type ScheduleView } from '../src/cli/schedule-commands.ts';
 import { readSse } from '../src/cli/sse-reader.ts';
+import { workerHealthy } from '../src/cli/worker-health.ts';
 import { isPretty } from '../src/core/logger.ts';
 import { RulePlanner } from '../src/core/rule-planner.ts';
 import { parseWhen } from '../src/core/schedules/time-spec.ts';
@@ -148,6 +149,11 @@ describe('workers advertise only what they can run', () => {
       const me = (await listLiveWorkers(h.hub.ctx.redis, h.hub.ctx.keys)).filter((w) => w.id === worker.id);
       expect(me[0]?.patterns).toEqual(['demo.*']);
       expect(unservedCapabilities(me, ['web.fetch', 'demo.echo'])).toEqual(['web.fetch']);
+      // The container healthcheck (`switchboard worker-health`) sees it; another prefix has no worker.
+      expect(await workerHealthy({ REDIS_URL: h.env.config.REDIS_URL, QUEUE_PREFIX: h.env.prefix })).toBe(true);
+      expect(await workerHealthy({ REDIS_URL: h.env.config.REDIS_URL, QUEUE_PREFIX: `${h.env.prefix}-none` })).toBe(
+        false,
+      );
     } finally {
       await worker.stop();
     }
