@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleTable, type ScheduleView } from '../src/cli/schedule-commands.ts';
 import { readSse } from '../src/cli/sse-reader.ts';
 import { workerHealthy } from '../src/cli/worker-health.ts';
-import { isPretty } from '../src/core/logger.ts';
+import { isPretty, quietRepeats } from '../src/core/logger.ts';
 import { RulePlanner } from '../src/core/rule-planner.ts';
 import { parseWhen } from '../src/core/schedules/time-spec.ts';
 import { listLiveWorkers, unservedCapabilities } from '../src/core/worker-registry.ts';
@@ -111,6 +111,25 @@ describe('dependencies going away', () => {
     }
     const up = await fetch(`${h.hub.web.url()}/ready`);
     expect(await up.json()).toMatchObject({ ok: true, down: [] });
+  });
+
+  it("components' repeated connection errors are logged once a minute, other errors always", () => {
+    const lines: Array<{ msg: string }> = [];
+    const stream = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(JSON.parse(String(chunk)));
+        cb();
+      },
+    });
+    const log = pino({ hooks: { logMethod: quietRepeats() } }, stream).child({ component: 'x' });
+    for (let i = 0; i < 50; i++) {
+      log.warn({ err: 'connect ECONNREFUSED 127.0.0.1:6379' }, 'conductor redis error');
+      log.error({ err: new Error('connect ECONNREFUSED 127.0.0.1:6379') }, 'results worker error');
+      log.error({ err: 'job exploded' }, 'job failed');
+    }
+    expect(lines.filter((l) => l.msg === 'conductor redis error')).toHaveLength(1);
+    expect(lines.filter((l) => l.msg === 'results worker error')).toHaveLength(1);
+    expect(lines.filter((l) => l.msg === 'job failed')).toHaveLength(50);
   });
 
   it('a lost Redis is reported once per outage while the client keeps retrying', async () => {

@@ -72,6 +72,8 @@ export class WorkerRuntime {
     this.patterns = o.patterns.filter((p) => this.patternServes(p));
     this.specs = this.advertisedSpecs();
     this.results = new Queue(RESULTS_QUEUE, { connection: o.redis, prefix: o.prefix });
+    // Without a listener BullMQ prints every connection error raw to the console.
+    this.results.on('error', (err) => this.fault(err));
   }
 
   /** Handler keys (names or patterns) this worker advertises: those its patterns allow. */

@@ -34,7 +34,7 @@ async function withTimeout(what: () => Promise<unknown>, ms: number): Promise<Ch
 }
 
 function notConnected(ctx: Pick<HubContext, 'redis'>): Error {
-  return new Error(`not connected (${ctx.redis.status}); reconnecting`);
+  return new Error(`not connected (connection ${ctx.redis.status}); the hub keeps retrying`);
 }
 
 /** Runs `select 1` on the database and PING on Redis, each bounded by `timeoutMs`. */
