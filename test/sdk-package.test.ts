@@ -145,6 +145,20 @@ describe('switchboard/worker from the packed tarball', () => {
     expect(installed.dependencies.tsx).toBeUndefined();
   });
 
+  it('`npx switchboard --help` runs the compiled build, with no tsx installed', async () => {
+    expect(existsSync(path.join(project, 'node_modules', 'tsx'))).toBe(false);
+    const help = await run(path.join(project, 'node_modules', '.bin', 'switchboard'), ['--help'], {
+      cwd: project,
+      env: { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}` },
+    });
+    expect(help.stdout).toMatch(/^Usage: switchboard \[options\] \[command\]/);
+    const version = await run(path.join(project, 'node_modules', '.bin', 'switchboard'), ['--version'], {
+      cwd: project,
+      env: { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}` },
+    });
+    expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
+  });
+
   it('type-checks the user project against the shipped declarations', async () => {
     await expect(run(process.execPath, [TSC, '-p', project], { cwd: project })).resolves.toBeTruthy();
     // A wrong use is caught: the handler's input is typed by the schema.
