@@ -72,6 +72,8 @@ export async function startEmbeddedRedis(dataDir: string): Promise<EmbeddedRedis
   const ready = (async () => {
     for (let i = 0; i < 200; i++) {
       const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      // Refused connections are expected while the server boots: connect() reports them, not an unhandled event.
+      probe.on('error', () => {});
       try {
         await probe.connect();
         await probe.ping();

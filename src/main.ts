@@ -28,13 +28,19 @@ import { Notifier } from './notifications/notifier.ts';
 import { builtinCapabilities } from './workers/capabilities/index.ts';
 import type { CapabilityHandlers } from './workers/capability.ts';
 import { WorkerRuntime } from './workers/worker-runtime.ts';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
+import { assertPostgresReachable, assertRedisReachable, ConnectionWatch } from './startup-checks.ts';
+import { VERSION } from './version.ts';
+import { startWorker as startSdkWorker, type WorkerHandle } from './worker-sdk.ts';
 
 /** The package version, advertised by workers. */
-export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+export { VERSION };
 
 /** A running hub and how to stop it. */
 export interface Hub {
   config: Config;
+  /** The Redis URL workers must use (the embedded server's when REDIS_URL is unset). */
+  redisUrl: string;
   ctx: HubContext;
   tasks: TaskService;
   commands: CommandService;
@@ -69,6 +75,7 @@ export interface HubOptions {
 
 /** Opens the database (embedded PGlite when DATABASE_URL is unset) and migrates it. */
 async function openDatabase(config: Config, log: Logger): Promise<DatabaseHandle> {
+  if (config.DATABASE_URL) await assertPostgresReachable(config.DATABASE_URL);
   const database = await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const applied = await migrateToLatest(database);
   if (applied.length) log.info({ applied }, 'migrations applied');
@@ -78,9 +85,12 @@ async function openDatabase(config: Config, log: Logger): Promise<DatabaseHandle
 
 /** Resolves REDIS_URL, or starts an embedded redis-server. */
 async function openRedis(config: Config, log: Logger): Promise<{ url: string; embedded?: EmbeddedRedis }> {
-  if (config.REDIS_URL) return { url: config.REDIS_URL };
+  if (config.REDIS_URL) {
+    await assertRedisReachable(config.REDIS_URL);
+    return { url: config.REDIS_URL };
+  }
   const embedded = await startEmbeddedRedis(config.DATA_DIR);
-  log.info({ url: embedded.url }, 'REDIS_URL not set: started an embedded redis-server (AOF on)');
+  log.info({ url: embedded.url }, 'REDIS_URL not set: started an embedded redis-server (AOF on); workers use this URL');
   return { url: embedded.url, embedded };
 }
 
@@ -98,12 +108,22 @@ function withLocalToken(config: Config, log: Logger): Config {
 /** Assembles and starts the hub: API, conductor, reconciler, notifier, and optionally embedded workers. */
 export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   let config = opts.config ?? loadConfig();
-  const log = opts.log ?? createLogger(config.LOG_LEVEL);
-  config = withLocalToken(config, log);
-  const redisInfo = await openRedis(config, log);
-  const database = opts.database ?? (await openDatabase(config, log));
-  const redis: Redis = createRedis(redisInfo.url);
-  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  const log = opts.log ?? createLogger(config.LOG_LEVEL, 'switchboard', config.LOG_FORMAT);
+  // The embedded database and Redis live under DATA_DIR: one hub per folder.
+  const lock: DataDirLock | undefined =
+    !config.REDIS_URL || (!config.DATABASE_URL && !opts.database) ? lockDataDir(config.DATA_DIR) : undefined;
+  let redisInfo: Awaited<ReturnType<typeof openRedis>> | undefined;
+  let database: DatabaseHandle;
+  try {
+    config = withLocalToken(config, log);
+    redisInfo = await openRedis(config, log);
+    database = opts.database ?? (await openDatabase(config, log));
+  } catch (err) {
+    await redisInfo?.embedded?.stop();
+    lock?.release();
+    throw err;
+  }
+  const redis: Redis = new ConnectionWatch(log, 'Redis').watch(createRedis(redisInfo.url));
   const ctx = new HubContext(config, database.db, redis, log);
   const tasks = new TaskService(ctx, opts.planner ?? new RulePlanner());
   const admin = new AdminService(ctx);
@@ -160,6 +180,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     redis.disconnect();
     if (!opts.database) await database.close();
     await redisInfo.embedded?.stop();
+    lock?.release();
   };
   try {
     await conductor.start();
@@ -173,11 +194,13 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     await stopAll().catch(() => {});
     throw err;
   }
+  lock?.setPort(Number(new URL(web.url()).port));
   log.info({ url: web.url() }, 'hub ready');
 
   let stopping: Promise<void> | undefined;
   return {
     config,
+    redisUrl: redisInfo.url,
     ctx,
     tasks,
     commands,
@@ -198,37 +221,26 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   };
 }
 
-/** Starts a standalone worker that needs only Redis. */
+/** Starts a standalone worker that needs only Redis, from the configuration (WORKER_CAPABILITIES etc.). */
 export async function startWorker(
   opts: { config?: Config; capabilities?: string; concurrency?: number; handlers?: CapabilityHandlers } = {},
-): Promise<WorkerRuntime & { shutdown(): Promise<void> }> {
+): Promise<WorkerHandle> {
   const config =
     opts.config ??
     loadConfig({ ...process.env, ...(opts.capabilities ? { WORKER_CAPABILITIES: opts.capabilities } : {}) });
-  const log = createLogger(config.LOG_LEVEL);
   if (!config.REDIS_URL)
     throw new ConfigError(
-      'REDIS_URL must be set for a standalone worker (it is how workers reach the hub), e.g. REDIS_URL=redis://127.0.0.1:6379.',
+      'REDIS_URL must be set for a standalone worker (it is how workers reach the hub; the hub prints it at start), e.g. REDIS_URL=redis://127.0.0.1:6379.',
     );
-  const redis = createRedis(config.REDIS_URL);
-  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  const runtime = new WorkerRuntime({
-    redis,
-    prefix: config.QUEUE_PREFIX,
+  return startSdkWorker({
+    capabilities: opts.handlers ?? builtinCapabilities(config),
     patterns: config.WORKER_CAPABILITIES,
-    handlers: opts.handlers ?? builtinCapabilities(config),
+    redisUrl: config.REDIS_URL,
     concurrency: opts.concurrency ?? config.WORKER_CONCURRENCY,
-    log,
+    prefix: config.QUEUE_PREFIX,
+    log: createLogger(config.LOG_LEVEL, 'switchboard', config.LOG_FORMAT),
     heartbeatMs: config.WORKER_HEARTBEAT_MS,
     lockMs: config.WORKER_LOCK_MS,
-    version: VERSION,
-  });
-  await runtime.start();
-  return Object.assign(runtime, {
-    async shutdown() {
-      await runtime.stop();
-      redis.disconnect();
-    },
   });
 }
 
@@ -255,28 +267,41 @@ function onSignals(stop: () => Promise<void>): void {
 export async function runStart(): Promise<void> {
   const config = loadConfig();
   const hub = await startHub({ config, embeddedWorkers: config.EMBEDDED_WORKERS });
-  process.stdout.write(
-    `Switchboard is running at ${hub.web.url()} (database: ${hub.config.DATABASE_URL ? 'postgres' : 'embedded PGlite'}, redis: ${hub.config.REDIS_URL ? 'external' : 'embedded'}). Try: npx switchboard submit "hello" --follow\n`,
-  );
+  printReady(hub);
   onSignals(() => hub.stop());
+}
+
+/** Tells the person at the terminal where the hub is, how to try it, and how more workers join it. */
+function printReady(hub: Hub): void {
+  const c = hub.config;
+  const prefix = c.QUEUE_PREFIX === 'sb' ? '' : `QUEUE_PREFIX=${c.QUEUE_PREFIX} `;
+  process.stdout.write(
+    [
+      `Switchboard is running at ${hub.web.url()} (database: ${c.DATABASE_URL ? 'postgres' : 'embedded PGlite'}, redis: ${c.REDIS_URL ? 'external' : 'embedded'}).`,
+      `  Try it:         npx switchboard submit "hello" --follow`,
+      `  Add a worker:   REDIS_URL=${hub.redisUrl} ${prefix}npx switchboard worker --capabilities 'demo.*'`,
+      '',
+    ].join('\n'),
+  );
 }
 
 /** `switchboard hub`: API, conductor, reconciler and notifier; workers run elsewhere. */
 export async function runHub(): Promise<void> {
   const hub = await startHub({ embeddedWorkers: false });
+  printReady(hub);
   onSignals(() => hub.stop());
 }
 
 /** `switchboard worker`: a stateless worker process. */
 export async function runWorker(opts: { capabilities?: string; concurrency?: number } = {}): Promise<void> {
   const w = await startWorker(opts);
-  onSignals(() => w.shutdown());
+  onSignals(() => w.stop());
 }
 
 /** `switchboard migrate`: applies pending migrations and exits. */
 export async function runMigrate(): Promise<void> {
   const config = loadConfig();
-  const log = createLogger(config.LOG_LEVEL);
+  const log = createLogger(config.LOG_LEVEL, 'switchboard', config.LOG_FORMAT);
   const database = await openDatabase(config, log);
   await database.close();
 }

@@ -1,9 +1,10 @@
 // Makes sure the suite has a real Redis and knows which Postgres to use, before any test file runs.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 
@@ -34,6 +35,10 @@ async function freePort(): Promise<number> {
 }
 
 export async function setup(): Promise<void> {
+  // The CLI tests run bin/switchboard.js, which runs the compiled dist/: rebuild it when the sources are newer.
+  execFileSync(process.execPath, [fileURLToPath(new URL('../bin/build-if-stale.js', import.meta.url))], {
+    stdio: 'inherit',
+  });
   const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
   if (await reachable(redisUrl)) {
     process.env.TEST_REDIS_URL = redisUrl;

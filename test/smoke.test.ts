@@ -74,6 +74,22 @@ afterAll(async () => {
 });
 
 describe('npm start on the embedded default', () => {
+  it('prints the REDIS_URL workers use, with no connection noise while the embedded Redis boots', () => {
+    expect(output).toMatch(/Add a worker: +REDIS_URL=redis:\/\/127\.0\.0\.1:\d+ npx switchboard worker/);
+    expect(output).not.toMatch(/Unhandled error event|ECONNREFUSED/);
+  });
+
+  it('a second hub on the same DATA_DIR exits at once, naming the first one', async () => {
+    const port = new URL(url).port;
+    const second = await run(process.execPath, ['bin/switchboard.js', 'start'], {
+      env: cleanEnv({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn' }),
+      timeout: 20_000,
+    }).catch((err: { code: number; stderr: string }) => err);
+    expect((second as { code?: number }).code).toBe(1);
+    expect(second.stderr).toMatch(new RegExp(`^Another hub \\(pid \\d+, port ${port}\\) is already using DATA_DIR=`));
+    expect((await fetch(`${url}/health`)).status).toBe(200); // the first one is unharmed
+  });
+
   it('serves /health and /ready', async () => {
     expect((await fetch(`${url}/health`)).status).toBe(200);
     const ready = await fetch(`${url}/ready`);
@@ -97,7 +113,7 @@ describe('npm start on the embedded default', () => {
   it('stops cleanly on SIGTERM, taking its redis-server with it', async () => {
     const exit = new Promise<number | null>((r) => hub.once('exit', (code) => r(code)));
     // Signal the hub's own node process, as a process manager would; npm itself reports 143 for any SIGTERM it receives.
-    const pid = execSync(`pgrep -g ${hub.pid} -f "preflight.cjs .*src/cli.ts start"`).toString().trim().split('\n')[0]!;
+    const pid = execSync(`pgrep -g ${hub.pid} -f "^node bin/switchboard.js start"`).toString().trim().split('\n')[0]!;
     const redisPid = Number(execSync(`pgrep -P ${pid} redis-server`).toString().trim());
     expect(redisPid).toBeGreaterThan(0);
     process.kill(Number(pid), 'SIGTERM');

@@ -31,17 +31,38 @@ function printOutcome(task: TaskView): void {
       `Task ${task.shortId} is waiting for review.${task.result === null || task.result === undefined ? '' : `\nResult so far:\n${formatResult(task.result)}`}`,
     );
     out(
-      `Decide with: switchboard approve ${task.shortId} | reject ${task.shortId} [reason] | revise ${task.shortId} <what to change>`,
+      `Decide with: npx switchboard approve ${task.shortId} | reject ${task.shortId} [reason] | revise ${task.shortId} <what to change>`,
     );
     return;
   }
   process.exitCode = 1;
   if (task.status === 'FAILED')
     err(
-      `Task ${task.shortId} failed: ${task.error ?? 'no reason given'}\nRetry it with: switchboard retry ${task.shortId}`,
+      `Task ${task.shortId} failed: ${task.error ?? 'no reason given'}\nRetry it with: npx switchboard retry ${task.shortId}`,
     );
   else if (task.status === 'CANCELLED') err(`Task ${task.shortId} was cancelled.${task.error ? ` ${task.error}` : ''}`);
   else err(`Task ${task.shortId} is ${task.status}.`);
+}
+
+/** Follows a task until it ends and prints the outcome; Ctrl-C stops following, not the task. */
+async function followAndReport(api: ApiClient, id: string, shortId: string, json: boolean): Promise<void> {
+  const onInterrupt = () => {
+    if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
+    err(`\nStopped following. Task ${shortId} keeps running; follow it again with: npx switchboard follow ${shortId}`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onInterrupt);
+  try {
+    const task = await followTask(api, id, { out: process.stdout, tty: Boolean(process.stdout.isTTY) && !json, json });
+    if (json) {
+      printJson({ task });
+      if (task.status !== 'COMPLETED') process.exitCode = 1;
+    } else {
+      printOutcome(task);
+    }
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
 }
 
 /** Adds the client commands to the program. */
@@ -66,26 +87,30 @@ export function registerClientCommands(program: Command): void {
             if (opts.json) return printJson(res);
             out(`Task ${res.task.shortId} submitted (${res.task.status}).`);
             for (const w of res.warnings) err(`warning: ${w}`);
-            out(`Follow it with: switchboard tasks show ${res.task.shortId}`);
+            out(`Follow it with: npx switchboard follow ${res.task.shortId}`);
             return;
           }
           if (!opts.json) {
             out(`Task ${res.task.shortId} submitted.`);
             for (const w of res.warnings) err(`warning: ${w}`);
           }
-          const task = await followTask(api, res.task.id, {
-            out: process.stdout,
-            tty: Boolean(process.stdout.isTTY) && !opts.json,
-            json: Boolean(opts.json),
-          });
-          if (opts.json) {
-            printJson({ task });
-            if (task.status !== 'COMPLETED') process.exitCode = 1;
-          } else {
-            printOutcome(task);
-          }
+          await followAndReport(api, res.task.id, res.task.shortId, Boolean(opts.json));
         },
       ),
+    );
+
+  program
+    .command('follow')
+    .description('show the live progress of any task (also one started from a chat) until it ends, then its result')
+    .argument('<id>', 'task id or its first characters (4+)')
+    .option('--json', 'print each event as a JSON line, then the task')
+    .action(
+      action(async (id: string, opts: { json?: boolean }) => {
+        const api = client();
+        const { task } = await api.request<{ task: TaskView }>('GET', `/api/tasks/${enc(id)}`);
+        if (!opts.json) out(`Following task ${task.shortId}: ${truncate(task.text, 80)}`);
+        await followAndReport(api, task.id, task.shortId, Boolean(opts.json));
+      }),
     );
 
   const tasks = program.command('tasks').description('list and show tasks');
@@ -108,7 +133,8 @@ export function registerClientCommands(program: Command): void {
         );
         if (opts.json) return printJson(res);
         out(taskTable(res.tasks, opts.all));
-        if (res.nextCursor) out(`More: switchboard tasks list --cursor ${res.nextCursor}${opts.all ? ' --all' : ''}`);
+        if (res.nextCursor)
+          out(`More: npx switchboard tasks list --cursor ${res.nextCursor}${opts.all ? ' --all' : ''}`);
       }),
     );
   tasks
@@ -157,27 +183,23 @@ export function registerClientCommands(program: Command): void {
       }),
     );
 
-  const decide = (name: string, description: string, path: string, body?: (rest: string[]) => unknown) =>
-    program
+  const decide = (name: string, description: string, path: string, body?: (rest: string[]) => unknown) => {
+    const run = async (id: string, words: string[], opts: { json?: boolean }) => {
+      const res = await client().request<{ task: TaskView }>('POST', `/api/tasks/${enc(id)}/${path}`, body?.(words));
+      if (opts.json) return printJson(res);
+      out(`Task ${res.task.shortId} is ${res.task.status}.`);
+    };
+    const cmd = program
       .command(name)
       .description(description)
       .argument('<id>', 'task id or its first characters')
-      .argument(
-        body ? '[words...]' : '[unused...]',
-        body ? (name === 'revise' ? 'what to change' : 'reason (optional)') : '',
-      )
-      .option('--json', 'print raw JSON')
-      .action(
-        action(async (id: string, words: string[], opts: { json?: boolean }) => {
-          const res = await client().request<{ task: TaskView }>(
-            'POST',
-            `/api/tasks/${enc(id)}/${path}`,
-            body?.(words),
-          );
-          if (opts.json) return printJson(res);
-          out(`Task ${res.task.shortId} is ${res.task.status}.`);
-        }),
-      );
+      .option('--json', 'print raw JSON');
+    if (body)
+      cmd
+        .argument('[words...]', name === 'revise' ? 'what to change' : 'reason (optional)')
+        .action(action((id: string, words: string[], opts: { json?: boolean }) => run(id, words, opts)));
+    else cmd.action(action((id: string, opts: { json?: boolean }) => run(id, [], opts)));
+  };
   decide('duplicate', 'submit the same request again as a new task', 'duplicate');
   decide('approve', 'approve a task awaiting review', 'approve');
   decide('reject', 'reject a task awaiting review', 'reject', (w) => (w.length ? { reason: w.join(' ') } : undefined));

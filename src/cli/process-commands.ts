@@ -45,6 +45,13 @@ export function registerProcessCommands(program: Command): void {
     );
 
   program
+    .command('worker-health')
+    .description('exit 0 if a worker of this host is registered in Redis (a container healthcheck)')
+    .action(async () => {
+      process.exitCode = (await (await import('./worker-health.ts')).workerHealthy()) ? 0 : 1;
+    });
+
+  program
     .command('migrate')
     .description('apply pending database migrations and exit')
     .action(() => runProcess(async () => (await import('../main.ts')).runMigrate()));

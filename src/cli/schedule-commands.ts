@@ -49,6 +49,11 @@ function when(iso: string | null, zone: string): string {
   }
 }
 
+/** A schedule's description with its zone, once (one-shot descriptions already end with it). */
+export function withZone(description: string, zone: string): string {
+  return description.endsWith(`(${zone})`) ? description : `${description} (${zone})`;
+}
+
 /** The rows of `schedules list`. */
 export function scheduleTable(list: ScheduleView[], withUser = false): string {
   if (list.length === 0) return 'No schedules.';
@@ -59,7 +64,7 @@ export function scheduleTable(list: ScheduleView[], withUser = false): string {
       s.shortId,
       s.status,
       ...(withUser ? [s.userId] : []),
-      truncate(`${s.description} (${s.timezone})`, 48),
+      truncate(withZone(s.description, s.timezone), 48),
       when(s.nextRunAt, s.timezone),
       when(s.lastRunAt, s.timezone),
       String(s.consecutiveFailures),
@@ -117,11 +122,11 @@ export function registerScheduleCommands(program: Command): void {
         );
         if (opts.json) return printJson(res);
         out(
-          `Schedule ${res.schedule.shortId} created: ${res.schedule.description} (${res.schedule.timezone}) — "${truncate(res.schedule.text, 80)}".`,
+          `Schedule ${res.schedule.shortId} created: ${withZone(res.schedule.description, res.schedule.timezone)} — "${truncate(res.schedule.text, 80)}".`,
         );
         if (res.nextRunAt)
           out(
-            `Next run: ${when(res.nextRunAt, res.schedule.timezone)} (${res.schedule.timezone}). Results arrive as tasks; see them with: switchboard tasks list`,
+            `Next run: ${when(res.nextRunAt, res.schedule.timezone)} (${res.schedule.timezone}). Results arrive as tasks; see them with: npx switchboard tasks list`,
           );
       }),
     );

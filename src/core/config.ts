@@ -39,7 +39,12 @@ const schema = z.object({
     .string()
     .regex(/^[a-zA-Z0-9_-]+$/, 'letters, digits, _ and - only')
     .default('sb'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: z.coerce
+    .number('must be a whole-number port from 0 to 65535, e.g. PORT=3000')
+    .int('must be a whole-number port from 0 to 65535, e.g. PORT=3000')
+    .min(0, 'must be a whole-number port from 0 to 65535, e.g. PORT=3000')
+    .max(65535, 'must be a whole-number port from 0 to 65535, e.g. PORT=3000')
+    .default(3000),
   HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HUB_ADMINS: z
@@ -190,6 +195,9 @@ const schema = z.object({
     .default(3_600_000),
   // ── end access ──
   // ── Process, CLI and packaging ──
+  LOG_FORMAT: z
+    .enum(['auto', 'pretty', 'json'], 'must be auto (pretty on a terminal, else JSON), pretty or json')
+    .default('auto'),
   // ── end platform ──
   // ── AI: LLM planner, LLM capabilities, budgets ──
   OPENAI_API_KEY: z.string().min(1).optional(),

@@ -29,10 +29,12 @@ export class RulePlanner implements Planner {
       };
     }
     const sleep = /\b(?:sleep|long|wait)\b(?:\D+(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|seconds?)?)?/.exec(lower);
-    if (sleep) {
-      const n = Number(sleep[1] ?? 5);
-      const ms = sleep[2] === 'ms' ? n : n * 1000;
-      const items = Number(/(\d+)\s+items\b/.exec(lower)?.[1] ?? 2000);
+    const itemCount = /(\d+)\s+items\b/.exec(lower);
+    // "long work", "sleep 10 seconds" or "process 500 items": long work with item progress.
+    if (sleep || itemCount) {
+      const n = Number(sleep?.[1] ?? 5);
+      const ms = sleep?.[2] === 'ms' ? n : n * 1000;
+      const items = Number(itemCount?.[1] ?? 2000);
       return {
         summary: `long work: ${items} items over ${Math.round(ms / 100) / 10}s (demo.sleep)`,
         steps: [step('main', 'demo.sleep', { text: t, items, durationMs: Math.min(ms, 3_600_000) })],

@@ -474,6 +474,7 @@ export class TaskService {
 
 /** Live progress of a task; a finished task reports its final state. */
 export function progressOf(task: TaskRow, subtasks: SubtaskRow[]): DerivedProgress {
-  const p = deriveProgress(subtasks, task.started_at);
+  // A finished task's clock stops at its end.
+  const p = deriveProgress(subtasks, task.started_at, task.finished_at?.getTime() ?? Date.now());
   return task.status === 'COMPLETED' ? { ...p, percent: 100 } : p;
 }

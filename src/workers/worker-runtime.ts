@@ -60,14 +60,20 @@ export class WorkerRuntime {
   private timers: NodeJS.Timeout[] = [];
   private state: WorkerInfo['state'] = 'IDLE';
   private lastError = 0;
+  private lastFault = '';
+  /** The patterns that match at least one handler: the only ones advertised. */
+  private readonly patterns: string[];
   private readonly startedAt = Date.now();
 
   constructor(private readonly o: WorkerRuntimeOptions) {
     this.id = o.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.keys = redisKeys(o.prefix);
     this.slots = new Semaphore(o.concurrency);
+    this.patterns = o.patterns.filter((p) => this.patternServes(p));
     this.specs = this.advertisedSpecs();
     this.results = new Queue(RESULTS_QUEUE, { connection: o.redis, prefix: o.prefix });
+    // Without a listener BullMQ prints every connection error raw to the console.
+    this.results.on('error', (err) => this.fault(err));
   }
 
   /** Handler keys (names or patterns) this worker advertises: those its patterns allow. */
@@ -75,9 +81,19 @@ export class WorkerRuntime {
     return Object.keys(this.o.handlers).filter((k) => matchesAny(this.o.patterns, k));
   }
 
+  /** The configured patterns that match no handler here (a typo, or a family this build does not have). */
+  get unmatchedPatterns(): string[] {
+    return this.o.patterns.filter((p) => !this.patterns.includes(p));
+  }
+
+  /** Whether a pattern selects at least one handler (a handler keyed by a pattern counts when it equals it). */
+  private patternServes(pattern: string): boolean {
+    return Object.keys(this.o.handlers).some((k) => k === pattern || matchesPattern(pattern, k));
+  }
+
   /** The handler for a capability: an exact key first, else the first key that matches as a pattern. */
   private handlerFor(capability: string): CapabilityHandler | undefined {
-    if (!matchesAny(this.o.patterns, capability)) return undefined;
+    if (!matchesAny(this.patterns, capability)) return undefined;
     const key =
       capability in this.o.handlers
         ? capability
@@ -92,7 +108,7 @@ export class WorkerRuntime {
   /** Specs of the declared capabilities this worker runs: what the hub may plan over. */
   private advertisedSpecs(): CapabilitySpec[] {
     return Object.entries(this.o.handlers).flatMap(([key, entry]) => {
-      if (typeof entry !== 'object' || !matchesAny(this.o.patterns, key)) return [];
+      if (typeof entry !== 'object' || !matchesAny(this.patterns, key)) return [];
       const spec = specOf(entry);
       return spec ? [spec] : [];
     });
@@ -100,6 +116,11 @@ export class WorkerRuntime {
 
   /** Registers, starts consuming matching queues, and keeps watching for new ones. */
   async start(): Promise<void> {
+    if (this.unmatchedPatterns.length > 0)
+      this.o.log.warn(
+        { unmatched: this.unmatchedPatterns, available: Object.keys(this.o.handlers) },
+        `no capability on this worker matches ${this.unmatchedPatterns.join(', ')}: not advertised (check WORKER_CAPABILITIES / --capabilities)`,
+      );
     this.subscriber = duplicateRedis(this.o.redis, () => {
       this.lastError = Date.now();
     });
@@ -121,10 +142,7 @@ export class WorkerRuntime {
       setInterval(() => void this.heartbeat().catch((err) => this.fault(err)), this.o.heartbeatMs ?? 5000),
     );
     for (const t of this.timers) t.unref();
-    this.o.log.info(
-      { workerId: this.id, patterns: this.o.patterns, concurrency: this.o.concurrency },
-      'worker started',
-    );
+    this.o.log.info({ workerId: this.id, patterns: this.patterns, concurrency: this.o.concurrency }, 'worker started');
   }
 
   /** Stops taking jobs, lets running ones finish within the grace period, then hands the rest back. */
@@ -196,7 +214,7 @@ export class WorkerRuntime {
         id: this.id,
         host: hostname(),
         pid: process.pid,
-        patterns: this.o.patterns,
+        patterns: this.patterns,
         state,
         running: this.active.size,
         concurrency: this.o.concurrency,
@@ -351,8 +369,13 @@ export class WorkerRuntime {
     this.o.redis.publish(this.keys.signals, JSON.stringify(s)).catch((err) => this.fault(err));
   }
 
+  /** Records an error; the same message again within a minute (a Redis outage) is not logged again. */
   private fault(err: unknown): void {
-    this.lastError = Date.now();
-    this.o.log.error({ err: errorText(err), workerId: this.id }, 'worker error');
+    const now = Date.now();
+    const text = errorText(err);
+    const repeat = text === this.lastFault && now - this.lastError < 60_000;
+    this.lastError = now;
+    this.lastFault = text;
+    if (!repeat) this.o.log.error({ err: text, workerId: this.id }, 'worker error');
   }
 }

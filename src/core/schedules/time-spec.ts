@@ -51,7 +51,8 @@ interface Form {
 }
 
 const FORMS: Form[] = [
-  { source: String.raw`(?:cron\s+)?(?<cron>${CRON})`, build: (g, ctx) => cronSpec(g.cron!, ctx) },
+  // "every 0 9 * * 1-5" as the README writes it, "cron 0 9 * * 1-5", or the bare expression.
+  { source: String.raw`(?:(?:every|each)\s+)?(?:cron\s+)?(?<cron>${CRON})`, build: (g, ctx) => cronSpec(g.cron!, ctx) },
   {
     source: String.raw`(?:every|each)\s+(?:(?<n>\d+(?:\.\d+)?)\s*)?(?<unit>${UNIT})`,
     build: (g) => intervalSpec(g.n, g.unit!),

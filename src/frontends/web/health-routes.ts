@@ -12,6 +12,8 @@ export interface CheckResult {
 /** Readiness of the process: each dependency's result and whether all passed. */
 export interface Readiness {
   ok: boolean;
+  /** What is not answering, e.g. ['redis']: the hub keeps retrying it quietly. */
+  down: Array<'postgres' | 'redis'>;
   postgres: CheckResult;
   redis: CheckResult;
 }
@@ -31,13 +33,19 @@ async function withTimeout(what: () => Promise<unknown>, ms: number): Promise<Ch
   }
 }
 
+function notConnected(ctx: Pick<HubContext, 'redis'>): Error {
+  return new Error(`not connected (connection ${ctx.redis.status}); the hub keeps retrying`);
+}
+
 /** Runs `select 1` on the database and PING on Redis, each bounded by `timeoutMs`. */
 export async function checkReadiness(ctx: Pick<HubContext, 'db' | 'redis'>, timeoutMs = 2000): Promise<Readiness> {
   const [postgres, redis] = await Promise.all([
     withTimeout(() => sql`select 1`.execute(ctx.db), timeoutMs),
-    withTimeout(() => ctx.redis.ping(), timeoutMs),
+    // Fail at once while the connection is down instead of queueing the PING until it is back.
+    withTimeout(() => (ctx.redis.status === 'ready' ? ctx.redis.ping() : Promise.reject(notConnected(ctx))), timeoutMs),
   ]);
-  return { ok: postgres.ok && redis.ok, postgres, redis };
+  const down = [...(postgres.ok ? [] : ['postgres' as const]), ...(redis.ok ? [] : ['redis' as const])];
+  return { ok: down.length === 0, down, postgres, redis };
 }
 
 /** Registers /health and /ready. */

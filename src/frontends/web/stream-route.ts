@@ -1,8 +1,10 @@
-// GET /api/tasks/:id/stream: Server-Sent Events of one task, replaying stored events before live ones.
+// GET /api/tasks/:id/stream: Server-Sent Events of one task, replaying stored events before live ones. The stream
+// ends after the task's final event; for a task that has already finished, right after replaying its history.
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { InvalidInputError } from '../../core/errors.ts';
+import { isTerminalTask } from '../../core/lifecycle.ts';
 import type { HubContext } from '../../core/hub-context.ts';
 import { toHubEvent } from '../../core/hub-context.ts';
 import type { TaskService } from '../../core/task-service.ts';
@@ -20,6 +22,8 @@ export interface StreamRouteOptions {
 }
 
 const REPLAY_PAGE = 500;
+/** Events after which a task is finished: the live stream ends with them. */
+const FINAL_EVENTS = new Set(['completed', 'failed', 'cancelled', 'rejected']);
 const params = z.object({ id: z.string() });
 const query = z.object({ after: z.string().optional() }).loose();
 
@@ -61,12 +65,14 @@ class SseConnection implements SseSubscriber {
       this.lastId = item.id;
     }
     this.raw(formatSse(item));
+    // Live, a final event ends the stream (replayed ones may be followed by a retry, so they do not).
+    if (this.live && FINAL_EVENTS.has(item.event)) this.close();
   }
 
   /** Ends the replay: flushes buffered live items newer than the last replayed one, then goes live. */
   goLive(): void {
-    for (const item of this.buffered.splice(0)) this.write(item);
     this.live = true;
+    for (const item of this.buffered.splice(0)) this.write(item);
   }
 
   get afterId(): string | null {
@@ -116,12 +122,22 @@ export function registerStreamRoute(app: FastifyInstance, opts: StreamRouteOptio
       'x-accel-buffering': 'no',
     });
     reply.raw.write('retry: 2000\n\n');
-    try {
+    const replay = async () => {
       for (;;) {
         const page = await tasks.eventsAfter(task.id, conn.afterId, REPLAY_PAGE);
         if (conn.isClosed) return;
         for (const row of page) conn.write(eventItem(toHubEvent(row)));
         if (page.length < REPLAY_PAGE) break;
+      }
+    };
+    try {
+      await replay();
+      const now = await ctx.db.selectFrom('tasks').select('status').where('id', '=', task.id).executeTakeFirst();
+      if (now && isTerminalTask(now.status)) {
+        // Already finished: what was committed before the status read is all there is.
+        await replay();
+        conn.close();
+        return;
       }
       conn.goLive();
     } catch (err) {
