@@ -4,6 +4,7 @@ import type { Config } from '../../core/config.ts';
 import { byName, type CapabilityHandlers } from '../capability.ts';
 import type { Capability } from '../define-capability.ts';
 import { demoCapabilities } from './demo/demo-capabilities.ts';
+import { webCapabilities } from './web/web-capabilities.ts';
 
 /** Built-in capabilities by name, as this configuration enables them. */
 export function builtinCapabilities(config: Config): CapabilityHandlers {
@@ -12,6 +13,7 @@ export function builtinCapabilities(config: Config): CapabilityHandlers {
     // ── llm ──
     // ── end llm ──
     // ── web ──
+    webCapabilities(config),
     // ── end web ──
     // ── doc, command, code ──
     // ── end doc, command, code ──
