@@ -70,7 +70,9 @@ function cap(text: string, max: number): { text: string; cut: boolean } {
 
 /** Parses HTML into a linkedom document. */
 export function parseDocument(html: string): DomDocument {
-  return parseHTML(html).document as unknown as DomDocument;
+  // linkedom gives a fragment without <html>/<body> no body element: wrap it.
+  const whole = /<(html|body)[\s>]/i.test(html) ? html : `<!doctype html><html><body>${html}</body></html>`;
+  return parseHTML(whole).document as unknown as DomDocument;
 }
 
 /** Plain text of a node, block elements on their own lines. */
@@ -96,7 +98,7 @@ export function extractHtml(html: string, baseUrl: string, maxChars: number): Ex
   let text: string;
   if (article?.content) {
     contentHtml = article.content;
-    text = textOf(parseDocument(`<body>${article.content}</body>`).body!);
+    text = textOf(parseDocument(article.content).body!);
   } else {
     const body = doc.body;
     for (const el of Array.from(body?.querySelectorAll('script,style,noscript,nav,header,footer,aside') ?? [])) {

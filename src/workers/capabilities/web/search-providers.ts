@@ -54,6 +54,8 @@ async function callJson(
   }
 }
 
+const withSlash = (u: string): string => (u.endsWith('/') ? u : `${u}/`);
+
 const list = (v: unknown): Record<string, unknown>[] =>
   Array.isArray(v) ? (v.filter((x) => x && typeof x === 'object') as Record<string, unknown>[]) : [];
 
@@ -62,7 +64,7 @@ export function searxngProvider(baseUrl: string, timeoutMs: number): SearchProvi
   return {
     name: 'searxng',
     async search(query, { count, signal }) {
-      const url = new URL('search', baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+      const url = new URL('search', withSlash(baseUrl));
       url.searchParams.set('q', query);
       url.searchParams.set('format', 'json');
       const json = await callJson('searxng', url, { method: 'GET', headers: {}, signal }, timeoutMs);
@@ -84,7 +86,7 @@ export function braveProvider(apiKey: string, baseUrl: string, timeoutMs: number
   return {
     name: 'brave',
     async search(query, { count, signal }) {
-      const url = new URL('/res/v1/web/search', baseUrl);
+      const url = new URL('res/v1/web/search', withSlash(baseUrl));
       url.searchParams.set('q', query);
       url.searchParams.set('count', String(Math.min(count * 2, 20)));
       const json = await callJson(
@@ -112,7 +114,7 @@ export function tavilyProvider(apiKey: string, baseUrl: string, timeoutMs: numbe
     async search(query, { count, signal }) {
       const json = await callJson(
         'tavily',
-        new URL('/search', baseUrl),
+        new URL('search', withSlash(baseUrl)),
         {
           method: 'POST',
           headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
