@@ -12,6 +12,7 @@ import * as m0003 from './0003-schedules.ts';
 // ── ai imports ──
 // ── end ai imports ──
 // ── web imports ──
+import * as m0040 from './0040-monitors.ts';
 // ── end web imports ──
 // ── files imports ──
 // ── end files imports ──
@@ -28,6 +29,7 @@ export const migrations: Record<string, Migration> = {
   // ── ai ──
   // ── end ai ──
   // ── web ──
+  '0040-monitors': m0040,
   // ── end web ──
   // ── files ──
   // ── end files ──

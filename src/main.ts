@@ -13,6 +13,8 @@ import { createRedis } from './core/queues.ts';
 import type { Planner } from './core/plan.ts';
 import { Reconciler } from './core/reconciler.ts';
 import { RetentionJanitor } from './core/retention.ts';
+import { MonitorPlanner } from './core/monitors/monitor-planner.ts';
+import { MonitorService } from './core/monitors/monitor-service.ts';
 import { ScheduleRunner } from './core/schedules/schedule-runner.ts';
 import { ScheduleService } from './core/schedules/schedule-service.ts';
 import { RulePlanner } from './core/rule-planner.ts';
@@ -40,6 +42,7 @@ export interface Hub {
   commands: CommandService;
   schedules: ScheduleService;
   scheduleRunner: ScheduleRunner;
+  monitors: MonitorService;
   admin: AdminService;
   conductor: Conductor;
   reconciler: Reconciler;
@@ -105,7 +108,10 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const redis: Redis = createRedis(redisInfo.url);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const ctx = new HubContext(config, database.db, redis, log);
-  const tasks = new TaskService(ctx, opts.planner ?? new RulePlanner());
+  const tasks = new TaskService(
+    ctx,
+    new MonitorPlanner(opts.planner ?? new RulePlanner(), { db: database.db, redis, keys: ctx.keys }),
+  );
   const admin = new AdminService(ctx);
   const conductor = new Conductor(ctx);
   const frontends = new FrontendRegistry();
@@ -116,12 +122,17 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const schedules = new ScheduleService(ctx);
   const scheduleRunner = new ScheduleRunner(ctx, tasks, schedules);
   ctx.onEvents(scheduleRunner.sink);
-  const commands = new CommandService(ctx, tasks, admin, schedules);
+  const monitors = new MonitorService(ctx, tasks, schedules, scheduleRunner, {
+    publicUrl: () => config.PUBLIC_URL ?? web.url(),
+  });
+  ctx.onEvents(monitors.sink);
+  const commands = new CommandService(ctx, tasks, admin, schedules, monitors);
   const web = createWebFrontend({
     ctx,
     tasks,
     admin,
     schedules,
+    monitors,
     host: config.HOST,
     port: config.PORT,
     tokens: config.HUB_API_TOKENS,
@@ -182,6 +193,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     commands,
     schedules,
     scheduleRunner,
+    monitors,
     admin,
     conductor,
     reconciler,

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerClientCommands } from './client-commands.ts';
 import { registerProcessCommands } from './process-commands.ts';
 import { registerScheduleCommands } from './schedule-commands.ts';
+import { registerMonitorCommands } from './monitor-commands.ts';
 
 /** Builds the commander program (without parsing). */
 export function buildProgram(version: string): Command {
@@ -19,5 +20,6 @@ with the token in SWITCHBOARD_TOKEN (default: the file $DATA_DIR/api-token the l
   registerProcessCommands(program);
   registerClientCommands(program);
   registerScheduleCommands(program);
+  registerMonitorCommands(program);
   return program;
 }

@@ -1,5 +1,6 @@
 // Row types of the database, as kysely sees them.
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { MonitorSnapshotsTable, MonitorsTable } from '../monitors/monitor-rows.ts';
 import type { ScheduleRunsTable, SchedulesTable, UserSettingsTable } from '../schedules/schedule-rows.ts';
 import type {
   ConversationRef,
@@ -102,6 +103,8 @@ export interface Database {
   schedules: SchedulesTable;
   schedule_runs: ScheduleRunsTable;
   user_settings: UserSettingsTable;
+  monitors: MonitorsTable;
+  monitor_snapshots: MonitorSnapshotsTable;
 }
 
 export type TaskRow = Selectable<TasksTable>;

@@ -59,10 +59,39 @@ export function webCapabilities(config: Config, opts: WebFamilyOptions = {}): Ca
         ...urlInput,
         maxChars: z.number().int().min(100).max(maxChars).optional().describe('cut the text to this many characters'),
         documents: z.boolean().optional().describe('hand a PDF over to doc.extract as bytes instead of refusing it'),
+        resultIndex: z
+          .number()
+          .int()
+          .min(0)
+          .max(19)
+          .optional()
+          .describe('fetch the Nth result (0 = first) of the web.search step this step depends on'),
       })
-      .refine(needsUrl, 'give "url" or a "text" containing a URL'),
-    async handler({ input, signal, progress }) {
-      const url = urlOf(input, 'web.fetch');
+      .refine(
+        (i) => needsUrl(i) || i.resultIndex !== undefined,
+        'give "url", a "text" containing a URL, or "resultIndex"',
+      ),
+    async handler({ input, signal, progress, deps }) {
+      let url: string;
+      if (input.url === undefined && input.resultIndex !== undefined) {
+        const results = Object.values(deps).flatMap((d) =>
+          d && typeof d === 'object' && Array.isArray((d as { results?: unknown }).results)
+            ? (d as { results: Array<{ url?: unknown }> }).results
+            : [],
+        );
+        const hit = results[input.resultIndex];
+        if (typeof hit?.url !== 'string') {
+          return {
+            untrusted: true,
+            source: 'web',
+            url: null,
+            skipped: `the search found no result ${input.resultIndex + 1}`,
+          };
+        }
+        url = hit.url;
+      } else {
+        url = urlOf(input, 'web.fetch');
+      }
       progress.stage(`fetching ${url}`);
       return fetchPage(client, url, { signal, maxChars: input.maxChars ?? maxChars, documents: input.documents });
     },

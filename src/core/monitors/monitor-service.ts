@@ -1,0 +1,396 @@
+// Web monitors: each is a recurring schedule (BullMQ job scheduler, runs as child tasks) whose runs check a page.
+// The hub keeps the snapshots, stores each run's result, and sends the owner one message per real change.
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { errorText, InvalidInputError, NotFoundError } from '../errors.ts';
+import type { HubContext, HubEvent } from '../hub-context.ts';
+import { newId, shortId } from '../ids.ts';
+import { NOTIFY_QUEUE } from '../queues.ts';
+import type { ScheduleRunner } from '../schedules/schedule-runner.ts';
+import type { Schedule } from '../schedules/schedule-rows.ts';
+import type { ScheduleService } from '../schedules/schedule-service.ts';
+import type { TaskRow } from '../store/schema.ts';
+import type { Caller, TaskService } from '../task-service.ts';
+import { insertEvents, loadSubtasks } from '../task-store.ts';
+import type { ConversationRef } from '../types.ts';
+import { listLiveWorkers } from '../worker-registry.ts';
+import { parseWhen } from '../schedules/time-spec.ts';
+import { checkText, monitorIdOf, summarySnapshotOf, summaryText } from './monitor-planner.ts';
+import type { MonitorRow, MonitorSnapshotRow, SnapshotKind } from './monitor-rows.ts';
+
+/** A monitor request: the page, when to check it, and what to compare. */
+export interface CreateMonitorRequest {
+  origin: ConversationRef;
+  url: string;
+  when: string;
+  selector?: string | undefined;
+  ignore?: string[] | undefined;
+}
+
+/** A monitor with its schedule (status, when, next run). */
+export interface MonitorView {
+  monitor: MonitorRow;
+  schedule: Schedule;
+}
+
+/** What a web.monitor step returns (the fields the hub reads). */
+interface CheckOutput {
+  baseline: boolean;
+  changed: boolean;
+  checkedAt: string;
+  title?: string | null;
+  snapshot: { hash: string; text: string; etag: string | null; lastModified: string | null };
+  diff?: string;
+  added?: number;
+  removed?: number;
+}
+
+/** Options of the monitor service. */
+export interface MonitorServiceOptions {
+  /** Base URL for the diff links: PUBLIC_URL, else the web frontend's own address. */
+  publicUrl: () => string;
+}
+
+const NOTIFY_OPTS = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 1000, jitter: 0.3 },
+  removeOnComplete: { age: 3600, count: 2000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+} as const;
+
+/** Path of the public diff page of one change (the id is random and unguessable). */
+export const diffPath = (snapshotId: string): string => `/monitor-diffs/${snapshotId}`;
+
+/** Checks a URL is something a monitor can watch (the worker's SSRF guard decides the rest). */
+function validUrl(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(String(raw ?? '').trim());
+  } catch {
+    throw new InvalidInputError(`"${String(raw).slice(0, 100)}" is not a URL; give a full http(s) address.`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new InvalidInputError('Only http(s) pages can be monitored.');
+  return u.href;
+}
+
+/** Creates, lists and controls monitors, and turns their runs' results into snapshots and messages. */
+export class MonitorService {
+  constructor(
+    private readonly ctx: HubContext,
+    private readonly tasks: TaskService,
+    private readonly schedules: ScheduleService,
+    private readonly runner: ScheduleRunner,
+    private readonly opts: MonitorServiceOptions,
+  ) {}
+
+  private get db() {
+    return this.ctx.db;
+  }
+
+  /** Creates a monitor: validates, creates its recurring schedule (silent runs), stores it. Refusals write nothing. */
+  async create(req: CreateMonitorRequest): Promise<MonitorView> {
+    const url = validUrl(req.url);
+    const selector = req.selector?.trim() || null;
+    if (selector && selector.length > 500) throw new InvalidInputError('The selector is longer than 500 characters.');
+    const ignore = (req.ignore ?? []).map((p) => String(p));
+    if (ignore.length > 20) throw new InvalidInputError('At most 20 ignore patterns.');
+    for (const p of ignore) {
+      if (p.length > 200) throw new InvalidInputError('An ignore pattern is longer than 200 characters.');
+      try {
+        new RegExp(p, 'giu');
+      } catch (err) {
+        throw new InvalidInputError(`The ignore pattern /${p}/ is not a valid regular expression: ${errorText(err)}`);
+      }
+    }
+    if (parseWhen(String(req.when ?? ''), { now: new Date(), zone: 'UTC' }).kind !== 'every') {
+      throw new InvalidInputError(
+        `A monitor runs repeatedly: say how often, e.g. "every day at 9:00", not "${req.when}".`,
+      );
+    }
+    const id = newId();
+    const { schedule } = await this.schedules.create({
+      origin: req.origin,
+      when: req.when,
+      text: checkText(id),
+      notifyPolicy: 'silent',
+    });
+    try {
+      await this.db
+        .insertInto('monitors')
+        .values({
+          id,
+          user_id: req.origin.userId,
+          schedule_id: schedule.id,
+          url,
+          selector,
+          ignore: JSON.stringify(ignore),
+        })
+        .execute();
+    } catch (err) {
+      await this.schedules.delete(schedule.id, { userId: req.origin.userId, isAdmin: true }).catch(() => {});
+      throw err;
+    }
+    this.ctx.log.info({ monitorId: id, scheduleId: schedule.id, url }, 'monitor created');
+    return this.view(id);
+  }
+
+  /** Creates a monitor from chat text: "<url> every day at 9:00" (the URL first, then the schedule phrase). */
+  async createFromText(origin: ConversationRef, text: string): Promise<MonitorView> {
+    const m = /^(\S+)\s+(?:for changes\s+)?(.+)$/i.exec(text.trim());
+    if (!m) throw new InvalidInputError('Say what and when: monitor https://example.org/page every day at 9:00');
+    return this.create({ origin, url: m[1]!, when: m[2]!.trim() });
+  }
+
+  private async view(id: string): Promise<MonitorView> {
+    const monitor = await this.db.selectFrom('monitors').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    const schedule = await this.schedules.load(monitor.schedule_id);
+    return { monitor, schedule: schedule! };
+  }
+
+  /** The caller's monitors (admins: `all` for everyone's), newest first; deleted ones are not listed. */
+  async list(caller: Caller & { all?: boolean | undefined }): Promise<MonitorView[]> {
+    let q = this.db
+      .selectFrom('monitors as m')
+      .innerJoin('schedules as s', 's.id', 'm.schedule_id')
+      .selectAll('m')
+      .where('s.status', 'in', ['active', 'paused']);
+    if (!(caller.isAdmin && caller.all)) q = q.where('m.user_id', '=', caller.userId);
+    const rows = await q.orderBy('m.created_at', 'desc').limit(500).execute();
+    const out: MonitorView[] = [];
+    for (const monitor of rows) out.push({ monitor, schedule: (await this.schedules.load(monitor.schedule_id))! });
+    return out;
+  }
+
+  /** A monitor the caller may see, by id or id prefix (4+ characters); else NotFound. */
+  async find(idOrPrefix: string, caller: Caller): Promise<MonitorView> {
+    const id = String(idOrPrefix ?? '')
+      .trim()
+      .toLowerCase();
+    if (!/^[0-9a-f-]{4,36}$/.test(id)) throw new NotFoundError(`No monitor ${idOrPrefix}.`);
+    let q = this.db
+      .selectFrom('monitors as m')
+      .innerJoin('schedules as s', 's.id', 'm.schedule_id')
+      .select('m.id')
+      .where('s.status', '!=', 'deleted')
+      .where('m.id', id.length === 36 ? '=' : 'like', id.length === 36 ? id : `${id}%`);
+    if (!caller.isAdmin) q = q.where('m.user_id', '=', caller.userId);
+    const rows = await q.limit(2).execute();
+    if (rows.length === 0) throw new NotFoundError(`No monitor ${idOrPrefix}.`);
+    if (rows.length > 1)
+      throw new InvalidInputError(`${idOrPrefix} matches more than one monitor; give more characters.`);
+    return this.view(rows[0]!.id);
+  }
+
+  /** Pauses, resumes or deletes a monitor through its schedule. */
+  async control(action: 'pause' | 'resume' | 'delete', idOrPrefix: string, caller: Caller): Promise<MonitorView> {
+    const { monitor } = await this.find(idOrPrefix, caller);
+    await this.schedules[action](monitor.schedule_id, caller);
+    return this.view(monitor.id);
+  }
+
+  /** Runs a check now (as a run of its schedule); the monitor must be active. */
+  async runNow(idOrPrefix: string, caller: Caller): Promise<{ taskId: string }> {
+    const { monitor, schedule } = await this.find(idOrPrefix, caller);
+    if (schedule.status !== 'active') {
+      throw new InvalidInputError(`Monitor ${shortId(monitor.id)} is ${schedule.status}; resume it first.`);
+    }
+    const fired = await this.runner.fire(schedule.id, Date.now());
+    if (!fired.taskId) throw new InvalidInputError(`The check did not start: ${fired.reason ?? fired.status}.`);
+    return { taskId: fired.taskId };
+  }
+
+  /** The diff of one change, by its (unguessable) snapshot id. */
+  async diffOf(snapshotId: string): Promise<{ url: string; diff: string; checkedAt: Date }> {
+    const row = /^[A-Za-z0-9_-]{16,64}$/.test(snapshotId)
+      ? await this.db
+          .selectFrom('monitor_snapshots as s')
+          .innerJoin('monitors as m', 'm.id', 's.monitor_id')
+          .select(['m.url', 's.diff', 's.checked_at'])
+          .where('s.id', '=', snapshotId)
+          .executeTakeFirst()
+      : undefined;
+    if (!row?.diff) throw new NotFoundError('No such change.');
+    return { url: row.url, diff: row.diff, checkedAt: row.checked_at };
+  }
+
+  /** Register with `ctx.onEvents`: stores run results, summarises changes, and tells the owner. */
+  readonly sink = async (events: HubEvent[], task: TaskRow): Promise<void> => {
+    const ended = events.some((e) => e.type === 'completed' || e.type === 'failed');
+    if (ended && task.status === 'COMPLETED' && monitorIdOf(task.text)) await this.onRun(task);
+    else if (ended && summarySnapshotOf(task.text)) await this.onSummary(task);
+    const paused = events.find((e) => e.type === 'schedule.paused');
+    // Monitor runs are silent, so the notifier would not pass this on: say it here.
+    if (paused && task.notify_policy === 'silent' && monitorIdOf(task.text.split(' ').slice(-3).join(' '))) {
+      await this.notify(
+        task.id,
+        `pause-${paused.id ?? paused.at}`,
+        String(paused.data?.message ?? 'A monitor was paused.'),
+      );
+    }
+  };
+
+  private async onRun(task: TaskRow): Promise<void> {
+    const monitorId = monitorIdOf(task.text)!;
+    const monitor = await this.db.selectFrom('monitors').selectAll().where('id', '=', monitorId).executeTakeFirst();
+    const out = (await loadSubtasks(this.db, task.id)).find((s) => s.capability === 'web.monitor')?.output as
+      | CheckOutput
+      | undefined;
+    if (!monitor || !out?.snapshot) return;
+    const kind: SnapshotKind = out.baseline ? 'baseline' : out.changed ? 'changed' : 'unchanged';
+    const snapshotId = randomBytes(18).toString('base64url');
+    const stored = await this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('monitor_snapshots')
+        .values({
+          id: snapshotId,
+          monitor_id: monitor.id,
+          task_id: task.id,
+          kind,
+          hash: out.snapshot.hash,
+          text: kind === 'unchanged' ? null : out.snapshot.text,
+          diff: out.diff ?? null,
+          added: out.added ?? null,
+          removed: out.removed ?? null,
+          summary: null,
+          etag: out.snapshot.etag,
+          last_modified: out.snapshot.lastModified,
+          checked_at: new Date(out.checkedAt),
+          notified_at: null,
+        })
+        .onConflict((oc) => oc.column('task_id').doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      if (row) {
+        await trx
+          .updateTable('monitors')
+          .set({
+            checks: sql`checks + 1`,
+            last_checked_at: row.checked_at,
+            ...(kind === 'changed' ? { changes: sql`changes + 1`, last_changed_at: row.checked_at } : {}),
+          })
+          .where('id', '=', monitor.id)
+          .execute();
+      }
+      return row;
+    });
+    if (!stored) return; // a redelivered completion: stored (and told) the first time
+    this.ctx.log.info({ monitorId: monitor.id, taskId: task.id, kind }, 'monitor run stored');
+    await this.ctx.emit(
+      await insertEvents(this.db, [
+        {
+          task_id: task.id,
+          subtask_id: null,
+          type: `monitor.${kind}`,
+          actor: 'hub',
+          data: { monitorId: monitor.id, snapshotId: stored.id, added: stored.added, removed: stored.removed },
+        },
+      ]),
+      task,
+    );
+    if (kind === 'unchanged') return;
+    if (kind === 'baseline') {
+      const schedule = await this.schedules.load(monitor.schedule_id);
+      await this.notify(
+        task.id,
+        stored.id,
+        `Monitoring ${monitor.url}${out.title ? ` ("${out.title}")` : ''}: I took a baseline of the page and will tell you when it changes (checked ${schedule?.description ?? 'on schedule'}). Monitor id: ${shortId(monitor.id)}.`,
+      );
+      return;
+    }
+    if (await this.llmAvailable()) {
+      try {
+        await this.tasks.submit({
+          origin: this.originOf(task),
+          text: summaryText(stored.id),
+          parentTaskId: task.id,
+          notifyPolicy: 'silent',
+        });
+        return;
+      } catch (err) {
+        this.ctx.log.warn(
+          { err: errorText(err), monitorId: monitor.id },
+          'change summary not started; telling without it',
+        );
+      }
+    }
+    await this.tellChange(monitor, stored, task.id, null);
+  }
+
+  private async onSummary(task: TaskRow): Promise<void> {
+    const snapshotId = summarySnapshotOf(task.text)!;
+    const snap = await this.db
+      .selectFrom('monitor_snapshots')
+      .selectAll()
+      .where('id', '=', snapshotId)
+      .executeTakeFirst();
+    if (!snap || snap.notified_at) return;
+    const monitor = await this.db
+      .selectFrom('monitors')
+      .selectAll()
+      .where('id', '=', snap.monitor_id)
+      .executeTakeFirst();
+    if (!monitor) return;
+    let summary: string | null = null;
+    if (task.status === 'COMPLETED') {
+      const output = (await loadSubtasks(this.db, task.id)).find((s) => s.key === 'summary')?.output;
+      summary = textOfOutput(output);
+      if (summary) await this.db.updateTable('monitor_snapshots').set({ summary }).where('id', '=', snap.id).execute();
+    }
+    await this.tellChange(monitor, snap, task.parent_task_id ?? task.id, summary);
+  }
+
+  /** The one message of a change: the summary (or the first changed lines) and the link to the full diff. */
+  private async tellChange(monitor: MonitorRow, snap: MonitorSnapshotRow, runTaskId: string, summary: string | null) {
+    const link = `${this.opts.publicUrl().replace(/\/+$/, '')}${diffPath(snap.id)}`;
+    const gist =
+      summary ??
+      (snap.diff ?? '')
+        .split('\n')
+        .filter((l) => /^[+-](?![+-])/.test(l))
+        .slice(0, 6)
+        .join('\n');
+    await this.notify(
+      runTaskId,
+      snap.id,
+      `${monitor.url} changed (+${snap.added ?? 0} / -${snap.removed ?? 0} lines).\n${gist}\nFull diff: ${link}`,
+    );
+  }
+
+  /** Queues one message to the task's conversation through the notifier's outbox queue (once per key). */
+  private async notify(taskId: string, key: string, text: string): Promise<void> {
+    await this.ctx.queues
+      .get(NOTIFY_QUEUE)
+      .add('info', { kind: 'info', taskId, text }, { ...NOTIFY_OPTS, jobId: `monitor-${key}` });
+    if (/^[A-Za-z0-9_-]{16,64}$/.test(key)) {
+      await this.db.updateTable('monitor_snapshots').set({ notified_at: new Date() }).where('id', '=', key).execute();
+    }
+  }
+
+  /** Whether a live worker advertises llm.summarize (an LLM is configured somewhere). */
+  private async llmAvailable(): Promise<boolean> {
+    const workers = await listLiveWorkers(this.ctx.redis, this.ctx.keys);
+    return workers.some((w) => w.state !== 'SHUTDOWN' && w.specs?.some((s) => s.name === 'llm.summarize'));
+  }
+
+  private originOf(task: TaskRow): ConversationRef {
+    const o = task.origin as ConversationRef;
+    return {
+      platform: o.platform,
+      conversationId: o.conversationId,
+      userId: o.userId,
+      ...(o.threadId !== undefined ? { threadId: o.threadId } : {}),
+    };
+  }
+}
+
+/** The text of an LLM step's output, whatever shape it has ({summary}, {text}, {content} or a string). */
+function textOfOutput(output: unknown): string | null {
+  if (typeof output === 'string') return output.trim() || null;
+  if (output && typeof output === 'object') {
+    const o = output as Record<string, unknown>;
+    for (const k of ['summary', 'text', 'content', 'answer'])
+      if (typeof o[k] === 'string' && o[k]) return (o[k] as string).trim();
+  }
+  return null;
+}
