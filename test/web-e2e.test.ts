@@ -280,6 +280,8 @@ describe('monitors', () => {
     const id = /Monitor ([0-9a-f]{8})/.exec(made.text)![1]!;
     expect((await say('monitors')).text).toContain(`${id} active`);
     expect((await say(`monitors pause ${id}`)).text).toBe(`Monitor ${id} is now paused.`);
+    const daily = await say(`Monitor ${fx.base}/bills/air for changes and summarise daily`);
+    expect(daily.text).toMatch(/watches .*\/bills\/air every day/);
     expect((await say('monitor example.org')).kind).toBe('error');
     expect((await say('monitors pause')).text).toMatch(/Say which/);
   });

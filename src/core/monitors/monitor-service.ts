@@ -137,9 +137,16 @@ export class MonitorService {
 
   /** Creates a monitor from chat text: "<url> every day at 9:00" (the URL first, then the schedule phrase). */
   async createFromText(origin: ConversationRef, text: string): Promise<MonitorView> {
-    const m = /^(\S+)\s+(?:for changes\s+)?(.+)$/i.exec(text.trim());
+    const m = /^(\S+)\s+(.+)$/.exec(text.trim());
     if (!m) throw new InvalidInputError('Say what and when: monitor https://example.org/page every day at 9:00');
-    return this.create({ origin, url: m[1]!, when: m[2]!.trim() });
+    // "… for changes and summarise daily" reads as "daily".
+    const when = m[2]!
+      .replace(
+        /^(?:for changes\s*)?(?:and\s+(?:summari[sz]e|report|tell me|notify me)(?:\s+(?:it|them|the changes|changes))?\s*)?/i,
+        '',
+      )
+      .trim();
+    return this.create({ origin, url: m[1]!, when: when || m[2]!.trim() });
   }
 
   private async view(id: string): Promise<MonitorView> {
