@@ -1,6 +1,7 @@
 // End to end through a full hub: "research X and prepare talking points" (search -> fetch x3 -> llm.write) answered
 // in the origin conversation; monitors from the API and chat sending exactly one message per real change.
 // llm.write and llm.summarize are test stand-ins registered on the test worker (the real ones live on the ai branch).
+import { UnrecoverableError } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { loadConfig } from '../src/core/config.ts';
@@ -62,6 +63,7 @@ const llmSummarize = defineCapability({
   input: z.object({ text: z.string(), instructions: z.string().optional() }).passthrough(),
   async handler({ input }) {
     summarizeInputs.push(input);
+    if (input.text.includes('FAIL-SUMMARY')) throw new UnrecoverableError('the model is unavailable');
     const added = input.text.split('\n').filter((l) => /^\+(?!\+)/.test(l));
     return { summary: `SUMMARY: now says ${added.map((l) => l.slice(1)).join(' / ')}` };
   },
@@ -227,6 +229,51 @@ describe('monitors', () => {
     const row = await h.hub.ctx.db.selectFrom('monitors').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
     expect(row).toMatchObject({ checks: 4, changes: 1 });
   }, 60_000);
+
+  it('a change whose summary fails is still told once, with the changed lines', async () => {
+    fx.setChanging('Agenda: budget.');
+    const owner = h.origin('test:dave');
+    const caller = { userId: owner.userId };
+    const { monitor } = await h.hub.monitors.create({
+      origin: owner,
+      url: `${fx.base}/changing`,
+      when: 'every hour',
+      selector: '#notice h1 + p',
+    });
+    const run = async (kind: string) => {
+      const { taskId } = await h.hub.monitors.runNow(monitor.id, caller);
+      await h.waitForEvent((e) => e.taskId === taskId && e.type === `monitor.${kind}`);
+    };
+    await run('baseline');
+    fx.setChanging('Agenda: FAIL-SUMMARY budget and parks.');
+    await run('changed');
+    const told = await h.chat.waitFor(
+      (d) => d.conversationId === owner.conversationId && /changed/.test(d.message.text),
+    );
+    expect(told.message.text).toContain('+Agenda: FAIL-SUMMARY budget and parks.');
+    expect(told.message.text).toMatch(/Full diff: https:\/\/hub\.example\.org\/monitor-diffs\//);
+    const t = await h.submit('echo done', owner.userId);
+    await h.chat.waitFor((d) => d.message.taskId === t.id && d.message.kind === 'result');
+    expect(
+      h.chat.deliveries.filter((d) => d.conversationId === owner.conversationId && d.message.taskId !== t.id),
+    ).toHaveLength(2);
+  }, 30_000);
+
+  it('a monitor whose runs keep failing is paused and its owner told (runs are otherwise silent)', async () => {
+    const owner = h.origin('test:erin');
+    const caller = { userId: owner.userId };
+    const { monitor } = await h.hub.monitors.create({ origin: owner, url: `${fx.base}/gone`, when: 'every hour' });
+    for (let i = 0; i < 3; i++) {
+      const { taskId } = await h.hub.monitors.runNow(monitor.id, caller);
+      await h.waitForTask(taskId, (t) => t.status === 'FAILED');
+    }
+    const paused = await h.chat.waitFor(
+      (d) => d.conversationId === owner.conversationId && /paused/.test(d.message.text),
+    );
+    expect(paused.message.text).toMatch(/3 runs failed in a row.*HTTP 404/s);
+    expect((await h.hub.monitors.find(monitor.id, caller)).schedule.status).toBe('paused');
+    expect(h.chat.deliveries.filter((d) => d.conversationId === owner.conversationId)).toHaveLength(1);
+  }, 30_000);
 
   it('API: create, list, run now, pause, resume, delete', async () => {
     const created = await api('POST', '/api/monitors', { url: `${fx.base}/article`, when: 'every 6 hours' });

@@ -140,6 +140,29 @@ describe('web.fetch', () => {
     });
   });
 
+  it('a slow server hits the headers timeout: a readable, retryable error', async () => {
+    const fetch = family({ FETCH_HEADERS_TIMEOUT_MS: '200', FETCH_RESPECT_ROBOTS: 'false' })['web.fetch']!;
+    const err = await run(fetch, { url: `${fx.base}/slow` }).catch((e: Error) => e);
+    expect(err.message).toMatch(/sent no response headers within 200 ms/);
+    expect(err.name).not.toBe('UnrecoverableError');
+  });
+
+  it('configuration mistakes name the variable and the fix', () => {
+    expect(() => loadConfig({ FETCH_MAX_BYTES: 'lots' })).toThrow(/FETCH_MAX_BYTES: must be a number of bytes/);
+    expect(() => loadConfig({ FETCH_ALLOW_HOSTS: 'http://intranet:8080' })).toThrow(
+      /FETCH_ALLOW_HOSTS: comma-separated host names/,
+    );
+    expect(() => loadConfig({ SEARCH_PROVIDER: 'google' })).toThrow(
+      /SEARCH_PROVIDER: must be searxng, brave or tavily/,
+    );
+    expect(() => loadConfig({ SEARXNG_URL: 'searxng' })).toThrow(/SEARXNG_URL: must be the base URL/);
+    expect(loadConfig({ FETCH_ALLOW_HOSTS: 'intranet.example, 10.0.0.5,::1' }).FETCH_ALLOW_HOSTS).toEqual([
+      'intranet.example',
+      '10.0.0.5',
+      '::1',
+    ]);
+  });
+
   it('waits the per-host politeness delay between requests', async () => {
     const fetch = family({ FETCH_HOST_DELAY_MS: '300', FETCH_RESPECT_ROBOTS: 'false' })['web.fetch']!;
     await run(fetch, { url: `${fx.base}/data.json` });

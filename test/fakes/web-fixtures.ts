@@ -103,6 +103,11 @@ export async function startWebFixtures(names: Record<string, string[]> = {}): Pr
     if (p === '/image.png') return send(res, 200, 'image/png', Buffer.from([0x89, 0x50, 0x4e, 0x47]));
     if (p === '/data.json')
       return send(res, 200, 'application/json', '{"bills":[{"id":"SB 112","status":"committee"}]}');
+    if (p === '/slow') {
+      const t = setTimeout(() => send(res, 200, 'text/html', '<p>late</p>'), 3000);
+      res.on('close', () => clearTimeout(t));
+      return;
+    }
     if (p === '/gone') return send(res, 404, 'text/html', '<h1>Not here</h1>');
     if (p === '/searxng/search') {
       if (url.searchParams.get('format') !== 'json') return send(res, 403, 'text/html', 'Forbidden');

@@ -146,7 +146,9 @@ export class MonitorService {
         '',
       )
       .trim();
-    return this.create({ origin, url: m[1]!, when: when || m[2]!.trim() });
+    // "daily" alone has no time: monitors check at 9:00 then (the reply shows it).
+    const timed = /^(daily|every day)$/i.test(when) ? `${when} at 9:00` : when;
+    return this.create({ origin, url: m[1]!, when: timed || m[2]!.trim() });
   }
 
   private async view(id: string): Promise<MonitorView> {
