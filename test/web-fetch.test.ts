@@ -147,6 +147,23 @@ describe('web.fetch', () => {
     expect(err.name).not.toBe('UnrecoverableError');
   });
 
+  it('stops at once when the step is cancelled (the signal aborts the request)', async () => {
+    const fetch = family({ FETCH_RESPECT_ROBOTS: 'false' })['web.fetch']!;
+    const ac = new AbortController();
+    const ctx = {
+      input: parseInput(fetch, { url: `${fx.base}/slow` }),
+      deps: {},
+      signal: ac.signal,
+      log,
+      progress: { stage() {}, items() {}, message() {} },
+      attempt: 1,
+    } as unknown as HandlerContext;
+    const t0 = performance.now();
+    setTimeout(() => ac.abort(new Error('cancelled')), 100);
+    await expect(fetch.handler(ctx)).rejects.toThrow();
+    expect(performance.now() - t0).toBeLessThan(1500);
+  });
+
   it('configuration mistakes name the variable and the fix', () => {
     expect(() => loadConfig({ FETCH_MAX_BYTES: 'lots' })).toThrow(/FETCH_MAX_BYTES: must be a number of bytes/);
     expect(() => loadConfig({ FETCH_ALLOW_HOSTS: 'http://intranet:8080' })).toThrow(

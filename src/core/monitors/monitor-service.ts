@@ -230,7 +230,7 @@ export class MonitorService {
     else if (ended && summarySnapshotOf(task.text)) await this.onSummary(task);
     const paused = events.find((e) => e.type === 'schedule.paused');
     // Monitor runs are silent, so the notifier would not pass this on: say it here.
-    if (paused && task.notify_policy === 'silent' && monitorIdOf(task.text.split(' ').slice(-3).join(' '))) {
+    if (paused && task.notify_policy === 'silent' && (await this.isMonitorParent(task.id))) {
       await this.notify(
         task.id,
         `pause-${paused.id ?? paused.at}`,
@@ -238,6 +238,17 @@ export class MonitorService {
       );
     }
   };
+
+  /** Whether a task is the parent task of a monitor's schedule. */
+  private async isMonitorParent(taskId: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('schedules as s')
+      .innerJoin('monitors as m', 'm.schedule_id', 's.id')
+      .select('m.id')
+      .where('s.parent_task_id', '=', taskId)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
 
   private async onRun(task: TaskRow): Promise<void> {
     const monitorId = monitorIdOf(task.text)!;
