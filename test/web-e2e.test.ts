@@ -1,6 +1,8 @@
 // End to end through a full hub: "research X and prepare talking points" (search -> fetch x3 -> llm.write) answered
 // in the origin conversation; monitors from the API and chat sending exactly one message per real change.
 // llm.write and llm.summarize are test stand-ins registered on the test worker (the real ones live on the ai branch).
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { UnrecoverableError } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -332,4 +334,28 @@ describe('monitors', () => {
     expect((await say('monitor example.org')).kind).toBe('error');
     expect((await say('monitors pause')).text).toMatch(/Say which/);
   });
+
+  it('CLI: monitors add, list, pause, delete; a bad URL is a clear error', async () => {
+    const bin = fileURLToPath(new URL('../bin/switchboard.js', import.meta.url));
+    const cli = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [bin, ...args],
+          { env: { ...process.env, SWITCHBOARD_URL: base, SWITCHBOARD_TOKEN: ALICE, NO_COLOR: '1' }, timeout: 20_000 },
+          (err, stdout, stderr) =>
+            resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    const added = await cli(['monitors', 'add', `${fx.base}/article`, 'every', '6', 'hours', '--selector', 'article']);
+    expect(added.stderr).toBe('');
+    const id = /Monitor ([0-9a-f]{8}) watches/.exec(added.stdout)?.[1];
+    expect(id).toBeDefined();
+    expect((await cli(['monitors', 'list'])).stdout).toMatch(new RegExp(`${id}\\s+active.*every 6 hours`));
+    expect((await cli(['monitors', 'pause', id!])).stdout).toBe(`Monitor ${id} is now paused.\n`);
+    expect((await cli(['monitors', 'delete', id!])).stdout).toBe(`Monitor ${id} is now deleted.\n`);
+    const bad = await cli(['monitors', 'add', 'ftp://example.org', 'every', 'hour']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/http/);
+  }, 60_000);
 });
