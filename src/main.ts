@@ -161,6 +161,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const stopAll = async () => {
     await frontends.stopAll();
     await scheduleRunner.stop();
+    monitors.stop();
     janitor.stop();
     await reconciler.stop();
     for (const w of workers) await w.stop().catch(() => {});
@@ -177,6 +178,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     for (const w of workers) await w.start();
     await reconciler.start();
     await scheduleRunner.start();
+    monitors.start();
     janitor.start();
     await frontends.startAll();
   } catch (err) {

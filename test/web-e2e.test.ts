@@ -232,6 +232,26 @@ describe('monitors', () => {
     expect(row).toMatchObject({ checks: 4, changes: 1 });
   }, 60_000);
 
+  it('reconcile stores a run whose result a dead hub never stored, and tells it once', async () => {
+    fx.setChanging('Reconcile me.');
+    const owner = h.origin('test:frank');
+    const { monitor } = await h.hub.monitors.create({ origin: owner, url: `${fx.base}/changing`, when: 'every hour' });
+    const { taskId } = await h.hub.monitors.runNow(monitor.id, { userId: owner.userId });
+    await h.waitForEvent((e) => e.taskId === taskId && e.type === 'monitor.baseline');
+    await h.chat.waitFor((d) => d.conversationId === owner.conversationId);
+    // As if the hub had died after the run completed: no snapshot, nobody told.
+    await h.hub.ctx.db.deleteFrom('monitor_snapshots').where('task_id', '=', taskId).execute();
+    expect(await h.hub.monitors.reconcile(0)).toBe(1);
+    const rows = await h.hub.ctx.db.selectFrom('monitor_snapshots').selectAll().where('task_id', '=', taskId).execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.notified_at).not.toBeNull();
+    expect(await h.hub.monitors.reconcile(0)).toBe(0);
+    // The re-stored baseline is told (its first telling was for the snapshot deleted above).
+    const mine = () => h.chat.deliveries.filter((x) => x.conversationId === owner.conversationId);
+    await h.chat.waitFor(() => mine().length === 2);
+    expect(mine()[1]!.message.text).toMatch(/took a baseline/);
+  }, 30_000);
+
   it('a change whose summary fails is still told once, with the changed lines', async () => {
     fx.setChanging('Agenda: budget.');
     const owner = h.origin('test:dave');

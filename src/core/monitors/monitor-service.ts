@@ -76,6 +76,8 @@ function validUrl(raw: string): string {
 
 /** Creates, lists and controls monitors, and turns their runs' results into snapshots and messages. */
 export class MonitorService {
+  private timer?: NodeJS.Timeout;
+
   constructor(
     private readonly ctx: HubContext,
     private readonly tasks: TaskService,
@@ -310,12 +312,7 @@ export class MonitorService {
     );
     if (kind === 'unchanged') return;
     if (kind === 'baseline') {
-      const schedule = await this.schedules.load(monitor.schedule_id);
-      await this.notify(
-        task.id,
-        stored.id,
-        `Monitoring ${monitor.url}${out.title ? ` ("${out.title}")` : ''}: I took a baseline of the page and will tell you when it changes (checked ${schedule?.description ?? 'on schedule'}). Monitor id: ${shortId(monitor.id)}.`,
-      );
+      await this.tellBaseline(monitor, stored, out.title ?? null);
       return;
     }
     if (await this.llmAvailable()) {
@@ -358,6 +355,84 @@ export class MonitorService {
       if (summary) await this.db.updateTable('monitor_snapshots').set({ summary }).where('id', '=', snap.id).execute();
     }
     await this.tellChange(monitor, snap, task.parent_task_id ?? task.id, summary);
+  }
+
+  /** The first run's message, said once. */
+  private async tellBaseline(monitor: MonitorRow, snap: MonitorSnapshotRow, title: string | null): Promise<void> {
+    const schedule = await this.schedules.load(monitor.schedule_id);
+    await this.notify(
+      snap.task_id,
+      snap.id,
+      `Monitoring ${monitor.url}${title ? ` ("${title}")` : ''}: I took a baseline of the page and will tell you when it changes (checked ${schedule?.description ?? 'on schedule'}). Monitor id: ${shortId(monitor.id)}.`,
+    );
+  }
+
+  /**
+   * Repairs what a hub that died mid-way left undone: runs that completed without their snapshot stored, and
+   * baselines or changes nobody was told about (their summary ended, or was never started).
+   */
+  async reconcile(graceMs = 60_000): Promise<number> {
+    let repaired = 0;
+    const since = new Date(Date.now() - 24 * 3600_000);
+    const missed = await this.db
+      .selectFrom('tasks as t')
+      .innerJoin('schedules as sc', 'sc.parent_task_id', 't.parent_task_id')
+      .innerJoin('monitors as m', 'm.schedule_id', 'sc.id')
+      .selectAll('t')
+      .where('t.status', '=', 'COMPLETED')
+      .where('t.finished_at', '>', since)
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('monitor_snapshots as s').select('s.id').whereRef('s.task_id', '=', 't.id'))),
+      )
+      .orderBy('t.finished_at')
+      .limit(100)
+      .execute();
+    for (const t of missed) {
+      await this.onRun(t);
+      repaired++;
+    }
+    const untold = await this.db
+      .selectFrom('monitor_snapshots')
+      .selectAll()
+      .where('kind', 'in', ['baseline', 'changed'])
+      .where('notified_at', 'is', null)
+      .where('created_at', '>', since)
+      .where('created_at', '<', new Date(Date.now() - graceMs))
+      .limit(100)
+      .execute();
+    for (const snap of untold) {
+      const monitor = await this.db
+        .selectFrom('monitors')
+        .selectAll()
+        .where('id', '=', snap.monitor_id)
+        .executeTakeFirst();
+      if (!monitor) continue;
+      const summary = await this.db
+        .selectFrom('tasks')
+        .selectAll()
+        .where('text', '=', summaryText(snap.id))
+        .executeTakeFirst();
+      if (summary && !['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'].includes(summary.status)) continue;
+      if (summary) await this.onSummary(summary);
+      else if (snap.kind === 'baseline') await this.tellBaseline(monitor, snap, null);
+      else await this.tellChange(monitor, snap, snap.task_id, null);
+      repaired++;
+    }
+    if (repaired) this.ctx.log.warn({ repaired }, 'monitor runs reconciled');
+    return repaired;
+  }
+
+  /** Starts the periodic reconcile (every minute). */
+  start(intervalMs = 60_000): void {
+    this.timer = setInterval(() => {
+      void this.reconcile().catch((err) => this.ctx.log.error({ err }, 'monitor reconcile failed'));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the periodic reconcile. */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
   }
 
   /** The one message of a change: the summary (or the first changed lines) and the link to the full diff. */
