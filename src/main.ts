@@ -125,7 +125,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const monitors = new MonitorService(ctx, tasks, schedules, scheduleRunner, {
     publicUrl: () => config.PUBLIC_URL ?? web.url(),
   });
-  ctx.onEvents(monitors.sink);
+  ctx.onEvents(monitors.runs.sink);
   const commands = new CommandService(ctx, tasks, admin, schedules, monitors);
   const web = createWebFrontend({
     ctx,
@@ -161,7 +161,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const stopAll = async () => {
     await frontends.stopAll();
     await scheduleRunner.stop();
-    monitors.stop();
+    monitors.runs.stop();
     janitor.stop();
     await reconciler.stop();
     for (const w of workers) await w.stop().catch(() => {});
@@ -178,7 +178,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     for (const w of workers) await w.start();
     await reconciler.start();
     await scheduleRunner.start();
-    monitors.start();
+    monitors.runs.start();
     janitor.start();
     await frontends.startAll();
   } catch (err) {

@@ -241,11 +241,11 @@ describe('monitors', () => {
     await h.chat.waitFor((d) => d.conversationId === owner.conversationId);
     // As if the hub had died after the run completed: no snapshot, nobody told.
     await h.hub.ctx.db.deleteFrom('monitor_snapshots').where('task_id', '=', taskId).execute();
-    expect(await h.hub.monitors.reconcile(0)).toBe(1);
+    expect(await h.hub.monitors.runs.reconcile(0)).toBe(1);
     const rows = await h.hub.ctx.db.selectFrom('monitor_snapshots').selectAll().where('task_id', '=', taskId).execute();
     expect(rows).toHaveLength(1);
     expect(rows[0]!.notified_at).not.toBeNull();
-    expect(await h.hub.monitors.reconcile(0)).toBe(0);
+    expect(await h.hub.monitors.runs.reconcile(0)).toBe(0);
     // The re-stored baseline is told (its first telling was for the snapshot deleted above).
     const mine = () => h.chat.deliveries.filter((x) => x.conversationId === owner.conversationId);
     await h.chat.waitFor(() => mine().length === 2);
