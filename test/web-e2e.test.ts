@@ -169,7 +169,7 @@ describe('monitors', () => {
     fx.setChanging('The hearing is on 3 April.');
     const owner = h.origin('test:carol');
     const caller = { userId: owner.userId };
-    const { monitor } = await h.hub.monitors.create({
+    const { monitor, firstRunTaskId } = await h.hub.monitors.create({
       origin: owner,
       url: `${fx.base}/changing`,
       when: 'every day at 9:00',
@@ -193,8 +193,9 @@ describe('monitors', () => {
       return rows;
     };
 
-    // 1: baseline, told once.
-    expect((await runAndStore(1))[0]!.kind).toBe('baseline');
+    // 1: the baseline, taken when the monitor is created and told once.
+    await h.waitForEvent((e) => e.taskId === firstRunTaskId && e.type === 'monitor.baseline');
+    expect((await snapshots()).map((r) => r.kind)).toEqual(['baseline']);
     const baseline = await h.chat.waitFor((d) => d.conversationId === owner.conversationId);
     expect(baseline.message.text).toMatch(/took a baseline/);
     // 2: unchanged (304 to the conditional GET): recorded, nobody told.
@@ -235,8 +236,12 @@ describe('monitors', () => {
   it('reconcile stores a run whose result a dead hub never stored, and tells it once', async () => {
     fx.setChanging('Reconcile me.');
     const owner = h.origin('test:frank');
-    const { monitor } = await h.hub.monitors.create({ origin: owner, url: `${fx.base}/changing`, when: 'every hour' });
-    const { taskId } = await h.hub.monitors.runNow(monitor.id, { userId: owner.userId });
+    const { firstRunTaskId } = await h.hub.monitors.create({
+      origin: owner,
+      url: `${fx.base}/changing`,
+      when: 'every hour',
+    });
+    const taskId = firstRunTaskId!;
     await h.waitForEvent((e) => e.taskId === taskId && e.type === 'monitor.baseline');
     await h.chat.waitFor((d) => d.conversationId === owner.conversationId);
     // As if the hub had died after the run completed: no snapshot, nobody told.
@@ -256,7 +261,7 @@ describe('monitors', () => {
     fx.setChanging('Agenda: budget.');
     const owner = h.origin('test:dave');
     const caller = { userId: owner.userId };
-    const { monitor } = await h.hub.monitors.create({
+    const { monitor, firstRunTaskId } = await h.hub.monitors.create({
       origin: owner,
       url: `${fx.base}/changing`,
       when: 'every hour',
@@ -266,7 +271,7 @@ describe('monitors', () => {
       const { taskId } = await h.hub.monitors.runNow(monitor.id, caller);
       await h.waitForEvent((e) => e.taskId === taskId && e.type === `monitor.${kind}`);
     };
-    await run('baseline');
+    await h.waitForEvent((e) => e.taskId === firstRunTaskId && e.type === 'monitor.baseline');
     fx.setChanging('Agenda: FAIL-SUMMARY budget and parks.');
     await run('changed');
     const told = await h.chat.waitFor(
@@ -284,23 +289,32 @@ describe('monitors', () => {
   it('a monitor whose runs keep failing is paused and its owner told (runs are otherwise silent)', async () => {
     const owner = h.origin('test:erin');
     const caller = { userId: owner.userId };
-    const { monitor } = await h.hub.monitors.create({ origin: owner, url: `${fx.base}/gone`, when: 'every hour' });
-    for (let i = 0; i < 3; i++) {
+    const { monitor, firstRunTaskId } = await h.hub.monitors.create({
+      origin: owner,
+      url: `${fx.base}/gone`,
+      when: 'every hour',
+    });
+    // The first check (at creation) fails: told at once, with the reason.
+    await h.waitForTask(firstRunTaskId!, (t) => t.status === 'FAILED');
+    const first = await h.chat.waitFor((d) => d.conversationId === owner.conversationId);
+    expect(first.message.text).toMatch(/could not read .*\/gone: .*HTTP 404/);
+    for (let i = 0; i < 2; i++) {
       const { taskId } = await h.hub.monitors.runNow(monitor.id, caller);
       await h.waitForTask(taskId, (t) => t.status === 'FAILED');
     }
     const paused = await h.chat.waitFor(
-      (d) => d.conversationId === owner.conversationId && /paused/.test(d.message.text),
+      (d) => d.conversationId === owner.conversationId && /runs failed in a row/.test(d.message.text),
     );
     expect(paused.message.text).toMatch(/3 runs failed in a row.*HTTP 404/s);
     expect((await h.hub.monitors.find(monitor.id, caller)).schedule.status).toBe('paused');
-    expect(h.chat.deliveries.filter((d) => d.conversationId === owner.conversationId)).toHaveLength(1);
+    expect(h.chat.deliveries.filter((d) => d.conversationId === owner.conversationId)).toHaveLength(2);
   }, 30_000);
 
   it('API: create, list, run now, pause, resume, delete', async () => {
     const created = await api('POST', '/api/monitors', { url: `${fx.base}/article`, when: 'every 6 hours' });
     expect(created.status).toBe(201);
     const id: string = created.json.monitor.id;
+    await h.waitForEvent((e) => e.taskId === created.json.firstRunTaskId && e.type === 'monitor.baseline');
     expect(created.json.monitor).toMatchObject({
       status: 'active',
       url: `${fx.base}/article`,
@@ -310,7 +324,7 @@ describe('monitors', () => {
     expect((await api('GET', '/api/monitors', undefined, 'bob-token-22')).json.monitors).toHaveLength(0);
     const run = await api('POST', `/api/monitors/${id}/run`);
     expect(run.status).toBe(202);
-    await h.waitForEvent((e) => e.taskId === run.json.taskId && e.type === 'monitor.baseline');
+    await h.waitForEvent((e) => e.taskId === run.json.taskId && e.type === 'monitor.unchanged');
     expect((await api('POST', `/api/monitors/${id}/run`, undefined, 'bob-token-22')).status).toBe(404);
     expect((await api('POST', `/api/monitors/${id}/pause`)).json.monitor.status).toBe('paused');
     expect((await api('POST', `/api/monitors/${id}/run`)).status).toBe(400);

@@ -63,6 +63,7 @@ export class MonitorRuns {
     const ended = events.some((e) => e.type === 'completed' || e.type === 'failed');
     if (ended && task.status === 'COMPLETED' && monitorIdOf(task.text)) await this.onRun(task);
     else if (ended && summarySnapshotOf(task.text)) await this.onSummary(task);
+    else if (ended && task.status === 'FAILED' && monitorIdOf(task.text)) await this.onFirstFailure(task);
     const paused = events.find((e) => e.type === 'schedule.paused');
     // Monitor runs are silent, so the notifier would not pass this on: say it here.
     if (paused && task.notify_policy === 'silent' && (await this.isMonitorParent(task.id))) {
@@ -73,6 +74,24 @@ export class MonitorRuns {
       );
     }
   };
+
+  /** A monitor's very first check failed (no baseline yet): say why at once; later failures count towards a pause. */
+  private async onFirstFailure(task: TaskRow): Promise<void> {
+    const monitorId = monitorIdOf(task.text)!;
+    const monitor = await this.db.selectFrom('monitors').selectAll().where('id', '=', monitorId).executeTakeFirst();
+    if (!monitor || !task.parent_task_id) return;
+    const runs = await this.db
+      .selectFrom('tasks')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('parent_task_id', '=', task.parent_task_id)
+      .executeTakeFirstOrThrow();
+    if (Number(runs.n) !== 1) return;
+    await this.notify(
+      task.id,
+      `first-failure-${monitor.id}`,
+      `Monitor ${shortId(monitor.id)} could not read ${monitor.url}: ${(task.error ?? 'the check failed').replace(/\.+$/, '')}. It stays scheduled and is paused after ${this.ctx.config.SCHEDULE_MAX_FAILURES} failed checks in a row; delete it with "monitors delete ${shortId(monitor.id)}".`,
+    );
+  }
 
   /** Whether a task is the parent task of a monitor's schedule. */
   private async isMonitorParent(taskId: string): Promise<boolean> {

@@ -26,6 +26,8 @@ export interface CreateMonitorRequest {
 export interface MonitorView {
   monitor: MonitorRow;
   schedule: Schedule;
+  /** The check started at creation (the baseline). */
+  firstRunTaskId?: string | undefined;
 }
 
 /** Checks a URL is something a monitor can watch (the worker's SSRF guard decides the rest). */
@@ -104,7 +106,15 @@ export class MonitorService {
       throw err;
     }
     this.ctx.log.info({ monitorId: id, scheduleId: schedule.id, url }, 'monitor created');
-    return this.view(id);
+    // The baseline is taken now, so a page that cannot be read is known at once (MonitorRuns tells the owner).
+    const first = await this.runner.fire(schedule.id, Date.now()).catch((err) => {
+      this.ctx.log.warn(
+        { err: errorText(err), monitorId: id },
+        'first monitor check not started; the schedule runs it',
+      );
+      return undefined;
+    });
+    return { ...(await this.view(id)), firstRunTaskId: first?.taskId };
   }
 
   /** Creates a monitor from chat text: "<url> every day at 9:00" (the URL first, then the schedule phrase). */

@@ -67,7 +67,7 @@ export function registerMonitorRoutes(server: FastifyInstance, api: FastifyInsta
     const body = parseInput(createMonitorBody, request.body, 'request body');
     const origin = { platform: 'web', conversationId: caller.userId, userId: caller.userId };
     const view = await monitors.create({ origin, ...body });
-    return reply.code(201).send({ monitor: serializeMonitor(view) });
+    return reply.code(201).send({ monitor: serializeMonitor(view), firstRunTaskId: view.firstRunTaskId ?? null });
   });
 
   api.get('/api/monitors', async (request) => {
