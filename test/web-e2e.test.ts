@@ -138,6 +138,17 @@ describe('research', () => {
     for (const d of Object.values(deps)) expect(d).toMatchObject({ untrusted: true, source: 'web' });
   });
 
+  it('"use web.fetch: <url>" from chat fetches the page through the worker; a private address is refused for good', async () => {
+    const task = await h.submit(`use web.fetch: ${fx.base}/article please`);
+    const done = await h.waitForTask(task.id, (t) => t.status === 'COMPLETED' || t.status === 'FAILED');
+    expect(done.status).toBe('COMPLETED');
+    expect(done.result).toMatchObject({ untrusted: true, source: 'web', finalUrl: `${fx.base}/article` });
+    expect((done.result as { text: string }).text).toContain('The committee vote was 7 to 4');
+    const refused = await h.submit('use web.fetch: http://169.254.169.254/latest/meta-data/');
+    const failed = await h.waitForTask(refused.id, (t) => t.status === 'FAILED');
+    expect(failed.error).toMatch(/failed after 1 attempt: .*169\.254\.169\.254 is a linkLocal address/);
+  });
+
   it('a plan that needs web.search on workers without a provider tells the user what to set', async () => {
     const { MonitorPlanner } = await import('../src/core/monitors/monitor-planner.ts');
     // Workers serve web.* but advertise no web.search: pretend by asking a planner over a worker directory
