@@ -224,6 +224,14 @@ describe('web.search', () => {
     });
   }
 
+  it('a SearXNG without the JSON format enabled is a permanent error that says how to fix it', async () => {
+    const search = family({ SEARXNG_URL: `http://127.0.0.1:${fx.port}/searxng-nojson` })['web.search']!;
+    await expect(run(search, { query: 'x' })).rejects.toMatchObject({
+      name: 'UnrecoverableError',
+      message: expect.stringMatching(/HTTP 403 \(enable the json format under search.formats in its settings.yml\)/),
+    });
+  });
+
   it('SEARCH_PROVIDER picks one of several; top N results are fetched through web.fetch code', async () => {
     const caps = family({
       SEARXNG_URL: `http://127.0.0.1:${fx.port}/searxng`,

@@ -180,7 +180,7 @@ const schema = z.object({
   FETCH_USER_AGENT: z
     .string()
     .min(3, 'must name the bot honestly, e.g. "SwitchboardBot/1.0 (+https://your.site/bot)"')
-    .default('SwitchboardBot/0.1 (+https://github.com/switchboard; fetches pages a user asked for)'),
+    .default('SwitchboardBot/0.1 (self-hosted assistant hub; fetches pages its users ask for)'),
   FETCH_RESPECT_ROBOTS: z
     .enum(['true', 'false'], { error: 'must be true or false' })
     .default('true')

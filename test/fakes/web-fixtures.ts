@@ -109,6 +109,7 @@ export async function startWebFixtures(names: Record<string, string[]> = {}): Pr
       return;
     }
     if (p === '/gone') return send(res, 404, 'text/html', '<h1>Not here</h1>');
+    if (p === '/searxng-nojson/search') return send(res, 403, 'text/html', '<h1>403 Forbidden</h1>');
     if (p === '/searxng/search') {
       if (url.searchParams.get('format') !== 'json') return send(res, 403, 'text/html', 'Forbidden');
       return send(res, 200, 'application/json', recorded('searxng.json'));
