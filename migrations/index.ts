@@ -14,6 +14,7 @@ import * as m0016 from './0016-scheduled-state.ts';
 // ── ai imports ──
 // ── end ai imports ──
 // ── web imports ──
+import * as m0040 from './0040-monitors.ts';
 // ── end web imports ──
 // ── files imports ──
 // ── end files imports ──
@@ -32,6 +33,7 @@ export const migrations: Record<string, Migration> = {
   // ── ai ──
   // ── end ai ──
   // ── web ──
+  '0040-monitors': m0040,
   // ── end web ──
   // ── files ──
   // ── end files ──

@@ -13,6 +13,8 @@ import { createRedis } from './core/queues.ts';
 import type { Planner } from './core/plan.ts';
 import { Reconciler } from './core/reconciler.ts';
 import { RetentionJanitor } from './core/retention.ts';
+import { MonitorPlanner } from './core/monitors/monitor-planner.ts';
+import { MonitorService } from './core/monitors/monitor-service.ts';
 import { ScheduleRunner } from './core/schedules/schedule-runner.ts';
 import { ScheduleService } from './core/schedules/schedule-service.ts';
 import { RulePlanner } from './core/rule-planner.ts';
@@ -46,6 +48,7 @@ export interface Hub {
   commands: CommandService;
   schedules: ScheduleService;
   scheduleRunner: ScheduleRunner;
+  monitors: MonitorService;
   admin: AdminService;
   conductor: Conductor;
   reconciler: Reconciler;
@@ -125,7 +128,10 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   }
   const redis: Redis = new ConnectionWatch(log, 'Redis').watch(createRedis(redisInfo.url));
   const ctx = new HubContext(config, database.db, redis, log);
-  const tasks = new TaskService(ctx, opts.planner ?? new RulePlanner());
+  const tasks = new TaskService(
+    ctx,
+    new MonitorPlanner(opts.planner ?? new RulePlanner(), { db: database.db, redis, keys: ctx.keys }),
+  );
   const admin = new AdminService(ctx);
   const conductor = new Conductor(ctx);
   const frontends = new FrontendRegistry();
@@ -136,12 +142,17 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const schedules = new ScheduleService(ctx);
   const scheduleRunner = new ScheduleRunner(ctx, tasks, schedules);
   ctx.onEvents(scheduleRunner.sink);
-  const commands = new CommandService(ctx, tasks, admin, schedules);
+  const monitors = new MonitorService(ctx, tasks, schedules, scheduleRunner, {
+    publicUrl: () => config.PUBLIC_URL ?? web.url(),
+  });
+  ctx.onEvents(monitors.runs.sink);
+  const commands = new CommandService(ctx, tasks, admin, schedules, monitors);
   const web = createWebFrontend({
     ctx,
     tasks,
     admin,
     schedules,
+    monitors,
     host: config.HOST,
     port: config.PORT,
     tokens: config.HUB_API_TOKENS,
@@ -171,6 +182,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const stopAll = async () => {
     await frontends.stopAll();
     await scheduleRunner.stop();
+    monitors.runs.stop();
     janitor.stop();
     await reconciler.stop();
     for (const w of workers) await w.stop().catch(() => {});
@@ -188,6 +200,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     for (const w of workers) await w.start();
     await reconciler.start();
     await scheduleRunner.start();
+    monitors.runs.start();
     janitor.start();
     await frontends.startAll();
   } catch (err) {
@@ -206,6 +219,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     commands,
     schedules,
     scheduleRunner,
+    monitors,
     admin,
     conductor,
     reconciler,

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerClientCommands } from './client-commands.ts';
 import { registerProcessCommands } from './process-commands.ts';
 import { registerScheduleCommands } from './schedule-commands.ts';
+import { registerMonitorCommands } from './monitor-commands.ts';
 
 /** Builds the commander program (without parsing). */
 export function buildProgram(version: string): Command {
@@ -28,5 +29,6 @@ Variables are also read from a .env file in the current folder when present.`,
   registerProcessCommands(program);
   registerClientCommands(program);
   registerScheduleCommands(program);
+  registerMonitorCommands(program);
   return program;
 }

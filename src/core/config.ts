@@ -254,6 +254,43 @@ const schema = z.object({
   LLM_TIMEOUT_MS: z.coerce.number('milliseconds, e.g. 120000').int().min(1000).default(120_000),
   // ── end ai ──
   // ── Web capabilities: fetch, search, monitor ──
+  FETCH_MAX_BYTES: z.coerce
+    .number({ error: 'must be a number of bytes, e.g. 2097152 (2 MB)' })
+    .int()
+    .min(1024, 'must be at least 1024 bytes')
+    .max(100 * 1024 * 1024, 'must be at most 104857600 (100 MB)')
+    .default(2 * 1024 * 1024),
+  FETCH_MAX_CHARS: z.coerce.number().int().min(1000, 'must be at least 1000 characters').default(100_000),
+  FETCH_USER_AGENT: z
+    .string()
+    .min(3, 'must name the bot honestly, e.g. "SwitchboardBot/1.0 (+https://your.site/bot)"')
+    .default('SwitchboardBot/0.1 (self-hosted assistant hub; fetches pages its users ask for)'),
+  FETCH_RESPECT_ROBOTS: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('true')
+    .transform((v) => v === 'true'),
+  FETCH_ALLOW_HOSTS: z
+    .string()
+    .optional()
+    .transform(csv)
+    .refine(
+      (xs) => xs.every((x) => !/[/@\s]/.test(x) && (x.includes('::') || !/:\d*$/.test(x))),
+      'comma-separated host names or IPs, without scheme or port, e.g. intranet.example,10.0.0.5',
+    ),
+  FETCH_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100, 'must be at least 100 ms').default(10_000),
+  FETCH_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100, 'must be at least 100 ms').default(15_000),
+  FETCH_BODY_TIMEOUT_MS: z.coerce.number().int().min(100, 'must be at least 100 ms').default(15_000),
+  FETCH_TOTAL_TIMEOUT_MS: z.coerce.number().int().min(100, 'must be at least 100 ms').default(30_000),
+  FETCH_HOST_DELAY_MS: z.coerce.number().int().min(0, 'must be 0 or more milliseconds').default(1000),
+  SEARCH_PROVIDER: z.enum(['searxng', 'brave', 'tavily'], { error: 'must be searxng, brave or tavily' }).optional(),
+  SEARXNG_URL: z.string().url('must be the base URL of a SearXNG instance, e.g. http://searxng:8080').optional(),
+  BRAVE_API_KEY: z.string().min(8, 'must be a Brave Search API key (X-Subscription-Token)').optional(),
+  BRAVE_API_URL: z
+    .string()
+    .url('must be a URL, e.g. https://api.search.brave.com')
+    .default('https://api.search.brave.com'),
+  TAVILY_API_KEY: z.string().min(8, 'must be a Tavily API key (tvly-...)').optional(),
+  TAVILY_API_URL: z.string().url('must be a URL, e.g. https://api.tavily.com').default('https://api.tavily.com'),
   // ── end web ──
   // ── Files, documents, commands, code, capability ACL ──
   // ── end files ──

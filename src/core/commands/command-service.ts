@@ -3,6 +3,8 @@ import { AccessService } from '../access/access-service.ts';
 import type { AdminService } from '../admin-service.ts';
 import { describeError, errorText, HubError } from '../errors.ts';
 import type { ScheduleService } from '../schedules/schedule-service.ts';
+import { runMonitorCommand } from '../monitors/monitor-command.ts';
+import type { MonitorService } from '../monitors/monitor-service.ts';
 import type { HubContext } from '../hub-context.ts';
 import { shortId } from '../ids.ts';
 import type { TaskService } from '../task-service.ts';
@@ -32,6 +34,7 @@ export class CommandService {
     private readonly tasks: TaskService,
     private readonly admin: AdminService,
     private readonly schedules?: ScheduleService,
+    private readonly monitors?: MonitorService,
     access?: AccessService,
   ) {
     this.access = access ?? new AccessService(ctx);
@@ -170,6 +173,8 @@ export class CommandService {
             };
           return { kind: 'info', text: `Your time zone is now ${await svc.setTimezone(userId, cmd.zone)}.` };
         }
+        case 'monitor':
+          return await runMonitorCommand(this.monitors, cmd, msg.origin, caller);
         case 'admin':
           return await this.runAdmin(cmd, userId);
         case 'help':

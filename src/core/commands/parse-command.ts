@@ -1,4 +1,5 @@
 // The chat command grammar shared by every frontend: `task`, `status`, `cancel`, `/admin reprocess`, ...
+import { parseMonitorCommand, type MonitorCommand } from '../monitors/monitor-command.ts';
 import { splitScheduleRequest } from '../schedules/time-spec.ts';
 import { PRIORITIES, type Priority } from '../types.ts';
 
@@ -20,6 +21,7 @@ export type ChatCommand =
   | { name: 'schedule'; text: string }
   | { name: 'schedules'; action?: 'pause' | 'resume' | 'delete' | undefined; id?: string | undefined }
   | { name: 'timezone'; zone?: string | undefined }
+  | MonitorCommand
   | { name: 'unknown'; word: string }
   | { name: 'usage'; message: string };
 
@@ -99,6 +101,7 @@ export function parseCommand(raw: string, plainTextIsTask: boolean): ChatCommand
     };
   }
   if (word === 'timezone' || word === 'tz') return { name: 'timezone', zone: argv[0] };
+  if (word === 'monitor' || word === 'monitors') return parseMonitorCommand(word, argv);
   if (!slashed && plainTextIsTask) return parseTask(text);
   return { name: 'unknown', word: `${slashed ? '/' : ''}${first}` };
 }
@@ -174,6 +177,7 @@ export function helpText(topic?: string): string {
     '  every day at 9:00 <what> / at tomorrow 9:00 <what> / in 2 hours <what> - schedule a task',
     '  schedules [pause|resume|delete <id>] - your schedules',
     '  timezone [zone] - your time zone for schedules, e.g. timezone Europe/Berlin',
+    '  monitor <url> every day at 9:00 - tell me when a page changes; monitors [pause|resume|delete|run <id>]',
     '  help admin - commands for admins',
     'Task ids can be shortened to their first 4 characters.',
   ].join('\n');

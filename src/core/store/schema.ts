@@ -1,6 +1,7 @@
 // Row types of the database, as kysely sees them.
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { AccessEventsTable, AccessGrantsTable, PairingCodesTable } from '../access/access-rows.ts';
+import type { MonitorSnapshotsTable, MonitorsTable } from '../monitors/monitor-rows.ts';
 import type { ScheduleRunsTable, SchedulesTable, UserSettingsTable } from '../schedules/schedule-rows.ts';
 import type {
   ConversationRef,
@@ -106,6 +107,8 @@ export interface Database {
   pairing_codes: PairingCodesTable;
   access_grants: AccessGrantsTable;
   access_events: AccessEventsTable;
+  monitors: MonitorsTable;
+  monitor_snapshots: MonitorSnapshotsTable;
 }
 
 export type TaskRow = Selectable<TasksTable>;

@@ -18,6 +18,8 @@ import { registerHealthRoutes } from './health-routes.ts';
 import { SseHub, type WebMessageEnvelope } from './sse-hub.ts';
 import { registerStreamRoute } from './stream-route.ts';
 import { registerScheduleRoutes } from './schedule-routes.ts';
+import { registerMonitorRoutes } from './monitor-routes.ts';
+import type { MonitorService } from '../../core/monitors/monitor-service.ts';
 import { registerTaskRoutes } from './task-routes.ts';
 
 /** What the web frontend needs. */
@@ -27,6 +29,8 @@ export interface WebFrontendConfig {
   admin: AdminService;
   /** Schedules (recurring and one-shot tasks), when the hub runs them. */
   schedules?: ScheduleService | undefined;
+  /** Web monitors, when the hub runs them. */
+  monitors?: MonitorService | undefined;
   host: string;
   port: number;
   /** token -> user name; the caller becomes `web:<name>`. */
@@ -77,6 +81,7 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
     api.addHook('onRequest', authenticate(ctx, auth));
     registerTaskRoutes(api, tasks, config.schedules);
     if (config.schedules) registerScheduleRoutes(api, config.schedules);
+    if (config.monitors) registerMonitorRoutes(server, api, config.monitors);
     registerStreamRoute(api, { ctx, tasks, hub, heartbeatMs: config.sseHeartbeatMs ?? 15_000 });
     void api.register(async (adminScope) => registerAdminRoutes(adminScope, { admin, tasks }));
     void api.register(async (accessScope) => registerAccessRoutes(accessScope, ctx));

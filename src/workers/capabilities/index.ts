@@ -5,6 +5,7 @@ import { byName, type CapabilityHandlers } from '../capability.ts';
 import { llmCapabilities } from './llm/index.ts';
 import type { Capability } from '../define-capability.ts';
 import { demoCapabilities } from './demo/demo-capabilities.ts';
+import { webCapabilities } from './web/web-capabilities.ts';
 
 /** Built-in capabilities by name, as this configuration enables them. */
 export function builtinCapabilities(config: Config): CapabilityHandlers {
@@ -14,6 +15,7 @@ export function builtinCapabilities(config: Config): CapabilityHandlers {
     llmCapabilities(config),
     // ── end llm ──
     // ── web ──
+    webCapabilities(config),
     // ── end web ──
     // ── doc, command, code ──
     // ── end doc, command, code ──
