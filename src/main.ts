@@ -25,6 +25,8 @@ import type { FrontendDeps, FrontendFactory, IFrontend } from './frontends/front
 import { FrontendRegistry } from './frontends/registry.ts';
 import { createWebFrontend, type WebFrontend } from './frontends/web/index.ts';
 import { Notifier } from './notifications/notifier.ts';
+import { createHubOps } from './ops/hub-ops.ts';
+import { serveWorkerMetrics, startWorkerTracing, WorkerMetrics } from './ops/worker-ops.ts';
 import { builtinCapabilities } from './workers/capabilities/index.ts';
 import type { CapabilityHandlers } from './workers/capability.ts';
 import { WorkerRuntime } from './workers/worker-runtime.ts';
@@ -105,11 +107,13 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const redis: Redis = createRedis(redisInfo.url);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const ctx = new HubContext(config, database.db, redis, log);
-  const tasks = new TaskService(ctx, opts.planner ?? new RulePlanner());
+  const planner = opts.planner ?? new RulePlanner();
+  const ops = createHubOps(config, ctx, { planner, version: VERSION });
+  const tasks = new TaskService(ctx, ops.planner(planner));
   const admin = new AdminService(ctx);
   const conductor = new Conductor(ctx);
   const frontends = new FrontendRegistry();
-  const notifier = new Notifier(ctx, frontends);
+  const notifier = new Notifier(ctx, frontends, { onDelivery: ops.metrics.observeDelivery });
   ctx.onEvents(notifier.sink);
   const reconciler = new Reconciler(ctx, conductor, (t) => notifier.renotify(t));
   const janitor = new RetentionJanitor(ctx);
@@ -127,6 +131,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     tokens: config.HUB_API_TOKENS,
   });
   frontends.register(web);
+  ops.attach({ server: web.server, tasks, tokens: config.HUB_API_TOKENS });
   for (const f of opts.frontends ?? []) frontends.register(f);
   const deps: FrontendDeps = { config, ctx, commands, tasks, log, http: web.server };
   for (const factory of opts.frontendFactories ?? chatFrontendFactories(config)) frontends.register(factory(deps));
@@ -156,6 +161,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     await notifier.stop();
     await conductor.stop();
     await ctx.queues.close();
+    await ops.stop();
     redis.disconnect();
     if (!opts.database) await database.close();
     await redisInfo.embedded?.stop();
@@ -199,8 +205,15 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
 
 /** Starts a standalone worker that needs only Redis. */
 export async function startWorker(
-  opts: { config?: Config; capabilities?: string; concurrency?: number; handlers?: CapabilityHandlers } = {},
-): Promise<WorkerRuntime & { shutdown(): Promise<void> }> {
+  opts: {
+    config?: Config;
+    capabilities?: string;
+    concurrency?: number;
+    handlers?: CapabilityHandlers;
+    /** Serve GET /metrics on this port (default WORKER_METRICS_PORT; off when neither is set). */
+    metricsPort?: number;
+  } = {},
+): Promise<WorkerRuntime & { shutdown(): Promise<void>; metricsUrl?: string }> {
   const config =
     opts.config ??
     loadConfig({ ...process.env, ...(opts.capabilities ? { WORKER_CAPABILITIES: opts.capabilities } : {}) });
@@ -209,23 +222,35 @@ export async function startWorker(
     throw new ConfigError(
       'REDIS_URL must be set for a standalone worker (it is how workers reach the hub), e.g. REDIS_URL=redis://127.0.0.1:6379.',
     );
+  const tracing = startWorkerTracing(config, VERSION);
+  const metrics: WorkerMetrics = new WorkerMetrics(() => ({ running: runtime.running, concurrency }));
+  const concurrency = opts.concurrency ?? config.WORKER_CONCURRENCY;
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  const runtime = new WorkerRuntime({
+  const runtime: WorkerRuntime = new WorkerRuntime({
     redis,
     prefix: config.QUEUE_PREFIX,
     patterns: config.WORKER_CAPABILITIES,
-    handlers: opts.handlers ?? builtinCapabilities(config),
-    concurrency: opts.concurrency ?? config.WORKER_CONCURRENCY,
+    handlers: metrics.wrap(opts.handlers ?? builtinCapabilities(config)),
+    concurrency,
     log,
     heartbeatMs: config.WORKER_HEARTBEAT_MS,
     lockMs: config.WORKER_LOCK_MS,
     version: VERSION,
   });
   await runtime.start();
+  const metricsPort = opts.metricsPort ?? config.WORKER_METRICS_PORT;
+  const served =
+    metricsPort !== undefined
+      ? await serveWorkerMetrics(metrics, { port: metricsPort, token: config.METRICS_TOKEN })
+      : undefined;
+  if (served) log.info({ url: served.url }, 'worker metrics served');
   return Object.assign(runtime, {
+    metricsUrl: served?.url,
     async shutdown() {
       await runtime.stop();
+      await served?.close();
+      await tracing?.shutdown();
       redis.disconnect();
     },
   });
@@ -267,7 +292,9 @@ export async function runHub(): Promise<void> {
 }
 
 /** `switchboard worker`: a stateless worker process. */
-export async function runWorker(opts: { capabilities?: string; concurrency?: number } = {}): Promise<void> {
+export async function runWorker(
+  opts: { capabilities?: string; concurrency?: number; metricsPort?: number } = {},
+): Promise<void> {
   const w = await startWorker(opts);
   onSignals(() => w.shutdown());
 }
