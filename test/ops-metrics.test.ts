@@ -1,10 +1,15 @@
 // /metrics after a known workload (exact counts), the metrics token, the queue board's access rules, the success
 // rates behind `switchboard workers`, and a worker's --metrics-port, on real Redis and Postgres.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Plan, Planner } from '../src/core/plan.ts';
 import { startWorker } from '../src/main.ts';
 import { createHarness, type Harness } from './helpers/hub-harness.ts';
 
+const run = promisify(execFile);
 const METRICS_TOKEN = 'metrics-token-0123456789';
 const ADMIN = 'admin-token-333';
 const BOB = 'bob-token-22';
@@ -37,7 +42,7 @@ beforeAll(async () => {
     env: {
       METRICS_TOKEN,
       DEFAULT_ATTEMPTS: '2',
-      DEFAULT_BACKOFF_MS: '10',
+      DEFAULT_BACKOFF_MS: '300',
       MAX_INFLIGHT_PER_USER: '3',
       MAX_TASKS_PER_HOUR: '6',
       DEFAULT_NOTIFY_POLICY: 'done_only',
@@ -152,6 +157,18 @@ describe('admin views', () => {
     const body = (await res.json()) as any;
     expect(body.capabilities['test.fail']).toMatchObject({ ok: 0, failed: 2, rate: 0 });
     expect(body.workers[h.hub.workers[0]!.id]).toMatchObject({ ok: 5, failed: 2 });
+  });
+
+  it("`switchboard workers` shows each worker's and capability's success rate", async () => {
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+    const { stdout } = await run(process.execPath, [path.join(root, 'bin', 'switchboard.js'), 'workers'], {
+      cwd: root,
+      env: { ...process.env, SWITCHBOARD_URL: base, SWITCHBOARD_TOKEN: ADMIN, NO_COLOR: '1' },
+    });
+    expect(stdout).toMatch(/SUCCESS 15m/);
+    expect(stdout).toContain(`${h.hub.workers[0]!.id}`);
+    expect(stdout).toMatch(/71% of 7/);
+    expect(stdout).toMatch(/^test\.fail\s+0%\s+0\s+2$/m);
   });
 
   it('the queue board refuses non-admins and is read-only for admins', async () => {
