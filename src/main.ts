@@ -25,7 +25,7 @@ import type { FrontendDeps, FrontendFactory, IFrontend } from './frontends/front
 import { FrontendRegistry } from './frontends/registry.ts';
 import { createWebFrontend, type WebFrontend } from './frontends/web/index.ts';
 import { Notifier } from './notifications/notifier.ts';
-import { createHubOps } from './ops/hub-ops.ts';
+import { createHubOps, type HubOps } from './ops/hub-ops.ts';
 import { serveWorkerMetrics, startWorkerTracing, WorkerMetrics } from './ops/worker-ops.ts';
 import { builtinCapabilities } from './workers/capabilities/index.ts';
 import type { CapabilityHandlers } from './workers/capability.ts';
@@ -50,6 +50,8 @@ export interface Hub {
   frontends: FrontendRegistry;
   web: WebFrontend;
   workers: WorkerRuntime[];
+  /** Metrics and tracing of this hub. */
+  ops: HubOps;
   stop(): Promise<void>;
 }
 
@@ -196,6 +198,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     frontends,
     web,
     workers,
+    ops,
     stop() {
       stopping ??= stopAll();
       return stopping;

@@ -3,7 +3,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import pino, { type DestinationStream, type Logger } from 'pino';
 
-const REDACT = [
+/** Log paths whose values never reach the output. */
+export const REDACT_PATHS = [
   'token',
   '*.token',
   'authorization',
@@ -39,6 +40,9 @@ const REDACT = [
   'config.SWITCHBOARD_TOKEN',
   'config.DATABASE_URL',
   'config.REDIS_URL',
+  'config.OPENAI_API_KEY',
+  'config.LLM_API_KEY',
+  'config.SEARCH_API_KEY',
   // hashed, not removed (see censor): phone numbers and SMS user ids
   'From',
   'To',
@@ -76,7 +80,7 @@ export function createLogger(level: string = 'info', name = 'switchboard', desti
     {
       name,
       level,
-      redact: { paths: REDACT, censor },
+      redact: { paths: REDACT_PATHS, censor },
       mixin: () => logContext.getStore() ?? {},
     },
     destination,
