@@ -137,6 +137,10 @@ describe('GET /metrics', () => {
     expect(text.match(/^# TYPE bullmq_job_count gauge$/gm)).toHaveLength(1);
   });
 
+  it('leaves tracing off without OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+    expect(h.hub.ops.tracing).toBeUndefined();
+  });
+
   it('enforces the metrics token', async () => {
     expect((await get('/metrics')).status).toBe(401);
     const wrong = await get('/metrics', ADMIN);

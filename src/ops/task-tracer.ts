@@ -17,15 +17,22 @@ const FINAL = new Set(['completed', 'failed', 'cancelled', 'rejected']);
 /** Keeps the open task spans of this process and closes them from the event stream. */
 export class TaskTracer {
   private readonly open = new Map<string, { span: Span; timer?: NodeJS.Timeout }>();
+  /** Task spans started by `traceSubmit` and not yet adopted (never a span someone else owns). */
+  private readonly own = new WeakSet<Span>();
 
   constructor(readonly tracer: Tracer) {}
 
   /** Runs `fn` (a task submission) inside a new `task` span that stays open after `fn` for the task's life. */
   async traceSubmit<T>(origin: ConversationRef, fn: () => Promise<T>): Promise<T> {
     const span = this.tracer.startSpan('task', { attributes: { 'switchboard.platform': origin.platform } });
+    this.own.add(span);
     try {
-      return await context.with(trace.setSpan(context.active(), span), fn);
+      const result = await context.with(trace.setSpan(context.active(), span), fn);
+      // Not adopted by an `accepted` event (nothing was created): the span ends with the call.
+      if (this.own.delete(span)) span.end();
+      return result;
     } catch (err) {
+      this.own.delete(span);
       span.recordException(err as Error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
       span.end();
@@ -57,7 +64,8 @@ export class TaskTracer {
     for (const e of events) {
       if (e.type === 'accepted') {
         const span = trace.getActiveSpan();
-        if (!span || this.open.has(task.id)) continue;
+        if (!span || !this.own.has(span) || this.open.has(task.id)) continue;
+        this.own.delete(span);
         span.setAttribute(TASK_ID_ATTR, task.id);
         if (this.open.size >= MAX_OPEN) this.end(this.open.keys().next().value as string);
         this.open.set(task.id, { span });
