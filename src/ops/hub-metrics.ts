@@ -26,9 +26,9 @@ const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
 export class HubMetrics {
   readonly registry = new Registry();
   readonly window: SuccessWindow;
-  private readonly capsByTask = new Map<string, Map<string, string>>();
-  private readonly platformByTask = new Map<string, string>();
-  private readonly startedAt = new Map<string, number>();
+  private readonly capsByTask = new RecentMap<Map<string, string>>();
+  private readonly platformByTask = new RecentMap<string>();
+  private readonly startedAt = new RecentMap<number>();
 
   private readonly submitted: Counter<'platform' | 'planner'>;
   private readonly finished: Counter<'status' | 'platform' | 'planner'>;
@@ -153,11 +153,11 @@ export class HubMetrics {
     switch (e.type) {
       case 'accepted':
         this.submitted.inc({ platform, planner: this.opts.planner });
-        remember(this.platformByTask, task.id, platform);
+        this.platformByTask.set(task.id, platform);
         return;
       case 'planned': {
         const steps = (e.data?.steps ?? []) as Array<{ key: string; capability: string }>;
-        remember(this.capsByTask, task.id, new Map(steps.map((s) => [s.key, s.capability])));
+        this.capsByTask.set(task.id, new Map(steps.map((s) => [s.key, s.capability])));
         return;
       }
       case 'subtask.started':
@@ -186,7 +186,7 @@ export class HubMetrics {
     const id = e.subtaskId ?? '';
     const at = Date.parse(e.at);
     if (e.type === 'subtask.started') {
-      remember(this.startedAt, id, at);
+      this.startedAt.set(id, at);
       return;
     }
     // Counted per result: a quick attempt may finish before its start is signalled (no `subtask.started` then).
@@ -287,7 +287,28 @@ export function mergeExposition(texts: string[]): string {
   return lines.length ? `${lines.join('\n')}\n` : '';
 }
 
-function remember<V>(map: Map<string, V>, key: string, value: V): void {
-  if (map.size >= MAX_TRACKED) map.delete(map.keys().next().value as string);
-  map.set(key, value);
+/**
+ * A map that forgets its oldest entries in bulk: two generations, the older dropped whole when the newer fills.
+ * O(1) per call (evicting one by one from the front of a Map scans over deleted slots and turns quadratic).
+ */
+class RecentMap<V> {
+  private current = new Map<string, V>();
+  private previous = new Map<string, V>();
+
+  get(key: string): V | undefined {
+    return this.current.get(key) ?? this.previous.get(key);
+  }
+
+  set(key: string, value: V): void {
+    if (this.current.size >= MAX_TRACKED / 2) {
+      this.previous = this.current;
+      this.current = new Map();
+    }
+    this.current.set(key, value);
+  }
+
+  delete(key: string): void {
+    this.current.delete(key);
+    this.previous.delete(key);
+  }
 }

@@ -67,7 +67,8 @@ export class TaskTracer {
         if (!span || !this.own.has(span) || this.open.has(task.id)) continue;
         this.own.delete(span);
         span.setAttribute(TASK_ID_ATTR, task.id);
-        if (this.open.size >= MAX_OPEN) this.end(this.open.keys().next().value as string);
+        // Over the cap, the oldest tenth ends at once: one scan per MAX_OPEN/10 tasks, not one per task.
+        if (this.open.size >= MAX_OPEN) for (const id of [...this.open.keys()].slice(0, MAX_OPEN / 10)) this.end(id);
         this.open.set(task.id, { span });
       } else if (FINAL.has(e.type)) {
         const entry = this.open.get(task.id);
