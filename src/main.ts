@@ -27,6 +27,8 @@ import type { FrontendDeps, FrontendFactory, IFrontend } from './frontends/front
 import { FrontendRegistry } from './frontends/registry.ts';
 import { createWebFrontend, type WebFrontend } from './frontends/web/index.ts';
 import { Notifier } from './notifications/notifier.ts';
+import { createHubOps, type HubOps } from './ops/hub-ops.ts';
+import { serveWorkerMetrics, startWorkerTracing, WorkerMetrics } from './ops/worker-ops.ts';
 import { builtinCapabilities } from './workers/capabilities/index.ts';
 import type { CapabilityHandlers } from './workers/capability.ts';
 import { WorkerRuntime } from './workers/worker-runtime.ts';
@@ -57,6 +59,8 @@ export interface Hub {
   frontends: FrontendRegistry;
   web: WebFrontend;
   workers: WorkerRuntime[];
+  /** Metrics and tracing of this hub. */
+  ops: HubOps;
   stop(): Promise<void>;
 }
 
@@ -128,14 +132,16 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   }
   const redis: Redis = new ConnectionWatch(log, 'Redis').watch(createRedis(redisInfo.url));
   const ctx = new HubContext(config, database.db, redis, log);
+  const planner = opts.planner ?? new RulePlanner();
+  const ops = createHubOps(config, ctx, { planner, version: VERSION });
   const tasks = new TaskService(
     ctx,
-    new MonitorPlanner(opts.planner ?? new RulePlanner(), { db: database.db, redis, keys: ctx.keys }),
+    new MonitorPlanner(ops.planner(planner), { db: database.db, redis, keys: ctx.keys }),
   );
   const admin = new AdminService(ctx);
   const conductor = new Conductor(ctx);
   const frontends = new FrontendRegistry();
-  const notifier = new Notifier(ctx, frontends);
+  const notifier = new Notifier(ctx, frontends, { onDelivery: ops.metrics.observeDelivery });
   ctx.onEvents(notifier.sink);
   const reconciler = new Reconciler(ctx, conductor, (t) => notifier.renotify(t));
   const janitor = new RetentionJanitor(ctx);
@@ -158,6 +164,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     tokens: config.HUB_API_TOKENS,
   });
   frontends.register(web);
+  ops.attach({ server: web.server, tasks, tokens: config.HUB_API_TOKENS });
   for (const f of opts.frontends ?? []) frontends.register(f);
   const deps: FrontendDeps = { config, ctx, commands, tasks, log, http: web.server };
   for (const factory of opts.frontendFactories ?? chatFrontendFactories(config)) frontends.register(factory(deps));
@@ -189,6 +196,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     await notifier.stop();
     await conductor.stop();
     await ctx.queues.close();
+    await ops.stop();
     redis.disconnect();
     if (!opts.database) await database.close();
     await redisInfo.embedded?.stop();
@@ -228,6 +236,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     frontends,
     web,
     workers,
+    ops,
     stop() {
       stopping ??= stopAll();
       return stopping;
@@ -237,8 +246,15 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
 
 /** Starts a standalone worker that needs only Redis, from the configuration (WORKER_CAPABILITIES etc.). */
 export async function startWorker(
-  opts: { config?: Config; capabilities?: string; concurrency?: number; handlers?: CapabilityHandlers } = {},
-): Promise<WorkerHandle> {
+  opts: {
+    config?: Config;
+    capabilities?: string;
+    concurrency?: number;
+    handlers?: CapabilityHandlers;
+    /** Serve GET /metrics on this port (default WORKER_METRICS_PORT; off when neither is set). */
+    metricsPort?: number;
+  } = {},
+): Promise<WorkerHandle & { metricsUrl?: string | undefined }> {
   const config =
     opts.config ??
     loadConfig({ ...process.env, ...(opts.capabilities ? { WORKER_CAPABILITIES: opts.capabilities } : {}) });
@@ -246,16 +262,40 @@ export async function startWorker(
     throw new ConfigError(
       'REDIS_URL must be set for a standalone worker (it is how workers reach the hub; the hub prints it at start), e.g. REDIS_URL=redis://127.0.0.1:6379.',
     );
-  return startSdkWorker({
-    capabilities: opts.handlers ?? builtinCapabilities(config),
+  const tracing = startWorkerTracing(config, VERSION);
+  const concurrency = opts.concurrency ?? config.WORKER_CONCURRENCY;
+  let running = () => 0;
+  const metrics = new WorkerMetrics(() => ({ running: running(), concurrency }));
+  const worker = await startSdkWorker({
+    capabilities: metrics.wrap(opts.handlers ?? builtinCapabilities(config)),
     patterns: config.WORKER_CAPABILITIES,
     redisUrl: config.REDIS_URL,
-    concurrency: opts.concurrency ?? config.WORKER_CONCURRENCY,
+    concurrency,
     prefix: config.QUEUE_PREFIX,
     log: createLogger(config.LOG_LEVEL, 'switchboard', config.LOG_FORMAT),
     heartbeatMs: config.WORKER_HEARTBEAT_MS,
     lockMs: config.WORKER_LOCK_MS,
   });
+  running = () => worker.running;
+  const metricsPort = opts.metricsPort ?? config.WORKER_METRICS_PORT;
+  const served =
+    metricsPort !== undefined
+      ? await serveWorkerMetrics(metrics, { port: metricsPort, token: config.METRICS_TOKEN })
+      : undefined;
+  return {
+    id: worker.id,
+    specs: worker.specs,
+    capabilities: worker.capabilities,
+    get running() {
+      return worker.running;
+    },
+    metricsUrl: served?.url,
+    async stop() {
+      await worker.stop();
+      await served?.close();
+      await tracing?.shutdown();
+    },
+  };
 }
 
 /** Stops `stop` on SIGINT/SIGTERM, once; a second signal exits at once. */
@@ -307,7 +347,9 @@ export async function runHub(): Promise<void> {
 }
 
 /** `switchboard worker`: a stateless worker process. */
-export async function runWorker(opts: { capabilities?: string; concurrency?: number } = {}): Promise<void> {
+export async function runWorker(
+  opts: { capabilities?: string; concurrency?: number; metricsPort?: number } = {},
+): Promise<void> {
   const w = await startWorker(opts);
   onSignals(() => w.stop());
 }

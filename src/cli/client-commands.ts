@@ -322,23 +322,55 @@ function registerAdminCommands(program: Command): void {
     .option('--json', 'print raw JSON')
     .action(
       action(async (opts: { json?: boolean }) => {
-        const res = await client().request<{ workers: any[] }>('GET', '/api/admin/workers');
-        if (opts.json) return printJson(res);
+        const api = client();
+        const [res, rates] = await Promise.all([
+          api.request<{ workers: any[] }>('GET', '/api/admin/workers'),
+          // Success over the hub's sliding window; a hub without it (older version) just shows no column values.
+          api
+            .request<{ windowMinutes: number; capabilities: Record<string, any>; workers: Record<string, any> }>(
+              'GET',
+              '/api/admin/success-rates',
+            )
+            .catch(() => null),
+        ]);
+        if (opts.json) return printJson(rates ? { ...res, successRates: rates } : res);
         if (res.workers.length === 0) return out('No live workers.');
+        const success = (id: string) => {
+          const s = rates?.workers[id];
+          return s && s.rate !== null ? `${Math.round(s.rate * 100)}% of ${s.ok + s.failed}` : '-';
+        };
         out(
           table(
-            ['ID', 'HOST', 'STATE', 'RUNNING', 'PATTERNS', 'VERSION', 'SEEN'],
+            [
+              'ID',
+              'HOST',
+              'STATE',
+              'RUNNING',
+              'PATTERNS',
+              `SUCCESS ${rates?.windowMinutes ?? '?'}m`,
+              'VERSION',
+              'SEEN',
+            ],
             res.workers.map((w) => [
               w.id,
               `${w.host}:${w.pid}`,
               w.state,
               `${w.running}/${w.concurrency}`,
               w.patterns.join(','),
+              success(w.id),
               w.version,
               ago(new Date(w.seenAt).toISOString()),
             ]),
           ),
         );
+        const caps = Object.entries(rates?.capabilities ?? {}).filter(([, c]) => c.rate !== null);
+        if (caps.length)
+          out(
+            `\n${table(
+              ['CAPABILITY', `SUCCESS ${rates!.windowMinutes}m`, 'OK', 'FAILED'],
+              caps.sort().map(([name, c]) => [name, `${Math.round(c.rate * 100)}%`, String(c.ok), String(c.failed)]),
+            )}`,
+          );
       }),
     );
 

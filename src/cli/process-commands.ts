@@ -40,7 +40,12 @@ export function registerProcessCommands(program: Command): void {
       'comma-separated capability patterns, e.g. "web.*,llm.summarize" (default WORKER_CAPABILITIES)',
     )
     .option('--concurrency <n>', 'jobs run at once (default WORKER_CONCURRENCY)', positiveInt('--concurrency'))
-    .action((opts: { capabilities?: string; concurrency?: number }) =>
+    .option(
+      '--metrics-port <port>',
+      'serve GET /metrics on this port (default WORKER_METRICS_PORT; off)',
+      positiveInt('--metrics-port'),
+    )
+    .action((opts: { capabilities?: string; concurrency?: number; metricsPort?: number }) =>
       runProcess(async () => (await import('../main.ts')).runWorker(opts)),
     );
 

@@ -7,7 +7,7 @@ import { withdrawSubtasks } from './dispatcher.ts';
 import { isTerminalTask } from './lifecycle.ts';
 import { finishOrReview, releaseDependents, resultOf, toReview } from './task-flow.ts';
 import type { HubContext, HubEvent } from './hub-context.ts';
-import { duplicateRedis, RESULTS_QUEUE } from './queues.ts';
+import { duplicateRedis, RESULTS_QUEUE, telemetryOption } from './queues.ts';
 import type { SubtaskRow, TaskRow } from './store/schema.ts';
 import { insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
 import type { JobResult, SubtaskStatus, WorkerSignal } from './types.ts';
@@ -51,6 +51,7 @@ export class Conductor {
         concurrency: this.opts.concurrency ?? 16,
         removeOnComplete: { age: 3600, count: 1000 },
         removeOnFail: { age: 7 * 24 * 3600 },
+        ...telemetryOption(),
       },
     );
     this.worker.on('error', (err) => this.ctx.log.error({ err }, 'results worker error'));

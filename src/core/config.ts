@@ -297,6 +297,35 @@ const schema = z.object({
   // ── Dashboard and WebSocket ──
   // ── end dashboard ──
   // ── Operations: metrics, tracing ──
+  METRICS_TOKEN: z
+    .string()
+    .min(
+      16,
+      'at least 16 characters (Prometheus sends it as "Authorization: Bearer <token>"); unset it to leave /metrics open',
+    )
+    .optional(),
+  METRICS_WINDOW_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1, 'whole minutes, 1 to 1440 (the success-rate window), e.g. 15')
+    .max(1440, 'whole minutes, 1 to 1440 (the success-rate window), e.g. 15')
+    .default(15),
+  WORKER_METRICS_PORT: z.coerce
+    .number()
+    .int()
+    .min(1, "a TCP port 1-65535 for the worker's /metrics (or unset: off)")
+    .max(65535, "a TCP port 1-65535 for the worker's /metrics (or unset: off)")
+    .optional(),
+  QUEUE_BOARD: z
+    .enum(['off', 'readonly', 'write'], {
+      error: 'off, readonly (default) or write (allows retries/removals on the board)',
+    })
+    .default('readonly'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .url('the OTLP/HTTP endpoint of a collector, e.g. http://otel-collector:4318 (unset: tracing off)')
+    .optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('switchboard'),
   // ── end ops ──
   SWITCHBOARD_URL: z.string().url().optional(),
   SWITCHBOARD_TOKEN: z.string().optional(),

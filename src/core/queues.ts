@@ -1,5 +1,5 @@
 // Queue names, job ids and job options shared by the hub and the workers.
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue, type JobsOptions, type Telemetry } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Priority } from './types.ts';
 
@@ -50,6 +50,18 @@ export function subtaskJobOptions(o: {
   };
 }
 
+let telemetry: Telemetry | undefined;
+
+/** Sets (or clears) BullMQ's telemetry for queues and workers created from now on (composition does, when tracing). */
+export function setQueueTelemetry(t: Telemetry | undefined): void {
+  telemetry = t;
+}
+
+/** `{ telemetry }` to spread into BullMQ Queue and Worker options: empty unless tracing is on. */
+export function telemetryOption(): { telemetry?: Telemetry } {
+  return telemetry ? { telemetry } : {};
+}
+
 /** Opens an ioredis connection suitable for BullMQ (workers need maxRetriesPerRequest: null). */
 export function createRedis(url: string, extra: RedisOptions = {}, onError: (err: Error) => void = () => {}): Redis {
   const redis = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false, ...extra });
@@ -77,7 +89,7 @@ export class QueueSet {
   get(name: string): Queue {
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      q = new Queue(name, { connection: this.connection, prefix: this.prefix, ...telemetryOption() });
       q.on('error', () => {
         /* connection errors are retried by ioredis; surfaced by /ready */
       });

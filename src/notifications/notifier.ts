@@ -4,7 +4,7 @@ import { errorText, PermanentError, RateLimitedError } from '../core/errors.ts';
 import type { Config } from '../core/config.ts';
 import type { HubContext, HubEvent } from '../core/hub-context.ts';
 import type { Redis } from 'ioredis';
-import { duplicateRedis, NOTIFY_QUEUE } from '../core/queues.ts';
+import { duplicateRedis, NOTIFY_QUEUE, telemetryOption } from '../core/queues.ts';
 import type { TaskRow } from '../core/store/schema.ts';
 import { insertEvents, json, loadSubtasks } from '../core/task-store.ts';
 import { progressOf } from '../core/task-service.ts';
@@ -52,7 +52,7 @@ export class Notifier {
   constructor(
     private readonly ctx: HubContext,
     private readonly frontends: FrontendRegistry,
-    private readonly opts: { concurrency?: number } = {},
+    private readonly opts: { concurrency?: number; onDelivery?: (report: DeliveryReport) => void } = {},
   ) {
     this.jobOpts = deliveryJobOptions(ctx.config);
   }
@@ -126,11 +126,19 @@ export class Notifier {
     );
     this.worker = new Worker<NotifyJob>(
       NOTIFY_QUEUE,
-      (job, token) => this.serial(job.data.taskId, () => this.deliver(job, token)),
+      (job, token) =>
+        this.serial(job.data.taskId, () => this.deliver(job, token)).then(
+          () => this.report(job),
+          (err) => {
+            this.report(job, err);
+            throw err;
+          },
+        ),
       {
         connection: this.connection,
         prefix: this.ctx.config.QUEUE_PREFIX,
         concurrency: this.opts.concurrency ?? 16,
+        ...telemetryOption(),
       },
     );
     this.worker.on('error', (err) => this.ctx.log.error({ err }, 'notify worker error'));
@@ -342,6 +350,18 @@ export class Notifier {
     }
   }
 
+  /** Tells `onDelivery` how a job went: delivered, retried later, or failed for good (a delay is neither). */
+  private report(job: Job<NotifyJob>, err?: unknown): void {
+    if (!this.opts.onDelivery || err instanceof DelayedError) return;
+    const outcome = !err
+      ? 'delivered'
+      : err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
+        ? 'failed'
+        : 'retried';
+    const latencyMs = Date.now() - job.timestamp - (job.opts.delay ?? 0);
+    this.opts.onDelivery({ taskId: job.data.taskId, platform: job.data.origin?.platform, outcome, latencyMs });
+  }
+
   private async saveProgressRef(taskId: string, ref: MessageRef): Promise<void> {
     await this.ctx.db
       .updateTable('tasks')
@@ -362,6 +382,15 @@ export class Notifier {
       });
     return next;
   }
+}
+
+/** How one notification job went, for metrics. */
+export interface DeliveryReport {
+  taskId: string;
+  platform?: string | undefined;
+  outcome: 'delivered' | 'retried' | 'failed';
+  /** From queueing (after any intended delay) to the end of this attempt. */
+  latencyMs: number;
 }
 
 /** A final delivery waits at most MAX_ATTACH_WAITS x ATTACH_WAIT_MS for the frontend's reply to be attached. */

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { matchesAny, matchesPattern } from '../core/capability-pattern.ts';
 import { errorText } from '../core/errors.ts';
-import { capabilityQueueName, duplicateRedis, jobIdFor, RESULTS_QUEUE } from '../core/queues.ts';
+import { capabilityQueueName, duplicateRedis, jobIdFor, RESULTS_QUEUE, telemetryOption } from '../core/queues.ts';
 import { redisKeys } from '../core/redis-keys.ts';
 import type { CapabilitySpec, ControlMessage, JobData, JobResult, WorkerInfo, WorkerSignal } from '../core/types.ts';
 import { removeHeartbeat, writeHeartbeat } from '../core/worker-registry.ts';
@@ -71,7 +71,7 @@ export class WorkerRuntime {
     this.slots = new Semaphore(o.concurrency);
     this.patterns = o.patterns.filter((p) => this.patternServes(p));
     this.specs = this.advertisedSpecs();
-    this.results = new Queue(RESULTS_QUEUE, { connection: o.redis, prefix: o.prefix });
+    this.results = new Queue(RESULTS_QUEUE, { connection: o.redis, prefix: o.prefix, ...telemetryOption() });
     // Without a listener BullMQ prints every connection error raw to the console.
     this.results.on('error', (err) => this.fault(err));
   }
@@ -187,6 +187,7 @@ export class WorkerRuntime {
         maxStalledCount: 2,
         // An idle queue is re-polled every 10 s (BullMQ's cap for blocking waits) instead of 5: new jobs wake it at once anyway.
         drainDelay: 10,
+        ...telemetryOption(),
       });
       worker.on('error', (err) => this.fault(err));
       this.workers.set(cap, worker);

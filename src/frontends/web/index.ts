@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AdminService } from '../../core/admin-service.ts';
 import { ConfigError } from '../../core/errors.ts';
 import type { HubContext } from '../../core/hub-context.ts';
@@ -62,7 +62,14 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
   const { ctx, tasks, admin } = config;
   const bodyLimit = config.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
   const log = ctx.log.child({ frontend: 'web' });
-  const server = Fastify({ logger: false, bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true });
+  const server = Fastify({
+    // Request logs go through the hub's logger (secrets redacted) with a request id, honouring x-request-id.
+    loggerInstance: log as FastifyBaseLogger,
+    requestIdHeader: 'x-request-id',
+    bodyLimit,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
   const hub = new SseHub(ctx);
   const auth = new TokenAuthenticator(config.tokens);
   let baseUrl: string | null = null;
