@@ -95,6 +95,7 @@ describe('logs', () => {
     const secret = names.filter(
       (n) =>
         /TOKEN|SECRET|PASSWORD|API_KEY|_URL$/.test(n) &&
+        !/_TOKENS$|TOKEN_BUDGET/.test(n) &&
         !/_API_URL$|_API_ROOT$|PUBLIC_URL|SWITCHBOARD_URL|OTEL_/.test(n),
     );
     expect(secret.length).toBeGreaterThan(5);

@@ -157,17 +157,17 @@ describe('workers advertise only what they can run', () => {
     const { log, lines } = capture();
     const worker = await startWorker({
       capabilities: builtinCapabilities(h.env.config),
-      patterns: ['demo.*', 'web.fetch'],
+      patterns: ['demo.*', 'gpu.render'],
       redisUrl: h.env.config.REDIS_URL,
       prefix: h.env.prefix,
       log,
     });
     try {
       const warn = lines.find((l) => l.level === 40);
-      expect(warn?.msg).toMatch(/no capability on this worker matches web\.fetch: not advertised/);
+      expect(warn?.msg).toMatch(/no capability on this worker matches gpu\.render: not advertised/);
       const me = (await listLiveWorkers(h.hub.ctx.redis, h.hub.ctx.keys)).filter((w) => w.id === worker.id);
       expect(me[0]?.patterns).toEqual(['demo.*']);
-      expect(unservedCapabilities(me, ['web.fetch', 'demo.echo'])).toEqual(['web.fetch']);
+      expect(unservedCapabilities(me, ['gpu.render', 'demo.echo'])).toEqual(['gpu.render']);
       // The container healthcheck (`switchboard worker-health`) sees it; another prefix has no worker.
       expect(await workerHealthy({ REDIS_URL: h.env.config.REDIS_URL, QUEUE_PREFIX: h.env.prefix })).toBe(true);
       expect(await workerHealthy({ REDIS_URL: h.env.config.REDIS_URL, QUEUE_PREFIX: `${h.env.prefix}-none` })).toBe(

@@ -42,6 +42,10 @@ export const REDACT_PATHS = [
   'config.DATABASE_URL',
   'config.REDIS_URL',
   'config.OPENAI_API_KEY',
+  'config.OPENAI_BASE_URL',
+  'config.SEARXNG_URL',
+  'config.BRAVE_API_KEY',
+  'config.TAVILY_API_KEY',
   'config.LLM_API_KEY',
   'config.SEARCH_API_KEY',
   // hashed, not removed (see censor): phone numbers and SMS user ids
