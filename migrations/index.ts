@@ -10,6 +10,7 @@ import * as m0003 from './0003-schedules.ts';
 // ── core imports ──
 // ── end core imports ──
 // ── ai imports ──
+import * as m0030 from './0030-llm-accounting.ts';
 // ── end ai imports ──
 // ── web imports ──
 // ── end web imports ──
@@ -26,6 +27,7 @@ export const migrations: Record<string, Migration> = {
   // ── core ──
   // ── end core ──
   // ── ai ──
+  '0030-llm-accounting': m0030,
   // ── end ai ──
   // ── web ──
   // ── end web ──

@@ -1,6 +1,7 @@
 // Row types of the database, as kysely sees them.
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { ScheduleRunsTable, SchedulesTable, UserSettingsTable } from '../schedules/schedule-rows.ts';
+import type { LlmUsageTable, TaskTracesTable } from '../traces/trace-rows.ts';
 import type {
   ConversationRef,
   DerivedProgress,
@@ -36,6 +37,15 @@ export interface TasksTable {
   updated_at: Generated<Date>;
   started_at: Date | null;
   finished_at: Date | null;
+  // ── ai: running LLM totals, the planner that made the plan, a pending clarifying question (0030) ──
+  llm_calls: Generated<number>;
+  llm_tokens: Generated<number>;
+  llm_cost_usd: Generated<number>;
+  llm_unpriced: Generated<boolean>;
+  plan_steps: Generated<number>;
+  planned_by: Generated<string | null>;
+  question: Generated<string | null>;
+  // ── end ai ──
 }
 
 /** A row of `subtasks`. */
@@ -102,6 +112,8 @@ export interface Database {
   schedules: SchedulesTable;
   schedule_runs: ScheduleRunsTable;
   user_settings: UserSettingsTable;
+  llm_usage: LlmUsageTable;
+  task_traces: TaskTracesTable;
 }
 
 export type TaskRow = Selectable<TasksTable>;
