@@ -18,6 +18,7 @@ import { SseHub, type WebMessageEnvelope } from './sse-hub.ts';
 import { registerStreamRoute } from './stream-route.ts';
 import { registerScheduleRoutes } from './schedule-routes.ts';
 import { registerTaskRoutes } from './task-routes.ts';
+import { registerTraceRoutes } from './trace-routes.ts';
 
 /** What the web frontend needs. */
 export interface WebFrontendConfig {
@@ -75,6 +76,7 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
     installJsonParser(api);
     api.addHook('onRequest', authenticate(ctx, auth));
     registerTaskRoutes(api, tasks);
+    registerTraceRoutes(api, { ctx, tasks });
     if (config.schedules) registerScheduleRoutes(api, config.schedules);
     registerStreamRoute(api, { ctx, tasks, hub, heartbeatMs: config.sseHeartbeatMs ?? 15_000 });
     void api.register(async (adminScope) => registerAdminRoutes(adminScope, { admin, tasks }));

@@ -26,6 +26,13 @@ export interface TaskJson {
   finishedAt: string | null;
   subtasks?: SubtaskJson[];
   events?: EventJson[];
+  /** Which planner made the plan, and a clarifying question awaiting an answer. */
+  plannedBy: string | null;
+  question: string | null;
+  /** Running LLM totals of the task. */
+  llm: { calls: number; tokens: number; costUsd: number; unpriced: boolean };
+  /** Detail views: LLM usage of the task and of its owner today, with token breakdowns. */
+  usage?: TaskDetail['usage'];
 }
 
 /** A subtask as the API shows it. */
@@ -74,6 +81,14 @@ export function serializeTask(task: TaskRow): TaskJson {
     updatedAt: iso(task.updated_at),
     startedAt: iso(task.started_at),
     finishedAt: iso(task.finished_at),
+    plannedBy: task.planned_by ?? null,
+    question: task.question ?? null,
+    llm: {
+      calls: task.llm_calls ?? 0,
+      tokens: task.llm_tokens ?? 0,
+      costUsd: task.llm_cost_usd ?? 0,
+      unpriced: task.llm_unpriced ?? false,
+    },
   };
 }
 
@@ -84,6 +99,7 @@ export function serializeTaskDetail(detail: TaskDetail): TaskJson {
     progress: detail.progress,
     subtasks: detail.subtasks.map(serializeSubtask),
     events: detail.events.map(serializeEvent),
+    ...(detail.usage ? { usage: detail.usage } : {}),
   };
 }
 
