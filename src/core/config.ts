@@ -168,6 +168,58 @@ const schema = z.object({
   // ── Process, CLI and packaging ──
   // ── end platform ──
   // ── AI: LLM planner, LLM capabilities, budgets ──
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: z
+    .string()
+    .url('must be the base URL of an OpenAI-compatible API incl. /v1, e.g. http://127.0.0.1:11434/v1 for Ollama')
+    .optional(),
+  LLM_MODEL: z.string().min(1).default('gpt-5-mini'),
+  LLM_PLANNER_MODEL: z.string().min(1).optional(),
+  LLM_STRUCTURED_OUTPUT: z
+    .enum(
+      ['json_schema', 'json_object', 'prompt'],
+      'json_schema, json_object or prompt (for servers that ignore schemas)',
+    )
+    .default('json_schema'),
+  LLM_CONTEXT_TOKENS: z.coerce
+    .number('a number of tokens, e.g. 32000')
+    .int()
+    .min(256, 'at least 256 tokens')
+    .default(32_000),
+  LLM_PRICES: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      const price = z.object({
+        input: z.number().min(0),
+        cachedInput: z.number().min(0).optional(),
+        output: z.number().min(0),
+      });
+      if (!s) return {} as Record<string, z.infer<typeof price>>;
+      try {
+        const parsed = z.record(z.string(), price.strict()).safeParse(JSON.parse(s));
+        if (parsed.success) return parsed.data;
+      } catch {
+        /* reported below */
+      }
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'JSON of USD per 1M tokens by model, e.g. {"gpt-5-mini":{"input":0.25,"cachedInput":0.025,"output":2}}',
+      });
+      return z.NEVER;
+    }),
+  PLANNER: z.enum(['auto', 'llm', 'rules'], 'auto, llm or rules').default('auto'),
+  TASK_BUDGET_USD: z.coerce.number('USD per task, e.g. 0.50 (0 = no limit)').min(0).default(0.5),
+  TASK_TOKEN_BUDGET: z.coerce.number('tokens per task, e.g. 200000 (0 = no limit)').int().min(0).default(500_000),
+  USER_DAILY_BUDGET_USD: z.coerce.number('USD per user and day, e.g. 5 (0 = no limit)').min(0).default(5),
+  LLM_CACHE_TTL_MS: z.coerce
+    .number('milliseconds, e.g. 86400000 (0 = no result cache)')
+    .int()
+    .min(0)
+    .default(86_400_000),
+  LLM_MAX_RETRIES: z.coerce.number('a number of retries, e.g. 2').int().min(0).max(10).default(2),
+  LLM_TIMEOUT_MS: z.coerce.number('milliseconds, e.g. 120000').int().min(1000).default(120_000),
   // ── end ai ──
   // ── Web capabilities: fetch, search, monitor ──
   // ── end web ──
