@@ -15,7 +15,7 @@ import { Reconciler } from './core/reconciler.ts';
 import { RetentionJanitor } from './core/retention.ts';
 import { ScheduleRunner } from './core/schedules/schedule-runner.ts';
 import { ScheduleService } from './core/schedules/schedule-service.ts';
-import { RulePlanner } from './core/rule-planner.ts';
+import { createPlanner } from './core/planning/create-planner.ts';
 import { createDatabase, migrateToLatest, type DatabaseHandle } from './core/store/create-database.ts';
 import { TaskService } from './core/task-service.ts';
 import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.ts';
@@ -59,7 +59,7 @@ export interface HubOptions {
   handlers?: CapabilityHandlers;
   database?: DatabaseHandle;
   log?: Logger;
-  /** The planner; the rule-based one by default. */
+  /** The planner; by default chosen by PLANNER (the LLM planner when an LLM is configured, else the rule planner). */
   planner?: Planner;
   /** Extra frontends to run beside the HTTP API (tests use a recording one). */
   frontends?: IFrontend[];
@@ -105,7 +105,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const redis: Redis = createRedis(redisInfo.url);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const ctx = new HubContext(config, database.db, redis, log);
-  const tasks = new TaskService(ctx, opts.planner ?? new RulePlanner());
+  const tasks = new TaskService(ctx, opts.planner ?? createPlanner(ctx));
   const admin = new AdminService(ctx);
   const conductor = new Conductor(ctx);
   const frontends = new FrontendRegistry();

@@ -1,9 +1,15 @@
 // The LLM planner: one structured-output call over the capabilities live workers advertise, validated before
 // anything runs; one re-ask with the problems, then the rule planner. A truncated or refused answer is its own
 // error, and a question instead of a plan makes the task wait for the user's answer.
-import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import type { z } from 'zod';
 import { HubError, InvalidInputError } from '../errors.ts';
+import type { ChatCompletionMessageParam, LlmClient } from '../llm/llm-client.ts';
+import {
+  BudgetExceededError,
+  LlmError,
+  LlmOutputInvalidError,
+  LlmRefusalError,
+  LlmTruncatedError,
+} from '../llm/llm-errors.ts';
 import type { Logger } from '../logger.ts';
 import { validatePlan, type Plan, type PlanRequest, type Planner, type PlanStep } from '../plan.ts';
 import type { TraceRecord, UsageRecord } from '../traces/llm-accounting.ts';
@@ -13,18 +19,8 @@ import { PLAN_PURPOSE, plannerRetryPrompt, plannerSystemPrompt, plannerUserPromp
 import { PLAN_SCHEMA_NAME, planSchema, type RawPlan } from './plan-schema.ts';
 import { fromStrictValue } from './strict-schema.ts';
 
-/** What the planner needs of the LLM client (src/core/llm/llm-client.ts satisfies it). */
-export interface PlannerModel {
-  complete<T>(call: {
-    purpose: string;
-    model?: string;
-    messages: ChatCompletionMessageParam[];
-    schema?: { name: string; zod: z.ZodType<T> };
-    maxTokens?: number;
-    temperature?: number;
-    budget: { taskId: string; userId: string; admin: boolean };
-  }): Promise<{ text: string; parsed?: T; usage: UsageRecord & Record<string, unknown> }>;
-}
+/** What the planner needs of the LLM client. */
+export type PlannerModel = Pick<LlmClient, 'complete'>;
 
 /** The model's answer could not be used as a plan and was not repaired (cut off, refused). */
 export class PlanningError extends HubError {
@@ -49,7 +45,6 @@ export interface LlmPlannerOptions {
 
 const TRACE_TEXT = 4000;
 const cut = (s: string, n = TRACE_TEXT) => (s.length > n ? `${s.slice(0, n)}… (${s.length} chars)` : s);
-const nameOf = (err: unknown) => (err instanceof Error ? err.name : '');
 
 /** Plans with a model over advertised capabilities; see the file comment. */
 export class LlmPlanner implements Planner {
@@ -111,37 +106,37 @@ export class LlmPlanner implements Planner {
           budget,
         });
         modelMs += performance.now() - t0;
-        usage.push({ ...res.usage, purpose: PLAN_PURPOSE } as UsageRecord);
+        usage.push({ ...res.usage, purpose: PLAN_PURPOSE });
+        traces.push({ ...res.trace, data: { ...res.trace.data, attempt } });
         text = res.text;
         raw = res.parsed;
-        trace('llm', {
-          purpose: PLAN_PURPOSE,
-          attempt,
-          model: res.usage.model,
-          request: cut(String(messages[messages.length - 1]?.content ?? '')),
-          response: cut(text),
-          promptTokens: res.usage.promptTokens,
-          completionTokens: res.usage.completionTokens,
-        });
         problems = raw ? [] : ['the answer is not a JSON plan'];
       } catch (err) {
         modelMs += performance.now() - t0;
-        const name = nameOf(err);
         const message = err instanceof Error ? err.message : String(err);
-        const errUsage = (err as { usage?: UsageRecord }).usage;
-        if (errUsage) usage.push({ ...errUsage, purpose: PLAN_PURPOSE });
-        trace('error', { purpose: PLAN_PURPOSE, attempt, error: name || 'Error', message: cut(message, 1000) });
-        if (name === 'LlmTruncatedError')
+        if (err instanceof LlmError) {
+          if (err.usage) usage.push({ ...err.usage, purpose: PLAN_PURPOSE });
+          if (err.trace) traces.push({ ...err.trace, data: { ...err.trace.data, attempt } });
+        }
+        trace('error', {
+          purpose: PLAN_PURPOSE,
+          attempt,
+          error: err instanceof Error ? err.name : 'Error',
+          message: cut(message, 1000),
+        });
+        if (err instanceof LlmTruncatedError)
           throw new PlanningError(
             `The planner's answer was cut off (the model hit its output limit), so no plan was made. Try a shorter request, or a model with a larger output limit (LLM_PLANNER_MODEL).`,
             err,
           );
-        if (name === 'LlmRefusalError')
-          throw new PlanningError(`The planner model refused to plan this request: ${cut(message, 300)}`, err);
-        if (name === 'BudgetExceededError' || err instanceof InvalidInputError) throw err;
-        if (name !== 'LlmOutputInvalidError') return fallback(`the LLM did not answer (${cut(message, 200)})`);
-        text = String((err as { text?: unknown }).text ?? '');
-        problems = [`the answer does not match the plan format: ${cut(message, 1000)}`];
+        if (err instanceof LlmRefusalError)
+          throw new PlanningError(`The planner model refused to plan this request: ${cut(err.refusal, 300)}`, err);
+        if (err instanceof BudgetExceededError || err instanceof InvalidInputError) throw err;
+        if (!(err instanceof LlmOutputInvalidError)) return fallback(`the LLM did not answer (${cut(message, 200)})`);
+        text = err.text;
+        problems = err.issues.length
+          ? err.issues.slice(0, 20).map((i) => `${i.path || 'the answer'}: ${i.message}`)
+          : [cut(message, 1000)];
       }
       let plan: Plan | undefined;
       if (raw && problems.length === 0) {
