@@ -117,7 +117,12 @@ export class Conductor {
           );
           if (!settled) return null;
           const { sub, siblings } = settled;
-          if (llm) await recordLlm(trx, { taskId: task.id, subtaskId: sub.id, userId: task.user_id }, llm);
+          if (llm)
+            await recordLlm(
+              trx,
+              { taskId: task.id, subtaskId: sub.id, userId: task.user_id, purpose: sub.capability },
+              llm,
+            );
           // A job that finished before its start was signalled: its start is recorded here, in the same order.
           const startHere = result.startSignalled === false;
           if (startHere)

@@ -12,7 +12,7 @@ export const LLM_OUTPUT_KEY = '_llm';
 
 const count = z.coerce.number().finite().nonnegative().catch(0);
 const usageSchema = z.object({
-  purpose: z.string().max(200).catch('llm'),
+  purpose: z.string().max(200).optional().catch(undefined),
   model: z.string().max(200).catch('unknown'),
   promptTokens: count.transform(Math.round),
   completionTokens: count.transform(Math.round),
@@ -83,10 +83,10 @@ function storedData(data: Record<string, unknown>): string {
   return text;
 }
 
-/** Stores usage and traces for a task (and step) and adds the usage to the task's running totals. */
+/** Stores usage and traces for a task (and step; `purpose` defaults to its capability) and adds the usage to the task's running totals. */
 export async function recordLlm(
   db: Db,
-  scope: { taskId: string; subtaskId: string | null; userId: string },
+  scope: { taskId: string; subtaskId: string | null; userId: string; purpose?: string },
   llm: LlmRecord,
 ): Promise<void> {
   if (llm.usage.length) {
@@ -97,7 +97,7 @@ export async function recordLlm(
           task_id: scope.taskId,
           subtask_id: scope.subtaskId,
           user_id: scope.userId,
-          purpose: u.purpose,
+          purpose: u.purpose ?? scope.purpose ?? 'llm',
           model: u.model,
           prompt_tokens: u.promptTokens,
           completion_tokens: u.completionTokens,

@@ -7,11 +7,11 @@ export function formatTokens(n: number): string {
   return `${Math.round(n / 100_000) / 10}M`;
 }
 
-/** Dollars with three significant decimals for small amounts: $0.018, $1.25. */
+/** Dollars: $1.25, $0.018, $0.0013, and <$0.0001 for tiny amounts. */
 export function formatUsd(usd: number): string {
   if (usd === 0) return '$0';
-  if (usd < 0.001) return '<$0.001';
-  return usd < 1 ? `$${usd.toFixed(3)}` : `$${usd.toFixed(2)}`;
+  if (usd < 0.0001) return '<$0.0001';
+  return `$${usd.toFixed(usd < 0.01 ? 4 : usd < 1 ? 3 : 2)}`;
 }
 
 /** "3 steps, 12.4k tokens, $0.018" (cost marked as a lower bound when a model had no known price). */
