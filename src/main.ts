@@ -138,7 +138,8 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
         redis: createRedis(redisInfo.url),
         prefix: config.QUEUE_PREFIX,
         patterns: config.WORKER_CAPABILITIES,
-        handlers: opts.handlers ?? builtinCapabilities(config),
+        // Capabilities that keep state in Redis (llm.* budgets, checkpoints) need the resolved (maybe embedded) URL.
+        handlers: opts.handlers ?? builtinCapabilities({ ...config, REDIS_URL: redisInfo.url }),
         concurrency: config.WORKER_CONCURRENCY,
         log,
         heartbeatMs: config.WORKER_HEARTBEAT_MS,

@@ -14,7 +14,10 @@ import {
   LlmRefusalError,
   LlmTruncatedError,
 } from '../src/core/llm/llm-errors.ts';
-import { costOf } from '../src/core/llm/prices.ts';
+import { costOf, priceOf } from '../src/core/llm/prices.ts';
+import { chunkText } from '../src/core/llm/context-fitter.ts';
+import { countTokens } from '../src/core/llm/tokens.ts';
+import { traceText } from '../src/core/llm/trace.ts';
 import { untrusted } from '../src/core/llm/untrusted.ts';
 import { INJECTION_TEXT, startOpenAiFake, type OpenAiFake } from './fakes/openai-fake.ts';
 import { redisUrl } from './helpers/test-env.ts';
@@ -357,5 +360,29 @@ describe('untrusted', () => {
     expect(block.match(/<<<END DATA/g)).toHaveLength(1);
     expect(block).toContain('IGNORE ALL PREVIOUS INSTRUCTIONS');
     expect(untrusted('a', 'b')).toBe(untrusted('a', 'b'));
+  });
+});
+
+describe('helpers', () => {
+  it('prices dated model ids like their base, and overrides win', () => {
+    expect(priceOf('gpt-4o-2024-08-06')).toEqual(priceOf('gpt-4o'));
+    expect(priceOf('gpt-4o', { 'gpt-4o': { input: 1, output: 1 } })).toEqual({ input: 1, output: 1 });
+    expect(costOf('mystery', { promptTokens: 1e6, completionTokens: 1e6 })).toEqual({ costUsd: 0, priced: false });
+  });
+
+  it('chunks long text at paragraph boundaries within the token size', () => {
+    const text = Array.from({ length: 30 }, (_, i) => `Paragraph ${i}. ${'word '.repeat(80)}`).join('\n\n');
+    const chunks = chunkText(text, 300);
+    expect(chunks.length).toBeGreaterThan(3);
+    expect(chunks.join('')).toBe(text);
+    for (const c of chunks) expect(countTokens(c)).toBeLessThanOrEqual(330);
+    expect(chunks.slice(1).every((c) => c.startsWith('\n\nParagraph'))).toBe(true);
+  });
+
+  it('traces are cut and credentials masked', () => {
+    const t = traceText(`key sk-abcdefghijklmnopqrstuvwx and Bearer abc.def.ghi123 ${'x'.repeat(3000)}`);
+    expect(t).not.toContain('sk-abcdefghij');
+    expect(t).not.toContain('abc.def.ghi123');
+    expect(t).toMatch(/more chars\]$/);
   });
 });

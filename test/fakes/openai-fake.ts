@@ -37,6 +37,8 @@ export interface FakeReply {
   /** Usage to report; null sends none (the client must estimate). Defaults to chars/4 counts. */
   usage?: { prompt_tokens?: number; completion_tokens?: number; cached_tokens?: number } | null;
   delayMs?: number;
+  /** Streaming: pause between content chunks (4 characters each). */
+  chunkDelayMs?: number;
   /** 'malformed-json': broken JSON as content; 'injection': INJECTION_TEXT as content. */
   fault?: 'malformed-json' | 'injection';
   model?: string;
@@ -193,7 +195,10 @@ export async function startOpenAiFake(): Promise<OpenAiFake> {
     send({ role: 'assistant', content: '' });
     if (reply.refusal) send({ refusal: reply.refusal });
     const text = content ?? '';
-    for (let i = 0; i < text.length; i += 4) send({ content: text.slice(i, i + 4) });
+    for (let i = 0; i < text.length; i += 4) {
+      send({ content: text.slice(i, i + 4) });
+      if (reply.chunkDelayMs) await new Promise((ok) => setTimeout(ok, reply.chunkDelayMs));
+    }
     send({}, finish);
     if (total && r.body?.stream_options?.include_usage) {
       res.write(

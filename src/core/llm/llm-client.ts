@@ -10,9 +10,10 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Config } from '../config.ts';
 import { BudgetLedger } from './budget.ts';
+import { CheckpointStore } from './checkpoints.ts';
 import { llmSettings, type LlmSettings } from './llm-config.ts';
 import { LlmError, LlmRefusalError, LlmTruncatedError } from './llm-errors.ts';
-import { costOf } from './prices.ts';
+import { costOf, priceOf } from './prices.ts';
 import { ResultCache } from './result-cache.ts';
 import { parseStructured, structuredRequest } from './structured-output.ts';
 import { countMessageTokens, countTokens } from './tokens.ts';
@@ -61,6 +62,8 @@ export interface LlmCall<T = unknown> {
   budget: BudgetScope;
   /** Result cache TTL for identical calls; none when absent or 0. */
   cacheTtlMs?: number | undefined;
+  /** Logger with the caller's ids (taskId, subtaskId, jobId); the client's own otherwise. */
+  log?: Logger | undefined;
 }
 
 /** The answer, its parsed form (with a schema), its usage and a trace entry. */
@@ -97,11 +100,14 @@ export class LlmClient {
   readonly settings: LlmSettings;
   readonly ledger: BudgetLedger;
   readonly sdk: OpenAI;
+  /** Checkpoints of intermediate results (context summaries) by task and content. */
+  readonly checkpoints: CheckpointStore;
   private readonly cache: ResultCache;
 
   constructor(
     config: Config,
-    redis: Redis,
+    /** The connection budgets, cache and checkpoints use. */
+    readonly redis: Redis,
     prefix: string,
     private readonly log: Logger,
   ) {
@@ -118,6 +124,7 @@ export class LlmClient {
       userDailyUsd: this.settings.userDailyBudgetUsd,
     });
     this.cache = new ResultCache(redis, prefix);
+    this.checkpoints = new CheckpointStore(redis, prefix);
   }
 
   /** Runs one call: cache lookup, budget reservation, the request (streamed when onDelta), settlement, validation. */
@@ -173,7 +180,7 @@ export class LlmClient {
     const usage = this.usageOf(model, raw.finishReason, started, raw, raw.text, estimatedPrompt, false);
     await this.ledger.settle(reservation, usage.promptTokens + usage.completionTokens, usage.costUsd);
     const trace = this.trace(call, messages, raw.refusal ?? raw.text, usage);
-    this.log.debug(
+    (call.log ?? this.log).debug(
       {
         purpose: call.purpose,
         model: usage.model,
@@ -269,7 +276,7 @@ export class LlmClient {
         completionTokens: 0,
         cachedTokens: 0,
         costUsd: 0,
-        priced: true,
+        priced: priceOf(model, this.settings.prices) !== undefined,
         latencyMs,
         finishReason,
         estimated: false,

@@ -20,7 +20,12 @@ function neutralise(text: string): string {
  * predict (and forge) its own closing marker, and identical inputs give identical prompts (cacheable).
  */
 export function untrusted(label: string, text: string): string {
-  const safeLabel = neutralise(label.replace(/[\r\n"]+/g, ' ').slice(0, 200));
+  const safeLabel = neutralise(
+    label
+      .replace(/[\r\n]+/g, ' ')
+      .replace(/"/g, "'")
+      .slice(0, 200),
+  );
   const body = neutralise(text);
   const id = createHash('sha256').update(safeLabel).update('\0').update(body).digest('hex').slice(0, 12);
   return `<<<DATA id=${id} source="${safeLabel}">>>\n${body}\n<<<END DATA id=${id}>>>`;

@@ -2,6 +2,7 @@
 // (no LLM endpoint, no search provider, an empty command allow-list) contributes nothing, so it is not advertised.
 import type { Config } from '../../core/config.ts';
 import { byName, type CapabilityHandlers } from '../capability.ts';
+import { llmCapabilities } from './llm/index.ts';
 import type { Capability } from '../define-capability.ts';
 import { demoCapabilities } from './demo/demo-capabilities.ts';
 
@@ -10,6 +11,7 @@ export function builtinCapabilities(config: Config): CapabilityHandlers {
   const families: Capability[][] = [
     demoCapabilities,
     // ── llm ──
+    llmCapabilities(config),
     // ── end llm ──
     // ── web ──
     // ── end web ──
