@@ -13,7 +13,7 @@ let h: Harness;
 
 beforeAll(async () => {
   fake = await startOpenAiFake();
-  const handlers = planningCapabilities(() => ({ config: h.hub.config, redis: h.hub.ctx.redis }));
+  const handlers = planningCapabilities();
   h = await createHarness({
     env: {
       OPENAI_BASE_URL: fake.url,
@@ -56,12 +56,44 @@ const scriptPlan = (text: string, ...replies: FakeReply[]) => {
     });
 };
 const planCalls = () => fake.completions('plan');
+/** Answers of the real llm.* capabilities (structured ones by schema name, llm.write by purpose). */
+const answers = {
+  analysis: () =>
+    fake.script({
+      match: { schemaName: 'analysis' },
+      reply: {
+        json: {
+          title: 'Analysis',
+          overview: 'What the material shows',
+          findings: [{ title: 'A finding', detail: 'the detail', severity: 'medium' }],
+          recommendations: ['Do the obvious thing first'],
+        },
+      },
+    }),
+  summary: (summary: string) =>
+    fake.script({
+      match: { schemaName: 'summary' },
+      reply: { json: { title: 'Summary', summary, keyPoints: [summary] } },
+    }),
+  write: (content: string) => fake.script({ match: { purpose: 'llm.write' }, reply: { content } }),
+};
+const sentTo = (purpose: string) => JSON.stringify(fake.completions(purpose).map((r) => r.body.messages));
 const finals = (taskId: string) =>
   h.chat
     .forTask(taskId)
     .filter((d) => d.op === 'send' && (d.message.kind === 'result' || d.message.kind === 'failure'));
 const subtasksOf = (taskId: string) =>
   h.hub.ctx.db.selectFrom('subtasks').selectAll().where('task_id', '=', taskId).orderBy('key').execute();
+const comparison = (names: string[], choice: string) => ({
+  criteria: ['premium'],
+  options: names.map((name) => ({
+    name,
+    assessments: [{ criterion: 'premium', assessment: `${name} costs ${name.length * 10}` }],
+    pros: ['clear terms'],
+    cons: [],
+  })),
+  recommendation: { choice, reasoning: 'the best value' },
+});
 const done = (t: TaskRow) => t.status === 'COMPLETED' && t.final_notified;
 /** Tokens per plan (fake usage) and a tiktoken count of what was sent, for the report. */
 const tokenReport: Array<Record<string, string | number>> = [];
@@ -90,11 +122,17 @@ describe('LLM planner: the five example requests', () => {
         ...step('fetch', 'doc.extract', { source: 'latest homework assignment', pages: null, color: 'red' }),
         extra: 1,
       },
-      step('solve', 'llm.analyze', { question: 'Solve every problem in the assignment' }, ['fetch']),
-      step('write', 'llm.write', { kind: 'answer', instructions: 'Write up the solutions clearly' }, ['solve']),
+      step('solve', 'llm.analyze', { text: null, instructions: 'Solve every problem in the assignment' }, ['fetch']),
+      step(
+        'write',
+        'llm.write',
+        { kind: 'answer', instructions: 'Write up the solutions', audience: null, tone: null, text: null },
+        ['solve'],
+      ),
     ] as Step[]);
     scriptPlan(request, { json: p });
-    fake.script({ match: { purpose: 'llm.write' }, reply: { content: 'Solutions: 1) x = 4 2) y = 7' }, times: 1 });
+    answers.analysis();
+    answers.write('Solutions: 1) x = 4 2) y = 7');
     const task = await h.submit(request);
     const finished = await h.waitForTask(task.id, done);
     const subs = await subtasksOf(task.id);
@@ -105,8 +143,9 @@ describe('LLM planner: the five example requests', () => {
     ]);
     // The unknown step field and input field never reach the worker; the optional null is removed.
     expect(subs[0]!.input).toEqual({ source: 'latest homework assignment' });
-    expect(finished.result).toEqual({ text: 'Solutions: 1) x = 4 2) y = 7' });
+    expect(finished.result).toMatchObject({ markdown: 'Solutions: 1) x = 4 2) y = 7', kind: 'answer' });
     expect(finished.planned_by).toBe('llm');
+    expect(sentTo('llm.analyze')).toContain('Text of latest homework assignment');
     const [final] = finals(task.id);
     expect(final!.message.text).toContain('Solutions: 1) x = 4');
     expect(final!.message.text).toMatch(/3 steps, [\d.]+k? tokens, \$\d/);
@@ -142,27 +181,32 @@ describe('LLM planner: the five example requests', () => {
           recency: 'month',
         }),
         step('state', 'web.search', { query: 'upcoming state environmental bills', maxResults: null, recency: null }),
-        step('summary', 'llm.summarize', { instructions: 'What each bill does and its status', maxWords: 400 }, [
-          'federal',
-          'state',
-        ]),
-        step('points', 'llm.write', { kind: 'talking points', instructions: null }, ['summary']),
+        step(
+          'summary',
+          'llm.summarize',
+          { text: null, instructions: 'What each bill does and its status', length: 'medium' },
+          ['federal', 'state'],
+        ),
+        step(
+          'points',
+          'llm.write',
+          { kind: 'talking points', instructions: null, audience: 'a city council', tone: null, text: null },
+          ['summary'],
+        ),
       ]),
     });
-    fake.script({
-      match: { purpose: 'llm.write' },
-      reply: { content: '- Bill A cuts emissions\n- Bill B funds parks' },
-    });
+    answers.summary('Bill A cuts emissions; Bill B funds parks.');
+    answers.write('- Bill A cuts emissions\n- Bill B funds parks');
     const task = await h.submit(request);
     const finished = await h.waitForTask(task.id, done);
     const subs = await subtasksOf(task.id);
     expect(subs.find((s) => s.key === 'summary')!.depends_on.sort()).toEqual(['federal', 'state']);
     expect(subs.find((s) => s.key === 'state')!.input).toEqual({ query: 'upcoming state environmental bills' });
     // The summary step's model call received both searches' outputs.
-    const summaryCall = fake.completions('llm.summarize')[0]!;
-    expect(summaryCall.lastUser).toContain('upcoming federal environmental bills');
-    expect(summaryCall.lastUser).toContain('upcoming state environmental bills');
-    expect(finished.result).toEqual({ text: '- Bill A cuts emissions\n- Bill B funds parks' });
+    expect(sentTo('llm.summarize')).toContain('upcoming federal environmental bills');
+    expect(sentTo('llm.summarize')).toContain('upcoming state environmental bills');
+    expect(sentTo('llm.write')).toContain('Bill B funds parks');
+    expect(finished.result).toMatchObject({ markdown: '- Bill A cuts emissions\n- Bill B funds parks' });
     expect(finals(task.id)[0]!.message.text).toContain('Bill B funds parks');
     await recordTokens(request, task.id, planCalls()[0]!);
   });
@@ -172,11 +216,19 @@ describe('LLM planner: the five example requests', () => {
     scriptPlan(request, {
       json: plan('Analyse the logging code, decide improvements, write a report', 'report', [
         step('scan', 'code.analyze', { repository: 'my codebase', focus: 'logging', paths: ['src'] }),
-        step('review', 'llm.analyze', { question: 'What is wrong with the logging and how to fix it?' }, ['scan']),
-        step('report', 'llm.write', { kind: 'report', instructions: 'Concrete changes, file by file' }, ['review']),
+        step('review', 'llm.analyze', { text: null, instructions: 'What is wrong with the logging, how to fix it' }, [
+          'scan',
+        ]),
+        step(
+          'report',
+          'llm.write',
+          { kind: 'report', instructions: 'Concrete changes, file by file', audience: null, tone: null, text: null },
+          ['review'],
+        ),
       ]),
     });
-    fake.script({ match: { purpose: 'llm.write' }, reply: { content: 'Report: use pino child loggers' } });
+    answers.analysis();
+    answers.write('Report: use pino child loggers');
     const task = await h.submit(request);
     const finished = await h.waitForTask(task.id, done);
     expect((await subtasksOf(task.id)).map((s) => [s.key, s.capability])).toEqual([
@@ -184,8 +236,8 @@ describe('LLM planner: the five example requests', () => {
       ['review', 'llm.analyze'],
       ['scan', 'code.analyze'],
     ]);
-    expect(fake.completions('llm.analyze')[0]!.lastUser).toContain('console.log in hot path');
-    expect(finished.result).toEqual({ text: 'Report: use pino child loggers' });
+    expect(sentTo('llm.analyze')).toContain('console.log in hot path');
+    expect(finished.result).toMatchObject({ markdown: 'Report: use pino child loggers', kind: 'report' });
     await recordTokens(request, task.id, planCalls()[0]!);
   });
 
@@ -205,12 +257,15 @@ describe('LLM planner: the five example requests', () => {
     scriptPlan(request, {
       json: plan('Fetch the page and summarise what changed', 'summary', [
         step('fetch', 'web.fetch', { url: 'https://example.org/news', selector: null }),
-        step('summary', 'llm.summarize', { instructions: 'Summarise changes since yesterday', maxWords: 200 }, [
-          'fetch',
-        ]),
+        step(
+          'summary',
+          'llm.summarize',
+          { text: null, instructions: 'What changed since yesterday', length: 'short' },
+          ['fetch'],
+        ),
       ]),
     });
-    fake.script({ match: { purpose: 'llm.summarize' }, reply: { content: 'Today: two new articles.' } });
+    answers.summary('Today: two new articles.');
     await h.hub.tasks.revise(task.id, { userId: 'test:alice' }, 'https://example.org/news');
     const finished = await h.waitForTask(task.id, done);
     // The second planning call carried the question and the answer.
@@ -220,9 +275,9 @@ describe('LLM planner: the five example requests', () => {
     expect(finished.question).toBeNull();
     expect((await subtasksOf(task.id)).map((s) => s.input)).toEqual([
       { url: 'https://example.org/news' },
-      { instructions: 'Summarise changes since yesterday', maxWords: 200 },
+      { instructions: 'What changed since yesterday', length: 'short' },
     ]);
-    expect(finished.result).toEqual({ text: 'Today: two new articles.' });
+    expect(finished.result).toMatchObject({ summary: 'Today: two new articles.' });
     await recordTokens(request, task.id, second);
   });
 
@@ -233,24 +288,24 @@ describe('LLM planner: the five example requests', () => {
         step('p1', 'doc.extract', { source: 'policy-1.pdf', pages: null }),
         step('p2', 'doc.extract', { source: 'policy-2.pdf', pages: null }),
         step('p3', 'doc.extract', { source: 'policy-3.pdf', pages: null }),
-        step('compare', 'llm.compare', { criteria: ['premium', 'deductible', 'coverage'], recommend: true }, [
-          'p1',
-          'p2',
-          'p3',
-        ]),
+        step(
+          'compare',
+          'llm.compare',
+          { items: null, criteria: ['premium', 'deductible', 'coverage'], instructions: 'the best value for a family' },
+          ['p1', 'p2', 'p3'],
+        ),
       ]),
     });
-    fake.script({
-      match: { purpose: 'llm.compare' },
-      reply: { content: '| policy | premium |\nRecommended: policy 2' },
-    });
+    fake.script({ match: { schemaName: 'comparison' }, reply: { json: comparison(['p1', 'p2', 'p3'], 'p2') } });
     const task = await h.submit(request);
     const finished = await h.waitForTask(task.id, done);
     const subs = await subtasksOf(task.id);
     const compare = subs.find((s) => s.key === 'compare')!;
     for (const s of subs.filter((x) => x.key !== 'compare'))
       expect(s.finished_at!.getTime()).toBeLessThanOrEqual(compare.started_at!.getTime());
-    expect(finished.result).toEqual({ text: '| policy | premium |\nRecommended: policy 2' });
+    expect(sentTo('llm.compare')).toContain('Text of policy-3.pdf');
+    expect(finished.result).toMatchObject({ recommendation: { choice: 'p2' } });
+    expect((finished.result as { markdown: string }).markdown).toContain('**Recommendation: p2.**');
     expect(finals(task.id)[0]!.message.text).toMatch(/4 steps, .* tokens/);
     await recordTokens(request, task.id, planCalls()[0]!);
     console.log(
@@ -268,10 +323,11 @@ describe('LLM planner: invalid answers', () => {
       {
         json: plan('Fetch and summarise', 'sum', [
           step('page', 'web.fetch', { url: 'https://example.org/report', selector: null }),
-          step('sum', 'llm.summarize', { instructions: null, maxWords: null }, ['page']),
+          step('sum', 'llm.summarize', { text: null, instructions: null, length: null }, ['page']),
         ]),
       },
     );
+    answers.summary('The report says X.');
     const task = await h.submit(request);
     await h.waitForTask(task.id, done);
     const calls = planCalls();
@@ -330,13 +386,13 @@ describe('LLM accounting', () => {
       json: plan('Compare', 'cmp', [
         step('a', 'doc.extract', { source: 'a.pdf', pages: null }),
         step('b', 'doc.extract', { source: 'b.pdf', pages: null }),
-        step('cmp', 'llm.compare', { criteria: ['price'], recommend: null }, ['a', 'b']),
+        step('cmp', 'llm.compare', { items: null, criteria: ['price'], instructions: null }, ['a', 'b']),
       ]),
       usage: { prompt_tokens: 1800, completion_tokens: 200 },
     });
     fake.script({
-      match: { purpose: 'llm.compare' },
-      reply: { content: 'A is cheaper.', usage: { prompt_tokens: 1000, completion_tokens: 100 } },
+      match: { schemaName: 'comparison' },
+      reply: { json: comparison(['a', 'b'], 'a'), usage: { prompt_tokens: 1000, completion_tokens: 100 } },
     });
     const base = h.hub.web.url();
     const auth = { authorization: 'Bearer alice-token-1', 'content-type': 'application/json' };

@@ -1,40 +1,10 @@
-// Test capabilities with the real names and realistic input schemas, for planning tests. The llm.* ones call the
-// model through the real LlmClient (against the OpenAI fake) and hand usage and traces back under `_llm`.
-import type { Redis } from 'ioredis';
+// Test capabilities with the real names and realistic input schemas (web, documents, code), for planning tests.
 import { z } from 'zod';
-import type { Config } from '../../src/core/config.ts';
-import { LlmClient } from '../../src/core/llm/llm-client.ts';
-import { LlmRecorder } from '../../src/core/llm/trace.ts';
-import { createLogger } from '../../src/core/logger.ts';
 import { byName, type CapabilityHandlers } from '../../src/workers/capability.ts';
 import { defineCapability, type Capability } from '../../src/workers/define-capability.ts';
 
-/** The capabilities, by name; the LLM client is created at first use from the running hub's config and Redis. */
-export function planningCapabilities(hub: () => { config: Config; redis: Redis }): CapabilityHandlers {
-  let client: LlmClient | undefined;
-  const llm = () => {
-    const { config, redis } = hub();
-    return (client ??= new LlmClient(config, redis, config.QUEUE_PREFIX, createLogger('silent')));
-  };
-  const llmCapability = (name: string, description: string, input: z.ZodObject) =>
-    defineCapability({
-      name,
-      description,
-      input,
-      handler: async (ctx) => {
-        const rec = new LlmRecorder(ctx.job.subtaskId);
-        const res = await llm().complete({
-          purpose: name,
-          messages: [
-            { role: 'system', content: `[purpose: ${name}] ${description}` },
-            { role: 'user', content: `${JSON.stringify(ctx.input)}\n${JSON.stringify(ctx.deps).slice(0, 2000)}` },
-          ],
-          budget: { taskId: ctx.job.taskId, userId: ctx.job.userId, admin: false },
-        });
-        rec.call(res.usage, res.trace);
-        return rec.attach({ text: res.text });
-      },
-    });
+/** The capabilities, by name (the real llm.* family comes from builtinCapabilities when an LLM is configured). */
+export function planningCapabilities(): CapabilityHandlers {
   const caps: Capability[] = [
     defineCapability({
       name: 'web.search',
@@ -75,29 +45,6 @@ export function planningCapabilities(hub: () => { config: Config; redis: Redis }
         findings: [{ file: 'src/log.ts', issue: `${input.focus}: console.log in hot path` }],
       }),
     }),
-    llmCapability(
-      'llm.summarize',
-      'Summarises its inputs (dependency outputs and given text) in Markdown.',
-      z.object({ instructions: z.string().optional(), maxWords: z.number().int().min(10).max(2000).optional() }),
-    ),
-    llmCapability(
-      'llm.analyze',
-      'Analyses its inputs for a question and answers with reasoning in Markdown.',
-      z.object({ question: z.string().min(1) }),
-    ),
-    llmCapability(
-      'llm.compare',
-      'Compares N inputs on criteria: a comparison table and a recommendation.',
-      z.object({ criteria: z.array(z.string()).min(1), recommend: z.boolean().optional() }),
-    ),
-    llmCapability(
-      'llm.write',
-      'Composes a deliverable (talking points, report, email, answer) from its inputs.',
-      z.object({
-        kind: z.enum(['talking points', 'report', 'email', 'answer']),
-        instructions: z.string().optional(),
-      }),
-    ),
   ];
   return byName(caps);
 }
