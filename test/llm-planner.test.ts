@@ -314,6 +314,40 @@ describe('LLM planner: the five example requests', () => {
   });
 });
 
+describe('LLM planner: a question answered by a reply in the conversation', () => {
+  it('the next plain message of the asker there is the answer, and the task is planned with it', async () => {
+    const request = 'Watch that blog for me';
+    scriptPlan(request, {
+      json: { kind: 'question', question: 'Which blog?', summary: '', answer: null, steps: [] },
+    });
+    scriptPlan(request, {
+      json: plan('Fetch and summarise the blog', 'sum', [
+        step('page', 'web.fetch', { url: 'https://example.org/blog', selector: null }),
+        step('sum', 'llm.summarize', { text: null, instructions: null, length: 'short' }, ['page']),
+      ]),
+    });
+    answers.summary('Nothing new on the blog.');
+    const origin = { ...h.origin('test:carol'), threadId: 'thread-9' };
+    const ask = await h.hub.commands.handle({ eventId: 'q-1', origin, text: request, plainTextIsTask: true });
+    expect(ask!.text).toMatch(/needs one answer first/);
+    const taskId = ask!.taskId!;
+    await h.chat.waitFor((d) => d.message.taskId === taskId && d.message.text.includes('Which blog?'));
+    // Someone else's message, or one in another thread, is not the answer.
+    expect(await h.hub.tasks.pendingQuestion({ ...origin, userId: 'test:dave' })).toBeUndefined();
+    expect(await h.hub.tasks.pendingQuestion({ ...origin, threadId: 'other' })).toBeUndefined();
+    const reply = await h.hub.commands.handle({
+      eventId: 'q-2',
+      origin,
+      text: 'https://example.org/blog',
+      plainTextIsTask: true,
+    });
+    expect(reply!.text).toContain('is planned with your answer');
+    const finished = await h.waitForTask(taskId, done);
+    expect(finished.result).toMatchObject({ summary: 'Nothing new on the blog.' });
+    expect(planCalls()[1]!.lastUser).toContain('The user answered: https://example.org/blog');
+  });
+});
+
 describe('LLM planner: invalid answers', () => {
   it('malformed JSON is re-asked once with the problem, and a valid second answer is used', async () => {
     const request = 'summarise https://example.org/report please';

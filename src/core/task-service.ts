@@ -460,6 +460,21 @@ export class TaskService {
     });
   }
 
+  /** The user's newest task in this conversation (and thread) waiting for an answer to the planner's question. */
+  async pendingQuestion(origin: ConversationRef): Promise<TaskRow | undefined> {
+    return this.ctx.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('user_id', '=', origin.userId)
+      .where('status', '=', 'REVIEW')
+      .where('question', 'is not', null)
+      .where(sql<string>`origin->>'conversationId'`, '=', origin.conversationId)
+      .where(sql<string>`coalesce(origin->>'threadId', '')`, '=', origin.threadId ?? '')
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
   /** Records the message a frontend sent in reply to a request as the task's progress message. */
   async attachProgressMessage(taskId: string, ref: MessageRef): Promise<void> {
     await this.ctx.db
