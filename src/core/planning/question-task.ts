@@ -28,7 +28,7 @@ export async function insertQuestionTask(
           subtask_id: null,
           type: 'review.requested',
           actor: 'planner',
-          data: data({ status: 'REVIEW', question: plan.question, plannedBy: plan.plannedBy }),
+          data: data({ status: 'REVIEW', question: plan.question, ...plannedEventData(plan) }),
         },
       ])
       .returningAll()
