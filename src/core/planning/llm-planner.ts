@@ -73,7 +73,7 @@ export class LlmPlanner implements Planner {
     const fallback = async (reason: string): Promise<Plan> => {
       this.opts.log.warn({ taskId: request.taskId, reason }, 'LLM plan unusable; the rule planner plans this task');
       const plan = await this.opts.fallback.plan(request);
-      return finish({ ...plan, plannedBy: `rules (fallback: ${reason})` }, { chosen: 'rules', reason });
+      return finish({ ...plan, plannedBy: `rules (fallback: ${cut(reason, 300)})` }, { chosen: 'rules', reason });
     };
 
     const specs = dedupe(await this.opts.specs());
