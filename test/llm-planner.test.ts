@@ -1,5 +1,8 @@
 // The LLM planner end to end: a full hub on real Redis + Postgres, the real openai SDK against the local OpenAI
 // fake, capabilities with the real names and schemas on an embedded worker, results in the origin conversation.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countTokens } from '../src/core/llm/tokens.ts';
 import { renderFinal } from '../src/notifications/render.ts';
@@ -8,6 +11,7 @@ import { startOpenAiFake, type FakeReply, type OpenAiFake, type RecordedRequest 
 import { createHarness, type Harness } from './helpers/hub-harness.ts';
 import { planningCapabilities } from './helpers/planning-capabilities.ts';
 
+const execFileAsync = promisify(execFile);
 let fake: OpenAiFake;
 let h: Harness;
 
@@ -474,6 +478,16 @@ describe('LLM accounting', () => {
     // The final message (this task answers on the web frontend) carries the totals.
     const row = await h.hub.ctx.db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
     expect(renderFinal(row)).toContain('(3 steps, 3.1k tokens, $0.0013)');
+    // The CLI shows the planner, the totals and (with --trace) the trace.
+    const { stdout } = await execFileAsync(process.execPath, ['bin/switchboard.js', 'tasks', 'show', id, '--trace'], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env: { ...process.env, SWITCHBOARD_URL: base, SWITCHBOARD_TOKEN: 'alice-token-1', NO_COLOR: '1' },
+    });
+    expect(stdout).toContain('planner   llm');
+    expect(stdout).toMatch(/LLM {7}2 calls, 3\.1k tokens, \$0\.0013 \(2800 in, 300 out, 0 cached\)/);
+    expect(stdout).toContain('Trace:');
+    expect(stdout).toMatch(/plan {13}gpt-5-mini {2}1800\+200 tokens/);
+    expect(stdout).toMatch(/llm\.compare {6}gpt-5-mini {2}1000\+100 tokens/);
   });
 });
 
