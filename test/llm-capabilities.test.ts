@@ -1,8 +1,9 @@
 // llm.* capabilities end to end: a fixed plan runs on the embedded worker against the OpenAI fake, and the
 // result reaches the recording conversation. Budgets, context summarisation with checkpoints, untrusted data.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/core/config.ts';
 import { InvalidInputError } from '../src/core/errors.ts';
+import { BudgetLedger } from '../src/core/llm/budget.ts';
 import { UNTRUSTED_RULE } from '../src/core/llm/untrusted.ts';
 import type { Plan, Planner } from '../src/core/plan.ts';
 import { listLiveWorkers } from '../src/core/worker-registry.ts';
@@ -250,6 +251,43 @@ describe('llm.* family', () => {
     expect(reqs[1]!.lastUser).toMatch(/That answer was invalid:\n- people: /);
     expect(r._llm.usage).toHaveLength(2);
     expect(r._llm.traces.map((t) => t.kind)).toEqual(['llm', 'decision', 'llm']);
+  });
+
+  it('cancelling a task aborts a streaming llm.write; the spend so far stays on the task budget', async () => {
+    fake.script({
+      match: { purpose: 'llm.write', userIncludes: 'long essay' },
+      reply: { content: 'word '.repeat(2000), chunkDelayMs: 10 },
+    });
+    planner.plans.set('long essay', {
+      summary: 'one long write',
+      steps: [
+        {
+          key: 'w',
+          capability: 'llm.write',
+          input: { kind: 'report', instructions: 'a long essay', text: 'x' },
+          dependsOn: [],
+        },
+      ],
+    });
+    const task = await h.submit('long essay');
+    await h.waitForEvent(
+      (e) => e.taskId === task.id && e.type === 'progress' && /^writing… \d+ tokens$/.test(String(e.data?.message)),
+    );
+    await h.hub.tasks.cancel(task.id, { userId: 'test:alice' });
+    await h.waitForTask(task.id, (t) => t.status === 'CANCELLED');
+    const ledger = new BudgetLedger(h.hub.ctx.redis, h.env.prefix, { taskTokens: 0, taskUsd: 0, userDailyUsd: 0 });
+    // The reservation (prompt + 1,600 answer tokens at LLM_CONTEXT_TOKENS=4000) was settled down to what streamed before the abort.
+    // Settling happens on the worker after the abort, with no hub event to wait for: poll the ledger briefly.
+    const spent = await vi.waitFor(
+      async () => {
+        const s = await ledger.taskSpent(task.id);
+        expect(s.tokens).toBeGreaterThan(0);
+        expect(s.tokens).toBeLessThan(1600); // the reservation alone was over 1,600 (the answer limit)
+        return s;
+      },
+      { timeout: 5000, interval: 20 },
+    );
+    expect(spent.usd).toBeGreaterThan(0);
   });
 
   it('summarises over-budget context map-reduce, and a retried step reuses the checkpoints', async () => {

@@ -324,6 +324,29 @@ describe('budgets', () => {
     expect(fake.completions('u')).toHaveLength(1);
   });
 
+  it('an aborted stream is settled with what it cost so far, not released', async () => {
+    fake.script({ match: { purpose: 'abort' }, reply: { content: 'word '.repeat(200), chunkDelayMs: 5 } });
+    const c = client();
+    const s = scope();
+    const ac = new AbortController();
+    const err = await c
+      .complete({
+        purpose: 'abort',
+        messages: [{ role: 'user', content: 'q' }],
+        budget: s,
+        signal: ac.signal,
+        onDelta: (_t, n) => {
+          if (n === 10) ac.abort();
+        },
+      })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err.name).toMatch(/Abort/);
+    const spent = await c.ledger.taskSpent(s.taskId);
+    expect(spent.tokens).toBeGreaterThan(10);
+    expect(spent.tokens).toBeLessThan(200);
+  });
+
   it('two workers cannot overspend a task budget concurrently', async () => {
     // Each call reserves ~1,040 tokens (prompt + 1,024 output); the budget fits exactly three.
     fake.script({ reply: { content: 'x', delayMs: 100, usage: { prompt_tokens: 5, completion_tokens: 5 } } });

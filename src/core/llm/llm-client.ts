@@ -15,9 +15,9 @@ import { llmSettings, type LlmSettings } from './llm-config.ts';
 import { LlmError, LlmRefusalError, LlmTruncatedError } from './llm-errors.ts';
 import { costOf, priceOf } from './prices.ts';
 import { ResultCache } from './result-cache.ts';
-import { parseStructured, structuredRequest } from './structured-output.ts';
+import { parseStructured, structuredRequest, withInstruction } from './structured-output.ts';
 import { countMessageTokens, countTokens } from './tokens.ts';
-import { traceText, type TraceEntry } from './trace.ts';
+import { llmTrace, type TraceEntry } from './trace.ts';
 
 export type { ChatCompletionMessageParam };
 
@@ -103,6 +103,7 @@ export class LlmClient {
   /** Checkpoints of intermediate results (context summaries) by task and content. */
   readonly checkpoints: CheckpointStore;
   private readonly cache: ResultCache;
+  private readonly inflight = new Set<Promise<unknown>>();
 
   constructor(
     config: Config,
@@ -129,6 +130,21 @@ export class LlmClient {
 
   /** Runs one call: cache lookup, budget reservation, the request (streamed when onDelta), settlement, validation. */
   async complete<T>(call: LlmCall<T>): Promise<LlmResult<T>> {
+    const run = this.run(call);
+    this.inflight.add(run);
+    try {
+      return await run;
+    } finally {
+      this.inflight.delete(run);
+    }
+  }
+
+  /** Resolves once every call in flight has settled its budget (before its Redis connection may be closed). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  private async run<T>(call: LlmCall<T>): Promise<LlmResult<T>> {
     const started = performance.now();
     const model = call.model ?? this.settings.model;
     const structured = call.schema
@@ -154,7 +170,7 @@ export class LlmClient {
           text: hit.text,
           ...(parsed !== undefined ? { parsed } : {}),
           usage,
-          trace: this.trace(call, messages, hit.text, usage),
+          trace: llmTrace(call.purpose, messages, hit.text, usage),
         };
       }
     }
@@ -171,15 +187,22 @@ export class LlmClient {
     const reservation = await this.ledger.reserve(call.budget, estimatedPrompt + reserveOutput, estimate.costUsd);
 
     let raw: RawAnswer;
+    const partial: RawAnswer = { text: '', refusal: null, finishReason: 'unknown', model };
     try {
-      raw = call.onDelta ? await this.stream(body, call) : await this.plain(body, call);
+      raw = call.onDelta ? await this.stream(body, call, partial) : await this.plain(body, call);
     } catch (err) {
-      await this.ledger.settle(reservation, 0, 0).catch(() => {});
+      // A stream cut off after text arrived was paid for: settle with an estimate; otherwise nothing was spent.
+      const spent = partial.text
+        ? this.usageOf(model, 'interrupted', started, partial, partial.text, estimatedPrompt, false)
+        : undefined;
+      await this.ledger
+        .settle(reservation, spent ? spent.promptTokens + spent.completionTokens : 0, spent?.costUsd ?? 0)
+        .catch(() => {});
       throw err;
     }
     const usage = this.usageOf(model, raw.finishReason, started, raw, raw.text, estimatedPrompt, false);
     await this.ledger.settle(reservation, usage.promptTokens + usage.completionTokens, usage.costUsd);
-    const trace = this.trace(call, messages, raw.refusal ?? raw.text, usage);
+    const trace = llmTrace(call.purpose, messages, raw.refusal ?? raw.text, usage);
     (call.log ?? this.log).debug(
       {
         purpose: call.purpose,
@@ -232,12 +255,16 @@ export class LlmClient {
     };
   }
 
-  private async stream(body: ChatCompletionCreateParamsNonStreaming, call: LlmCall<unknown>): Promise<RawAnswer> {
+  /** Streams into `out` (so an interrupted stream leaves what arrived) and returns it. */
+  private async stream(
+    body: ChatCompletionCreateParamsNonStreaming,
+    call: LlmCall<unknown>,
+    out: RawAnswer,
+  ): Promise<RawAnswer> {
     const stream = await this.sdk.chat.completions.create(
       { ...body, stream: true, stream_options: { include_usage: true } },
       this.requestOptions(call),
     );
-    const out: RawAnswer = { text: '', refusal: null, finishReason: 'unknown', model: body.model };
     let chunks = 0;
     for await (const chunk of stream) {
       if (chunk.model) out.model = chunk.model;
@@ -252,6 +279,8 @@ export class LlmClient {
       }
       if (choice.finish_reason) out.finishReason = choice.finish_reason;
     }
+    // The SDK ends an aborted stream quietly: what arrived is incomplete, never an answer.
+    call.signal?.throwIfAborted();
     return out;
   }
 
@@ -295,29 +324,4 @@ export class LlmClient {
     const { costUsd, priced } = costOf(usedModel, tokens, this.settings.prices);
     return { model: usedModel, ...tokens, costUsd, priced, latencyMs, finishReason, estimated: !u, cached };
   }
-
-  private trace(
-    call: LlmCall<unknown>,
-    messages: ChatCompletionMessageParam[],
-    answer: string,
-    usage: LlmUsage,
-  ): TraceEntry {
-    const request = messages
-      .map((m) => `${m.role}: ${typeof m.content === 'string' ? m.content : JSON.stringify(m.content)}`)
-      .join('\n');
-    return {
-      kind: 'llm',
-      at: Date.now(),
-      data: { purpose: call.purpose, ...usage, request: traceText(request), response: traceText(answer) },
-    };
-  }
-}
-
-/** The messages with `instruction` appended to the system prompt (or a system message added first). */
-function withInstruction(messages: ChatCompletionMessageParam[], instruction: string): ChatCompletionMessageParam[] {
-  const first = messages[0];
-  if (first?.role === 'system' && typeof first.content === 'string') {
-    return [{ role: 'system', content: `${first.content}\n\n${instruction}` }, ...messages.slice(1)];
-  }
-  return [{ role: 'system', content: instruction }, ...messages];
 }

@@ -1,6 +1,6 @@
 // Structured output in the three modes: constrained decoding, JSON mode, or the schema described in the prompt.
 import { zodResponseFormat } from 'openai/helpers/zod';
-import type { ChatCompletionCreateParams } from 'openai/resources/chat/completions';
+import type { ChatCompletionCreateParams, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { z } from 'zod';
 import type { StructuredOutputMode } from './llm-config.ts';
 import { LlmOutputInvalidError } from './llm-errors.ts';
@@ -55,4 +55,16 @@ export function parseStructured<T>(text: string, schema: z.ZodType<T>): T {
     issues,
     text,
   );
+}
+
+/** The messages with `instruction` appended to the system prompt (or a system message added first). */
+export function withInstruction(
+  messages: ChatCompletionMessageParam[],
+  instruction: string,
+): ChatCompletionMessageParam[] {
+  const first = messages[0];
+  if (first?.role === 'system' && typeof first.content === 'string') {
+    return [{ role: 'system', content: `${first.content}\n\n${instruction}` }, ...messages.slice(1)];
+  }
+  return [{ role: 'system', content: instruction }, ...messages];
 }

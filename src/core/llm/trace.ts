@@ -54,3 +54,20 @@ export class LlmRecorder {
     return { ...output, [RESERVED_LLM_KEY]: { usage: this.usage, traces: this.traces } };
   }
 }
+
+/** The trace entry of one model call: purpose, usage, and the cut request and answer. */
+export function llmTrace(
+  purpose: string,
+  messages: { role: string; content?: unknown }[],
+  answer: string,
+  usage: LlmUsage,
+): TraceEntry {
+  const request = messages
+    .map((m) => `${m.role}: ${typeof m.content === 'string' ? m.content : JSON.stringify(m.content)}`)
+    .join('\n');
+  return {
+    kind: 'llm',
+    at: Date.now(),
+    data: { purpose, ...usage, request: traceText(request), response: traceText(answer) },
+  };
+}

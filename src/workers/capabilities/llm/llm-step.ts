@@ -75,7 +75,7 @@ export function formatTokens(n: number): string {
 export class LlmFamily {
   constructor(private readonly config: Config) {}
 
-  /** The task's LLM client on this worker (one Redis connection per task, closed when the task ends). */
+  /** The task's LLM client on this worker (one Redis connection per task, closed when the task ends and its calls settled). */
   private client(ctx: HandlerContext): Promise<LlmClient> {
     return ctx.session.get(
       'llm-client',
@@ -83,7 +83,11 @@ export class LlmFamily {
         if (!this.config.REDIS_URL) throw new Error('llm.* capabilities need REDIS_URL');
         return new LlmClient(this.config, createRedis(this.config.REDIS_URL), this.config.QUEUE_PREFIX, ctx.log);
       },
-      (c) => c.redis.disconnect(),
+      // A cancelled call still settles its budget after the abort: close only once it has.
+      async (c) => {
+        await c.drain();
+        c.redis.disconnect();
+      },
     );
   }
 
