@@ -8,6 +8,8 @@ type Schema = Record<string, unknown>;
 const UNSUPPORTED = new Set([
   '$schema',
   '$id',
+  // Also zod's registry key: a top-level `id` in .meta() would be kept in a global map.
+  'id',
   'default',
   'examples',
   'minLength',
