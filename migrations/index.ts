@@ -12,6 +12,7 @@ import * as m0016 from './0016-scheduled-state.ts';
 // ── core imports ──
 // ── end core imports ──
 // ── ai imports ──
+import * as m0030 from './0030-llm-accounting.ts';
 // ── end ai imports ──
 // ── web imports ──
 import * as m0040 from './0040-monitors.ts';
@@ -31,6 +32,7 @@ export const migrations: Record<string, Migration> = {
   // ── core ──
   // ── end core ──
   // ── ai ──
+  '0030-llm-accounting': m0030,
   // ── end ai ──
   // ── web ──
   '0040-monitors': m0040,

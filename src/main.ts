@@ -17,7 +17,7 @@ import { MonitorPlanner } from './core/monitors/monitor-planner.ts';
 import { MonitorService } from './core/monitors/monitor-service.ts';
 import { ScheduleRunner } from './core/schedules/schedule-runner.ts';
 import { ScheduleService } from './core/schedules/schedule-service.ts';
-import { RulePlanner } from './core/rule-planner.ts';
+import { createPlanner } from './core/planning/create-planner.ts';
 import { createDatabase, migrateToLatest, type DatabaseHandle } from './core/store/create-database.ts';
 import { TaskService } from './core/task-service.ts';
 import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.ts';
@@ -72,7 +72,7 @@ export interface HubOptions {
   handlers?: CapabilityHandlers;
   database?: DatabaseHandle;
   log?: Logger;
-  /** The planner; the rule-based one by default. */
+  /** The planner; by default chosen by PLANNER (the LLM planner when an LLM is configured, else the rule planner). */
   planner?: Planner;
   /** Extra frontends to run beside the HTTP API (tests use a recording one). */
   frontends?: IFrontend[];
@@ -132,7 +132,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   }
   const redis: Redis = new ConnectionWatch(log, 'Redis').watch(createRedis(redisInfo.url));
   const ctx = new HubContext(config, database.db, redis, log);
-  const planner = opts.planner ?? new RulePlanner();
+  const planner = opts.planner ?? createPlanner(ctx);
   const ops = createHubOps(config, ctx, { planner, version: VERSION });
   const tasks = new TaskService(
     ctx,

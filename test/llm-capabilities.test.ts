@@ -10,6 +10,7 @@ import { listLiveWorkers } from '../src/core/worker-registry.ts';
 import { builtinCapabilities } from '../src/workers/capabilities/index.ts';
 import { INJECTION_TEXT, startOpenAiFake, type OpenAiFake } from './fakes/openai-fake.ts';
 import { createHarness, type Harness } from './helpers/hub-harness.ts';
+import { stepLlmRecord } from './helpers/llm-record.ts';
 
 /** A planner that returns the plan registered for the exact request text. */
 class FixedPlanner implements Planner {
@@ -110,7 +111,7 @@ describe('llm.* family', () => {
     const result = done.result as { markdown: string; kind: string; title: string; _llm?: { usage: unknown[] } };
     expect(result.markdown).toContain('Runoff capped at 5 ppm');
     expect(result.title).toBe('Talking points: Clean Rivers Act');
-    expect(result._llm?.usage).toHaveLength(1);
+    expect((await stepLlmRecord(h.hub.ctx.db, task.id)).usage.filter((u) => u.purpose === 'llm.write')).toHaveLength(1);
     expect(finalText(task.id)).toContain('Talking points: Clean Rivers Act');
 
     const [sumReq] = fake.completions('llm.summarize');
@@ -249,8 +250,9 @@ describe('llm.* family', () => {
     const reqs = fake.completions('llm.extract');
     expect(reqs).toHaveLength(2);
     expect(reqs[1]!.lastUser).toMatch(/That answer was invalid:\n- people: /);
-    expect(r._llm.usage).toHaveLength(2);
-    expect(r._llm.traces.map((t) => t.kind)).toEqual(['llm', 'decision', 'llm']);
+    const rec = await stepLlmRecord(h.hub.ctx.db, task.id);
+    expect(rec.usage).toHaveLength(2);
+    expect(rec.traces.map((t) => t.kind)).toEqual(['llm', 'decision', 'llm']);
   });
 
   it('cancelling a task aborts a streaming llm.write; the spend so far stays on the task budget', async () => {
@@ -333,7 +335,7 @@ describe('llm.* family', () => {
     // The answer call got the summaries, not the document.
     expect(answers[1]!.lastUser).toContain('condensed 1: testimony on water.');
     expect(answers[1]!.lastUser).not.toContain('Section 40.');
-    const traces = (done.result as { _llm: { traces: { kind: string; data: { action?: string } }[] } })._llm.traces;
+    const traces = (await stepLlmRecord(h.hub.ctx.db, done.id)).traces as { kind: string; data: { action?: string } }[];
     expect(traces.filter((t) => t.kind === 'checkpoint' && t.data.action === 'reused')).toHaveLength(summaries.length);
   });
 });

@@ -4,6 +4,7 @@ import { ApiClient, clientSettings, CliError } from './api-client.ts';
 import { followTask } from './follow.ts';
 import { ago, duration, formatResult, table, taskDetail, taskTable, truncate, type TaskView } from './format.ts';
 import { action } from './run-action.ts';
+import { aiSummary, traceText, type TaskAiView, type TracesView } from './trace-format.ts';
 
 const out = (text: string): void => {
   process.stdout.write(`${text}\n`);
@@ -139,14 +140,22 @@ export function registerClientCommands(program: Command): void {
     );
   tasks
     .command('show')
-    .description('a task with its steps, progress, result and recent events')
+    .description('a task with its steps, progress, result, recent events and LLM usage (--trace: the trace)')
     .argument('<id>', 'task id or its first characters (4+)')
+    .option('--trace', 'also show the trace: LLM calls, tool calls, decisions, checkpoints, errors')
     .option('--json', 'print raw JSON')
     .action(
-      action(async (id: string, opts: { json?: boolean }) => {
-        const res = await client().request<{ task: TaskView }>('GET', `/api/tasks/${enc(id)}`);
-        if (opts.json) return printJson(res);
+      action(async (id: string, opts: { json?: boolean; trace?: boolean }) => {
+        const api = client();
+        const res = await api.request<{ task: TaskView & TaskAiView }>('GET', `/api/tasks/${enc(id)}`);
+        const traces = opts.trace
+          ? await api.request<TracesView>('GET', `/api/tasks/${enc(res.task.id)}/traces`)
+          : undefined;
+        if (opts.json) return printJson(traces ? { ...res, traces } : res);
         out(taskDetail(res.task));
+        const ai = aiSummary(res.task);
+        if (ai) out(`\n${ai}`);
+        if (traces) out(traceText(traces));
       }),
     );
 

@@ -6,6 +6,7 @@ import { endStep, lockTaskAndAdmission, updateSubtaskWithSiblings } from './fuse
 import { withdrawSubtasks } from './dispatcher.ts';
 import { isTerminalTask } from './lifecycle.ts';
 import { finishOrReview, releaseDependents, resultOf, toReview } from './task-flow.ts';
+import { recordLlm, splitLlmOutput } from './traces/llm-accounting.ts';
 import type { HubContext, HubEvent } from './hub-context.ts';
 import { duplicateRedis, RESULTS_QUEUE, telemetryOption } from './queues.ts';
 import type { SubtaskRow, TaskRow } from './store/schema.ts';
@@ -94,6 +95,8 @@ export class Conductor {
           .where('status', 'in', ['READY', 'RUNNING']);
         const events: NewTaskEvent[] = [];
         if (result.kind === 'succeeded') {
+          // Usage and traces travel under a reserved key; they are stored apart, never as the step's output.
+          const { output, llm } = splitLlmOutput(result.output);
           const settled = await updateSubtaskWithSiblings(
             trx,
             task.id,
@@ -102,7 +105,7 @@ export class Conductor {
             ['READY', 'RUNNING'],
             {
               status: 'SUCCEEDED',
-              output: json(result.output),
+              output: json(output),
               attempts: result.attempt,
               error: null,
               worker_id: result.workerId,
@@ -115,6 +118,12 @@ export class Conductor {
           );
           if (!settled) return null;
           const { sub, siblings } = settled;
+          if (llm)
+            await recordLlm(
+              trx,
+              { taskId: task.id, subtaskId: sub.id, userId: task.user_id, purpose: sub.capability },
+              llm,
+            );
           // A job that finished before its start was signalled: its start is recorded here, in the same order.
           const startHere = result.startSignalled === false;
           if (startHere)
@@ -174,7 +183,7 @@ export class Conductor {
           } else if (siblings.every((s) => s.status === 'SUCCEEDED')) {
             current = await finishOrReview(trx, current, siblings, events);
           } else if (sub.requires_review) {
-            current = await toReview(trx, current, events, { key: sub.key, output: result.output });
+            current = await toReview(trx, current, events, { key: sub.key, output });
           } else {
             await releaseDependents(trx, siblings);
             current = await this.markInProgress(trx, current, events);

@@ -1,6 +1,7 @@
 // The Planner seam and the validation every plan passes before it is stored.
 import { validateCapability } from './capability-pattern.ts';
 import { InvalidInputError } from './errors.ts';
+import type { LlmRecord } from './traces/llm-accounting.ts';
 
 /** One step of a plan: a capability to run on an input once its dependencies have succeeded. */
 export interface PlanStep {
@@ -10,12 +11,20 @@ export interface PlanStep {
   dependsOn: string[];
   /** Pause the task in REVIEW once this step has succeeded, until someone approves. */
   review?: boolean | undefined;
+  /** A short title for people (LLM plans). */
+  title?: string | undefined;
 }
 
 /** A DAG of steps plus a one-line description for the user. */
 export interface Plan {
   summary: string;
   steps: PlanStep[];
+  /** Which planner made it ('llm', 'rules', 'rules (fallback: why)'); absent means the default planner. */
+  plannedBy?: string | undefined;
+  /** A clarifying question instead of steps: the task waits for the answer (`revise <id> <answer>`). */
+  question?: string | undefined;
+  /** Usage and traces of the model calls that made this plan, stored with the task. */
+  llm?: LlmRecord | undefined;
 }
 
 /** What a planner sees of a request. */
@@ -23,6 +32,11 @@ export interface PlanRequest {
   text: string;
   userId: string;
   feedback?: string | undefined;
+  /** The clarifying question `feedback` answers. */
+  question?: string | undefined;
+  /** The task being planned (for budgets and traces) and whether its owner is an admin (budget exemption). */
+  taskId?: string | undefined;
+  admin?: boolean | undefined;
 }
 
 /** Turns a request into a plan. Rule-based now; an LLM planner plugs in here later. */

@@ -1,5 +1,5 @@
 // The task service: submit, read, list, cancel and retry, with per-user visibility.
-import { sql, type Transaction } from 'kysely';
+import { sql, type Insertable, type Transaction } from 'kysely';
 import { policyFor } from './config.ts';
 import { insertTaskGraph } from './fused-writes.ts';
 import { admitWaiting, enqueueAdmitted } from './admission.ts';
@@ -10,11 +10,13 @@ import { newId, shortId } from './ids.ts';
 import { isTerminalTask } from './lifecycle.ts';
 import { validatePlan, type Planner } from './plan.ts';
 import { deriveProgress } from './progress.ts';
+import { insertQuestionTask, plannedEventData } from './planning/question-task.ts';
 import { replayTask } from './replay.ts';
 import { withNextRuns, type TaskWithNextRun } from './schedules/schedule-rows.ts';
 import { validateRequest } from './request-input.ts';
-import type { Database, NewTaskEvent, SubtaskRow, TaskEventRow, TaskRow } from './store/schema.ts';
+import type { Database, NewTaskEvent, SubtaskRow, TaskEventRow, TaskRow, TasksTable } from './store/schema.ts';
 import { finishOrReview, releaseDependents } from './task-flow.ts';
+import { recordLlm, usageSummary } from './traces/llm-accounting.ts';
 import { findVisibleTask, insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
 import {
   TASK_STATUSES,
@@ -49,6 +51,8 @@ export interface TaskDetail {
   subtasks: SubtaskRow[];
   progress: DerivedProgress;
   events: TaskEventRow[];
+  /** LLM usage of the task and of its owner today. */
+  usage?: Awaited<ReturnType<typeof usageSummary>>;
 }
 
 /** Submits, reads and controls tasks. Frontends and the admin service go through it. */
@@ -67,34 +71,43 @@ export class TaskService {
       'The request is empty: say what you want done, e.g. "summarise https://example.org".',
     );
 
-    if (!req.parentTaskId && !this.ctx.isAdmin(req.origin.userId)) await this.rateLimit(req.origin.userId);
-    const plan = await this.planner.plan({ text, userId: req.origin.userId });
+    const admin = this.ctx.isAdmin(req.origin.userId);
+    if (!req.parentTaskId && !admin) await this.rateLimit(req.origin.userId);
+    const taskId = newId();
+    const plan = await this.planner.plan({ text, userId: req.origin.userId, taskId, admin });
+    const values: Insertable<TasksTable> = {
+      id: taskId,
+      user_id: req.origin.userId,
+      origin: json(req.origin)!,
+      text,
+      status: 'ASSIGNED',
+      priority,
+      notify_policy: notifyPolicy,
+      progress: null,
+      result: null,
+      error: null,
+      progress_message: null,
+      parent_task_id: req.parentTaskId ?? null,
+      started_at: null,
+      finished_at: null,
+      requires_review: req.requiresReview ?? false,
+      feedback: null,
+      plan_steps: plan.steps.length,
+      planned_by: plan.plannedBy ?? null,
+    };
+    if (plan.question) {
+      const asked = await insertQuestionTask(this.ctx.db, values, { ...plan, question: plan.question });
+      await this.ctx.emit(asked.events, asked.task);
+      return { task: asked.task, subtasks: [], warnings: [] };
+    }
     validatePlan(plan);
 
-    const taskId = newId();
     const ids = new Map(plan.steps.map((s) => [s.key, newId()]));
     const { task, subtasks, events, admitted } = await this.ctx.db.transaction().execute(async (trx) => {
       // Two statements: the task, its subtasks and first events with the user's admission lock, then admission.
       const created = await insertTaskGraph(
         trx,
-        {
-          id: taskId,
-          user_id: req.origin.userId,
-          origin: json(req.origin)!,
-          text,
-          status: 'ASSIGNED',
-          priority,
-          notify_policy: notifyPolicy,
-          progress: null,
-          result: null,
-          error: null,
-          progress_message: null,
-          parent_task_id: req.parentTaskId ?? null,
-          started_at: null,
-          finished_at: null,
-          requires_review: req.requiresReview ?? false,
-          feedback: null,
-        },
+        values,
         plan.steps.map((s) => {
           const p = policyFor(config, s.capability);
           return {
@@ -133,14 +146,11 @@ export class TaskService {
             subtask_id: null,
             type: 'planned',
             actor: 'planner',
-            data: {
-              status: 'ASSIGNED',
-              summary: plan.summary,
-              steps: plan.steps.map((s) => ({ key: s.key, capability: s.capability, dependsOn: s.dependsOn })),
-            },
+            data: { status: 'ASSIGNED', summary: plan.summary, ...plannedEventData(plan) },
           },
         ],
       );
+      if (plan.llm) await recordLlm(trx, { taskId, subtaskId: null, userId: req.origin.userId }, plan.llm);
       const admitted = await admitWaiting(trx, req.origin.userId, config.MAX_INFLIGHT_PER_USER, { locked: true });
       return { ...created, admitted };
     });
@@ -204,7 +214,8 @@ export class TaskService {
       .limit(eventLimit)
       .execute();
     const [shown = task] = await withNextRuns(this.ctx.db, [task]);
-    return { task: shown, subtasks, progress: progressOf(task, subtasks), events: events.reverse() };
+    const usage = await usageSummary(this.ctx.db, task.id, task.user_id);
+    return { task: shown, subtasks, progress: progressOf(task, subtasks), events: events.reverse(), usage };
   }
 
   /** Resolves a full id or a unique id prefix (>= 4 characters) to the caller's task. */
@@ -301,6 +312,10 @@ export class TaskService {
   /** Approves a task awaiting review (its owner or an admin): remaining work resumes, or the task completes. */
   async approve(taskId: string, caller: Caller): Promise<TaskRow> {
     return this.decide(taskId, caller, async (trx, task, events) => {
+      if (task.question)
+        throw new ConflictError(
+          `Task ${shortId(task.id)} is waiting for an answer, not an approval: revise ${shortId(task.id)} <your answer>.`,
+        );
       events.push({ task_id: task.id, subtask_id: null, type: 'approved', actor: caller.userId, data: {} });
       const siblings = await loadSubtasks(trx, task.id);
       if (siblings.every((s) => s.status === 'SUCCEEDED')) {
@@ -365,12 +380,27 @@ export class TaskService {
     if (text.length > this.ctx.config.MAX_REQUEST_CHARS)
       throw new InvalidInputError(`The feedback is over ${this.ctx.config.MAX_REQUEST_CHARS} characters.`);
     const visible = await this.findVisible(taskId, caller);
-    const plan = await this.planner.plan({ text: visible.text, userId: visible.user_id, feedback: text });
+    const question = visible.question ?? undefined;
+    const plan = await this.planner.plan({
+      text: visible.text,
+      userId: visible.user_id,
+      feedback: text,
+      question,
+      taskId: visible.id,
+      admin: this.ctx.isAdmin(visible.user_id),
+    });
     validatePlan(plan);
     return this.decide(taskId, caller, async (trx, task, events) => {
       await trx
         .updateTable('tasks')
-        .set({ status: 'PLANNING', feedback: text, updated_at: now })
+        .set({
+          status: 'PLANNING',
+          feedback: text,
+          question: null,
+          plan_steps: plan.steps.length,
+          planned_by: plan.plannedBy ?? null,
+          updated_at: now,
+        })
         .where('id', '=', task.id)
         .where('status', '=', 'REVIEW')
         .execute();
@@ -379,8 +409,9 @@ export class TaskService {
         subtask_id: null,
         type: 'revised',
         actor: caller.userId,
-        data: { status: 'PLANNING', feedback: text },
+        data: { status: 'PLANNING', feedback: text, ...(question ? { question } : {}) },
       });
+      if (plan.llm) await recordLlm(trx, { taskId: task.id, subtaskId: null, userId: task.user_id }, plan.llm);
       await trx.deleteFrom('subtasks').where('task_id', '=', task.id).execute();
       const ids = new Map(plan.steps.map((s) => [s.key, newId()]));
       await trx
@@ -425,10 +456,25 @@ export class TaskService {
         subtask_id: null,
         type: 'planned',
         actor: 'planner',
-        data: { status: 'ASSIGNED', summary: plan.summary, feedback: text },
+        data: { status: 'ASSIGNED', summary: plan.summary, feedback: text, ...plannedEventData(plan) },
       });
       return replanned;
     });
+  }
+
+  /** The user's newest task in this conversation (and thread) waiting for an answer to the planner's question. */
+  async pendingQuestion(origin: ConversationRef): Promise<TaskRow | undefined> {
+    return this.ctx.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('user_id', '=', origin.userId)
+      .where('status', '=', 'REVIEW')
+      .where('question', 'is not', null)
+      .where(sql<string>`origin->>'conversationId'`, '=', origin.conversationId)
+      .where(sql<string>`coalesce(origin->>'threadId', '')`, '=', origin.threadId ?? '')
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
   }
 
   /** Records the message a frontend sent in reply to a request as the task's progress message. */

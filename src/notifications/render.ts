@@ -2,12 +2,28 @@
 import { formatDuration } from '../core/commands/describe-task.ts';
 import { shortId } from '../core/ids.ts';
 import type { SubtaskRow, TaskRow } from '../core/store/schema.ts';
+import { usageLine } from '../core/traces/usage-text.ts';
 import type { DerivedProgress } from '../core/types.ts';
 
 /** The acknowledgement sent when a task is accepted; later edited in place with progress. */
 export function renderAck(task: TaskRow, subtasks: Array<Pick<SubtaskRow, 'capability'>>): string {
+  if (task.question) return `Task ${shortId(task.id)} accepted: I need one answer before I can plan it.`;
   const caps = [...new Set(subtasks.map((s) => s.capability))].join(', ');
-  return `Task ${shortId(task.id)} accepted: ${subtasks.length} step${subtasks.length === 1 ? '' : 's'} (${caps}). I'll update this message as it runs.`;
+  return `Task ${shortId(task.id)} accepted: ${subtasks.length} step${subtasks.length === 1 ? '' : 's'} (${caps})${plannerNote(task)}. I'll update this message as it runs.`;
+}
+
+/** Which planner made the plan, when it is worth saying (an LLM plan, or the rule planner standing in for one). */
+function plannerNote(task: TaskRow): string {
+  const by = task.planned_by;
+  if (!by) return '';
+  if (by === 'llm') return ', planned by the LLM planner';
+  return by.startsWith('rules (fallback') ? `, planned by the rule planner ${by.slice('rules '.length)}` : '';
+}
+
+/** "3 steps, 12.4k tokens, $0.018" for a task that made LLM calls, else empty. */
+function usageNote(task: TaskRow): string {
+  if (!task.llm_calls) return '';
+  return `\n(${usageLine({ steps: task.plan_steps, tokens: task.llm_tokens, costUsd: task.llm_cost_usd, unpriced: task.llm_unpriced })})`;
 }
 
 /** One line of live progress. */
@@ -35,9 +51,9 @@ export function renderFinal(task: TaskRow): string {
   const id = shortId(task.id);
   switch (task.status) {
     case 'COMPLETED':
-      return `Task ${id} completed.\n${renderResult(task.result)}`;
+      return `Task ${id} completed.\n${renderResult(task.result)}${usageNote(task)}`;
     case 'FAILED':
-      return `Task ${id} failed. ${task.error ?? ''}\nSay "retry ${id}" to run it again from the failed step.`;
+      return `Task ${id} failed. ${task.error ?? ''}\nSay "retry ${id}" to run it again from the failed step.${usageNote(task)}`;
     case 'CANCELLED':
       return `Task ${id} was cancelled.`;
     case 'REJECTED':
@@ -50,6 +66,8 @@ export function renderFinal(task: TaskRow): string {
 /** The request for a decision on a task waiting in REVIEW. */
 export function renderReview(task: TaskRow): string {
   const id = shortId(task.id);
+  if (task.question)
+    return `Task ${id} needs an answer before it can be planned: ${task.question}\nReply "revise ${id} <your answer>" (or "reject ${id}" to drop it).`;
   const sofar =
     task.result === null || task.result === undefined ? '' : `\nResult so far:\n${renderResult(task.result)}`;
   return `Task ${id} is waiting for your review.${sofar}\nReply "approve ${id}", "reject ${id} [reason]" or "revise ${id} <what to change>".`;
@@ -57,6 +75,9 @@ export function renderReview(task: TaskRow): string {
 
 /** A result as text: its `text` field when it has one, else JSON. */
 export function renderResult(result: unknown): string {
+  // Capabilities that write for people (llm.*, web.fetch, doc.extract) put the readable form in `markdown`.
+  const markdown = (result as { markdown?: unknown } | null)?.markdown;
+  if (typeof markdown === 'string' && markdown.trim()) return markdown;
   if (
     result &&
     typeof result === 'object' &&

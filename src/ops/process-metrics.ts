@@ -1,5 +1,6 @@
 // Process-wide metrics: prom-client's defaults (CPU, memory, event loop, GC) and LLM usage, one set per process.
 import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
+import { llmUsageObservers } from '../core/llm/llm-client.ts';
 
 /** The registry of process-wide metrics; hub and worker registries are served together with it. */
 export const processRegistry = new Registry();
@@ -40,6 +41,8 @@ export function observeLlmUsage(usage: LlmUsage): void {
   if (usage.completionTokens) llmTokens.inc({ model, kind: 'completion' }, usage.completionTokens);
   if (usage.costUsd) llmCost.inc({ model }, usage.costUsd);
 }
+
+llmUsageObservers.add(observeLlmUsage);
 
 /** Prometheus text of the given registries plus the process-wide one. */
 export async function exposition(...registries: Registry[]): Promise<string> {

@@ -56,6 +56,18 @@ export class CommandService {
     const cmd = parseCommand(msg.text ?? '', msg.plainTextIsTask);
     const log = this.ctx.log.child({ platform: msg.origin.platform, user: userId, command: cmd.name });
     try {
+      // Plain text from a user whose task here waits for the planner's question is the answer: re-plan with it.
+      if ((cmd.name === 'task' || cmd.name === 'unknown') && !/^\W*(task|do)\b/i.test(msg.text)) {
+        const waiting = await this.tasks.pendingQuestion(msg.origin);
+        if (waiting) {
+          const task = await this.tasks.revise(waiting.id, caller, msg.text);
+          return {
+            kind: 'info',
+            taskId: task.id,
+            text: `Thanks: task ${shortId(task.id)} is planned with your answer.`,
+          };
+        }
+      }
       switch (cmd.name) {
         case 'task': {
           const { task, subtasks, warnings } = await this.tasks.submit({
@@ -64,6 +76,8 @@ export class CommandService {
             priority: cmd.priority,
             requiresReview: cmd.review,
           });
+          if (task.question)
+            return { kind: 'ack', taskId: task.id, text: `Got it: task ${shortId(task.id)} needs one answer first.` };
           const steps = `${subtasks.length} step${subtasks.length === 1 ? '' : 's'}`;
           return {
             kind: 'ack',

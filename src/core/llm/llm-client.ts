@@ -66,6 +66,9 @@ export interface LlmCall<T = unknown> {
   log?: Logger | undefined;
 }
 
+/** Process-wide observers of every model call's usage (metrics register here; core knows nothing of them). */
+export const llmUsageObservers = new Set<(usage: LlmUsage) => void>();
+
 /** The answer, its parsed form (with a schema), its usage and a trace entry. */
 export interface LlmResult<T = unknown> {
   text: string;
@@ -202,6 +205,7 @@ export class LlmClient {
     }
     const usage = this.usageOf(model, raw.finishReason, started, raw, raw.text, estimatedPrompt, false);
     await this.ledger.settle(reservation, usage.promptTokens + usage.completionTokens, usage.costUsd);
+    for (const observe of llmUsageObservers) observe(usage);
     const trace = llmTrace(call.purpose, messages, raw.refusal ?? raw.text, usage);
     (call.log ?? this.log).debug(
       {

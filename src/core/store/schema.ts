@@ -3,6 +3,7 @@ import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { AccessEventsTable, AccessGrantsTable, PairingCodesTable } from '../access/access-rows.ts';
 import type { MonitorSnapshotsTable, MonitorsTable } from '../monitors/monitor-rows.ts';
 import type { ScheduleRunsTable, SchedulesTable, UserSettingsTable } from '../schedules/schedule-rows.ts';
+import type { LlmUsageTable, TaskTracesTable } from '../traces/trace-rows.ts';
 import type {
   ConversationRef,
   DerivedProgress,
@@ -38,6 +39,15 @@ export interface TasksTable {
   updated_at: Generated<Date>;
   started_at: Date | null;
   finished_at: Date | null;
+  // ── ai: running LLM totals, the planner that made the plan, a pending clarifying question (0030) ──
+  llm_calls: Generated<number>;
+  llm_tokens: Generated<number>;
+  llm_cost_usd: Generated<number>;
+  llm_unpriced: Generated<boolean>;
+  plan_steps: Generated<number>;
+  planned_by: Generated<string | null>;
+  question: Generated<string | null>;
+  // ── end ai ──
 }
 
 /** A row of `subtasks`. */
@@ -109,6 +119,8 @@ export interface Database {
   access_events: AccessEventsTable;
   monitors: MonitorsTable;
   monitor_snapshots: MonitorSnapshotsTable;
+  llm_usage: LlmUsageTable;
+  task_traces: TaskTracesTable;
 }
 
 export type TaskRow = Selectable<TasksTable>;

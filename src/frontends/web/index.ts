@@ -21,6 +21,7 @@ import { registerScheduleRoutes } from './schedule-routes.ts';
 import { registerMonitorRoutes } from './monitor-routes.ts';
 import type { MonitorService } from '../../core/monitors/monitor-service.ts';
 import { registerTaskRoutes } from './task-routes.ts';
+import { registerTraceRoutes } from './trace-routes.ts';
 
 /** What the web frontend needs. */
 export interface WebFrontendConfig {
@@ -87,6 +88,7 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
     installJsonParser(api);
     api.addHook('onRequest', authenticate(ctx, auth));
     registerTaskRoutes(api, tasks, config.schedules);
+    registerTraceRoutes(api, { ctx, tasks });
     if (config.schedules) registerScheduleRoutes(api, config.schedules);
     if (config.monitors) registerMonitorRoutes(server, api, config.monitors);
     registerStreamRoute(api, { ctx, tasks, hub, heartbeatMs: config.sseHeartbeatMs ?? 15_000 });

@@ -28,6 +28,13 @@ export interface TaskJson {
   nextRunAt?: string | null;
   subtasks?: SubtaskJson[];
   events?: EventJson[];
+  /** Which planner made the plan, and a clarifying question awaiting an answer. */
+  plannedBy: string | null;
+  question: string | null;
+  /** Running LLM totals of the task. */
+  llm: { calls: number; tokens: number; costUsd: number; unpriced: boolean };
+  /** Detail views: LLM usage of the task and of its owner today, with token breakdowns. */
+  usage?: TaskDetail['usage'];
 }
 
 /** A subtask as the API shows it. */
@@ -77,6 +84,14 @@ export function serializeTask(task: TaskRow & { next_run_at?: Date | null }): Ta
     startedAt: iso(task.started_at),
     finishedAt: iso(task.finished_at),
     ...(task.next_run_at !== undefined ? { nextRunAt: iso(task.next_run_at) } : {}),
+    plannedBy: task.planned_by ?? null,
+    question: task.question ?? null,
+    llm: {
+      calls: task.llm_calls ?? 0,
+      tokens: task.llm_tokens ?? 0,
+      costUsd: task.llm_cost_usd ?? 0,
+      unpriced: task.llm_unpriced ?? false,
+    },
   };
 }
 
@@ -87,6 +102,7 @@ export function serializeTaskDetail(detail: TaskDetail): TaskJson {
     progress: detail.progress,
     subtasks: detail.subtasks.map(serializeSubtask),
     events: detail.events.map(serializeEvent),
+    ...(detail.usage ? { usage: detail.usage } : {}),
   };
 }
 
