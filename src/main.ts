@@ -125,6 +125,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     host: config.HOST,
     port: config.PORT,
     tokens: config.HUB_API_TOKENS,
+    version: VERSION,
   });
   frontends.register(web);
   for (const f of opts.frontends ?? []) frontends.register(f);
@@ -257,6 +258,10 @@ export async function runStart(): Promise<void> {
   process.stdout.write(
     `Switchboard is running at ${hub.web.url()} (database: ${hub.config.DATABASE_URL ? 'postgres' : 'embedded PGlite'}, redis: ${hub.config.REDIS_URL ? 'external' : 'embedded'}). Try: npx switchboard submit "hello" --follow\n`,
   );
+  if (config.HUB_API_TOKENS.size === 0)
+    process.stdout.write(
+      `Dashboard (sign-in link, works once for 10 minutes): ${await hub.web.signInLink('web:local')}\n`,
+    );
   onSignals(() => hub.stop());
 }
 
