@@ -1,0 +1,84 @@
+// The live feed: one WebSocket to /ws, resumed from the last event id after a reconnect (no gaps, no duplicates).
+import type { EventJson } from '../serialize.ts';
+
+/** An event pushed by the hub. */
+export interface LiveEvent {
+  id: string | null;
+  taskId: string;
+  event: EventJson;
+  /** performance.now() when the message arrived (for latency measurements). */
+  receivedAt: number;
+}
+
+type Listener = (e: LiveEvent) => void;
+type StatusListener = (connected: boolean) => void;
+
+/** Keeps one WebSocket open while signed in and hands every event to the listeners. */
+export class LiveFeed {
+  private ws: WebSocket | null = null;
+  private lastId: string | null = null;
+  private stopped = true;
+  private retryMs = 250;
+  private readonly listeners = new Set<Listener>();
+  private readonly statusListeners = new Set<StatusListener>();
+
+  /** Opens the feed (again after sign-in). */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Closes the feed (sign-out). */
+  stop(): void {
+    this.stopped = true;
+    this.ws?.close();
+    this.ws = null;
+  }
+
+  /** Adds a listener; returns its removal. */
+  on(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Adds a connection-state listener; returns its removal. */
+  onStatus(listener: StatusListener): () => void {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
+  }
+
+  private connect(): void {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const q = this.lastId ? `?after=${this.lastId}` : '';
+    const ws = new WebSocket(`${proto}//${location.host}/ws${q}`);
+    this.ws = ws;
+    ws.onopen = () => {
+      this.retryMs = 250;
+      for (const l of this.statusListeners) l(true);
+    };
+    ws.onmessage = (m) => {
+      const receivedAt = performance.now();
+      let msg: any;
+      try {
+        msg = JSON.parse(String(m.data));
+      } catch {
+        return;
+      }
+      if (msg.type !== 'event') return;
+      if (msg.id !== null && (this.lastId === null || BigInt(msg.id) > BigInt(this.lastId))) this.lastId = msg.id;
+      const e: LiveEvent = { id: msg.id, taskId: msg.taskId, event: msg.event, receivedAt };
+      for (const l of this.listeners) l(e);
+    };
+    ws.onclose = () => {
+      if (this.ws === ws) this.ws = null;
+      for (const l of this.statusListeners) l(false);
+      if (this.stopped) return;
+      setTimeout(() => this.connect(), this.retryMs);
+      this.retryMs = Math.min(this.retryMs * 2, 10_000);
+    };
+  }
+}
+
+/** The one feed of the page. */
+export const live = new LiveFeed();
