@@ -3,7 +3,8 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { createHarness, type Harness } from './helpers/hub-harness.ts';
 import { ensureUiBuilt } from './helpers/ui-build.ts';
 
@@ -48,7 +49,12 @@ async function apiSubmit(text: string, token = ALICE): Promise<string> {
 
 beforeAll(async () => {
   await ensureUiBuilt();
-  h = await createHarness({ env: { WORKER_CONCURRENCY: '4' } });
+  h = await createHarness({
+    env: {
+      WORKER_CONCURRENCY: '4',
+      HUB_API_TOKENS: 'alice=alice-token-1,bob=bob-token-22,admin=admin-token-333,carol=carol-token-4444',
+    },
+  });
   base = h.hub.web.url();
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -64,8 +70,11 @@ beforeAll(async () => {
   });
 }, 120_000);
 
+afterEach(async () => {
+  for (const c of contexts.splice(0)) await c.close().catch(() => {});
+});
+
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
   await browser?.close();
   await h?.close();
 });
@@ -170,6 +179,70 @@ describe('dashboard in a browser', () => {
     expect(dialogs).toEqual([]);
   });
 
+  it('signs in from the one-time link that `npm start` prints', async () => {
+    const link = await h.hub.web.signInLink('web:alice');
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(link);
+    await page.getByRole('heading', { name: 'Board' }).waitFor();
+    expect(page.url()).not.toContain('code=');
+    await expect(page.locator('.who').textContent()).resolves.toContain('web:alice');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').waitFor();
+    await page.reload();
+    await page.getByLabel('API token').waitFor();
+  });
+
+  it('shows upcoming schedules on the timeline, and submits a recurring task from the form', async () => {
+    const page = await signedIn(ALICE);
+    await page.getByLabel('What should be done?').fill('summarise the news');
+    await page.getByLabel('Recurring').check();
+    await page.getByLabel('Repeat').fill('every day at 9:00');
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Scheduled' }).waitFor();
+    await page.getByRole('link', { name: 'Timeline' }).click();
+    await page.locator('.timeline li', { hasText: 'summarise the news' }).waitFor();
+  });
+
+  it('lists 1,200 tasks with sorting, filters and pages', async () => {
+    await h.hub.ctx.db
+      .insertInto('tasks')
+      .columns(['id', 'user_id', 'origin', 'text', 'status', 'priority', 'notify_policy', 'created_at'])
+      .expression(
+        sql`select gen_random_uuid()::text, 'web:carol', '{"platform":"telegram","conversationId":"c","userId":"web:carol"}'::jsonb,
+          'bulk task ' || lpad(i::text, 4, '0'), (array['COMPLETED','FAILED','CANCELLED'])[1 + i % 3],
+          (array['urgent','normal','low'])[1 + i % 3], 'done_only', now() - i * interval '1 minute'
+          from generate_series(1, 1200) i`,
+      )
+      .execute();
+    const page = await signedIn('carol-token-4444');
+    await page.getByRole('link', { name: 'List' }).click();
+    await page.getByText('Page 1 of 24 (1200 tasks)').waitFor({ timeout: 20_000 });
+    const started = Date.now();
+    await page.getByLabel('Status').selectOption('FAILED');
+    await page.getByLabel('Priority').selectOption('normal');
+    await page.getByText('Page 1 of 8 (400 tasks)').waitFor();
+    await page.getByRole('button', { name: 'Request' }).click();
+    await expect(page.locator('tbody tr').first().textContent()).resolves.toContain('bulk task 0001');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByText('Page 2 of 8').waitFor();
+    const elapsed = Date.now() - started;
+    if (MEASURE) console.log(JSON.stringify({ list1200FilterSortPageMs: elapsed }));
+    await page.getByLabel('Platform').selectOption('telegram');
+    await page.getByText('Page 1 of 8 (400 tasks)').waitFor();
+  });
+
+  it('fits a phone screen', async () => {
+    const page = await signedIn(ALICE, { width: 390, height: 844 });
+    const overflow = await page.evaluate(() => {
+      const d = (globalThis as any).document.documentElement;
+      return d.scrollWidth - d.clientWidth;
+    });
+    expect(overflow).toBeLessThanOrEqual(0);
+    if (SCREENSHOTS) await page.screenshot({ path: 'docs/phone.png' });
+  });
+
   it.runIf(SCREENSHOTS || MEASURE)(
     'measures progress-to-DOM latency and page load; takes screenshots',
     async () => {
@@ -198,7 +271,30 @@ describe('dashboard in a browser', () => {
         if (shown) lat.push(shown[1] - Date.parse(r.at));
       }
       lat.sort((a, b) => a - b);
-      const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))];
+      const q = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+
+      // Status changes: the time from a task's `completed` event to its card in the Done column.
+      await page.goto(`${base}/#/board`);
+      await page.getByRole('heading', { name: 'Board' }).waitFor();
+      await page.evaluate(() => {
+        const w = globalThis as any;
+        w.doneAt = {};
+        new w.MutationObserver(() => {
+          for (const el of w.document.querySelectorAll('[data-column="done"] li.card')) {
+            const tid = el.getAttribute('data-task-id');
+            if (!(tid in w.doneAt)) w.doneAt[tid] = Date.now();
+          }
+        }).observe(w.document.querySelector('.board'), { subtree: true, childList: true });
+      });
+      const echoIds: string[] = [];
+      for (let i = 0; i < 30; i++) echoIds.push(await apiSubmit(`echo status ${i}`));
+      for (const e of echoIds) await h.waitForTask(e, (t) => t.status === 'COMPLETED');
+      await page.waitForFunction((n) => Object.keys((globalThis as any).doneAt).length >= n, echoIds.length);
+      const doneAt: Record<string, number> = await page.evaluate(() => (globalThis as any).doneAt);
+      const statusLat = echoIds
+        .map((e) => doneAt[e]! - Date.parse(h.events.find((x) => x.taskId === e && x.type === 'completed')!.at))
+        .sort((a, b) => a - b);
+
       const nav = await browser.newContext().then(async (c) => {
         contexts.push(c);
         const p = await c.newPage();
@@ -213,7 +309,19 @@ describe('dashboard in a browser', () => {
       const gz = readdirSync(assets).map((f) => [f, gzipSync(readFileSync(path.join(assets, f))).length] as const);
       console.log(
         JSON.stringify({
-          progressToDomMs: { n: lat.length, reports: reports.length, p50: q(50), p99: q(99), max: lat.at(-1) },
+          progressToDomMs: {
+            n: lat.length,
+            reports: reports.length,
+            p50: q(lat, 50),
+            p99: q(lat, 99),
+            max: lat.at(-1),
+          },
+          completedToBoardMs: {
+            n: statusLat.length,
+            p50: q(statusLat, 50),
+            p99: q(statusLat, 99),
+            max: statusLat.at(-1),
+          },
           pageLoadMs: nav,
           bundleGzipBytes: Object.fromEntries(gz),
         }),
@@ -224,9 +332,23 @@ describe('dashboard in a browser', () => {
         await page.goto(`${base}/#/task/${diamond}`);
         await page.locator('svg.graph g[data-step="d"]').waitFor();
         await page.screenshot({ path: 'docs/task.png', fullPage: true });
+        const running = await apiSubmit('long work 20 s 100 items: crawl the city council agenda');
+        const failing = await apiSubmit('demo fail please: fetch the broken feed');
+        await fetch(`${base}/api/tasks`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ALICE}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ text: 'draft talking points on the water bill', review: true, priority: 'urgent' }),
+        });
+        await h.waitForTask(failing, (t) => t.status === 'FAILED');
+        await h.waitForEvent((e) => e.taskId === running && e.type === 'progress');
         await page.goto(`${base}/#/board`);
-        await page.locator('li.card').first().waitFor();
+        await page.locator('[data-column="review"] li.card').first().waitFor();
+        await page.locator('[data-column="running"] li.card').first().waitFor();
         await page.screenshot({ path: 'docs/board.png' });
+        await fetch(`${base}/api/tasks/${running}/cancel`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ALICE}` },
+        });
       }
     },
     60_000,

@@ -8,7 +8,7 @@ import type { HubContext, HubEvent } from '../../core/hub-context.ts';
 import { toHubEvent } from '../../core/hub-context.ts';
 import type { TaskService } from '../../core/task-service.ts';
 import { callerOf, type WebCaller } from './auth.ts';
-import { serializeHubEvent } from './serialize.ts';
+import { serializeHubEvent, serializeTask, type TaskJson } from './serialize.ts';
 
 /** Options of the WebSocket route. */
 export interface WsOptions {
@@ -75,13 +75,13 @@ class WsClient {
   }
 
   /** Live delivery: held back until the replay is done. */
-  deliver(e: HubEvent): void {
-    if (this.live) this.sendEvent(e);
+  deliver(e: HubEvent, task?: TaskJson): void {
+    if (this.live) this.sendEvent(e, task);
     else this.buffered.push(e);
   }
 
   /** Sends one event unless it was sent already; stored events advance the resume point. */
-  sendEvent(e: HubEvent): void {
+  sendEvent(e: HubEvent, task?: TaskJson): void {
     if (e.id !== null) {
       // Skip what was sent already, and what the client said it has (ids up to `after`).
       if (this.recent.has(e.id) || (this.after !== null && BigInt(e.id) <= this.after)) return;
@@ -89,7 +89,7 @@ class WsClient {
       if (this.recent.size > RECENT_IDS) this.recent.delete(this.recent.values().next().value as string);
       if (this.lastId === null || BigInt(e.id) > BigInt(this.lastId)) this.lastId = e.id;
     }
-    this.send({ type: 'event', id: e.id, taskId: e.taskId, event: serializeHubEvent(e) });
+    this.send({ type: 'event', id: e.id, taskId: e.taskId, event: serializeHubEvent(e), ...(task ? { task } : {}) });
   }
 
   /** Ends the replay: buffered live events not yet sent follow, then delivery is direct. */
@@ -286,10 +286,18 @@ export class WsHub {
   }
 
   private async deliver(events: HubEvent[]): Promise<void> {
+    // A state change travels with the task as it is now, so pages need no second request to show it.
+    const changed = [...new Set(events.filter((e) => typeof e.data?.status === 'string').map((e) => e.taskId))];
+    const rows = changed.length
+      ? await this.opts.ctx.db.selectFrom('tasks').selectAll().where('id', 'in', changed).execute()
+      : [];
+    const summaries = new Map(rows.map((r) => [r.id, serializeTask(r)]));
+    for (const r of rows) this.remember(r.id, r.user_id);
     const needOwners = [...this.clients].some((c) => c.scope.kind === 'own');
     if (needOwners) await this.loadOwners(events.map((e) => e.taskId));
     for (const e of events) {
       const owner = this.owners.get(e.taskId);
+      const task = typeof e.data?.status === 'string' ? summaries.get(e.taskId) : undefined;
       for (const c of this.clients) {
         const s = c.scope;
         if (
@@ -297,7 +305,7 @@ export class WsHub {
           (s.kind === 'task' && s.taskId === e.taskId) ||
           (s.kind === 'own' && owner === c.caller.userId)
         )
-          c.deliver(e);
+          c.deliver(e, task);
       }
     }
   }

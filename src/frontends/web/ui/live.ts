@@ -1,11 +1,13 @@
 // The live feed: one WebSocket to /ws, resumed from the last event id after a reconnect (no gaps, no duplicates).
-import type { EventJson } from '../serialize.ts';
+import type { EventJson, TaskJson } from '../serialize.ts';
 
 /** An event pushed by the hub. */
 export interface LiveEvent {
   id: string | null;
   taskId: string;
   event: EventJson;
+  /** The task as it is after a state change (sent with events that carry a status). */
+  task?: TaskJson;
   /** performance.now() when the message arrived (for latency measurements). */
   receivedAt: number;
 }
@@ -67,7 +69,7 @@ export class LiveFeed {
       }
       if (msg.type !== 'event') return;
       if (msg.id !== null && (this.lastId === null || BigInt(msg.id) > BigInt(this.lastId))) this.lastId = msg.id;
-      const e: LiveEvent = { id: msg.id, taskId: msg.taskId, event: msg.event, receivedAt };
+      const e: LiveEvent = { id: msg.id, taskId: msg.taskId, event: msg.event, task: msg.task, receivedAt };
       for (const l of this.listeners) l(e);
     };
     ws.onclose = () => {

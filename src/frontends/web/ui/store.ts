@@ -15,6 +15,8 @@ export class TaskStore {
   private readonly listeners = new Set<Listener>();
   private readonly pending = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
+  private readonly throttled = new Set<string>();
+
   private version = 0;
 
   /** Loads every task of the caller. */
@@ -74,9 +76,20 @@ export class TaskStore {
     if (e.event.type === 'progress' && e.event.subtaskId) {
       this.progress.set(e.event.subtaskId, { data: e.event.data ?? {}, at: e.event.at ?? new Date().toISOString() });
       this.changed();
+      // Cards show the task's overall percent: refresh it now and then, not on every report.
+      if (!this.throttled.has(e.taskId)) {
+        this.throttled.add(e.taskId);
+        setTimeout(() => {
+          this.throttled.delete(e.taskId);
+          void this.refresh(e.taskId);
+        }, 1000);
+      }
       return;
     }
-    void this.refresh(e.taskId);
+    // A state change comes with the task as it is now; other events matter only where the steps are shown.
+    if (e.task) this.put(e.task);
+    const known = this.tasks.get(e.taskId);
+    if (!known || known.subtasks) void this.refresh(e.taskId);
   }
 
   private changed(): void {
