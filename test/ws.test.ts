@@ -268,3 +268,26 @@ describe('WebSocket /ws', () => {
     expect(js.status).toBe(200);
   });
 });
+
+describe('WebSocket heartbeats', () => {
+  let hb: Harness;
+  beforeAll(async () => {
+    hb = await createHarness({ workers: false, env: { WS_HEARTBEAT_MS: '200' } });
+  });
+  afterAll(async () => {
+    await hb?.close();
+  });
+
+  it('sends heartbeats, and closes a client that stops answering pings', async () => {
+    const url = `${hb.hub.web.url().replace('http', 'ws')}/ws`;
+    const headers = { authorization: `Bearer ${ALICE}` };
+    const live = new Client(new WebSocket(url, { headers }));
+    const deaf = new Client(new WebSocket(url, { headers, autoPong: false }));
+    await live.next((m) => m.type === 'heartbeat');
+    await deaf.next((m) => m.type === 'heartbeat');
+    await expect(deaf.closed).resolves.toBe(1006);
+    await live.next((m) => m.type === 'heartbeat' && live.messages.filter((x) => x.type === 'heartbeat').length >= 3);
+    expect(hb.hub.web.openSockets()).toBe(1);
+    live.ws.close();
+  });
+});
