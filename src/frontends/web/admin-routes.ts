@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { AdminService } from '../../core/admin-service.ts';
 import type { TaskService } from '../../core/task-service.ts';
 import { PRIORITIES } from '../../core/types.ts';
+import { useZodSchemas } from './openapi.ts';
 import { callerOf, requireAdmin } from './auth.ts';
 import { failedJson, serializeFailed, serializeTask, serializeTaskDetail } from './serialize.ts';
 import { listQuery, taskOnly, taskPage, taskParams } from './task-routes.ts';
@@ -37,6 +38,7 @@ const reprocessAllBody = z
 /** Registers the admin routes on an authenticated scope; the scope gets an admin-only hook. */
 export function registerAdminRoutes(scope: FastifyInstance, deps: { admin: AdminService; tasks: TaskService }): void {
   const { admin, tasks } = deps;
+  useZodSchemas(scope);
   const app = scope.withTypeProvider<ZodTypeProvider>();
   const tags = ['admin'];
   app.addHook('onRequest', requireAdmin());

@@ -49,7 +49,10 @@ export function registerOpenApi(server: FastifyInstance, version: string): void 
   });
 }
 
-/** Makes zod schemas validate the routes of a scope (errors map to readable 400s in error-handler.ts). */
+/**
+ * Makes zod schemas validate the routes of a scope (errors map to readable 400s in error-handler.ts). Every route
+ * file calls it on the scope it is given, so its schemas work wherever it is registered.
+ */
 export function useZodSchemas(scope: FastifyInstance): void {
   scope.setValidatorCompiler(validatorCompiler);
   scope.setSerializerCompiler(serializerCompiler);

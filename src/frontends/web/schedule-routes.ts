@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { ScheduleService } from '../../core/schedules/schedule-service.ts';
 import type { Schedule } from '../../core/schedules/schedule-rows.ts';
 import { NOTIFY_POLICIES, PRIORITIES } from '../../core/types.ts';
+import { useZodSchemas } from './openapi.ts';
 import { callerOf } from './auth.ts';
 
 const objectError = (example: string) => (issue: { code: string; input?: unknown }) =>
@@ -75,6 +76,7 @@ export function serializeSchedule(s: Schedule) {
 
 /** Registers the schedule routes on an authenticated scope. */
 export function registerScheduleRoutes(scope: FastifyInstance, schedules: ScheduleService): void {
+  useZodSchemas(scope);
   const app = scope.withTypeProvider<ZodTypeProvider>();
   const tags = ['schedules'];
   app.post(

@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { TaskService } from '../../core/task-service.ts';
 import { NOTIFY_POLICIES, PRIORITIES } from '../../core/types.ts';
+import { useZodSchemas } from './openapi.ts';
 import { callerOf } from './auth.ts';
 import { serializeTask, serializeTaskDetail, taskJson } from './serialize.ts';
 
@@ -51,6 +52,7 @@ export const taskPage = z.object({ tasks: z.array(taskJson), nextCursor: z.strin
 
 /** Registers the task routes on an authenticated scope. */
 export function registerTaskRoutes(scope: FastifyInstance, tasks: TaskService): void {
+  useZodSchemas(scope);
   const app = scope.withTypeProvider<ZodTypeProvider>();
   const one = { params: taskParams, tags: ['tasks'] };
 

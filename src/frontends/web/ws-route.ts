@@ -227,7 +227,6 @@ export class WsHub {
     if (client.scope.kind === 'task') q = q.where('e.task_id', '=', client.scope.taskId);
     else if (client.scope.kind === 'own') q = q.where('t.user_id', '=', client.caller.userId);
     const rows = await q.orderBy('e.id').limit(REPLAY_PAGE).execute();
-    for (const r of rows) this.remember(r.task_id, '');
     return rows.map(toHubEvent);
   }
 
@@ -322,7 +321,6 @@ export class WsHub {
   }
 
   private remember(taskId: string, userId: string): void {
-    if (!userId) return;
     this.owners.delete(taskId);
     this.owners.set(taskId, userId);
     if (this.owners.size > OWNER_CACHE) this.owners.delete(this.owners.keys().next().value as string);

@@ -45,6 +45,8 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
   } catch {
     /* not JSON */
   }
+  // The session ended (expired, or signed out elsewhere): start over at the sign-in page.
+  if (res.status === 401 && path !== '/api/session') location.reload();
   if (!res.ok) throw new ApiError(res.status, parsed?.error?.message ?? `HTTP ${res.status}`);
   return parsed as T;
 }
