@@ -233,6 +233,21 @@ describe('dashboard in a browser', () => {
     await page.getByText('Page 1 of 8 (400 tasks)').waitFor();
   });
 
+  it('serves the interactive API reference without leaving the hub', async () => {
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    const outside: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(base) && !r.url().startsWith('data:')) outside.push(r.url());
+    });
+    page.on('requestfailed', (r) => outside.push(`${r.url()} ${r.failure()?.errorText}`));
+    await page.goto(`${base}/api/docs`);
+    await page.getByRole('heading', { name: 'Switchboard hub API' }).waitFor({ timeout: 20_000 });
+    await page.getByText('Sign in with an API token').first().waitFor();
+    expect(outside).toEqual([]);
+  });
+
   it('fits a phone screen', async () => {
     const page = await signedIn(ALICE, { width: 390, height: 844 });
     const overflow = await page.evaluate(() => {

@@ -45,7 +45,16 @@ export function registerOpenApi(server: FastifyInstance, version: string): void 
   server.get('/api/openapi.json', { schema: { hide: true } }, async () => server.swagger());
   void server.register(scalar, {
     routePrefix: '/api/docs',
-    configuration: { url: '/api/openapi.json', title: 'Switchboard API' },
+    // Offline-friendly: no web fonts, telemetry, developer toolbar or AI agent (each would call scalar.com).
+    configuration: {
+      url: '/api/openapi.json',
+      title: 'Switchboard API',
+      withDefaultFonts: false,
+      telemetry: false,
+      showDeveloperTools: 'never',
+      agent: { disabled: true },
+      mcp: { disabled: true },
+    },
   });
 }
 
