@@ -159,6 +159,11 @@ describe('dashboard in a browser', () => {
       .where('type', '=', 'admin.reprocess')
       .execute();
     expect(audit.map((a) => a.actor)).toEqual(['web:admin']);
+    // The admin may follow everyone's tasks on the board, live.
+    await page.getByRole('link', { name: 'Board' }).click();
+    await page.getByLabel("Everyone's tasks").check();
+    const bobs = await apiSubmit('wait 300 ms: bob at work', BOB);
+    await page.locator(`[data-column="done"] li.card[data-task-id="${bobs}"]`).waitFor();
     // A non-admin has no admin view.
     const alice = await signedIn(ALICE);
     expect(await alice.getByRole('link', { name: 'Admin' }).count()).toBe(0);

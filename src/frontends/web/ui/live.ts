@@ -21,6 +21,7 @@ export class LiveFeed {
   private lastId: string | null = null;
   private stopped = true;
   private retryMs = 250;
+  private all = false;
   private readonly listeners = new Set<Listener>();
   private readonly statusListeners = new Set<StatusListener>();
 
@@ -38,6 +39,13 @@ export class LiveFeed {
     this.ws = null;
   }
 
+  /** Admins: follow every user's tasks (true) or only their own. */
+  setAll(all: boolean): void {
+    this.all = all;
+    if (this.ws?.readyState === WebSocket.OPEN)
+      this.ws.send(JSON.stringify(all ? { type: 'subscribe', all: true } : { type: 'unsubscribe' }));
+  }
+
   /** Adds a listener; returns its removal. */
   on(listener: Listener): () => void {
     this.listeners.add(listener);
@@ -52,7 +60,10 @@ export class LiveFeed {
 
   private connect(): void {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const q = this.lastId ? `?after=${this.lastId}` : '';
+    const params = new URLSearchParams();
+    if (this.lastId) params.set('after', this.lastId);
+    if (this.all) params.set('all', 'true');
+    const q = params.size ? `?${params}` : '';
     const ws = new WebSocket(`${proto}//${location.host}/ws${q}`);
     this.ws = ws;
     ws.onopen = () => {

@@ -93,7 +93,7 @@ function App() {
         ) : (
           <>
             <SubmitForm />
-            <BoardView />
+            <BoardView isAdmin={me.isAdmin} />
           </>
         )}
       </main>

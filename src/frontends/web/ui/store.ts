@@ -11,6 +11,8 @@ export class TaskStore {
   /** Last progress event per subtask id (transient, not stored by the hub). */
   readonly progress = new Map<string, { data: Record<string, unknown>; at: string }>();
   loaded = false;
+  /** Admins: the store holds every user's tasks. */
+  all = false;
   error: string | null = null;
   private readonly listeners = new Set<Listener>();
   private readonly pending = new Map<string, Promise<void>>();
@@ -22,7 +24,7 @@ export class TaskStore {
   /** Loads every task of the caller. */
   async load(): Promise<void> {
     try {
-      const list = await loadAllTasks();
+      const list = await loadAllTasks(5000, this.all);
       this.tasks.clear();
       for (const t of list) this.tasks.set(t.id, t);
       this.loaded = true;
@@ -31,6 +33,13 @@ export class TaskStore {
       this.error = (err as Error).message;
     }
     this.changed();
+  }
+
+  /** Admins: switches between their own tasks and everyone's. */
+  async setAll(all: boolean): Promise<void> {
+    this.all = all;
+    live.setAll(all);
+    await this.load();
   }
 
   /** Starts following the live feed. */

@@ -5,12 +5,18 @@ import { TaskCard } from './card.tsx';
 
 const PER_COLUMN = 50;
 
-export function BoardView() {
+export function BoardView({ isAdmin = false }: { isAdmin?: boolean }) {
   const store = useStore();
   const all = [...store.tasks.values()].sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
   return (
     <section aria-labelledby="board-title">
       <h2 id="board-title">Board</h2>
+      {isAdmin && (
+        <label class="all-toggle">
+          <input type="checkbox" checked={store.all} onChange={(e) => void store.setAll(e.currentTarget.checked)} />{' '}
+          Everyone's tasks
+        </label>
+      )}
       {store.error && (
         <p role="alert" class="error">
           {store.error}
