@@ -90,8 +90,9 @@ describe('dashboard in a browser', () => {
     await expect(page.getByRole('status').filter({ hasText: 'Submitted' }).textContent()).resolves.toMatch(
       /Submitted \w{8}/,
     );
-    const card = page.locator('li.card', { hasText: 'wait 1 s please' });
-    await card.waitFor();
+    await page
+      .locator('[data-column="queued"] li.card, [data-column="running"] li.card', { hasText: 'wait 1 s please' })
+      .waitFor();
     await page.locator('[data-column="done"] li.card', { hasText: 'wait 1 s please' }).waitFor({ timeout: 20_000 });
     const taskId = await page.locator('[data-column="done"] li.card').first().getAttribute('data-task-id');
     const row = await h.hub.ctx.db.selectFrom('tasks').select('status').where('id', '=', taskId!).executeTakeFirst();
