@@ -19,6 +19,13 @@ export async function ensureUiBuilt(): Promise<string> {
   const index = path.join(uiDistDir(), 'index.html');
   if (existsSync(index) && statSync(index).mtimeMs >= newest(uiSrc)) return uiDistDir();
   const { build } = await import('vite');
-  await build({ configFile: path.join(uiSrc, 'vite.config.ts'), logLevel: 'warn' });
+  // vitest sets NODE_ENV=test, which would make vite (and Preact's plugin) produce a development bundle.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({ configFile: path.join(uiSrc, 'vite.config.ts'), logLevel: 'warn', mode: 'production' });
+  } finally {
+    process.env.NODE_ENV = nodeEnv;
+  }
   return uiDistDir();
 }
