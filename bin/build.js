@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run build`: compiles src/ and migrations/ into dist/ with tsc (tsconfig.build.json) and stamps the time.
+// `npm run build`: compiles src/ and migrations/ into dist/ with tsc (tsconfig.build.json), builds the dashboard
+// into dist/ui, and stamps the time.
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -24,4 +25,6 @@ try {
 }
 rmSync(dist, { recursive: true, force: true });
 execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+// The dashboard (vite, into dist/ui); skipped with a word when vite is not installed.
+execFileSync(process.execPath, [path.join(root, 'src', 'frontends', 'web', 'ui', 'prepare.mjs')], { stdio: 'inherit' });
 writeFileSync(path.join(dist, '.build-stamp'), `${new Date().toISOString()}\n`);

@@ -162,6 +162,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     host: config.HOST,
     port: config.PORT,
     tokens: config.HUB_API_TOKENS,
+    version: VERSION,
   });
   frontends.register(web);
   ops.attach({ server: web.server, tasks, tokens: config.HUB_API_TOKENS });
@@ -322,6 +323,10 @@ export async function runStart(): Promise<void> {
   const config = loadConfig();
   const hub = await startHub({ config, embeddedWorkers: config.EMBEDDED_WORKERS });
   printReady(hub);
+  if (config.HUB_API_TOKENS.size === 0)
+    process.stdout.write(
+      `Dashboard (sign-in link, works once for 10 minutes): ${await hub.web.signInLink('web:local')}\n`,
+    );
   onSignals(() => hub.stop());
 }
 

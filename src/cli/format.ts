@@ -1,52 +1,11 @@
 // Text output of the CLI: tables, durations, task views, event lines and the progress bar.
+import type { TaskJson } from '../frontends/web/serialize.ts';
 
-/** A task as the API returns it (the fields the CLI shows). */
-export interface TaskView {
-  id: string;
-  shortId: string;
-  status: string;
-  text: string;
-  userId: string;
-  priority: string;
-  progress: ProgressView | null;
-  result: unknown;
-  error: string | null;
-  createdAt: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  nextRunAt?: string | null;
-  subtasks?: Array<{
-    key: string;
-    capability: string;
-    status: string;
-    dependsOn: string[];
-    attempts: number;
-    maxAttempts: number;
-    generation: number;
-    error: string | null;
-    workerId: string | null;
-  }>;
-  events?: Array<{
-    id: string | null;
-    type: string;
-    actor: string;
-    data: Record<string, unknown> | null;
-    at: string | null;
-  }>;
-}
+/** A task as the API returns it: the type of the API's own zod schema (src/frontends/web/serialize.ts). */
+export type TaskView = TaskJson;
 
 /** Derived progress as the API returns it. */
-export interface ProgressView {
-  percent: number;
-  stage?: string;
-  message?: string;
-  done?: number;
-  total?: number;
-  etaMs?: number;
-  elapsedMs?: number;
-  subtasksDone?: number;
-  subtasksTotal?: number;
-}
+export type ProgressView = NonNullable<TaskJson['progress']>;
 
 /** Shortens text to `max` characters with an ellipsis, on one line. */
 export function truncate(text: string, max: number): string {

@@ -295,6 +295,22 @@ const schema = z.object({
   // ── Files, documents, commands, code, capability ACL ──
   // ── end files ──
   // ── Dashboard and WebSocket ──
+  SESSION_TTL_HOURS: z.coerce
+    .number({ error: 'must be a number of hours, e.g. 168 for a week' })
+    .min(0.01, 'must be more than 0 hours, e.g. 168 for a week')
+    .max(8760, 'must be at most 8760 (a year)')
+    .default(168),
+  WS_HEARTBEAT_MS: z.coerce
+    .number({ error: 'must be milliseconds, e.g. 15000' })
+    .int()
+    .min(100, 'must be at least 100 ms, e.g. 15000')
+    .max(600_000, 'must be at most 600000 ms')
+    .default(15_000),
+  WS_MAX_BUFFER_BYTES: z.coerce
+    .number({ error: 'must be a number of bytes, e.g. 1048576' })
+    .int()
+    .min(1024, 'must be at least 1024 bytes, e.g. 1048576')
+    .default(1_048_576),
   // ── end dashboard ──
   // ── Operations: metrics, tracing ──
   METRICS_TOKEN: z

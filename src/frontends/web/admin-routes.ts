@@ -1,13 +1,14 @@
 // /api/admin: dead letters, workers, queues and every user's tasks (403 for non-admins).
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AdminService } from '../../core/admin-service.ts';
 import type { TaskService } from '../../core/task-service.ts';
 import { PRIORITIES } from '../../core/types.ts';
+import { useZodSchemas } from './openapi.ts';
 import { callerOf, requireAdmin } from './auth.ts';
-import { parseInput } from './error-handler.ts';
-import { serializeFailed, serializeTask, serializeTaskDetail } from './serialize.ts';
-import { listQuery, taskParams } from './task-routes.ts';
+import { failedJson, serializeFailed, serializeTask, serializeTaskDetail } from './serialize.ts';
+import { listQuery, taskOnly, taskPage, taskParams } from './task-routes.ts';
 
 const failedQuery = z.object({
   capability: z.string().optional(),
@@ -35,54 +36,93 @@ const reprocessAllBody = z
   .optional();
 
 /** Registers the admin routes on an authenticated scope; the scope gets an admin-only hook. */
-export function registerAdminRoutes(app: FastifyInstance, deps: { admin: AdminService; tasks: TaskService }): void {
+export function registerAdminRoutes(scope: FastifyInstance, deps: { admin: AdminService; tasks: TaskService }): void {
   const { admin, tasks } = deps;
+  useZodSchemas(scope);
+  const app = scope.withTypeProvider<ZodTypeProvider>();
+  const tags = ['admin'];
   app.addHook('onRequest', requireAdmin());
 
-  app.post('/api/admin/tasks/:id/priority', async (request) => {
-    const { id } = parseInput(idParams, request.params, 'id');
-    const body = parseInput(priorityBody, request.body, 'request body');
-    return admin.setPriority(id, body.priority, callerOf(request).userId);
-  });
+  app.post(
+    '/api/admin/tasks/:id/priority',
+    { schema: { tags, summary: "Change a task's priority", params: idParams, body: priorityBody } },
+    async (request) => admin.setPriority(request.params.id, request.body.priority, callerOf(request).userId),
+  );
 
-  app.get('/api/admin/failed', async (request) => {
-    const q = parseInput(failedQuery, request.query, 'query');
-    const failed = await admin.listFailed({ capability: q.capability, limit: q.limit });
-    return { failed: failed.map(serializeFailed) };
-  });
+  app.get(
+    '/api/admin/failed',
+    {
+      schema: {
+        tags,
+        summary: 'Open dead letters',
+        querystring: failedQuery,
+        response: { 200: z.object({ failed: z.array(failedJson) }) },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const failed = await admin.listFailed({ capability: q.capability, limit: q.limit });
+      return { failed: failed.map(serializeFailed) };
+    },
+  );
 
-  app.post('/api/admin/failed/reprocess-all', async (request, reply) => {
-    const body = parseInput(reprocessAllBody, request.body, 'request body');
-    const result = await admin.reprocessAll(callerOf(request).userId, { capability: body?.capability });
-    return reply.code(202).send(result);
-  });
+  app.post(
+    '/api/admin/failed/reprocess-all',
+    { schema: { tags, summary: 'Reprocess every open dead letter', body: reprocessAllBody } },
+    async (request, reply) => {
+      const result = await admin.reprocessAll(callerOf(request).userId, { capability: request.body?.capability });
+      return reply.code(202).send(result);
+    },
+  );
 
-  app.post('/api/admin/failed/:id/reprocess', async (request, reply) => {
-    const { id } = parseInput(idParams, request.params, 'id');
-    const body = parseInput(reprocessBody, request.body, 'request body');
-    const opts = body && 'input' in body ? { input: body.input } : {};
-    const result = await admin.reprocess(id, callerOf(request).userId, opts);
-    return reply.code(202).send(result);
-  });
+  app.post(
+    '/api/admin/failed/:id/reprocess',
+    {
+      schema: {
+        tags,
+        summary: 'Reprocess a dead letter, optionally with edited input',
+        params: idParams,
+        body: reprocessBody,
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const opts = body && 'input' in body ? { input: body.input } : {};
+      const result = await admin.reprocess(request.params.id, callerOf(request).userId, opts);
+      return reply.code(202).send(result);
+    },
+  );
 
-  app.post('/api/admin/failed/:id/purge', async (request) => {
-    const { id } = parseInput(idParams, request.params, 'id');
-    return admin.purge(id, callerOf(request).userId);
-  });
+  app.post(
+    '/api/admin/failed/:id/purge',
+    { schema: { tags, summary: 'Close a dead letter without reprocessing', params: idParams } },
+    async (request) => admin.purge(request.params.id, callerOf(request).userId),
+  );
 
-  app.get('/api/admin/workers', async () => ({ workers: await admin.workers() }));
+  app.get('/api/admin/workers', { schema: { tags, summary: 'Live workers' } }, async () => ({
+    workers: await admin.workers(),
+  }));
 
-  app.get('/api/admin/queues', async () => ({ queues: await admin.queues() }));
+  app.get('/api/admin/queues', { schema: { tags, summary: 'Queue counts per capability' } }, async () => ({
+    queues: await admin.queues(),
+  }));
 
-  app.get('/api/admin/tasks', async (request) => {
-    const caller = callerOf(request);
-    const q = parseInput(listQuery, request.query, 'query');
-    const page = await tasks.list({ ...caller, all: true }, { status: q.status, limit: q.limit, cursor: q.cursor });
-    return { tasks: page.tasks.map(serializeTask), nextCursor: page.nextCursor };
-  });
+  app.get(
+    '/api/admin/tasks',
+    { schema: { tags, summary: "Every user's tasks", querystring: listQuery, response: { 200: taskPage } } },
+    async (request) => {
+      const q = request.query;
+      const page = await tasks.list(
+        { ...callerOf(request), all: true },
+        { status: q.status, limit: q.limit, cursor: q.cursor },
+      );
+      return { tasks: page.tasks.map(serializeTask), nextCursor: page.nextCursor };
+    },
+  );
 
-  app.get('/api/admin/tasks/:id', async (request) => {
-    const { id } = parseInput(taskParams, request.params, 'task id');
-    return { task: serializeTaskDetail(await tasks.get(id, callerOf(request))) };
-  });
+  app.get(
+    '/api/admin/tasks/:id',
+    { schema: { tags, summary: 'Any task in detail', params: taskParams, response: { 200: taskOnly } } },
+    async (request) => ({ task: serializeTaskDetail(await tasks.get(request.params.id, callerOf(request))) }),
+  );
 }

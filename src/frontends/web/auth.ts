@@ -1,13 +1,16 @@
-// Bearer-token authentication of the HTTP API: token -> `web:<name>`, compared in constant time.
+// Authentication of the HTTP API: bearer token -> `web:<name>` (constant time), or the dashboard's session cookie.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ForbiddenError, UnauthorizedError } from '../../core/errors.ts';
 import type { HubContext } from '../../core/hub-context.ts';
+import { CSRF_HEADER, csrfMatches, SESSION_COOKIE, type SessionStore } from './session.ts';
 
 /** Who is calling: `web:<name>` and whether HUB_ADMINS lists them. */
 export interface WebCaller {
   userId: string;
   isAdmin: boolean;
+  /** How the caller proved who they are: a bearer token, or the dashboard's session cookie. */
+  via: 'bearer' | 'session';
 }
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
@@ -46,10 +49,27 @@ export function callerOf(request: FastifyRequest): WebCaller {
   return caller;
 }
 
-/** An onRequest hook that refuses requests without a known bearer token (401) and records the caller. */
-export function authenticate(ctx: HubContext, auth: TokenAuthenticator) {
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * An onRequest hook that records the caller from a bearer token or, failing that, the dashboard's session cookie
+ * (state-changing requests with the cookie must carry its CSRF token); refuses everyone else with 401.
+ */
+export function authenticate(ctx: HubContext, auth: TokenAuthenticator, sessions?: SessionStore) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const token = bearerToken(request.headers.authorization);
+    const cookie = sessions && !token ? request.cookies?.[SESSION_COOKIE] : undefined;
+    if (cookie && sessions) {
+      const session = await sessions.get(cookie);
+      if (session) {
+        if (!SAFE_METHODS.has(request.method) && !csrfMatches(request, session))
+          throw new ForbiddenError(
+            `The ${CSRF_HEADER} header is missing or wrong (requests made with the session cookie must echo the token from GET /api/session).`,
+          );
+        callers.set(request, { userId: session.userId, isAdmin: ctx.isAdmin(session.userId), via: 'session' });
+        return;
+      }
+    }
     if (!token) {
       reply.header('www-authenticate', 'Bearer');
       throw new UnauthorizedError(
@@ -61,7 +81,7 @@ export function authenticate(ctx: HubContext, auth: TokenAuthenticator) {
       reply.header('www-authenticate', 'Bearer error="invalid_token"');
       throw new UnauthorizedError('The API token is not valid.');
     }
-    callers.set(request, { userId, isAdmin: ctx.isAdmin(userId) });
+    callers.set(request, { userId, isAdmin: ctx.isAdmin(userId), via: 'bearer' });
   };
 }
 

@@ -1,5 +1,6 @@
 // One place that turns every error of the HTTP API into readable JSON `{error:{code,message}}`, never a stack.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { describeError, HubError, InvalidInputError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -15,6 +16,14 @@ export class InvalidJsonError extends HubError {
 export interface ErrorBody {
   error: { code: string; message: string; retryAfterMs?: number };
 }
+
+/** How a schema validation failure names the part of the request that is wrong. */
+const VALIDATION_CONTEXT: Record<string, string> = {
+  body: 'request body',
+  querystring: 'query',
+  params: 'path parameters',
+  headers: 'headers',
+};
 
 const mib = (n: number) => `${Math.round((n / 1048576) * 10) / 10} MiB`;
 
@@ -47,6 +56,14 @@ function describeFastifyError(
       };
     default:
       break;
+  }
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const what = VALIDATION_CONTEXT[err.validationContext ?? ''] ?? 'request';
+    const problems = err.validation.map((v) => {
+      const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
+      return path ? `${path}: ${v.message}` : v.message;
+    });
+    return { status: 400, code: 'invalid_input', message: `Invalid ${what}: ${problems.join('; ')}.` };
   }
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
     return {

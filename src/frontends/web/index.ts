@@ -1,4 +1,4 @@
-// The web frontend: the HTTP API (tasks, admin, SSE, health) and delivery of chat messages to SSE streams.
+// The web frontend: the HTTP API (tasks, admin, SSE, WebSocket, OpenAPI, health), the dashboard, and chat messages to SSE.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -12,6 +12,10 @@ import type { ConversationRef, MessageRef } from '../../core/types.ts';
 import type { FrontendLimits, IFrontend, OutboundMessage } from '../frontend.ts';
 import { registerAccessRoutes } from './access-routes.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
+import { registerDashboard } from './dashboard.ts';
+import { useZodSchemas } from './openapi.ts';
+import { SessionStore } from './session.ts';
+import { registerWsRoute, WsHub } from './ws-route.ts';
 import { authenticate, TokenAuthenticator } from './auth.ts';
 import { installErrorHandling, installJsonParser } from './error-handler.ts';
 import { registerHealthRoutes } from './health-routes.ts';
@@ -40,6 +44,8 @@ export interface WebFrontendConfig {
   bodyLimitBytes?: number;
   /** Interval of SSE keep-alive comments (default 15 s). */
   sseHeartbeatMs?: number;
+  /** The hub's version, shown in the OpenAPI document. */
+  version?: string;
 }
 
 /** The web frontend; `server` is exposed so other frontends can add webhook routes before `start()`. */
@@ -50,6 +56,10 @@ export interface WebFrontend extends IFrontend {
   readonly server: FastifyInstance;
   /** Number of open SSE streams. */
   openStreams(): number;
+  /** Number of open WebSocket connections. */
+  openSockets(): number;
+  /** A one-time dashboard sign-in link for a user (valid 10 minutes); the code stays out of server logs (#fragment). */
+  signInLink(userId: string): Promise<string>;
 }
 
 /** How long `stop()` lets in-flight requests finish before closing their connections. */
@@ -73,6 +83,13 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
   });
   const hub = new SseHub(ctx);
   const auth = new TokenAuthenticator(config.tokens);
+  const sessions = new SessionStore(ctx);
+  const ws = new WsHub({
+    ctx,
+    tasks,
+    heartbeatMs: ctx.config.WS_HEARTBEAT_MS,
+    maxBufferBytes: ctx.config.WS_MAX_BUFFER_BYTES,
+  });
   let baseUrl: string | null = null;
 
   const unused = new Set<Socket>();
@@ -84,9 +101,12 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
 
   installErrorHandling(server, log, bodyLimit);
   registerHealthRoutes(server, ctx);
+  registerDashboard(server, { ctx, auth, sessions, version: config.version ?? '0.0.0' });
   void server.register(async (api) => {
     installJsonParser(api);
-    api.addHook('onRequest', authenticate(ctx, auth));
+    useZodSchemas(api);
+    api.addHook('onRequest', authenticate(ctx, auth, sessions));
+    registerWsRoute(api, ws);
     registerTaskRoutes(api, tasks, config.schedules);
     registerTraceRoutes(api, { ctx, tasks });
     if (config.schedules) registerScheduleRoutes(api, config.schedules);
@@ -112,6 +132,11 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
     limits,
     server,
     openStreams: () => hub.size,
+    openSockets: () => ws.size,
+    async signInLink(userId: string) {
+      const base = ctx.config.PUBLIC_URL?.replace(/\/+$/, '') ?? this.url();
+      return `${base}/#/sign-in?code=${await sessions.issueCode(userId)}`;
+    },
     url() {
       if (!baseUrl) throw new Error('The web frontend is not started.');
       return baseUrl;
@@ -119,10 +144,12 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
     async start() {
       if (baseUrl) return;
       await hub.start();
+      await ws.start();
       try {
         await server.listen({ host: config.host, port: config.port });
       } catch (err) {
         await hub.stop();
+        await ws.stop();
         const code = (err as { code?: string }).code;
         if (code === 'EADDRINUSE' || code === 'EACCES') {
           throw new ConfigError(
@@ -139,6 +166,7 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
     },
     async stop() {
       await hub.stop();
+      await ws.stop();
       // Connections that never sent a request (HTTP clients pre-connect) are not "idle" to node and would hold close().
       for (const socket of unused) socket.destroy();
       const force = setTimeout(() => server.server.closeAllConnections(), CLOSE_GRACE_MS);

@@ -1,11 +1,12 @@
 // The caller's schedules over HTTP: create, list, pause, resume, delete, and the caller's time zone.
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ScheduleService } from '../../core/schedules/schedule-service.ts';
 import type { Schedule } from '../../core/schedules/schedule-rows.ts';
 import { NOTIFY_POLICIES, PRIORITIES } from '../../core/types.ts';
+import { useZodSchemas } from './openapi.ts';
 import { callerOf } from './auth.ts';
-import { parseInput } from './error-handler.ts';
 
 const objectError = (example: string) => (issue: { code: string; input?: unknown }) =>
   issue.code !== 'invalid_type'
@@ -43,7 +44,8 @@ export const listSchedulesQuery = z.object({
   ended: z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
 });
 
-const scheduleParams = z.object({ id: z.string() });
+/** Path parameters naming one schedule (full id or prefix). */
+export const scheduleParams = z.object({ id: z.string() });
 
 const iso = (d: Date | string | null | undefined): string | null => (d == null ? null : new Date(d).toISOString());
 
@@ -73,44 +75,70 @@ export function serializeSchedule(s: Schedule) {
 }
 
 /** Registers the schedule routes on an authenticated scope. */
-export function registerScheduleRoutes(app: FastifyInstance, schedules: ScheduleService): void {
-  app.post('/api/schedules', async (request, reply) => {
-    const caller = callerOf(request);
-    const body = parseInput(createScheduleBody, request.body, 'request body');
-    const origin = { platform: 'web', conversationId: caller.userId, userId: caller.userId };
-    const common = { origin, priority: body.priority, notifyPolicy: body.notifyPolicy };
-    const { schedule, nextRunAt } =
-      body.when === undefined
-        ? await schedules.createFromText({ ...common, text: body.text })
-        : await schedules.create({ ...common, when: body.when, text: body.text });
-    return reply.code(201).send({ schedule: serializeSchedule(schedule), nextRunAt: iso(nextRunAt) });
-  });
+export function registerScheduleRoutes(scope: FastifyInstance, schedules: ScheduleService): void {
+  useZodSchemas(scope);
+  const app = scope.withTypeProvider<ZodTypeProvider>();
+  const tags = ['schedules'];
+  app.post(
+    '/api/schedules',
+    { schema: { tags, summary: 'Create a schedule (one-shot or recurring)', body: createScheduleBody } },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const body = request.body;
+      const origin = { platform: 'web', conversationId: caller.userId, userId: caller.userId };
+      const common = { origin, priority: body.priority, notifyPolicy: body.notifyPolicy };
+      const { schedule, nextRunAt } =
+        body.when === undefined
+          ? await schedules.createFromText({ ...common, text: body.text })
+          : await schedules.create({ ...common, when: body.when, text: body.text });
+      return reply.code(201).send({ schedule: serializeSchedule(schedule), nextRunAt: iso(nextRunAt) });
+    },
+  );
 
-  app.get('/api/schedules', async (request) => {
-    const caller = callerOf(request);
-    const q = parseInput(listSchedulesQuery, request.query, 'query');
-    const list = await schedules.list({ ...caller, all: q.all === 'true' }, { includeEnded: q.ended === 'true' });
-    return { schedules: list.map(serializeSchedule) };
-  });
+  app.get(
+    '/api/schedules',
+    {
+      schema: {
+        tags,
+        summary: "The caller's schedules (admins: all=true for everyone's)",
+        querystring: listSchedulesQuery,
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const q = request.query;
+      const list = await schedules.list({ ...caller, all: q.all === 'true' }, { includeEnded: q.ended === 'true' });
+      return { schedules: list.map(serializeSchedule) };
+    },
+  );
 
   for (const action of ['pause', 'resume'] as const) {
-    app.post(`/api/schedules/:id/${action}`, async (request) => {
-      const { id } = parseInput(scheduleParams, request.params, 'schedule id');
-      const { schedule, changed } = await schedules[action](id, callerOf(request));
-      return { schedule: serializeSchedule(schedule), changed };
-    });
+    app.post(
+      `/api/schedules/:id/${action}`,
+      { schema: { tags, summary: `${action === 'pause' ? 'Pause' : 'Resume'} a schedule`, params: scheduleParams } },
+      async (request) => {
+        const { schedule, changed } = await schedules[action](request.params.id, callerOf(request));
+        return { schedule: serializeSchedule(schedule), changed };
+      },
+    );
   }
 
-  app.delete('/api/schedules/:id', async (request) => {
-    const { id } = parseInput(scheduleParams, request.params, 'schedule id');
-    const { schedule } = await schedules.delete(id, callerOf(request));
-    return { schedule: serializeSchedule(schedule) };
-  });
+  app.delete(
+    '/api/schedules/:id',
+    { schema: { tags, summary: 'Delete a schedule', params: scheduleParams } },
+    async (request) => {
+      const { schedule } = await schedules.delete(request.params.id, callerOf(request));
+      return { schedule: serializeSchedule(schedule) };
+    },
+  );
 
-  app.get('/api/me/timezone', async (request) => ({ timezone: await schedules.getTimezone(callerOf(request).userId) }));
+  app.get('/api/me/timezone', { schema: { tags, summary: "The caller's time zone" } }, async (request) => ({
+    timezone: await schedules.getTimezone(callerOf(request).userId),
+  }));
 
-  app.put('/api/me/timezone', async (request) => {
-    const body = parseInput(timezoneBody, request.body, 'request body');
-    return { timezone: await schedules.setTimezone(callerOf(request).userId, body.timezone) };
-  });
+  app.put(
+    '/api/me/timezone',
+    { schema: { tags, summary: "Set the caller's time zone", body: timezoneBody } },
+    async (request) => ({ timezone: await schedules.setTimezone(callerOf(request).userId, request.body.timezone) }),
+  );
 }

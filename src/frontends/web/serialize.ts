@@ -3,67 +3,111 @@ import type { HubEvent } from '../../core/hub-context.ts';
 import type { FailedEntry } from '../../core/admin-service.ts';
 import type { TaskDetail } from '../../core/task-service.ts';
 import type { SubtaskRow, TaskEventRow, TaskRow } from '../../core/store/schema.ts';
-import type { DerivedProgress } from '../../core/types.ts';
+import { z } from 'zod';
+import { TASK_STATUSES, type DerivedProgress } from '../../core/types.ts';
 
 const iso = (d: Date | string | null | undefined): string | null => (d == null ? null : new Date(d).toISOString());
 
-/** A task as the API shows it; `subtasks` and `events` only in detail views. */
-export interface TaskJson {
-  id: string;
-  shortId: string;
-  status: string;
-  text: string;
-  userId: string;
-  priority: string;
-  notifyPolicy: string;
-  progress: DerivedProgress | null;
-  result: unknown;
-  error: string | null;
-  parentTaskId: string | null;
-  createdAt: string | null;
-  updatedAt: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  /** A SCHEDULED task's next run (null while its schedule is paused). */
-  nextRunAt?: string | null;
-  subtasks?: SubtaskJson[];
-  events?: EventJson[];
-  /** Which planner made the plan, and a clarifying question awaiting an answer. */
-  plannedBy: string | null;
-  question: string | null;
-  /** Running LLM totals of the task. */
-  llm: { calls: number; tokens: number; costUsd: number; unpriced: boolean };
-  /** Detail views: LLM usage of the task and of its owner today, with token breakdowns. */
-  usage?: TaskDetail['usage'];
-}
+/** Progress as the API shows it: the hub's derived numbers (percent, ETA, rate) on top of the worker's report. */
+export const progressJson = z.object({
+  percent: z.number(),
+  elapsedMs: z.number(),
+  etaMs: z.number().optional(),
+  itemsPerSecond: z.number().optional(),
+  subtasksDone: z.number(),
+  subtasksTotal: z.number(),
+  stage: z.string().optional(),
+  done: z.number().optional(),
+  total: z.number().optional(),
+  message: z.string().optional(),
+});
 
-/** A subtask as the API shows it. */
-export interface SubtaskJson {
-  id: string;
-  key: string;
-  capability: string;
-  status: string;
-  dependsOn: string[];
-  attempts: number;
-  maxAttempts: number;
-  generation: number;
-  output: unknown;
-  error: string | null;
-  progress: unknown;
-  workerId: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
+/** A subtask (one step of the plan) as the API shows it. */
+export const subtaskJson = z
+  .object({
+    id: z.string(),
+    key: z.string(),
+    capability: z.string(),
+    status: z.string(),
+    dependsOn: z.array(z.string()),
+    attempts: z.number(),
+    maxAttempts: z.number(),
+    generation: z.number(),
+    output: z.unknown(),
+    error: z.string().nullable(),
+    progress: z.unknown(),
+    workerId: z.string().nullable(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+  })
+  .loose();
+export type SubtaskJson = z.infer<typeof subtaskJson>;
 
-/** A task event as the API (and the SSE stream) shows it. */
-export interface EventJson {
-  id: string | null;
-  type: string;
-  subtaskId: string | null;
-  actor: string;
-  data: Record<string, unknown> | null;
-  at: string | null;
-}
+/** A task event as the API, the SSE stream and the WebSocket show it (`id` null for transient events). */
+export const eventJson = z
+  .object({
+    id: z.string().nullable(),
+    type: z.string(),
+    subtaskId: z.string().nullable(),
+    actor: z.string(),
+    data: z.record(z.string(), z.unknown()).nullable(),
+    at: z.string().nullable(),
+  })
+  .loose();
+export type EventJson = z.infer<typeof eventJson>;
+
+/** A task as the API shows it; `subtasks` and `events` only in detail views. Other fields may be added (loose). */
+export const taskJson = z
+  .object({
+    id: z.string(),
+    shortId: z.string(),
+    status: z.enum(TASK_STATUSES),
+    text: z.string(),
+    userId: z.string(),
+    platform: z.string().describe('The platform the request came from (web, telegram, …)'),
+    priority: z.string(),
+    notifyPolicy: z.string(),
+    progress: progressJson.nullable(),
+    result: z.unknown(),
+    error: z.string().nullable(),
+    parentTaskId: z.string().nullable(),
+    createdAt: z.string().nullable(),
+    updatedAt: z.string().nullable(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    /** A SCHEDULED task's next run (null while its schedule is paused). */
+    nextRunAt: z.string().nullable().optional(),
+    plannedBy: z.string().nullable().describe('Which planner made the plan (llm, rules, or a fallback note)'),
+    question: z.string().nullable().describe("A clarifying question awaiting the owner's answer"),
+    llm: z
+      .object({ calls: z.number(), tokens: z.number(), costUsd: z.number(), unpriced: z.boolean() })
+      .describe('Running LLM totals of the task'),
+    /** Detail views: LLM usage of the task and of its owner today. */
+    usage: z.unknown().optional(),
+    subtasks: z.array(subtaskJson).optional(),
+    events: z.array(eventJson).optional(),
+  })
+  .loose();
+export type TaskJson = z.infer<typeof taskJson>;
+
+/** An open dead letter with the task it belongs to. */
+export const failedJson = z
+  .object({
+    id: z.string(),
+    taskId: z.string(),
+    taskShortId: z.string(),
+    subtaskId: z.string(),
+    subtaskKey: z.string(),
+    capability: z.string(),
+    generation: z.number(),
+    attempts: z.number(),
+    error: z.string().nullable(),
+    taskText: z.string(),
+    taskUser: z.string(),
+    createdAt: z.string().nullable(),
+  })
+  .loose();
+export type FailedJson = z.infer<typeof failedJson>;
 
 /** A task row without subtasks or events (lists, mutation responses). */
 export function serializeTask(task: TaskRow & { next_run_at?: Date | null }): TaskJson {
@@ -73,6 +117,7 @@ export function serializeTask(task: TaskRow & { next_run_at?: Date | null }): Ta
     status: task.status,
     text: task.text,
     userId: task.user_id,
+    platform: (task.origin as { platform?: string } | null)?.platform ?? 'web',
     priority: task.priority,
     notifyPolicy: task.notify_policy,
     progress: (task.progress as DerivedProgress | null) ?? null,
@@ -144,7 +189,7 @@ export function serializeHubEvent(e: HubEvent): EventJson {
 }
 
 /** An open dead letter with the task it belongs to. */
-export function serializeFailed(f: FailedEntry) {
+export function serializeFailed(f: FailedEntry): FailedJson {
   return {
     id: String(f.id),
     taskId: f.task_id,

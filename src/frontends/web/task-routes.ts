@@ -1,14 +1,15 @@
 // The caller's own tasks: submit, list, show, cancel, retry.
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { InvalidInputError } from '../../core/errors.ts';
 import type { ScheduleService } from '../../core/schedules/schedule-service.ts';
 import type { TaskService } from '../../core/task-service.ts';
 import { NOTIFY_POLICIES, PRIORITIES } from '../../core/types.ts';
+import { useZodSchemas } from './openapi.ts';
 import { callerOf } from './auth.ts';
-import { parseInput } from './error-handler.ts';
 import { serializeSchedule } from './schedule-routes.ts';
-import { serializeTask, serializeTaskDetail } from './serialize.ts';
+import { serializeTask, serializeTaskDetail, taskJson } from './serialize.ts';
 
 /** Body of POST /api/tasks. Length limits are the task service's to enforce, so its message speaks. */
 export const submitBody = z
@@ -49,99 +50,166 @@ export const listQuery = z.object({
 /** Path parameters naming one task (full id or a prefix of 4+ characters). */
 export const taskParams = z.object({ id: z.string() });
 
+/** `{task}`: the answer of most task routes. */
+export const taskOnly = z.object({ task: taskJson });
+/** `{task, warnings}`: the answer of submit (with `schedule` when it was submitted for later) and duplicate. */
+export const taskWithWarnings = z.object({
+  task: taskJson,
+  warnings: z.array(z.string()),
+  schedule: z.unknown().optional().describe('The schedule, when runAt or schedule was given'),
+});
+/** One page of a task list; pass `nextCursor` as `cursor` for the next. */
+export const taskPage = z.object({ tasks: z.array(taskJson), nextCursor: z.string().nullable() });
+
 /** Registers the task routes on an authenticated scope; with `schedules`, POST /api/tasks also takes runAt/schedule. */
-export function registerTaskRoutes(app: FastifyInstance, tasks: TaskService, schedules?: ScheduleService): void {
-  app.post('/api/tasks', async (request, reply) => {
-    const caller = callerOf(request);
-    const body = parseInput(submitBody, request.body, 'request body');
-    const origin = { platform: 'web', conversationId: caller.userId, userId: caller.userId };
-    const when = whenOf(body);
-    if (when !== undefined) {
-      if (!schedules) throw new InvalidInputError('Schedules are not available on this hub; leave out runAt/schedule.');
-      if (body.review) throw new InvalidInputError('review cannot be combined with runAt or schedule.');
-      const { schedule } = await schedules.create({
+export function registerTaskRoutes(scope: FastifyInstance, tasks: TaskService, schedules?: ScheduleService): void {
+  useZodSchemas(scope);
+  const app = scope.withTypeProvider<ZodTypeProvider>();
+  const one = { params: taskParams, tags: ['tasks'] };
+
+  app.post(
+    '/api/tasks',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'Submit a task',
+        body: submitBody,
+        response: { 202: taskWithWarnings },
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const body = request.body;
+      const origin = { platform: 'web', conversationId: caller.userId, userId: caller.userId };
+      const when = whenOf(body);
+      if (when !== undefined) {
+        if (!schedules)
+          throw new InvalidInputError('Schedules are not available on this hub; leave out runAt/schedule.');
+        if (body.review) throw new InvalidInputError('review cannot be combined with runAt or schedule.');
+        const { schedule } = await schedules.create({
+          origin,
+          when,
+          text: body.text,
+          priority: body.priority,
+          notifyPolicy: body.notifyPolicy,
+        });
+        // The task that stands for the schedule: SCHEDULED, with its next run time.
+        const { task } = await tasks.get(schedule.parent_task_id, caller, 0);
+        return reply.code(202).send({ task: serializeTask(task), schedule: serializeSchedule(schedule), warnings: [] });
+      }
+      const { task, warnings } = await tasks.submit({
         origin,
-        when,
         text: body.text,
         priority: body.priority,
         notifyPolicy: body.notifyPolicy,
+        requiresReview: body.review,
       });
-      // The task that stands for the schedule: SCHEDULED, with its next run time.
-      const { task } = await tasks.get(schedule.parent_task_id, caller, 0);
-      return reply.code(202).send({ task: serializeTask(task), schedule: serializeSchedule(schedule), warnings: [] });
-    }
-    const { task, warnings } = await tasks.submit({
-      origin,
-      text: body.text,
-      priority: body.priority,
-      notifyPolicy: body.notifyPolicy,
-      requiresReview: body.review,
-    });
-    return reply.code(202).send({ task: serializeTask(task), warnings });
-  });
+      return reply.code(202).send({ task: serializeTask(task), warnings });
+    },
+  );
 
-  app.get('/api/tasks', async (request) => {
-    const caller = callerOf(request);
-    const q = parseInput(listQuery, request.query, 'query');
-    const page = await tasks.list(caller, { status: q.status, limit: q.limit, cursor: q.cursor });
-    return { tasks: page.tasks.map(serializeTask), nextCursor: page.nextCursor };
-  });
+  app.get(
+    '/api/tasks',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: "The caller's tasks, newest first",
+        querystring: listQuery,
+        response: { 200: taskPage },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const page = await tasks.list(callerOf(request), { status: q.status, limit: q.limit, cursor: q.cursor });
+      return { tasks: page.tasks.map(serializeTask), nextCursor: page.nextCursor };
+    },
+  );
 
-  app.get('/api/tasks/:id', async (request) => {
-    const { id } = parseInput(taskParams, request.params, 'task id');
-    return { task: serializeTaskDetail(await tasks.get(id, callerOf(request))) };
-  });
+  app.get(
+    '/api/tasks/:id',
+    { schema: { ...one, summary: 'A task with its steps and recent events', response: { 200: taskOnly } } },
+    async (request) => ({ task: serializeTaskDetail(await tasks.get(request.params.id, callerOf(request))) }),
+  );
 
-  app.post('/api/tasks/:id/cancel', async (request) => {
-    const { id } = parseInput(taskParams, request.params, 'task id');
-    const { task, alreadyFinished } = await tasks.cancel(id, callerOf(request));
-    return { task: serializeTask(task), alreadyFinished };
-  });
+  app.post(
+    '/api/tasks/:id/cancel',
+    {
+      schema: {
+        ...one,
+        summary: 'Cancel an active task',
+        response: { 200: taskOnly.extend({ alreadyFinished: z.boolean() }) },
+      },
+    },
+    async (request) => {
+      const { task, alreadyFinished } = await tasks.cancel(request.params.id, callerOf(request));
+      return { task: serializeTask(task), alreadyFinished };
+    },
+  );
 
-  app.post('/api/tasks/:id/retry', async (request, reply) => {
-    const { id } = parseInput(taskParams, request.params, 'task id');
-    const task = await tasks.retry(id, callerOf(request));
-    return reply.code(202).send({ task: serializeTask(task) });
-  });
+  app.post(
+    '/api/tasks/:id/retry',
+    { schema: { ...one, summary: 'Retry a failed task', response: { 202: taskOnly } } },
+    async (request, reply) => {
+      const task = await tasks.retry(request.params.id, callerOf(request));
+      return reply.code(202).send({ task: serializeTask(task) });
+    },
+  );
 
-  app.post('/api/tasks/:id/duplicate', async (request, reply) => {
-    const { id } = parseInput(taskParams, request.params, 'task id');
-    const { task, warnings } = await tasks.duplicate(id, callerOf(request));
-    return reply.code(202).send({ task: serializeTask(task), warnings });
-  });
+  app.post(
+    '/api/tasks/:id/duplicate',
+    { schema: { ...one, summary: 'Submit the same request again', response: { 202: taskWithWarnings } } },
+    async (request, reply) => {
+      const { task, warnings } = await tasks.duplicate(request.params.id, callerOf(request));
+      return reply.code(202).send({ task: serializeTask(task), warnings });
+    },
+  );
 
-  app.post('/api/tasks/:id/approve', async (request) => {
-    const { id } = parseInput(taskParams, request.params, 'task id');
-    return { task: serializeTask(await tasks.approve(id, callerOf(request))) };
-  });
+  app.post(
+    '/api/tasks/:id/approve',
+    { schema: { ...one, summary: 'Approve a task waiting for review', response: { 200: taskOnly } } },
+    async (request) => ({ task: serializeTask(await tasks.approve(request.params.id, callerOf(request))) }),
+  );
 
-  app.post('/api/tasks/:id/reject', async (request) => {
-    const { id } = parseInput(taskParams, request.params, 'task id');
-    const body = parseInput(rejectBody, request.body, 'request body');
-    return { task: serializeTask(await tasks.reject(id, callerOf(request), body?.reason)) };
-  });
+  app.post(
+    '/api/tasks/:id/reject',
+    { schema: { ...one, summary: 'Reject a task waiting for review', body: rejectBody, response: { 200: taskOnly } } },
+    async (request) => ({
+      task: serializeTask(await tasks.reject(request.params.id, callerOf(request), request.body?.reason)),
+    }),
+  );
 
-  app.post('/api/tasks/:id/revise', async (request, reply) => {
-    const { id } = parseInput(taskParams, request.params, 'task id');
-    const body = parseInput(reviseBody, request.body, 'request body');
-    return reply.code(202).send({ task: serializeTask(await tasks.revise(id, callerOf(request), body.feedback)) });
-  });
+  app.post(
+    '/api/tasks/:id/revise',
+    {
+      schema: {
+        ...one,
+        summary: 'Send a task in review back with feedback',
+        body: reviseBody,
+        response: { 202: taskOnly },
+      },
+    },
+    async (request, reply) => {
+      const task = await tasks.revise(request.params.id, callerOf(request), request.body.feedback);
+      return reply.code(202).send({ task: serializeTask(task) });
+    },
+  );
 }
 
 /** The schedule phrase of a submission: `schedule` as written, or `runAt` as an exact time; undefined for "now". */
 function whenOf(body: z.infer<typeof submitBody>): string | undefined {
   if (body.runAt !== undefined && body.schedule !== undefined)
     throw new InvalidInputError('Give runAt or schedule, not both.');
-  // The time-spec grammar takes an ISO time with a numeric offset and no fraction of a second.
   if (body.runAt !== undefined) return `${new Date(body.runAt).toISOString().slice(0, 19)}+00:00`;
   return body.schedule;
 }
 
-const rejectBody = z
+/** Body of POST /api/tasks/:id/reject. */
+export const rejectBody = z
   .object({ reason: z.string({ error: 'must be a string' }).max(2000, 'must be at most 2000 characters').optional() })
   .strict()
   .optional();
-const reviseBody = z
+/** Body of POST /api/tasks/:id/revise. */
+export const reviseBody = z
   .object(
     { feedback: z.string({ error: 'must be a string: what to change' }) },
     { error: () => 'a JSON object like {"feedback": "make it shorter"} is required' },

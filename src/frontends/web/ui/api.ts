@@ -1,0 +1,83 @@
+// The dashboard's HTTP client: same-origin JSON with the session cookie and the CSRF header on changes.
+import type { FailedJson, TaskJson } from '../serialize.ts';
+
+export type { FailedJson, TaskJson };
+
+/** Who is signed in, and the token changes must echo. */
+export interface Me {
+  userId: string;
+  isAdmin: boolean;
+  csrfToken: string;
+}
+
+/** An answer of the API that is not 2xx; `message` is the API's readable text. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+let csrf = '';
+
+/** Remembers the CSRF token of the current session. */
+export function setCsrf(token: string): void {
+  csrf = token;
+}
+
+/** Calls the API; throws ApiError with the API's message. */
+export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET') headers['x-csrf-token'] = csrf;
+  const res = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'same-origin',
+  });
+  const text = await res.text();
+  let parsed: any = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON */
+  }
+  // The session ended (expired, or signed out elsewhere): start over at the sign-in page.
+  if (res.status === 401 && path !== '/api/session') location.reload();
+  if (!res.ok) throw new ApiError(res.status, parsed?.error?.message ?? `HTTP ${res.status}`);
+  return parsed as T;
+}
+
+/** A schedule as GET /api/schedules shows it. */
+export interface ScheduleJson {
+  id: string;
+  shortId: string;
+  userId: string;
+  status: string;
+  kind: string;
+  when: string;
+  description: string;
+  text: string;
+  nextRunAt: string | null;
+  lastRunAt: string | null;
+  pausedReason: string | null;
+}
+
+/** Every task of the caller (or everyone's for admins with `all`), following cursors up to `max`. */
+export async function loadAllTasks(max = 5000, all = false): Promise<TaskJson[]> {
+  const out: TaskJson[] = [];
+  let cursor: string | null = null;
+  do {
+    const q: string = `limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const page: { tasks: TaskJson[]; nextCursor: string | null } = await api(
+      'GET',
+      `${all ? '/api/admin/tasks' : '/api/tasks'}?${q}`,
+    );
+    out.push(...page.tasks);
+    cursor = page.nextCursor;
+  } while (cursor && out.length < max);
+  return out;
+}
