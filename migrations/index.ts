@@ -14,6 +14,7 @@ import * as m0003 from './0003-schedules.ts';
 // ── web imports ──
 // ── end web imports ──
 // ── files imports ──
+import * as m0050 from './0050-artifacts.ts';
 // ── end files imports ──
 
 /** Migrations by name, applied in name order by the kysely Migrator. */
@@ -30,5 +31,6 @@ export const migrations: Record<string, Migration> = {
   // ── web ──
   // ── end web ──
   // ── files ──
+  '0050-artifacts': m0050,
   // ── end files ──
 };

@@ -2,6 +2,8 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { enqueueAdmitted } from './admission.ts';
+import { insertArtifacts } from './artifacts/artifact-store.ts';
+import { splitOutputFiles } from './artifacts/artifact-transport.ts';
 import { endStep, lockTaskAndAdmission, updateSubtaskWithSiblings } from './fused-writes.ts';
 import { withdrawSubtasks } from './dispatcher.ts';
 import { isTerminalTask } from './lifecycle.ts';
@@ -93,6 +95,7 @@ export class Conductor {
           .where('status', 'in', ['READY', 'RUNNING']);
         const events: NewTaskEvent[] = [];
         if (result.kind === 'succeeded') {
+          const { output, files } = splitOutputFiles(result.output, this.ctx.config.MAX_ARTIFACT_BYTES);
           const settled = await updateSubtaskWithSiblings(
             trx,
             task.id,
@@ -101,7 +104,7 @@ export class Conductor {
             ['READY', 'RUNNING'],
             {
               status: 'SUCCEEDED',
-              output: json(result.output),
+              output: json(output),
               attempts: result.attempt,
               error: null,
               worker_id: result.workerId,
@@ -114,6 +117,7 @@ export class Conductor {
           );
           if (!settled) return null;
           const { sub, siblings } = settled;
+          await insertArtifacts(trx, this.ctx.config, task.id, files, sub.id);
           // A job that finished before its start was signalled: its start is recorded here, in the same order.
           const startHere = result.startSignalled === false;
           if (startHere)
@@ -173,7 +177,7 @@ export class Conductor {
           } else if (siblings.every((s) => s.status === 'SUCCEEDED')) {
             current = await finishOrReview(trx, current, siblings, events);
           } else if (sub.requires_review) {
-            current = await toReview(trx, current, events, { key: sub.key, output: result.output });
+            current = await toReview(trx, current, events, { key: sub.key, output });
           } else {
             await releaseDependents(trx, siblings);
             current = await this.markInProgress(trx, current, events);

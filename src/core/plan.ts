@@ -23,6 +23,8 @@ export interface PlanRequest {
   text: string;
   userId: string;
   feedback?: string | undefined;
+  /** Files attached to the request (names and sizes; steps read the bytes through their job). */
+  attachments?: Array<{ name: string; mediaType: string; size: number }> | undefined;
 }
 
 /** Turns a request into a plan. Rule-based now; an LLM planner plugs in here later. */

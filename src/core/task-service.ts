@@ -1,5 +1,13 @@
 // The task service: submit, read, list, cancel and retry, with per-user visibility.
 import { sql, type Transaction } from 'kysely';
+import { assertCapabilitiesAllowed } from './acl/capability-acl.ts';
+import {
+  assertArtifactSize,
+  cleanFileName,
+  insertArtifacts,
+  listArtifacts,
+  type NewArtifact,
+} from './artifacts/artifact-store.ts';
 import { policyFor } from './config.ts';
 import { insertTaskGraph } from './fused-writes.ts';
 import { admitWaiting, enqueueAdmitted } from './admission.ts';
@@ -34,6 +42,8 @@ export interface SubmitRequest {
   parentTaskId?: string | undefined;
   /** Stop in REVIEW with the result, until the owner or an admin approves. */
   requiresReview?: boolean | undefined;
+  /** Files that came with the request; stored as the task's artifacts in the same transaction. */
+  attachments?: NewArtifact[] | undefined;
 }
 
 /** Who is asking: their `platform:id` and whether they are an admin. */
@@ -66,9 +76,23 @@ export class TaskService {
       'The request is empty: say what you want done, e.g. "summarise https://example.org".',
     );
 
+    const files = req.attachments ?? [];
+    for (const f of files) assertArtifactSize(config, f.name, f.bytes.byteLength);
     if (!req.parentTaskId && !this.ctx.isAdmin(req.origin.userId)) await this.rateLimit(req.origin.userId);
-    const plan = await this.planner.plan({ text, userId: req.origin.userId });
+    const attachments = files.map((f) => ({
+      name: cleanFileName(f.name),
+      mediaType: f.mediaType,
+      size: f.bytes.byteLength,
+    }));
+    const plan = await this.planner.plan({ text, userId: req.origin.userId, ...(files.length ? { attachments } : {}) });
     validatePlan(plan);
+    const userId = req.origin.userId;
+    assertCapabilitiesAllowed(
+      config,
+      userId,
+      this.ctx.isAdmin(userId),
+      plan.steps.map((s) => s.capability),
+    );
 
     const taskId = newId();
     const ids = new Map(plan.steps.map((s) => [s.key, newId()]));
@@ -140,6 +164,7 @@ export class TaskService {
           },
         ],
       );
+      await insertArtifacts(trx, config, taskId, files, 'upload');
       const admitted = await admitWaiting(trx, req.origin.userId, config.MAX_INFLIGHT_PER_USER, { locked: true });
       return { ...created, admitted };
     });
@@ -288,7 +313,14 @@ export class TaskService {
   /** Submits the same request again as a new task, answered in the same conversation. */
   async duplicate(taskId: string, caller: Caller, origin?: ConversationRef) {
     const task = await this.findVisible(taskId, caller);
+    const uploads = await this.ctx.db
+      .selectFrom('artifacts')
+      .select(['name', 'media_type', 'bytes'])
+      .where('task_id', '=', task.id)
+      .where('producer', '=', 'upload')
+      .execute();
     return this.submit({
+      attachments: uploads.map((u) => ({ name: u.name, mediaType: u.media_type, bytes: u.bytes })),
       origin: origin ?? (task.origin as ConversationRef),
       text: task.text,
       priority: task.priority,
@@ -363,8 +395,20 @@ export class TaskService {
     if (text.length > this.ctx.config.MAX_REQUEST_CHARS)
       throw new InvalidInputError(`The feedback is over ${this.ctx.config.MAX_REQUEST_CHARS} characters.`);
     const visible = await this.findVisible(taskId, caller);
-    const plan = await this.planner.plan({ text: visible.text, userId: visible.user_id, feedback: text });
+    const attachments = (await listArtifacts(this.ctx.db, visible.id)).map((a) => ({
+      name: a.name,
+      mediaType: a.media_type,
+      size: a.size,
+    }));
+    const plan = await this.planner.plan({ text: visible.text, userId: visible.user_id, feedback: text, attachments });
     validatePlan(plan);
+    const owner = visible.user_id;
+    assertCapabilitiesAllowed(
+      this.ctx.config,
+      owner,
+      this.ctx.isAdmin(owner),
+      plan.steps.map((s) => s.capability),
+    );
     return this.decide(taskId, caller, async (trx, task, events) => {
       await trx
         .updateTable('tasks')

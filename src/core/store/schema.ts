@@ -102,6 +102,7 @@ export interface Database {
   schedules: SchedulesTable;
   schedule_runs: ScheduleRunsTable;
   user_settings: UserSettingsTable;
+  artifacts: ArtifactsTable;
 }
 
 export type TaskRow = Selectable<TasksTable>;
@@ -109,3 +110,18 @@ export type SubtaskRow = Selectable<SubtasksTable>;
 export type TaskEventRow = Selectable<TaskEventsTable>;
 export type DeadLetterRow = Selectable<DeadLettersTable>;
 export type NewTaskEvent = Insertable<TaskEventsTable>;
+
+/** A row of `artifacts`: a file of a task (an upload, a chat attachment, or a capability's output). */
+export interface ArtifactsTable {
+  id: string;
+  task_id: string;
+  name: string;
+  media_type: string;
+  size: number;
+  sha256: string;
+  bytes: Buffer;
+  /** 'upload' for inbound files, else the id of the subtask that produced it. */
+  producer: string;
+  created_at: Generated<Date>;
+}
+export type ArtifactRow = Selectable<ArtifactsTable>;

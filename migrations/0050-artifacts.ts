@@ -1,0 +1,22 @@
+// Files that belong to a task: uploads and chat attachments (producer 'upload') and files capabilities return.
+import { sql, type Kysely } from 'kysely';
+
+export async function up(db: Kysely<any>): Promise<void> {
+  await db.schema
+    .createTable('artifacts')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('task_id', 'text', (c) => c.notNull().references('tasks.id').onDelete('cascade'))
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('media_type', 'text', (c) => c.notNull())
+    .addColumn('size', 'integer', (c) => c.notNull())
+    .addColumn('sha256', 'text', (c) => c.notNull())
+    .addColumn('bytes', 'bytea', (c) => c.notNull())
+    .addColumn('producer', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .addUniqueConstraint('artifacts_task_name', ['task_id', 'name'])
+    .execute();
+}
+
+export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.dropTable('artifacts').execute();
+}

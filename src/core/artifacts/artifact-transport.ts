@@ -1,0 +1,133 @@
+// How task files travel between the hub and stateless workers: through Redis only, bounded per job.
+// The hub stages the bytes a step may read under one key per file (TTL'd; staged again on every enqueue, so a
+// flushed Redis loses nothing) and the job carries references; output files come back base64 in the result.
+import { UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { HubContext } from '../hub-context.ts';
+import type { SubtaskRow, TaskRow } from '../store/schema.ts';
+import type { ArtifactRef } from '../types.ts';
+import type { NewArtifact } from './artifact-store.ts';
+
+/** Redis key of a staged file. */
+export function artifactKey(prefix: string, artifactId: string): string {
+  return `${prefix}:hub:artifact:${artifactId}`;
+}
+
+/**
+ * The files each subtask may read (the task's uploads and its dependencies' outputs), staged in Redis up to
+ * MAX_JOB_ARTIFACT_BYTES per job; files past that cap are listed with `key: null`. One query per call.
+ */
+export async function stageJobArtifacts(
+  ctx: HubContext,
+  task: TaskRow,
+  subtasks: SubtaskRow[],
+  siblings: SubtaskRow[],
+): Promise<Map<string, ArtifactRef[]>> {
+  const out = new Map<string, ArtifactRef[]>();
+  const metas = await ctx.db
+    .selectFrom('artifacts')
+    .select(['id', 'name', 'media_type', 'size', 'sha256', 'producer'])
+    .where('task_id', '=', task.id)
+    .orderBy('created_at')
+    .orderBy('name')
+    .execute();
+  if (metas.length === 0) return out;
+  const keyOf = new Map(siblings.map((s) => [s.id, s.key]));
+  const ttlMs = 24 * 3_600_000;
+  const staged = new Set<string>();
+  for (const sub of subtasks) {
+    let budget = ctx.config.MAX_JOB_ARTIFACT_BYTES;
+    const deps = new Set(sub.depends_on);
+    const refs: ArtifactRef[] = [];
+    for (const a of metas) {
+      const producer = a.producer === 'upload' ? 'upload' : (keyOf.get(a.producer) ?? a.producer);
+      if (producer !== 'upload' && !deps.has(producer)) continue;
+      const fits = a.size <= budget;
+      if (fits) budget -= a.size;
+      const key = fits ? artifactKey(ctx.config.QUEUE_PREFIX, a.id) : null;
+      if (key && !staged.has(key)) {
+        staged.add(key);
+        // Refresh the TTL of what is there; read the bytes from Postgres only when Redis lacks them.
+        if (!(await ctx.redis.pexpire(key, ttlMs))) {
+          const row = await ctx.db.selectFrom('artifacts').select('bytes').where('id', '=', a.id).executeTakeFirst();
+          if (row) await ctx.redis.set(key, row.bytes, 'PX', ttlMs);
+        }
+      }
+      refs.push({ name: a.name, mediaType: a.media_type, size: a.size, sha256: a.sha256, producer, key });
+    }
+    if (refs.length) out.set(sub.id, refs);
+  }
+  return out;
+}
+
+/** A handler's view of its job's files. */
+export interface ArtifactReader {
+  /** The files this step may read (metadata). */
+  list(): ArtifactRef[];
+  /** The bytes of a file by name; throws when there is none or it was too large to travel with the job. */
+  read(name: string): Promise<Buffer>;
+}
+
+/** Reads staged files from Redis (workers use this; they never open the database). */
+export function artifactReader(redis: Redis, refs: ArtifactRef[] | undefined): ArtifactReader {
+  const all = refs ?? [];
+  return {
+    list: () => all.map((r) => ({ ...r })),
+    async read(name) {
+      const ref = all.find((r) => r.name === name);
+      if (!ref) throw new ArtifactUnavailable(`No file named "${name}" is available to this step.`);
+      if (!ref.key)
+        throw new ArtifactUnavailable(
+          `The file "${name}" (${ref.size} bytes) is over the per-job transport cap (MAX_JOB_ARTIFACT_BYTES).`,
+        );
+      const bytes = await redis.getBuffer(ref.key);
+      if (!bytes) throw new Error(`The file "${name}" is not staged in Redis (expired); retrying restages it.`);
+      return bytes;
+    },
+  };
+}
+
+/** A file a step asked for does not exist or cannot travel: retrying cannot help. */
+export class ArtifactUnavailable extends UnrecoverableError {
+  override name = 'ArtifactUnavailable';
+}
+
+/** A file as a capability returns it in its output's `files` array. */
+export interface OutputFile {
+  name: string;
+  mediaType?: string;
+  base64: string;
+}
+
+/**
+ * Takes `files: [{name, mediaType, base64}]` out of a capability's output: the files to store, and the output
+ * with each file reduced to `{name, mediaType, size}` (so results and events stay small). A file over `maxBytes` is
+ * not stored; its entry says so.
+ */
+export function splitOutputFiles(output: unknown, maxBytes: number): { output: unknown; files: NewArtifact[] } {
+  if (!output || typeof output !== 'object' || !Array.isArray((output as { files?: unknown }).files))
+    return { output, files: [] };
+  const raw = (output as { files: unknown[] }).files;
+  const files: NewArtifact[] = [];
+  const listed: Array<{ name: string; mediaType: string; size: number; refused?: string }> = [];
+  for (const f of raw) {
+    if (!f || typeof f !== 'object' || typeof (f as OutputFile).base64 !== 'string') continue;
+    const o = f as OutputFile;
+    const bytes = Buffer.from(o.base64, 'base64');
+    const mediaType = typeof o.mediaType === 'string' && o.mediaType ? o.mediaType : 'application/octet-stream';
+    const name = String(o.name ?? 'file');
+    if (bytes.byteLength > maxBytes) {
+      listed.push({ name, mediaType, size: bytes.byteLength, refused: 'over MAX_ARTIFACT_BYTES, not stored' });
+      continue;
+    }
+    files.push({ name, mediaType, bytes });
+    listed.push({ name, mediaType, size: bytes.byteLength });
+  }
+  if (listed.length === 0) return { output, files };
+  return { output: { ...(output as object), files: listed }, files };
+}
+
+/** Builds an output file entry from bytes (for capability handlers). */
+export function outputFile(name: string, mediaType: string, bytes: Uint8Array | string): OutputFile {
+  return { name, mediaType, base64: Buffer.from(bytes).toString('base64') };
+}
