@@ -67,6 +67,11 @@ export class TaskService {
     private readonly planner: Planner,
   ) {}
 
+  /** Largest file a request may carry (MAX_ARTIFACT_BYTES). */
+  get maxFileBytes(): number {
+    return this.ctx.config.MAX_ARTIFACT_BYTES;
+  }
+
   /** Validates, plans and persists a request, then queues its ready subtasks. Refusals write nothing. */
   async submit(req: SubmitRequest): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; warnings: string[] }> {
     const { config } = this.ctx;

@@ -1,5 +1,6 @@
 // Runs chat commands for every frontend: the same grammar, permissions and answers everywhere.
 import type { AdminService } from '../admin-service.ts';
+import { acceptedAttachments } from '../artifacts/inbound-attachments.ts';
 import { describeError, HubError } from '../errors.ts';
 import type { ScheduleService } from '../schedules/schedule-service.ts';
 import type { HubContext } from '../hub-context.ts';
@@ -41,6 +42,7 @@ export class CommandService {
       switch (cmd.name) {
         case 'task': {
           const { task, subtasks, warnings } = await this.tasks.submit({
+            attachments: acceptedAttachments(msg.attachments),
             origin: { ...msg.origin, ackedByFrontend: true },
             text: cmd.text,
             priority: cmd.priority,

@@ -11,6 +11,7 @@ import type { TaskService } from '../../core/task-service.ts';
 import type { ConversationRef, MessageRef } from '../../core/types.ts';
 import type { FrontendLimits, IFrontend, OutboundMessage } from '../frontend.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
+import { registerArtifactRoutes } from './artifact-routes.ts';
 import { authenticate, TokenAuthenticator } from './auth.ts';
 import { installErrorHandling, installJsonParser } from './error-handler.ts';
 import { registerHealthRoutes } from './health-routes.ts';
@@ -74,6 +75,7 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
   void server.register(async (api) => {
     installJsonParser(api);
     api.addHook('onRequest', authenticate(ctx, auth));
+    registerArtifactRoutes(api, { ctx, tasks });
     registerTaskRoutes(api, tasks);
     if (config.schedules) registerScheduleRoutes(api, config.schedules);
     registerStreamRoute(api, { ctx, tasks, hub, heartbeatMs: config.sseHeartbeatMs ?? 15_000 });

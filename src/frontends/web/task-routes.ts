@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { TaskService } from '../../core/task-service.ts';
 import { NOTIFY_POLICIES, PRIORITIES } from '../../core/types.ts';
+import { readUpload, uploadFields } from './artifact-routes.ts';
 import { callerOf } from './auth.ts';
 import { parseInput } from './error-handler.ts';
 import { serializeTask, serializeTaskDetail } from './serialize.ts';
@@ -46,8 +47,10 @@ export const taskParams = z.object({ id: z.string() });
 export function registerTaskRoutes(app: FastifyInstance, tasks: TaskService): void {
   app.post('/api/tasks', async (request, reply) => {
     const caller = callerOf(request);
-    const body = parseInput(submitBody, request.body, 'request body');
+    const upload = request.isMultipart?.() ? await readUpload(request, tasks.maxFileBytes) : undefined;
+    const body = parseInput(submitBody, upload ? uploadFields(upload.fields) : request.body, 'request body');
     const { task, warnings } = await tasks.submit({
+      attachments: upload?.files,
       origin: { platform: 'web', conversationId: caller.userId, userId: caller.userId },
       text: body.text,
       priority: body.priority,

@@ -4,6 +4,11 @@ import type { Config } from '../../core/config.ts';
 import { byName, type CapabilityHandlers } from '../capability.ts';
 import type { Capability } from '../define-capability.ts';
 import { demoCapabilities } from './demo/demo-capabilities.ts';
+// ── doc, command, code imports ──
+import { codeCapabilities } from './code/code-capabilities.ts';
+import { commandCapabilities } from './command/command-capabilities.ts';
+import { docCapabilities } from './doc/doc-capabilities.ts';
+// ── end doc, command, code imports ──
 
 /** Built-in capabilities by name, as this configuration enables them. */
 export function builtinCapabilities(config: Config): CapabilityHandlers {
@@ -14,6 +19,9 @@ export function builtinCapabilities(config: Config): CapabilityHandlers {
     // ── web ──
     // ── end web ──
     // ── doc, command, code ──
+    docCapabilities(config),
+    commandCapabilities(config),
+    codeCapabilities(config),
     // ── end doc, command, code ──
   ];
   return byName(families.flat());
