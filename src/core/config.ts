@@ -243,20 +243,21 @@ const schema = z.object({
     .optional()
     .transform((s, ctx) => {
       if (!s) return undefined;
+      const example = '(e.g. {"*":["!command.*","!code.*","*"],"telegram:42":["command.*"]})';
       try {
-        const parsed = z
-          .record(
-            z.string().regex(/^(\*|[a-z][a-z0-9_-]*:(\*|[^\s,]+))$/, 'user patterns are *, platform:* or platform:id'),
-            z.array(z.string().min(1)),
-          )
-          .safeParse(JSON.parse(s));
-        if (parsed.success) return parsed.data;
+        const parsed = z.record(z.string(), z.array(z.string().min(1))).safeParse(JSON.parse(s));
+        const badKey = parsed.success
+          ? Object.keys(parsed.data).find((k) => !/^(\*|[a-z][a-z0-9_-]*:(\*|[^\s,*]+))$/.test(k))
+          : undefined;
+        if (parsed.success && badKey === undefined) return parsed.data;
         ctx.addIssue({
           code: 'custom',
-          message: `bad entry: ${parsed.error.issues[0]?.message ?? 'invalid'} (expected {"*":["*","!command.*","!code.*"],"telegram:42":["command.*"]})`,
+          message: badKey
+            ? `bad entry "${badKey}": user patterns are *, platform:* or platform:id ${example}`
+            : `bad entry: each user pattern maps to a list of capability patterns ${example}`,
         });
       } catch {
-        ctx.addIssue({ code: 'custom', message: 'is not valid JSON (e.g. {"*":["*","!command.*","!code.*"]})' });
+        ctx.addIssue({ code: 'custom', message: `is not valid JSON ${example}` });
       }
       return z.NEVER;
     }),

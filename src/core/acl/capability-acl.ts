@@ -4,7 +4,7 @@ import type { Config } from '../config.ts';
 import { ForbiddenError } from '../errors.ts';
 
 /** The rules when CAPABILITY_ACL is unset: everything but commands and code analysis, which are for admins. */
-export const DEFAULT_ACL: Record<string, string[]> = { '*': ['*', '!command.*', '!code.*'] };
+export const DEFAULT_ACL: Record<string, string[]> = { '*': ['!command.*', '!code.*', '*'] };
 
 /** How specific a user pattern is for `userId`: 2 exact, 1 `platform:*`, 0 `*`, -1 no match. */
 function specificity(pattern: string, userId: string): number {

@@ -71,7 +71,7 @@ export function topicPatterns(topic: string): { name: string; code: RegExp; conf
   if (/\blog(s|ging|ger)?\b/.test(t))
     return {
       name: 'logging',
-      code: /\b(console\.(log|warn|error|info|debug)|logger\.\w+|log\.(info|warn|error|debug|trace|fatal)|logging\.\w+|pino|winston|bunyan|log4j|slf4j|getLogger|println!|fmt\.Print\w*|print\()/,
+      code: /\b(console\.(log|warn|error|info|debug)|logger\.\w+|log\.(info|warn|error|debug|trace|fatal)|logging\.\w+|import logging|pino|winston|bunyan|log4j|slf4j|getLogger|println!|fmt\.Print\w*|print\()/,
       configFile: /(^|\/)(log(ging|4j|back)?[\w.-]*\.(json|ya?ml|conf|ini|xml|properties|toml)|\.env(\.\w+)?)$/i,
     };
   const stop = new Set([
