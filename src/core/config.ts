@@ -237,6 +237,8 @@ const schema = z.object({
     .min(1024)
     .default(100 * 1024 * 1024),
   CODE_WORK_DIR: z.string().optional(),
+  ARTIFACT_LINK_SECRET: z.string().min(16, 'at least 16 characters (e.g. openssl rand -hex 32)').optional(),
+  ARTIFACT_LINK_TTL_HOURS: z.coerce.number().min(0.01).max(8760).default(168),
   DOC_MAX_PAGES: z.coerce.number().int().min(1).max(100_000).default(500),
   CAPABILITY_ACL: z
     .string()

@@ -42,7 +42,9 @@ describe('capability ACL', () => {
 
   it('rejects a malformed CAPABILITY_ACL or COMMAND_ALLOWLIST naming the variable', () => {
     expect(() => loadConfig({ CAPABILITY_ACL: '{nope' })).toThrow(/CAPABILITY_ACL: is not valid JSON/);
-    expect(() => loadConfig({ CAPABILITY_ACL: '{"bob":["*"]}' })).toThrow(/CAPABILITY_ACL: bad entry "bob": user patterns/);
+    expect(() => loadConfig({ CAPABILITY_ACL: '{"bob":["*"]}' })).toThrow(
+      /CAPABILITY_ACL: bad entry "bob": user patterns/,
+    );
     expect(() => loadConfig({ COMMAND_ALLOWLIST: '{"x":{"argv":"/bin/x"}}' })).toThrow(ConfigError);
     expect(() => loadConfig({ COMMAND_ALLOWLIST: '{"x":{"argv0":"/bin/x"}}' })).not.toThrow();
   });

@@ -1,6 +1,7 @@
 // Task files over HTTP: multipart uploads (with a new task or onto one), the list, and downloads (owner/admins).
 import multipart from '@fastify/multipart';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { verifyArtifactLink } from '../../core/artifacts/artifact-links.ts';
 import { z } from 'zod';
 import {
   formatBytes,
@@ -10,7 +11,8 @@ import {
   type ArtifactMeta,
   type NewArtifact,
 } from '../../core/artifacts/artifact-store.ts';
-import { InvalidInputError, TooLargeError } from '../../core/errors.ts';
+import { InvalidInputError, NotFoundError, TooLargeError } from '../../core/errors.ts';
+import type { ArtifactRow } from '../../core/store/schema.ts';
 import type { HubContext } from '../../core/hub-context.ts';
 import type { TaskService } from '../../core/task-service.ts';
 import { callerOf } from './auth.ts';
@@ -76,6 +78,28 @@ export function serializeArtifact(a: ArtifactMeta) {
   };
 }
 
+/** Registers the signed-link download (no bearer token: the link's signature is the credential). */
+export function registerArtifactLinkRoute(server: FastifyInstance, ctx: HubContext): void {
+  server.get('/files/:id/:name', async (request, reply) => {
+    const { id, name } = parseInput(params, request.params, 'file');
+    const q = request.query as { exp?: string; sig?: string };
+    if (!(await verifyArtifactLink(ctx, id, name, Number(q.exp), String(q.sig ?? ''))))
+      throw new NotFoundError('This link is not valid or has expired.');
+    return sendFile(reply, await readArtifact(ctx.db, id, name));
+  });
+}
+
+function sendFile(reply: FastifyReply, file: ArtifactRow) {
+  // Served as a download, never rendered: an uploaded HTML file must not run on the API's origin.
+  return reply
+    .header('content-type', file.media_type)
+    .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}`)
+    .header('x-content-type-options', 'nosniff')
+    .header('content-security-policy', "sandbox; default-src 'none'")
+    .header('x-checksum-sha256', file.sha256)
+    .send(file.bytes);
+}
+
 /** Registers multipart parsing and the artifact routes on the authenticated API scope. */
 export function registerArtifactRoutes(api: FastifyInstance, deps: { ctx: HubContext; tasks: TaskService }): void {
   const { ctx, tasks } = deps;
@@ -105,14 +129,6 @@ export function registerArtifactRoutes(api: FastifyInstance, deps: { ctx: HubCon
   api.get('/api/tasks/:id/artifacts/:name', async (request, reply) => {
     const { id, name } = parseInput(params, request.params, 'artifact');
     const task = await tasks.findVisible(id, callerOf(request));
-    const file = await readArtifact(ctx.db, task.id, name);
-    // Served as a download, never rendered: an uploaded HTML file must not run on the API's origin.
-    return reply
-      .header('content-type', file.media_type)
-      .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}`)
-      .header('x-content-type-options', 'nosniff')
-      .header('content-security-policy', "sandbox; default-src 'none'")
-      .header('x-checksum-sha256', file.sha256)
-      .send(file.bytes);
+    return sendFile(reply, await readArtifact(ctx.db, task.id, name));
   });
 }

@@ -11,7 +11,7 @@ import type { TaskService } from '../../core/task-service.ts';
 import type { ConversationRef, MessageRef } from '../../core/types.ts';
 import type { FrontendLimits, IFrontend, OutboundMessage } from '../frontend.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
-import { registerArtifactRoutes } from './artifact-routes.ts';
+import { registerArtifactLinkRoute, registerArtifactRoutes } from './artifact-routes.ts';
 import { authenticate, TokenAuthenticator } from './auth.ts';
 import { installErrorHandling, installJsonParser } from './error-handler.ts';
 import { registerHealthRoutes } from './health-routes.ts';
@@ -72,6 +72,7 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
 
   installErrorHandling(server, log, bodyLimit);
   registerHealthRoutes(server, ctx);
+  registerArtifactLinkRoute(server, ctx);
   void server.register(async (api) => {
     installJsonParser(api);
     api.addHook('onRequest', authenticate(ctx, auth));
