@@ -5,6 +5,7 @@ import type { CommandReply } from '../../core/commands/command-service.ts';
 import { PermanentError } from '../../core/errors.ts';
 import type { ConversationRef, MessageRef } from '../../core/types.ts';
 import type { OutboundMessage } from '../frontend.ts';
+import { discordFiles } from './discord-attachments.ts';
 import { isInvalidToken, type DiscordApi, type DiscordMessageBody, type PostedMessage } from './discord-api.ts';
 import { buttonsFor, type RawInteraction } from './interaction-text.ts';
 import { decodeMessageKey, encodeMessageKey, snowflakeTime } from './message-ref.ts';
@@ -54,13 +55,15 @@ export class DiscordOutbound {
   async send(ref: ConversationRef, message: OutboundMessage): Promise<MessageRef> {
     const channel = ref.threadId ?? ref.conversationId;
     const { parts, file } = layoutText(message.text);
+    const attached = await discordFiles(message.files);
     let first: PostedMessage | undefined;
     for (const [i, part] of parts.entries()) {
       const last = i === parts.length - 1;
+      const files = [...(i === 0 && file ? [file] : []), ...(last ? attached : [])];
       const posted = await this.api.postChannel(
         channel,
         messageBody(part, message.taskId, last ? message.actions : undefined),
-        i === 0 && file ? [file] : undefined,
+        files.length ? files : undefined,
       );
       first ??= posted;
     }

@@ -4,7 +4,9 @@ import { describeError, errorText } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { InboundMessage, MessageRef } from '../../core/types.ts';
 import type { FrontendDeps } from '../frontend.ts';
+import { withAttachments } from '../attachments.ts';
 import { handleInbound } from '../handle-inbound.ts';
+import { discordAttachments } from './discord-attachments.ts';
 import type { DiscordOutbound } from './discord-outbound.ts';
 import {
   buttonText,
@@ -82,7 +84,9 @@ export class InteractionHandler {
         },
       });
     await this.initial(i, respond, Answer.DeferredMessage);
-    const msg: InboundMessage = { eventId: i.id, origin, text: commandText(i.data), plainTextIsTask: isDirect(i) };
+    const text = commandText(i.data);
+    const files = await discordAttachments(i.data, this.deps.tasks.maxFileBytes);
+    const msg = withAttachments({ eventId: i.id, origin, text, plainTextIsTask: isDirect(i) }, files);
     await this.inbound(msg, (r) => this.out.replyOriginal(i, origin, r));
   }
 

@@ -32,6 +32,7 @@ export const SLASH_COMMANDS: CommandJson[] = [
   cmd('task', 'Start a task', [
     str('text', 'What to do', { required: true, max_length: 6000 }),
     str('priority', 'How urgent it is', { choices: ['urgent', 'normal', 'low'].map((p) => ({ name: p, value: p })) }),
+    ...['file', 'file2', 'file3'].map((name) => ({ type: 11, name, description: 'A file to work on' })),
   ]),
   cmd('status', 'Progress of a task (your latest if no id)', [id(false)]),
   cmd('tasks', 'Your recent tasks'),
