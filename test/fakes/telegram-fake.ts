@@ -341,7 +341,8 @@ export class TelegramFake {
     const chatId = Number(p.chat_id);
     const text = typeof p.text === 'string' ? p.text : '';
     if (method === 'sendDocument') {
-      const doc = p.document as { name: string; bytes: Buffer } | undefined;
+      const ref = typeof p.document === 'string' && p.document.startsWith('attach://') ? p.document.slice(9) : null;
+      const doc = (ref ? p[ref] : p.document) as { name: string; bytes: Buffer } | undefined;
       if (!doc?.bytes) return fail(400, 'Bad Request: there is no document in the request');
       const msg: TgMessage = {
         chatId,
