@@ -15,8 +15,14 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addUniqueConstraint('artifacts_task_name', ['task_id', 'name'])
     .execute();
+  // Dispatch reads a task's files only when it has uploads (or a dependency returned files): no query otherwise.
+  await db.schema
+    .alterTable('tasks')
+    .addColumn('has_uploads', 'boolean', (c) => c.notNull().defaultTo(false))
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('tasks').dropColumn('has_uploads').execute();
   await db.schema.dropTable('artifacts').execute();
 }

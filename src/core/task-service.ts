@@ -122,6 +122,7 @@ export class TaskService {
           finished_at: null,
           requires_review: req.requiresReview ?? false,
           feedback: null,
+          ...(files.length ? { has_uploads: true } : {}),
         },
         plan.steps.map((s) => {
           const p = policyFor(config, s.capability);

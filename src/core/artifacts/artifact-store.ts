@@ -76,11 +76,19 @@ export async function insertArtifacts(
       producer,
     };
   });
-  return db
+  const stored = await db
     .insertInto('artifacts')
     .values(rows)
     .returning([...META])
     .execute();
+  if (producer === 'upload')
+    await db
+      .updateTable('tasks')
+      .set({ has_uploads: true })
+      .where('id', '=', taskId)
+      .where('has_uploads', '=', false)
+      .execute();
+  return stored;
 }
 
 function uniqueName(name: string, taken: Set<string>): string {

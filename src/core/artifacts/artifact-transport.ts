@@ -15,7 +15,8 @@ export function artifactKey(prefix: string, artifactId: string): string {
 
 /**
  * The files each subtask may read (the task's uploads and its dependencies' outputs), staged in Redis up to
- * MAX_JOB_ARTIFACT_BYTES per job; files past that cap are listed with `key: null`. One query per call.
+ * MAX_JOB_ARTIFACT_BYTES per job; files past that cap are listed with `key: null`. No query for a task without
+ * uploads whose steps' dependencies returned no files; else one (plus one per file Redis lacks).
  */
 export async function stageJobArtifacts(
   ctx: HubContext,
@@ -24,6 +25,12 @@ export async function stageJobArtifacts(
   siblings: SubtaskRow[],
 ): Promise<Map<string, ArtifactRef[]>> {
   const out = new Map<string, ArtifactRef[]>();
+  const outputsFiles = (key: string) => {
+    const o = siblings.find((s) => s.key === key)?.output as { files?: unknown } | null | undefined;
+    return Array.isArray(o?.files) && o.files.length > 0;
+  };
+  // Most tasks have no files: then dispatch costs no query at all.
+  if (!task.has_uploads && !subtasks.some((s) => s.depends_on.some(outputsFiles))) return out;
   const metas = await ctx.db
     .selectFrom('artifacts')
     .select(['id', 'name', 'media_type', 'size', 'sha256', 'producer'])

@@ -29,6 +29,8 @@ export interface TasksTable {
   progress_message: Json<MessageRef | null>;
   final_notified: Generated<boolean>;
   requires_review: Generated<boolean>;
+  /** The task has uploaded files (artifacts with producer 'upload'); set with them (migration 0050). */
+  has_uploads: Generated<boolean>;
   /** Feedback given with `revise`, passed to the planner. */
   feedback: string | null;
   parent_task_id: string | null;
