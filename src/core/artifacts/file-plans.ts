@@ -20,7 +20,12 @@ const step = (key: string, capability: string, input: unknown, dependsOn: string
  */
 export function planFileRequest(req: PlanRequest, opts: FilePlanOptions = {}): Plan | null {
   const text = req.text.trim();
-  const files = req.attachments ?? [];
+  // Files doc.extract can read (PDF, DOCX, HTML, Markdown, text); pictures and other files are left to other steps.
+  const files = (req.attachments ?? []).filter(
+    (f) =>
+      /pdf|wordprocessingml|html|markdown|^text\//i.test(f.mediaType) ||
+      /\.(pdf|docx|html?|md|markdown|txt|csv|log|json|ya?ml)$/i.test(f.name),
+  );
   if (files.length > 0) {
     const extracts = files.slice(0, 50).map((f, i) => step(`extract${i + 1}`, 'doc.extract', { artifact: f.name }));
     const keys = extracts.map((s) => s.key);
