@@ -313,6 +313,9 @@ export class TaskService {
     const task = await this.findVisible(taskId, caller);
     if (task.status !== 'FAILED')
       throw new ConflictError(`Task ${shortId(task.id)} is ${task.status}; only a FAILED task can be retried.`);
+    // The allowance may have changed since the plan was accepted: a replay is checked again.
+    const caps = (await loadSubtasks(this.ctx.db, task.id)).map((s) => s.capability);
+    assertCapabilitiesAllowed(this.ctx.config, task.user_id, this.ctx.isAdmin(task.user_id), caps);
     return (await replayTask(this.ctx, { taskId: task.id, actor: caller.userId, eventType: 'retried' })).task;
   }
 

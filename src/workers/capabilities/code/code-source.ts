@@ -84,7 +84,11 @@ export async function openSource(
         cloneUrl,
         dir,
       ],
-      { signal, timeout: 300_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_TERMINAL_PROMPT: '0' } },
+      {
+        signal,
+        timeout: 300_000,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_TERMINAL_PROMPT: '0', GIT_LFS_SKIP_SMUDGE: '1' },
+      },
     );
     const { stdout } = await run('du', ['-sk', dir], { signal });
     const bytes = Number(stdout.split(/\s/)[0]) * 1024;
