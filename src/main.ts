@@ -15,6 +15,7 @@ import { Reconciler } from './core/reconciler.ts';
 import { RetentionJanitor } from './core/retention.ts';
 import { ScheduleRunner } from './core/schedules/schedule-runner.ts';
 import { ScheduleService } from './core/schedules/schedule-service.ts';
+import { stagedFilesCleanup } from './core/artifacts/artifact-transport.ts';
 import { RulePlanner } from './core/rule-planner.ts';
 import { createDatabase, migrateToLatest, type DatabaseHandle } from './core/store/create-database.ts';
 import { TaskService } from './core/task-service.ts';
@@ -111,6 +112,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const frontends = new FrontendRegistry();
   const notifier = new Notifier(ctx, frontends);
   ctx.onEvents(notifier.sink);
+  ctx.onEvents(stagedFilesCleanup(ctx));
   const reconciler = new Reconciler(ctx, conductor, (t) => notifier.renotify(t));
   const janitor = new RetentionJanitor(ctx);
   const schedules = new ScheduleService(ctx);

@@ -69,7 +69,7 @@ export interface InboundAttachment {
   error?: string | undefined;
 }
 
-/** A task file as a job carries it: metadata, and the Redis key its bytes are staged under (null: over the job cap). */
+/** A task file as a job carries it: metadata, and the Redis hash its bytes are staged in under their SHA-256 (null: over the job cap). */
 export interface ArtifactRef {
   name: string;
   mediaType: string;

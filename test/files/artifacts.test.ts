@@ -2,6 +2,7 @@
 // llm.compare (a stand-in) cites pages, output files come back as downloadable artifacts; caps and visibility hold.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stagedFilesKey } from '../../src/core/artifacts/artifact-transport.ts';
 import { RulePlanner } from '../../src/core/rule-planner.ts';
 import { createHarness, type Harness } from '../helpers/hub-harness.ts';
 import { call, compareStandIn, fixture, formWith } from './files-helpers.ts';
@@ -96,6 +97,9 @@ describe('artifacts over HTTP', () => {
     expect((await call(base, 'GET', `/api/tasks/${id}/artifacts/policy-b.pdf`, BOB)).status).toBe(404);
     expect((await call(base, 'GET', `/api/tasks/${id}/artifacts`, BOB)).status).toBe(404);
     expect((await call(base, 'GET', `/api/tasks/${id}/artifacts/nope.pdf`, ALICE)).status).toBe(404);
+    // The bytes staged in Redis for the workers are freed once the task ended.
+    const staged = stagedFilesKey(h.env.prefix, id);
+    await h.until(async () => ((await h.env.ctx.redis.exists(staged)) === 0 ? true : undefined), 10_000, 'unstaged');
   });
 
   it('extracts a DOCX and reports a scanned PDF as such', async () => {

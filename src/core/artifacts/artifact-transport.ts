@@ -8,10 +8,13 @@ import type { SubtaskRow, TaskRow } from '../store/schema.ts';
 import type { ArtifactRef } from '../types.ts';
 import type { NewArtifact } from './artifact-store.ts';
 
-/** Redis key of a staged file. */
-export function artifactKey(prefix: string, artifactId: string): string {
-  return `${prefix}:hub:artifact:${artifactId}`;
+/** Redis hash of a task's staged files (field: SHA-256, value: bytes); deleted when the task ends. */
+export function stagedFilesKey(prefix: string, taskId: string): string {
+  return `${prefix}:hub:files:${taskId}`;
 }
+
+/** A safety net for hashes whose task end was never seen: staged files expire a week after their last staging. */
+const STAGED_TTL_MS = 7 * 24 * 3_600_000;
 
 /**
  * The files each subtask may read (the task's uploads and its dependencies' outputs), staged in Redis up to
@@ -40,7 +43,7 @@ export async function stageJobArtifacts(
     .execute();
   if (metas.length === 0) return out;
   const keyOf = new Map(siblings.map((s) => [s.id, s.key]));
-  const ttlMs = 24 * 3_600_000;
+  const hash = stagedFilesKey(ctx.config.QUEUE_PREFIX, task.id);
   const staged = new Set<string>();
   for (const sub of subtasks) {
     let budget = ctx.config.MAX_JOB_ARTIFACT_BYTES;
@@ -51,20 +54,30 @@ export async function stageJobArtifacts(
       if (producer !== 'upload' && !deps.has(producer)) continue;
       const fits = a.size <= budget;
       if (fits) budget -= a.size;
-      const key = fits ? artifactKey(ctx.config.QUEUE_PREFIX, a.id) : null;
-      if (key && !staged.has(key)) {
-        staged.add(key);
-        // Refresh the TTL of what is there; read the bytes from Postgres only when Redis lacks them.
-        if (!(await ctx.redis.pexpire(key, ttlMs))) {
+      const key = fits ? hash : null;
+      if (key && !staged.has(a.sha256)) {
+        staged.add(a.sha256);
+        // Read the bytes from Postgres only when Redis lacks them (first staging, or after Redis lost its data).
+        if (!(await ctx.redis.hexists(hash, a.sha256))) {
           const row = await ctx.db.selectFrom('artifacts').select('bytes').where('id', '=', a.id).executeTakeFirst();
-          if (row) await ctx.redis.set(key, row.bytes, 'PX', ttlMs);
+          if (row) await ctx.redis.hset(hash, a.sha256, row.bytes);
         }
       }
       refs.push({ name: a.name, mediaType: a.media_type, size: a.size, sha256: a.sha256, producer, key });
     }
     if (refs.length) out.set(sub.id, refs);
   }
+  if (staged.size) await ctx.redis.pexpire(hash, STAGED_TTL_MS);
   return out;
+}
+
+/** An event sink that frees a task's staged files once it ends (a retry stages them again). */
+export function stagedFilesCleanup(ctx: HubContext) {
+  const ends = new Set(['completed', 'failed', 'cancelled', 'rejected']);
+  return async (events: Array<{ type: string }>, task: TaskRow): Promise<void> => {
+    if (task.has_uploads && events.some((e) => ends.has(e.type)))
+      await ctx.redis.del(stagedFilesKey(ctx.config.QUEUE_PREFIX, task.id));
+  };
 }
 
 /** A handler's view of its job's files. */
@@ -87,7 +100,7 @@ export function artifactReader(redis: Redis, refs: ArtifactRef[] | undefined): A
         throw new ArtifactUnavailable(
           `The file "${name}" (${ref.size} bytes) is over the per-job transport cap (MAX_JOB_ARTIFACT_BYTES).`,
         );
-      const bytes = await redis.getBuffer(ref.key);
+      const bytes = await redis.hgetBuffer(ref.key, ref.sha256);
       if (!bytes) throw new Error(`The file "${name}" is not staged in Redis (expired); retrying restages it.`);
       return bytes;
     },
