@@ -4,7 +4,9 @@ import { planFileRequest } from '../../src/core/artifacts/file-plans.ts';
 import { loadConfig } from '../../src/core/config.ts';
 import { builtinCapabilities } from '../../src/workers/capabilities/index.ts';
 import { parseWords, resolveCommand } from '../../src/workers/capabilities/command/command-words.ts';
+import { extractDocument } from '../../src/workers/capabilities/doc/extract-document.ts';
 import { type Capability, specOf } from '../../src/workers/define-capability.ts';
+import { fixture } from './files-helpers.ts';
 
 const names = (env: Record<string, string>) => Object.keys(builtinCapabilities(loadConfig(env)));
 
@@ -83,5 +85,49 @@ describe('command words', () => {
     ]);
     expect(() => resolveCommand(list, 'conv', ['../x'])).toThrow(/not allowed for "conv"/);
     expect(() => resolveCommand(list, 'toString', [])).toThrow(/not an allowed command/);
+  });
+});
+
+describe('document extraction', () => {
+  const lim = { maxPages: 500, maxChars: 100_000 };
+  it('reads HTML as Markdown (Readability keeps the article), Markdown and text by form-feed pages', async () => {
+    const html = `<html><head><title>Release notes</title></head><body><nav>Home | About</nav>
+      <article><h1>Release 2.0</h1><p>${'The new exporter writes CSV and JSON files for every report. '.repeat(8)}</p>
+      <p>Upgrade with <code>npm i</code>.</p></article><footer>© 2026</footer></body></html>`;
+    const doc = await extractDocument('notes.html', 'text/html', Buffer.from(html), lim);
+    expect(doc.kind).toBe('html');
+    expect(doc.title).toBe('Release notes');
+    expect(doc.pages[0]!.text).toContain('The new exporter writes CSV');
+    expect(doc.pages[0]!.text).toContain('`npm i`');
+    expect(doc.pages[0]!.text).not.toContain('Home | About');
+    const md = await extractDocument('a.md', '', Buffer.from('# One\f# Two'), lim);
+    expect(md).toMatchObject({
+      kind: 'markdown',
+      pageCount: 2,
+      pages: [
+        { n: 1, text: '# One' },
+        { n: 2, text: '# Two' },
+      ],
+    });
+  });
+
+  it('caps pages and characters, saying so, and refuses what it cannot read', async () => {
+    const pdf = await extractDocument('p.pdf', 'application/pdf', fixture('policy-a.pdf'), {
+      maxPages: 2,
+      maxChars: 1000,
+    });
+    expect(pdf).toMatchObject({ pageCount: 3, truncated: true });
+    expect(pdf.pages.map((p) => p.n)).toEqual([1, 2]);
+    const txt = await extractDocument('t.txt', 'text/plain', Buffer.from('x'.repeat(50)), {
+      maxPages: 5,
+      maxChars: 10,
+    });
+    expect(txt).toMatchObject({ truncated: true, pages: [{ n: 1, text: 'x'.repeat(10) }] });
+    await expect(extractDocument('cat.jpg', 'image/jpeg', Buffer.from([0xff, 0xd8]), lim)).rejects.toThrow(
+      /not a supported document/,
+    );
+    await expect(extractDocument('bad.pdf', 'application/pdf', Buffer.from('not a pdf'), lim)).rejects.toThrow(
+      /not a readable PDF/,
+    );
   });
 });

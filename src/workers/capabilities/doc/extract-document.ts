@@ -100,7 +100,7 @@ async function extractPdf(
   bytes: Uint8Array,
   limits: ExtractLimits,
 ): Promise<Omit<ExtractedDocument, 'name' | 'mediaType' | 'kind'>> {
-  const pdf = await getDocumentProxy(new Uint8Array(bytes)).catch((err: unknown) => {
+  const pdf = await getDocumentProxy(new Uint8Array(bytes), { verbosity: 0 }).catch((err: unknown) => {
     throw new UnreadableDocument(`"${name}" is not a readable PDF (${(err as Error).message}).`);
   });
   try {
