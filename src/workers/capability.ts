@@ -16,8 +16,8 @@ export interface HandlerContext<I = any> {
   progress: ProgressTracker;
   /** Resources shared by the subtasks of one task on this worker, disposed when the task ends. */
   session: SessionScope;
-  /** The task files this step may read (uploads, dependencies' outputs), fetched through Redis. */
-  artifacts: ArtifactReader;
+  /** The task files this step may read (uploads, dependencies' outputs), fetched through Redis (always set by the runtime). */
+  artifacts?: ArtifactReader | undefined;
   /** 1 for the first try, 2 for the first retry, ... */
   attempt: number;
   job: { taskId: string; subtaskId: string; key: string; capability: string; userId: string; generation: number };

@@ -51,7 +51,7 @@ beforeAll(async () => {
     handlers: {
       // Proves the worker saw the files: lists them and returns the extracted text as a file.
       'test.report': async (ctx) => {
-        const seen = ctx.artifacts.list().map((a) => `${a.name} (${a.size} bytes, ${a.producer})`);
+        const seen = ctx.artifacts!.list().map((a) => `${a.name} (${a.size} bytes, ${a.producer})`);
         const text = Object.values(ctx.deps)
           .flatMap((d) => (d as { documents: Array<{ pages: Array<{ text: string }> }> }).documents)
           .map((d) => d.pages.map((p) => p.text).join('\n'))

@@ -89,14 +89,14 @@ export interface ArtifactReader {
 }
 
 /** Reads staged files from Redis (workers use this; they never open the database). */
-export function artifactReader(redis: Redis, refs: ArtifactRef[] | undefined): ArtifactReader {
+export function artifactReader(redis: Redis | null, refs: ArtifactRef[] | undefined): ArtifactReader {
   const all = refs ?? [];
   return {
     list: () => all.map((r) => ({ ...r })),
     async read(name) {
       const ref = all.find((r) => r.name === name);
       if (!ref) throw new ArtifactUnavailable(`No file named "${name}" is available to this step.`);
-      if (!ref.key)
+      if (!ref.key || !redis)
         throw new ArtifactUnavailable(
           `The file "${name}" (${ref.size} bytes) is over the per-job transport cap (MAX_JOB_ARTIFACT_BYTES).`,
         );

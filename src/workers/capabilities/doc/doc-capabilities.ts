@@ -1,6 +1,7 @@
 // doc.extract: text by page from the task's files (PDF, DOCX, HTML, Markdown, text), so later steps can cite pages.
 import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
+import { artifactReader } from '../../../core/artifacts/artifact-transport.ts';
 import type { Config } from '../../../core/config.ts';
 import { type Capability, defineCapability } from '../../define-capability.ts';
 import { extractDocument, UnreadableDocument, type ExtractedDocument } from './extract-document.ts';
@@ -17,7 +18,8 @@ export function docCapabilities(config: Config): Capability[] {
       maxPages: z.number().int().min(1).max(100_000).optional(),
     }),
     handler: async (ctx) => {
-      const available = ctx.artifacts.list();
+      const files = ctx.artifacts ?? artifactReader(null, []);
+      const available = files.list();
       const wanted = ctx.input.artifact ?? ctx.input.text?.trim();
       const names = wanted ? [wanted] : available.map((a) => a.name);
       if (names.length === 0) throw new UnrecoverableError('doc.extract: no file is attached to this task.');
@@ -30,7 +32,7 @@ export function docCapabilities(config: Config): Capability[] {
           throw new UnrecoverableError(
             `doc.extract: no file named "${name}"; attached: ${available.map((a) => a.name).join(', ') || 'none'}.`,
           );
-        const bytes = await ctx.artifacts.read(name);
+        const bytes = await files.read(name);
         try {
           documents.push(
             await extractDocument(name, ref.mediaType, bytes, { maxPages, maxChars: 2_000_000, signal: ctx.signal }),
