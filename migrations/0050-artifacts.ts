@@ -15,14 +15,16 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addUniqueConstraint('artifacts_task_name', ['task_id', 'name'])
     .execute();
-  // Dispatch reads a task's files only when it has uploads (or a dependency returned files): no query otherwise.
+  // Dispatch reads a task's files only when it has uploads (or a dependency returned files), and the final message
+  // only when steps returned files: no query for the tasks without files.
   await db.schema
     .alterTable('tasks')
     .addColumn('has_uploads', 'boolean', (c) => c.notNull().defaultTo(false))
+    .addColumn('has_outputs', 'boolean', (c) => c.notNull().defaultTo(false))
     .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('tasks').dropColumn('has_uploads').execute();
+  await db.schema.alterTable('tasks').dropColumn('has_uploads').dropColumn('has_outputs').execute();
   await db.schema.dropTable('artifacts').execute();
 }

@@ -270,7 +270,7 @@ export class Notifier {
             .catch((err) => log.warn({ err: errorText(err) }, 'could not settle the progress message'));
         const parts = splitText(renderFinal(task), frontend.limits.maxLength);
         const actions = task.status === 'FAILED' ? ['retry' as const] : undefined;
-        const files = task.status === 'COMPLETED' ? await outboundFiles(this.ctx, task.id) : [];
+        const files = task.status === 'COMPLETED' && task.has_outputs ? await outboundFiles(this.ctx, task.id) : [];
         for (const [i, part] of parts.entries()) {
           await frontend.send(origin, {
             taskId: task.id,

@@ -81,13 +81,13 @@ export async function insertArtifacts(
     .values(rows)
     .returning([...META])
     .execute();
-  if (producer === 'upload')
-    await db
-      .updateTable('tasks')
-      .set({ has_uploads: true })
-      .where('id', '=', taskId)
-      .where('has_uploads', '=', false)
-      .execute();
+  const flag = producer === 'upload' ? 'has_uploads' : 'has_outputs';
+  await db
+    .updateTable('tasks')
+    .set({ [flag]: true })
+    .where('id', '=', taskId)
+    .where(flag, '=', false)
+    .execute();
   return stored;
 }
 

@@ -31,6 +31,8 @@ export interface TasksTable {
   requires_review: Generated<boolean>;
   /** The task has uploaded files (artifacts with producer 'upload'); set with them (migration 0050). */
   has_uploads: Generated<boolean>;
+  /** Steps of the task returned files (artifacts from subtasks); set with them (migration 0050). */
+  has_outputs: Generated<boolean>;
   /** Feedback given with `revise`, passed to the planner. */
   feedback: string | null;
   parent_task_id: string | null;
