@@ -18,6 +18,7 @@ import * as m0030 from './0030-llm-accounting.ts';
 import * as m0040 from './0040-monitors.ts';
 // ── end web imports ──
 // ── files imports ──
+import * as m0050 from './0050-artifacts.ts';
 // ── end files imports ──
 
 /** Migrations by name, applied in name order by the kysely Migrator. */
@@ -38,5 +39,6 @@ export const migrations: Record<string, Migration> = {
   '0040-monitors': m0040,
   // ── end web ──
   // ── files ──
+  '0050-artifacts': m0050,
   // ── end files ──
 };

@@ -18,6 +18,7 @@ import { MonitorService } from './core/monitors/monitor-service.ts';
 import { ScheduleRunner } from './core/schedules/schedule-runner.ts';
 import { ScheduleService } from './core/schedules/schedule-service.ts';
 import { createPlanner } from './core/planning/create-planner.ts';
+import { stagedFilesCleanup } from './core/artifacts/artifact-transport.ts';
 import { createDatabase, migrateToLatest, type DatabaseHandle } from './core/store/create-database.ts';
 import { TaskService } from './core/task-service.ts';
 import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.ts';
@@ -143,6 +144,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const frontends = new FrontendRegistry();
   const notifier = new Notifier(ctx, frontends, { onDelivery: ops.metrics.observeDelivery });
   ctx.onEvents(notifier.sink);
+  ctx.onEvents(stagedFilesCleanup(ctx));
   const reconciler = new Reconciler(ctx, conductor, (t) => notifier.renotify(t));
   const janitor = new RetentionJanitor(ctx);
   const schedules = new ScheduleService(ctx);

@@ -2,6 +2,8 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { enqueueAdmitted } from './admission.ts';
+import { insertArtifacts } from './artifacts/artifact-store.ts';
+import { splitOutputFiles } from './artifacts/artifact-transport.ts';
 import { endStep, lockTaskAndAdmission, updateSubtaskWithSiblings } from './fused-writes.ts';
 import { withdrawSubtasks } from './dispatcher.ts';
 import { isTerminalTask } from './lifecycle.ts';
@@ -95,8 +97,9 @@ export class Conductor {
           .where('status', 'in', ['READY', 'RUNNING']);
         const events: NewTaskEvent[] = [];
         if (result.kind === 'succeeded') {
-          // Usage and traces travel under a reserved key; they are stored apart, never as the step's output.
-          const { output, llm } = splitLlmOutput(result.output);
+          // Usage and traces travel under a reserved key, files as bytes: both are stored apart from the output.
+          const { output: reported, llm } = splitLlmOutput(result.output);
+          const { output, files } = splitOutputFiles(reported, this.ctx.config.MAX_ARTIFACT_BYTES);
           const settled = await updateSubtaskWithSiblings(
             trx,
             task.id,
@@ -124,6 +127,7 @@ export class Conductor {
               { taskId: task.id, subtaskId: sub.id, userId: task.user_id, purpose: sub.capability },
               llm,
             );
+          await insertArtifacts(trx, this.ctx.config, task.id, files, sub.id);
           // A job that finished before its start was signalled: its start is recorded here, in the same order.
           const startHere = result.startSignalled === false;
           if (startHere)

@@ -15,6 +15,22 @@ const policy = z
   })
   .strict();
 
+// ── files: command allow-list entry ──
+const commandEntry = z
+  .object({
+    argv0: z.string().min(1),
+    args: z.array(z.string()).optional(),
+    allowArgs: z.union([z.literal(true), z.string()]).optional(),
+    cwd: z.string().optional(),
+    timeoutMs: z.number().int().min(10).max(86_400_000).optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    permanentExitCodes: z.array(z.number().int()).optional(),
+  })
+  .strict();
+/** One COMMAND_ALLOWLIST entry: what `command.run` may start under a name. */
+export type CommandEntry = z.infer<typeof commandEntry>;
+// ── end files: command allow-list entry ──
+
 /** Retry and timeout settings of one capability. */
 export type CapabilityPolicy = Required<z.infer<typeof policy>>;
 
@@ -293,6 +309,81 @@ const schema = z.object({
   TAVILY_API_URL: z.string().url('must be a URL, e.g. https://api.tavily.com').default('https://api.tavily.com'),
   // ── end web ──
   // ── Files, documents, commands, code, capability ACL ──
+  MAX_ARTIFACT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000_000)
+    .default(10 * 1024 * 1024),
+  MAX_JOB_ARTIFACT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(2_000_000_000)
+    .default(32 * 1024 * 1024),
+  COMMAND_ALLOWLIST: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (!s) return {} as Record<string, z.infer<typeof commandEntry>>;
+      try {
+        const parsed = z.record(z.string().regex(/^[\w.-]+$/), commandEntry).safeParse(JSON.parse(s));
+        if (parsed.success) return parsed.data;
+        const i = parsed.error.issues[0];
+        ctx.addIssue({
+          code: 'custom',
+          message: `bad entry ${i?.path.join('.') ?? ''}: ${i?.message ?? 'invalid'} (expected {"name":{"argv0":"/usr/bin/tool","args":["--fixed"],"allowArgs":"^[\\w.-]+$","timeoutMs":60000}})`,
+        });
+      } catch {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'is not valid JSON (e.g. {"echo":{"argv0":"/bin/echo","allowArgs":true}})',
+        });
+      }
+      return z.NEVER;
+    }),
+  COMMAND_WORK_DIR: z.string().optional(),
+  COMMAND_KILL_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
+  COMMAND_OUTPUT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(100_000_000)
+    .default(64 * 1024),
+  CODE_ALLOW_HOSTS: z.string().optional().transform(csv),
+  CODE_ROOTS: z.string().optional().transform(csv),
+  CODE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(100 * 1024 * 1024),
+  CODE_WORK_DIR: z.string().optional(),
+  ARTIFACT_LINK_SECRET: z.string().min(16, 'at least 16 characters (e.g. openssl rand -hex 32)').optional(),
+  ARTIFACT_LINK_TTL_HOURS: z.coerce.number().min(0.01).max(8760).default(168),
+  DOC_MAX_PAGES: z.coerce.number().int().min(1).max(100_000).default(500),
+  CAPABILITY_ACL: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (!s) return undefined;
+      const example = '(e.g. {"*":["!command.*","!code.*","*"],"telegram:42":["command.*"]})';
+      try {
+        const parsed = z.record(z.string(), z.array(z.string().min(1))).safeParse(JSON.parse(s));
+        const badKey = parsed.success
+          ? Object.keys(parsed.data).find((k) => !/^(\*|[a-z][a-z0-9_-]*:(\*|[^\s,*]+))$/.test(k))
+          : undefined;
+        if (parsed.success && badKey === undefined) return parsed.data;
+        ctx.addIssue({
+          code: 'custom',
+          message: badKey
+            ? `bad entry "${badKey}": user patterns are *, platform:* or platform:id ${example}`
+            : `bad entry: each user pattern maps to a list of capability patterns ${example}`,
+        });
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `is not valid JSON ${example}` });
+      }
+      return z.NEVER;
+    }),
   // ── end files ──
   // ── Dashboard and WebSocket ──
   SESSION_TTL_HOURS: z.coerce

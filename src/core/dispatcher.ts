@@ -1,4 +1,5 @@
 // Puts ready subtasks on their capability queues, with what the worker needs and nothing more.
+import { stageJobArtifacts } from './artifacts/artifact-transport.ts';
 import type { HubContext } from './hub-context.ts';
 import { jobIdFor, subtaskJobOptions } from './queues.ts';
 import type { SubtaskRow, TaskRow } from './store/schema.ts';
@@ -28,6 +29,7 @@ export async function enqueueSubtasks(
   ready: SubtaskRow[],
   siblings: SubtaskRow[],
 ): Promise<void> {
+  const files = await stageJobArtifacts(ctx, task, ready, siblings);
   const byCapability = new Map<string, SubtaskRow[]>();
   for (const s of ready) byCapability.set(s.capability, [...(byCapability.get(s.capability) ?? []), s]);
   await Promise.all(
@@ -36,7 +38,7 @@ export async function enqueueSubtasks(
       await ctx.queues.forCapability(capability).addBulk(
         subs.map((s) => ({
           name: capability,
-          data: jobDataFor(task, s, siblings),
+          data: { ...jobDataFor(task, s, siblings), ...(files.has(s.id) ? { artifacts: files.get(s.id) } : {}) },
           opts: subtaskJobOptions({
             jobId: jobIdFor(s.id, s.generation),
             priority: task.priority,

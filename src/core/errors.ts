@@ -58,6 +58,13 @@ export class RateLimitedError extends HubError {
   }
 }
 
+/** A file or body is larger than allowed; nothing of it was stored. */
+export class TooLargeError extends HubError {
+  constructor(message: string, cause?: unknown) {
+    super(message, 'too_large', cause);
+  }
+}
+
 /** Configuration is wrong; the message names the variable and the fix. */
 export class ConfigError extends HubError {
   constructor(message: string, cause?: unknown) {
@@ -79,6 +86,7 @@ const STATUS: Record<string, number> = {
   invalid_input: 400,
   conflict: 409,
   rate_limited: 429,
+  too_large: 413,
 };
 
 /** HTTP status and the text a user may see for any thrown value; unknown errors never leak details. */

@@ -37,6 +37,8 @@ export interface PlanRequest {
   /** The task being planned (for budgets and traces) and whether its owner is an admin (budget exemption). */
   taskId?: string | undefined;
   admin?: boolean | undefined;
+  /** Files attached to the request (names and sizes; steps read the bytes through their job). */
+  attachments?: Array<{ name: string; mediaType: string; size: number }> | undefined;
 }
 
 /** Turns a request into a plan. Rule-based now; an LLM planner plugs in here later. */

@@ -1,11 +1,15 @@
 // A rule-based planner over the demo capabilities: plain, fan-out/join, diamond, failure, explicit capability.
+import { planFileRequest, type FilePlanOptions } from './artifacts/file-plans.ts';
 import type { Plan, PlanRequest, Planner, PlanStep } from './plan.ts';
 
 const MAX_FANOUT = 50;
 
 /** Maps request wording to DAGs; anything unrecognised becomes one `demo.echo` step. */
 export class RulePlanner implements Planner {
-  async plan({ text }: PlanRequest): Promise<Plan> {
+  constructor(private readonly files: FilePlanOptions = {}) {}
+
+  async plan(request: PlanRequest): Promise<Plan> {
+    const { text } = request;
     const t = text.trim();
     const lower = t.toLowerCase();
 
@@ -17,6 +21,8 @@ export class RulePlanner implements Planner {
         steps: [step('main', explicit[1]!.toLowerCase(), { text: explicit[2]!.trim() })],
       };
     }
+    const filePlan = planFileRequest(request, this.files);
+    if (filePlan) return filePlan;
     if (/\b(fail|failure)\b/.test(lower) && /\b(demo|test|please|always)\b/.test(lower)) {
       return { summary: 'a step that always fails (demo.fail)', steps: [step('main', 'demo.fail', { text: t })] };
     }

@@ -1,5 +1,13 @@
 // The task service: submit, read, list, cancel and retry, with per-user visibility.
 import { sql, type Insertable, type Transaction } from 'kysely';
+import { assertCapabilitiesAllowed } from './acl/capability-acl.ts';
+import {
+  assertArtifactSize,
+  cleanFileName,
+  insertArtifacts,
+  listArtifacts,
+  type NewArtifact,
+} from './artifacts/artifact-store.ts';
 import { policyFor } from './config.ts';
 import { insertTaskGraph } from './fused-writes.ts';
 import { admitWaiting, enqueueAdmitted } from './admission.ts';
@@ -37,6 +45,8 @@ export interface SubmitRequest {
   parentTaskId?: string | undefined;
   /** Stop in REVIEW with the result, until the owner or an admin approves. */
   requiresReview?: boolean | undefined;
+  /** Files that came with the request; stored as the task's artifacts in the same transaction. */
+  attachments?: NewArtifact[] | undefined;
 }
 
 /** Who is asking: their `platform:id` and whether they are an admin. */
@@ -62,6 +72,11 @@ export class TaskService {
     private readonly planner: Planner,
   ) {}
 
+  /** Largest file a request may carry (MAX_ARTIFACT_BYTES). */
+  get maxFileBytes(): number {
+    return this.ctx.config.MAX_ARTIFACT_BYTES;
+  }
+
   /** Validates, plans and persists a request, then queues its ready subtasks. Refusals write nothing. */
   async submit(req: SubmitRequest): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; warnings: string[] }> {
     const { config } = this.ctx;
@@ -71,10 +86,23 @@ export class TaskService {
       'The request is empty: say what you want done, e.g. "summarise https://example.org".',
     );
 
+    const files = req.attachments ?? [];
+    for (const f of files) assertArtifactSize(config, f.name, f.bytes.byteLength);
     const admin = this.ctx.isAdmin(req.origin.userId);
     if (!req.parentTaskId && !admin) await this.rateLimit(req.origin.userId);
+    const attachments = files.map((f) => ({
+      name: cleanFileName(f.name),
+      mediaType: f.mediaType,
+      size: f.bytes.byteLength,
+    }));
     const taskId = newId();
-    const plan = await this.planner.plan({ text, userId: req.origin.userId, taskId, admin });
+    const plan = await this.planner.plan({
+      text,
+      userId: req.origin.userId,
+      taskId,
+      admin,
+      ...(files.length ? { attachments } : {}),
+    });
     const values: Insertable<TasksTable> = {
       id: taskId,
       user_id: req.origin.userId,
@@ -94,13 +122,23 @@ export class TaskService {
       feedback: null,
       plan_steps: plan.steps.length,
       planned_by: plan.plannedBy ?? null,
+      ...(files.length ? { has_uploads: true } : {}),
     };
     if (plan.question) {
-      const asked = await insertQuestionTask(this.ctx.db, values, { ...plan, question: plan.question });
+      const asked = await insertQuestionTask(this.ctx.db, values, { ...plan, question: plan.question }, (trx) =>
+        insertArtifacts(trx, config, taskId, files, 'upload'),
+      );
       await this.ctx.emit(asked.events, asked.task);
       return { task: asked.task, subtasks: [], warnings: [] };
     }
     validatePlan(plan);
+    const userId = req.origin.userId;
+    assertCapabilitiesAllowed(
+      config,
+      userId,
+      this.ctx.isAdmin(userId),
+      plan.steps.map((s) => s.capability),
+    );
 
     const ids = new Map(plan.steps.map((s) => [s.key, newId()]));
     const { task, subtasks, events, admitted } = await this.ctx.db.transaction().execute(async (trx) => {
@@ -151,6 +189,7 @@ export class TaskService {
         ],
       );
       if (plan.llm) await recordLlm(trx, { taskId, subtaskId: null, userId: req.origin.userId }, plan.llm);
+      await insertArtifacts(trx, config, taskId, files, 'upload');
       const admitted = await admitWaiting(trx, req.origin.userId, config.MAX_INFLIGHT_PER_USER, { locked: true });
       return { ...created, admitted };
     });
@@ -295,13 +334,23 @@ export class TaskService {
     const task = await this.findVisible(taskId, caller);
     if (task.status !== 'FAILED')
       throw new ConflictError(`Task ${shortId(task.id)} is ${task.status}; only a FAILED task can be retried.`);
+    // The allowance may have changed since the plan was accepted: a replay is checked again.
+    const caps = (await loadSubtasks(this.ctx.db, task.id)).map((s) => s.capability);
+    assertCapabilitiesAllowed(this.ctx.config, task.user_id, this.ctx.isAdmin(task.user_id), caps);
     return (await replayTask(this.ctx, { taskId: task.id, actor: caller.userId, eventType: 'retried' })).task;
   }
 
   /** Submits the same request again as a new task, answered in the same conversation. */
   async duplicate(taskId: string, caller: Caller, origin?: ConversationRef) {
     const task = await this.findVisible(taskId, caller);
+    const uploads = await this.ctx.db
+      .selectFrom('artifacts')
+      .select(['name', 'media_type', 'bytes'])
+      .where('task_id', '=', task.id)
+      .where('producer', '=', 'upload')
+      .execute();
     return this.submit({
+      attachments: uploads.map((u) => ({ name: u.name, mediaType: u.media_type, bytes: u.bytes })),
       origin: origin ?? (task.origin as ConversationRef),
       text: task.text,
       priority: task.priority,
@@ -381,6 +430,11 @@ export class TaskService {
       throw new InvalidInputError(`The feedback is over ${this.ctx.config.MAX_REQUEST_CHARS} characters.`);
     const visible = await this.findVisible(taskId, caller);
     const question = visible.question ?? undefined;
+    const attachments = (await listArtifacts(this.ctx.db, visible.id)).map((a) => ({
+      name: a.name,
+      mediaType: a.media_type,
+      size: a.size,
+    }));
     const plan = await this.planner.plan({
       text: visible.text,
       userId: visible.user_id,
@@ -388,8 +442,16 @@ export class TaskService {
       question,
       taskId: visible.id,
       admin: this.ctx.isAdmin(visible.user_id),
+      attachments,
     });
     validatePlan(plan);
+    const owner = visible.user_id;
+    assertCapabilitiesAllowed(
+      this.ctx.config,
+      owner,
+      this.ctx.isAdmin(owner),
+      plan.steps.map((s) => s.capability),
+    );
     return this.decide(taskId, caller, async (trx, task, events) => {
       await trx
         .updateTable('tasks')

@@ -58,6 +58,28 @@ export interface InboundMessage {
   text: string;
   /** Whether plain text (no command word) is a new task here: direct messages and SMS yes, group chatter no. */
   plainTextIsTask: boolean;
+  /** Files that came with the message, already fetched by the frontend (they become task artifacts). */
+  attachments?: InboundAttachment[] | undefined;
+}
+
+/** A file that came with a request: its bytes, or why they could not be taken (too large, fetch failed). */
+export interface InboundAttachment {
+  name: string;
+  mediaType: string;
+  bytes?: Uint8Array | undefined;
+  /** Set instead of `bytes` when the file was refused; the request is then refused with this text. */
+  error?: string | undefined;
+}
+
+/** A task file as a job carries it: metadata, and the Redis hash its bytes are staged in under their SHA-256 (null: over the job cap). */
+export interface ArtifactRef {
+  name: string;
+  mediaType: string;
+  size: number;
+  sha256: string;
+  /** 'upload' or the plan key of the step that produced it. */
+  producer: string;
+  key: string | null;
 }
 
 /** A message a frontend has delivered, so it can be edited later. */
@@ -99,6 +121,8 @@ export interface JobData {
   /** The user on whose behalf the work runs; workers see nothing else of the user. */
   scope: { userId: string };
   timeoutMs: number;
+  /** The task files this step may read (uploads and its dependencies' outputs); bytes are staged in Redis. */
+  artifacts?: ArtifactRef[] | undefined;
 }
 
 /** What a worker sends back on the results queue. */

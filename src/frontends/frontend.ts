@@ -29,6 +29,18 @@ export interface OutboundMessage {
   text: string;
   /** Actions a platform may render as buttons. */
   actions?: Array<'cancel' | 'retry' | 'approve' | 'reject'>;
+  /** Files to deliver with the message (documents where the platform takes files, else their links). */
+  files?: OutboundFile[] | undefined;
+}
+
+/** A task file to deliver; `read` loads its bytes only when a platform sends files. */
+export interface OutboundFile {
+  name: string;
+  mediaType: string;
+  size: number;
+  /** A signed download link, when PUBLIC_URL is set. */
+  url?: string | undefined;
+  read(): Promise<Uint8Array>;
 }
 
 /** A platform adapter. */

@@ -13,6 +13,7 @@ import type { ConversationRef, MessageRef } from '../core/types.ts';
 import type { OutboundMessage } from '../frontends/frontend.ts';
 import type { FrontendRegistry } from '../frontends/registry.ts';
 import { splitText } from '../core/text.ts';
+import { outboundFiles } from './outbound-files.ts';
 import { renderAck, renderFinal, renderFinalLine, renderProgress, renderReview } from './render.ts';
 
 /** A delivery job: what to render for which task. */
@@ -289,12 +290,14 @@ export class Notifier {
             .catch((err) => log.warn({ err: errorText(err) }, 'could not settle the progress message'));
         const parts = splitText(renderFinal(task), frontend.limits.maxLength);
         const actions = task.status === 'FAILED' ? ['retry' as const] : undefined;
+        const files = task.status === 'COMPLETED' && task.has_outputs ? await outboundFiles(this.ctx, task.id) : [];
         for (const [i, part] of parts.entries()) {
           await frontend.send(origin, {
             taskId: task.id,
             kind: task.status === 'COMPLETED' ? 'result' : 'failure',
             text: part,
             ...(i === parts.length - 1 && actions ? { actions } : {}),
+            ...(i === parts.length - 1 && files.length ? { files } : {}),
           });
         }
         const settled = await this.ctx.db

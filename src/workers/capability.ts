@@ -1,5 +1,6 @@
 // What a capability handler is given and returns. Handlers never see the database or other users.
 import type { Logger } from 'pino';
+import type { ArtifactReader } from '../core/artifacts/artifact-transport.ts';
 import type { ProgressTracker } from './progress-tracker.ts';
 import type { Capability } from './define-capability.ts';
 import type { SessionScope } from './session-store.ts';
@@ -15,6 +16,8 @@ export interface HandlerContext<I = any> {
   progress: ProgressTracker;
   /** Resources shared by the subtasks of one task on this worker, disposed when the task ends. */
   session: SessionScope;
+  /** The task files this step may read (uploads, dependencies' outputs), fetched through Redis (always set by the runtime). */
+  artifacts?: ArtifactReader | undefined;
   /** 1 for the first try, 2 for the first retry, ... */
   attempt: number;
   job: { taskId: string; subtaskId: string; key: string; capability: string; userId: string; generation: number };

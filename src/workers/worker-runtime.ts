@@ -5,6 +5,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { matchesAny, matchesPattern } from '../core/capability-pattern.ts';
+import { artifactReader } from '../core/artifacts/artifact-transport.ts';
 import { errorText } from '../core/errors.ts';
 import { capabilityQueueName, duplicateRedis, jobIdFor, RESULTS_QUEUE, telemetryOption } from '../core/queues.ts';
 import { redisKeys } from '../core/redis-keys.ts';
@@ -305,6 +306,7 @@ export class WorkerRuntime {
           log,
           progress,
           session: this.sessions.scope(d.taskId),
+          artifacts: artifactReader(this.o.redis, d.artifacts),
           attempt,
           job: {
             taskId: d.taskId,

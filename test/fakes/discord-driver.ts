@@ -31,7 +31,7 @@ export interface DiscordDriver extends PlatformDriver {
     channel: string,
     name: string,
     options?: unknown[],
-    o?: { user?: string; thread?: string; dm?: boolean },
+    o?: { user?: string; thread?: string; dm?: boolean; resolved?: Record<string, unknown> },
   ): Promise<{ interaction: Record<string, unknown>; response: number | undefined }>;
   /** Presses a button of a message. */
   press(
@@ -183,7 +183,8 @@ export function createDiscordDriver(
       };
     },
     async command(channel, name, options = [], o = {}) {
-      return deliver({ ...base(channel, o), type: 2, data: { id: snowflake(), name, type: 1, options } });
+      const resolved = o.resolved ? { resolved: o.resolved } : {};
+      return deliver({ ...base(channel, o), type: 2, data: { id: snowflake(), name, type: 1, options, ...resolved } });
     },
     async press(channel, messageId, customId, o = {}) {
       const msg = fake.messages.find((m) => m.id === messageId);

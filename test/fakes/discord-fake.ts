@@ -110,6 +110,19 @@ export class DiscordFake {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
+  // ── files ──
+  private readonly uploads = new Map<string, { bytes: Buffer; sig: string }>();
+
+  /** A file a user attached; returns the resolved attachment object (its signed CDN URL serves the bytes). */
+  addAttachment(bytes: Buffer, filename: string, contentType: string): Record<string, unknown> & { id: string } {
+    const id = String(900_000 + this.uploads.size);
+    const sig = Math.random().toString(16).slice(2);
+    this.uploads.set(id, { bytes, sig });
+    const url = `http://127.0.0.1:${this.port}/attachments/${id}/${encodeURIComponent(filename)}?ex=${sig}`;
+    return { id, filename, content_type: contentType, size: bytes.length, url, proxy_url: url };
+  }
+  // ── end files ──
+
   /** Declares a thread channel inside `parent` (messages in it belong to the parent's conversation). */
   addThread(threadId: string, parent: string): void {
     this.channels.set(threadId, { type: 11, parent });
@@ -249,6 +262,14 @@ export class DiscordFake {
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks);
     const url = new URL(req.url ?? '/', 'http://x');
+    // ── files: the attachment CDN ──
+    if (url.pathname.startsWith('/attachments/')) {
+      const a = this.uploads.get(url.pathname.split('/')[2] ?? '');
+      const signed = a !== undefined && url.searchParams.get('ex') === a.sig;
+      res.writeHead(signed ? 200 : 404).end(signed ? a.bytes : 'Not Found');
+      return;
+    }
+    // ── end files ──
     const path = decodeURIComponent(url.pathname.replace(/^\/api\/v10/, ''));
     const method = req.method ?? 'GET';
     const auth = req.headers.authorization;

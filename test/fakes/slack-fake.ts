@@ -77,6 +77,24 @@ export class SlackFake {
   private readonly listeners = new Set<() => void>();
   private counter = 0;
 
+  // ── files ──
+  /** Files users shared (served at url_private_download to the bot token only). */
+  readonly userFiles = new Map<string, { bytes: Buffer; name: string; mimetype: string }>();
+  /** Downloads of user files, with the status the fake answered. */
+  readonly fileDownloads: Array<{ path: string; status: number }> = [];
+  /** Files the bot uploaded (files.uploadV2: getUploadURLExternal, upload, completeUploadExternal). */
+  readonly sharedFiles: Array<{ channel: string; thread?: string | undefined; name: string; bytes: Buffer }> = [];
+  private readonly uploads = new Map<string, { name: string; length: number; bytes?: Buffer }>();
+
+  /** A file a user shares; returns the `files[]` entry of its message event. */
+  addFile(bytes: Buffer, name: string, mimetype: string): Record<string, unknown> {
+    const id = `F${this.userFiles.size + 1}USR`;
+    this.userFiles.set(id, { bytes, name, mimetype });
+    const url = `${this.base}/files-pri/${id}/${encodeURIComponent(name)}`;
+    return { id, name, mimetype, size: bytes.length, url_private: url, url_private_download: url };
+  }
+  // ── end files ──
+
   constructor(readonly opts: SlackFakeOptions) {
     this.botUserId = opts.botUserId ?? 'UBOT';
     this.botId = opts.botId ?? 'BBOT';
@@ -413,6 +431,25 @@ export class SlackFake {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       return;
     }
+    // ── files: private downloads (bot token) and external uploads ──
+    if (url.pathname.startsWith('/files-pri/')) {
+      const f = this.userFiles.get(url.pathname.split('/')[2] ?? '');
+      const authed = req.headers.authorization === `Bearer ${this.opts.botToken}`;
+      this.fileDownloads.push({ path: url.pathname, status: f && authed ? 200 : authed ? 404 : 403 });
+      res.writeHead(f && authed ? 200 : authed ? 404 : 403).end(f && authed ? f.bytes : 'no');
+      return;
+    }
+    if (url.pathname.startsWith('/upload/')) {
+      const form = await new Response(Buffer.concat(chunks), {
+        headers: { 'content-type': String(req.headers['content-type']) },
+      }).formData();
+      const part = form.get('body');
+      const pending = this.uploads.get(url.pathname.slice('/upload/'.length));
+      if (pending && part && typeof part !== 'string') pending.bytes = Buffer.from(await part.arrayBuffer());
+      res.writeHead(pending ? 200 : 404).end('OK');
+      return;
+    }
+    // ── end files ──
     if (!url.pathname.startsWith('/api/')) {
       res.writeHead(404).end();
       return;
@@ -513,6 +550,32 @@ export class SlackFake {
         reply(200, { ok: true, channel: m.channel, ts: m.ts, text: args.text });
         return;
       }
+      // ── files ──
+      case 'files.getUploadURLExternal': {
+        const id = `F${this.uploads.size + 1}UP`;
+        this.uploads.set(id, { name: String(args.filename), length: Number(args.length) });
+        reply(200, { ok: true, upload_url: `${this.base}/upload/${id}`, file_id: id });
+        return;
+      }
+      case 'files.completeUploadExternal': {
+        const files = JSON.parse(String(args.files ?? '[]')) as Array<{ id: string }>;
+        for (const f of files) {
+          const u = this.uploads.get(f.id);
+          if (!u?.bytes) {
+            reply(200, { ok: false, error: 'file_not_found' });
+            return;
+          }
+          this.sharedFiles.push({
+            channel: String(args.channel_id),
+            thread: args.thread_ts as string | undefined,
+            name: u.name,
+            bytes: u.bytes,
+          });
+        }
+        reply(200, { ok: true, files: files.map((f) => ({ id: f.id })) });
+        return;
+      }
+      // ── end files ──
       default:
         reply(200, { ok: false, error: 'unknown_method' });
     }

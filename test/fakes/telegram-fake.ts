@@ -75,6 +75,22 @@ export class TelegramFake {
   /** The highest offset getUpdates has confirmed (updates below it are acknowledged). */
   confirmedOffset = 0;
 
+  // ── files ──
+  /** Files users "uploaded" (getFile serves them under /file/bot<token>/<path>). */
+  readonly files = new Map<string, { bytes: Buffer; path: string }>();
+  /** Documents the bot sent with sendDocument. */
+  readonly documents: Array<{ chatId: number; name: string; bytes: Buffer; messageId: number }> = [];
+  /** File downloads asked for, with the status the fake answered. */
+  readonly fileDownloads: Array<{ path: string; status: number }> = [];
+
+  /** Stores a file as if a user uploaded it; returns its file_id. */
+  addFile(bytes: Buffer, name: string): string {
+    const id = `file${this.files.size + 1}`;
+    this.files.set(id, { bytes, path: `documents/${id}-${name}` });
+    return id;
+  }
+  // ── end files ──
+
   private server!: Server;
   private readonly pending: Update[] = [];
   private poll: { res: () => void } | null = null;
@@ -226,6 +242,30 @@ export class TelegramFake {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    // ── files: downloads and multipart uploads ──
+    const dl = /^\/file\/bot([^/]+)\/(.+)$/.exec(req.url ?? '');
+    if (dl) {
+      const file = [...this.files.values()].find((f) => f.path === decodeURIComponent(dl[2]!));
+      const okToken = dl[1] === this.token;
+      this.fileDownloads.push({ path: dl[2]!, status: okToken && file ? 200 : 404 });
+      res.writeHead(okToken && file ? 200 : 404).end(okToken && file ? file.bytes : 'Not Found');
+      return;
+    }
+    if (String(req.headers['content-type']).startsWith('multipart/form-data')) {
+      const form = await new Response(Buffer.concat(chunks), {
+        headers: { 'content-type': String(req.headers['content-type']) },
+      }).formData();
+      const payload: Record<string, unknown> = {};
+      for (const [k, v] of form) {
+        payload[k] = typeof v === 'string' ? v : { name: v.name, bytes: Buffer.from(await v.arrayBuffer()) };
+      }
+      const mm = /^\/bot([^/]+)\/(\w+)$/.exec(req.url?.split('?')[0] ?? '');
+      const r = mm && mm[1] === this.token ? await this.call(mm[2]!, payload, res) : fail(401, 'Unauthorized');
+      res.writeHead(r.status, { 'content-type': 'application/json' }).end(JSON.stringify(r.body));
+      this.changed();
+      return;
+    }
+    // ── end files ──
     const m = /^\/bot([^/]+)\/(\w+)$/.exec(req.url?.split('?')[0] ?? '');
     let payload: Record<string, unknown> = {};
     try {
@@ -281,6 +321,16 @@ export class TelegramFake {
         return ok(true);
       case 'getMyCommands':
         return ok(this.commands);
+      case 'getFile': {
+        const f = this.files.get(String(p.file_id));
+        if (!f) return fail(400, 'Bad Request: invalid file_id');
+        return ok({
+          file_id: p.file_id,
+          file_unique_id: `u${p.file_id}`,
+          file_size: f.bytes.length,
+          file_path: f.path,
+        });
+      }
       default:
         return fail(404, `Not Found: method ${method} is not in the fake`);
     }
@@ -295,7 +345,20 @@ export class TelegramFake {
   private outboundCall(method: string, p: Record<string, unknown>): Reply {
     const chatId = Number(p.chat_id);
     const text = typeof p.text === 'string' ? p.text : '';
-    if (method === 'sendDocument') return fail(400, 'Bad Request: the fake takes no documents');
+    if (method === 'sendDocument') {
+      const ref = typeof p.document === 'string' && p.document.startsWith('attach://') ? p.document.slice(9) : null;
+      const doc = (ref ? p[ref] : p.document) as { name: string; bytes: Buffer } | undefined;
+      if (!doc?.bytes) return fail(400, 'Bad Request: there is no document in the request');
+      const msg: TgMessage = {
+        chatId,
+        messageId: this.bumpMessageId(chatId),
+        versions: [String(p.caption ?? '')],
+        markups: [undefined],
+      };
+      this.documents.push({ chatId, name: doc.name, bytes: doc.bytes, messageId: msg.messageId });
+      this.posted.push(msg);
+      return ok(this.asMessage(msg));
+    }
     if (!text.trim()) return fail(400, 'Bad Request: message text is empty');
     if (text.length > 4096) return fail(400, 'Bad Request: message is too long');
     const markup = p.reply_markup as InlineKeyboardMarkup | undefined;

@@ -177,6 +177,24 @@ export class TwilioFake {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  // ── files ──
+  private readonly media = new Map<string, { bytes: Buffer; contentType: string }>();
+  /** Fetches of MMS media, with the status the fake answered. */
+  readonly mediaFetches: Array<{ id: string; status: number }> = [];
+
+  /** Stores MMS media; returns the webhook params (NumMedia, MediaUrl0, MediaContentType0, ...) that point at it. */
+  addMedia(items: Array<{ bytes: Buffer; contentType: string }>): Record<string, string> {
+    const params: Record<string, string> = { NumMedia: String(items.length) };
+    items.forEach((item, i) => {
+      const id = `ME${randomBytes(16).toString('hex')}`;
+      this.media.set(id, item);
+      params[`MediaUrl${i}`] = `${this.url}/2010-04-01/Accounts/${this.accountSid}/Messages/MM${i}/Media/${id}`;
+      params[`MediaContentType${i}`] = item.contentType;
+    });
+    return params;
+  }
+  // ── end files ──
+
   private record(m: Omit<SmsSent, 'id' | 'at'>): SmsSent {
     const sent: SmsSent = { id: `SM${randomBytes(16).toString('hex')}`, at: Date.now(), ...m };
     this.sent.push(sent);
@@ -192,6 +210,19 @@ export class TwilioFake {
     };
     const error = (status: number, code: number, message: string, headers?: Record<string, string>) =>
       reply(status, { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }, headers);
+    // ── files: MMS media (basic auth) ──
+    const media = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\/\w+\/Media\/(\w+)$/.exec(req.url ?? '');
+    if (req.method === 'GET' && media) {
+      const authed =
+        req.headers.authorization === `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString('base64')}`;
+      const item = this.media.get(media[2]!);
+      this.mediaFetches.push({ id: media[2]!, status: !authed ? 401 : item ? 200 : 404 });
+      if (!authed || !item)
+        return error(authed ? 404 : 401, authed ? 20404 : 20003, authed ? 'Not found' : 'Authenticate');
+      res.writeHead(200, { 'content-type': item.contentType }).end(item.bytes);
+      return;
+    }
+    // ── end files ──
     const m = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\.json$/.exec(req.url ?? '');
     if (req.method !== 'POST' || !m) return error(404, 20404, `The requested resource ${req.url} was not found`);
     const expected = `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString('base64')}`;

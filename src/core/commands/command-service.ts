@@ -1,6 +1,7 @@
 // Runs chat commands for every frontend: the same grammar, permissions and answers everywhere.
 import { AccessService } from '../access/access-service.ts';
 import type { AdminService } from '../admin-service.ts';
+import { acceptedAttachments } from '../artifacts/inbound-attachments.ts';
 import { describeError, errorText, HubError } from '../errors.ts';
 import type { ScheduleService } from '../schedules/schedule-service.ts';
 import { runMonitorCommand } from '../monitors/monitor-command.ts';
@@ -71,6 +72,7 @@ export class CommandService {
       switch (cmd.name) {
         case 'task': {
           const { task, subtasks, warnings } = await this.tasks.submit({
+            attachments: acceptedAttachments(msg.attachments),
             origin: { ...msg.origin, ackedByFrontend: true },
             text: cmd.text,
             priority: cmd.priority,

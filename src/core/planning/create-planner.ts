@@ -23,7 +23,7 @@ export async function advertisedSpecs(redis: Redis, keys: RedisKeys): Promise<Ca
  */
 export function createPlanner(ctx: HubContext): Planner {
   const { config, log } = ctx;
-  const rules = new RulePlanner();
+  const rules = new RulePlanner({ llmSteps: llmConfigured(config) });
   if (!llmConfigured(config)) {
     if (config.PLANNER === 'llm')
       throw new ConfigError(

@@ -1,6 +1,6 @@
 // A task whose planner asked a clarifying question: stored in REVIEW with the question and no steps, so the
 // user's `revise <id> <answer>` re-plans it with the answer (approve is refused until then).
-import type { Insertable, Kysely } from 'kysely';
+import type { Insertable, Kysely, Transaction } from 'kysely';
 import { toHubEvent, type HubEvent } from '../hub-context.ts';
 import type { Plan } from '../plan.ts';
 import type { Database, TaskRow, TasksTable } from '../store/schema.ts';
@@ -11,6 +11,8 @@ export async function insertQuestionTask(
   db: Kysely<Database>,
   values: Insertable<TasksTable>,
   plan: Plan & { question: string },
+  /** More writes in the same transaction (the request's uploaded files). */
+  alsoInTransaction?: (trx: Transaction<Database>) => Promise<unknown>,
 ): Promise<{ task: TaskRow; events: HubEvent[] }> {
   return db.transaction().execute(async (trx) => {
     const task = await trx
@@ -34,6 +36,7 @@ export async function insertQuestionTask(
       .returningAll()
       .execute();
     if (plan.llm) await recordLlm(trx, { taskId: task.id, subtaskId: null, userId: task.user_id }, plan.llm);
+    await alsoInTransaction?.(trx);
     return { task, events: rows.map(toHubEvent) };
   });
 }

@@ -32,6 +32,10 @@ export interface TasksTable {
   progress_message: Json<MessageRef | null>;
   final_notified: Generated<boolean>;
   requires_review: Generated<boolean>;
+  /** The task has uploaded files (artifacts with producer 'upload'); set with them (migration 0050). */
+  has_uploads: Generated<boolean>;
+  /** Steps of the task returned files (artifacts from subtasks); set with them (migration 0050). */
+  has_outputs: Generated<boolean>;
   /** Feedback given with `revise`, passed to the planner. */
   feedback: string | null;
   parent_task_id: string | null;
@@ -121,6 +125,7 @@ export interface Database {
   monitor_snapshots: MonitorSnapshotsTable;
   llm_usage: LlmUsageTable;
   task_traces: TaskTracesTable;
+  artifacts: ArtifactsTable;
 }
 
 export type TaskRow = Selectable<TasksTable>;
@@ -128,3 +133,18 @@ export type SubtaskRow = Selectable<SubtasksTable>;
 export type TaskEventRow = Selectable<TaskEventsTable>;
 export type DeadLetterRow = Selectable<DeadLettersTable>;
 export type NewTaskEvent = Insertable<TaskEventsTable>;
+
+/** A row of `artifacts`: a file of a task (an upload, a chat attachment, or a capability's output). */
+export interface ArtifactsTable {
+  id: string;
+  task_id: string;
+  name: string;
+  media_type: string;
+  size: number;
+  sha256: string;
+  bytes: Buffer;
+  /** 'upload' for inbound files, else the id of the subtask that produced it. */
+  producer: string;
+  created_at: Generated<Date>;
+}
+export type ArtifactRow = Selectable<ArtifactsTable>;

@@ -5,6 +5,7 @@ import type { CommandReply } from '../../core/commands/command-service.ts';
 import { PermanentError } from '../../core/errors.ts';
 import type { ConversationRef, MessageRef } from '../../core/types.ts';
 import type { OutboundMessage } from '../frontend.ts';
+import { discordFiles } from './discord-attachments.ts';
 import { isInvalidToken, type DiscordApi, type DiscordMessageBody, type PostedMessage } from './discord-api.ts';
 import { buttonsFor, type RawInteraction } from './interaction-text.ts';
 import { decodeMessageKey, encodeMessageKey, snowflakeTime } from './message-ref.ts';
@@ -70,12 +71,14 @@ export class DiscordOutbound {
       }
       return this.api.postChannel(channel, body, files);
     };
+    const attached = await discordFiles(message.files);
     let first: PostedMessage | undefined;
     for (const [i, part] of parts.entries()) {
       const last = i === parts.length - 1;
+      const files = [...(i === 0 && file ? [file] : []), ...(last ? attached : [])];
       const posted = await post(
         messageBody(part, message.taskId, last ? message.actions : undefined),
-        i === 0 && file ? [file] : undefined,
+        files.length ? files : undefined,
       );
       first ??= posted;
     }

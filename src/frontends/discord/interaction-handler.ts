@@ -5,7 +5,9 @@ import { describeError, errorText } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { InboundMessage, MessageRef } from '../../core/types.ts';
 import type { FrontendDeps } from '../frontend.ts';
+import { withAttachments } from '../attachments.ts';
 import { handleInbound } from '../handle-inbound.ts';
+import { discordAttachments } from './discord-attachments.ts';
 import type { DiscordOutbound } from './discord-outbound.ts';
 import {
   buttonText,
@@ -89,7 +91,11 @@ export class InteractionHandler {
         },
       });
     await this.initial(i, respond, Answer.DeferredMessage);
-    const msg: InboundMessage = { eventId: i.id, origin, text: commandText(i.data), plainTextIsTask: isDirect(i) };
+    const files = await discordAttachments(i.data, this.deps.tasks.maxFileBytes);
+    const msg = withAttachments(
+      { eventId: i.id, origin, text: commandText(i.data), plainTextIsTask: isDirect(i) },
+      files,
+    );
     const answered = await this.inbound(msg, (r) => this.out.replyOriginal(i, origin, r));
     // No answer (a user who may not use the bot, already told): take the placeholder away rather than leave it thinking.
     if (!answered)

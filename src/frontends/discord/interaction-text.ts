@@ -2,6 +2,7 @@
 import { ApplicationCommandOptionType, ButtonStyle, ChannelType, ComponentType, InteractionType } from 'discord.js';
 import type { ConversationRef } from '../../core/types.ts';
 import type { OutboundMessage } from '../frontend.ts';
+import type { ResolvedAttachments } from './discord-attachments.ts';
 
 /** An option of a slash command as Discord sends it. */
 export interface RawOption {
@@ -22,7 +23,15 @@ export interface RawInteraction {
   channel?: { id: string; type?: number; parent_id?: string | null };
   member?: { user?: { id: string } };
   user?: { id: string };
-  data?: { name?: string; type?: number; options?: RawOption[]; custom_id?: string; component_type?: number };
+  data?: {
+    name?: string;
+    type?: number;
+    options?: RawOption[];
+    custom_id?: string;
+    component_type?: number;
+    /** Objects the options refer to (attachments of /task). */
+    resolved?: ResolvedAttachments;
+  };
 }
 
 /** Interaction types (Discord API). */

@@ -43,7 +43,10 @@ export const SLASH_COMMANDS: CommandJson[] = [
         .setDescription('How urgent it is')
         .addChoices(...PRIORITIES.map((p) => ({ name: p, value: p }))),
     )
-    .addBooleanOption((o) => o.setName('review').setDescription('Wait for your approval before finishing')),
+    .addBooleanOption((o) => o.setName('review').setDescription('Wait for your approval before finishing'))
+    .addAttachmentOption((o) => o.setName('file').setDescription('A file to work on'))
+    .addAttachmentOption((o) => o.setName('file2').setDescription('Another file'))
+    .addAttachmentOption((o) => o.setName('file3').setDescription('Another file')),
   command('status', 'Progress of a task (your latest if no id)').addStringOption(taskId(false)),
   command('tasks', 'Your recent tasks'),
   withTaskId('cancel', 'Stop a task'),

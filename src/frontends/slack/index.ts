@@ -6,6 +6,7 @@ import type { FrontendDeps, FrontendLimits, IFrontend, OutboundMessage } from '.
 import { boltLevel, boltLogger } from './bolt-logger.ts';
 import { FastifyReceiver } from './fastify-receiver.ts';
 import { isAuthError } from './slack-errors.ts';
+import { slackFileFetcher, uploadSlackFiles } from './slack-attachments.ts';
 import { registerSlackListeners } from './slack-inbound.ts';
 import { SlackOutbound } from './slack-outbound.ts';
 import { SLACK_SECTION_LIMIT } from './slack-text.ts';
@@ -108,7 +109,7 @@ export function createSlackFrontend(deps: FrontendDeps, opts: SlackFrontendOptio
   });
   receiver?.register(deps.http, opts.path ?? SLACK_WEBHOOK_PATH);
   const out = new SlackOutbound(app.client, deps.tasks, log);
-  registerSlackListeners(app, deps, out);
+  registerSlackListeners(app, deps, out, slackFileFetcher(token, config.MAX_ARTIFACT_BYTES));
 
   let stopped = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -158,7 +159,11 @@ export function createSlackFrontend(deps: FrontendDeps, opts: SlackFrontendOptio
           .catch((err: unknown) => log.warn({ err: errorText(err) }, 'Socket Mode did not close cleanly'));
       await Promise.race([app.inFlight.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
     },
-    send: (ref: ConversationRef, message: OutboundMessage): Promise<MessageRef> => out.send(ref, message),
+    send: async (ref: ConversationRef, message: OutboundMessage): Promise<MessageRef> => {
+      const sent = await out.send(ref, message);
+      await uploadSlackFiles(app.client, sent, message.files);
+      return sent;
+    },
     edit: (ref: MessageRef, message: OutboundMessage): Promise<void> => out.edit(ref, message),
   };
 }

@@ -3,9 +3,11 @@ import type { App, RespondFn } from '@slack/bolt';
 import type { CommandReply } from '../../core/commands/command-service.ts';
 import { parseCommand } from '../../core/commands/parse-command.ts';
 import { errorText, PermanentError, RateLimitedError } from '../../core/errors.ts';
-import type { InboundMessage, MessageRef } from '../../core/types.ts';
+import type { InboundAttachment, InboundMessage, MessageRef } from '../../core/types.ts';
 import type { FrontendDeps, OutboundMessage } from '../frontend.ts';
+import { withAttachments } from '../attachments.ts';
 import { handleInbound } from '../handle-inbound.ts';
+import type { SlackFile } from './slack-attachments.ts';
 import type { SlackOutbound } from './slack-outbound.ts';
 import { ACTION_PREFIX, fromSlackText, renderMessage } from './slack-text.ts';
 
@@ -23,6 +25,7 @@ interface SlackMessageEvent {
   text?: string;
   ts: string;
   thread_ts?: string;
+  files?: SlackFile[];
 }
 
 /** The parts of a block_actions payload this frontend reads. */
@@ -38,7 +41,12 @@ const RETRY_ATTEMPTS = 3;
 const MAX_WAIT_MS = 30_000;
 
 /** Registers the listeners: app_mention in channels, direct messages, every slash command, and the task buttons. */
-export function registerSlackListeners(app: App, deps: Deps, out: SlackOutbound): void {
+export function registerSlackListeners(
+  app: App,
+  deps: Deps,
+  out: SlackOutbound,
+  fetchFiles: (files: SlackFile[] | undefined) => Promise<InboundAttachment[]> = async () => [],
+): void {
   const log = deps.log;
   const origin = (channel: string, user: string, threadId?: string) => ({
     platform: 'slack',
@@ -61,7 +69,7 @@ export function registerSlackListeners(app: App, deps: Deps, out: SlackOutbound)
       text: fromSlackText(e.text ?? '', context.botUserId),
       plainTextIsTask: true,
     };
-    await handleInbound(deps, msg, inThread(e.channel, threadTs));
+    await handleInbound(deps, withAttachments(msg, await fetchFiles(e.files)), inThread(e.channel, threadTs));
   });
 
   app.event('message', async ({ event, body, context }) => {
@@ -74,7 +82,7 @@ export function registerSlackListeners(app: App, deps: Deps, out: SlackOutbound)
       text: fromSlackText(e.text ?? '', context.botUserId),
       plainTextIsTask: true,
     };
-    await handleInbound(deps, msg, inThread(e.channel, threadTs));
+    await handleInbound(deps, withAttachments(msg, await fetchFiles(e.files)), inThread(e.channel, threadTs));
   });
 
   app.command(/.*/, async ({ command, ack, respond }) => {
@@ -126,7 +134,7 @@ export function registerSlackListeners(app: App, deps: Deps, out: SlackOutbound)
 
 /** Bots (this one included), edits, joins and other message subtypes are not requests. */
 function ignored(e: SlackMessageEvent): boolean {
-  return Boolean(e.subtype || e.bot_id || !e.user);
+  return Boolean((e.subtype && e.subtype !== 'file_share') || e.bot_id || !e.user);
 }
 
 function toOutbound(r: CommandReply): OutboundMessage {

@@ -6,6 +6,7 @@ import type { FrontendDeps, FrontendLimits, IFrontend, OutboundMessage } from '.
 import { RedisOptOutStore, type OptOutStore } from './opt-out.ts';
 import { DEFAULT_MAX_SEGMENTS, SmsText, worthSending } from './sms-text.ts';
 import { createTwilioClient, toDeliveryError } from './twilio-client.ts';
+import { twilioMediaFetcher, withFileLinks } from './sms-attachments.ts';
 import { registerSmsWebhook } from './webhook.ts';
 
 /** What the hub passes besides its services: where opt-outs live, and the segment budget. */
@@ -46,7 +47,14 @@ export function createSmsFrontend(deps: FrontendDeps, opts: SmsFrontendOptions =
   const client = createTwilioClient(sid, token, apiUrl);
   const sender = from.startsWith('MG') ? { messagingServiceSid: from } : { from };
   const log = deps.log.child({ frontend: 'sms' });
-  registerSmsWebhook(deps, { authToken: token, publicUrl, optOuts, text });
+  const apiBase = apiUrl ?? 'https://api.twilio.com';
+  const media = twilioMediaFetcher({
+    accountSid: sid,
+    authToken: token,
+    apiBase,
+    maxBytes: deps.config.MAX_ARTIFACT_BYTES,
+  });
+  registerSmsWebhook(deps, { authToken: token, publicUrl, optOuts, text, media });
 
   const limits: FrontendLimits = { maxLength: ANY_LENGTH, canEdit: false, threads: false, markup: 'none' };
   let skipped = 0;
@@ -71,7 +79,11 @@ export function createSmsFrontend(deps: FrontendDeps, opts: SmsFrontendOptions =
       if (await optOuts.isOptedOut(to))
         throw new PermanentError('The recipient replied STOP; no SMS is sent to them until they reply START.');
       try {
-        const sent = await client.messages.create({ to, body: text.fit(message.text, message.taskId), ...sender });
+        const sent = await client.messages.create({
+          to,
+          body: text.fit(withFileLinks(message.text, message.files), message.taskId),
+          ...sender,
+        });
         return { platform: 'sms', conversationId: to, messageId: sent.sid };
       } catch (err) {
         throw toDeliveryError(err);

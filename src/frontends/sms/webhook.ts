@@ -2,7 +2,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import twilio from 'twilio';
 import { errorText } from '../../core/errors.ts';
-import type { InboundMessage } from '../../core/types.ts';
+import type { InboundAttachment, InboundMessage } from '../../core/types.ts';
+import { withAttachments } from '../attachments.ts';
 import type { FrontendDeps } from '../frontend.ts';
 import { handleInbound } from '../handle-inbound.ts';
 import { optKeyword, type OptOutStore } from './opt-out.ts';
@@ -22,6 +23,8 @@ export interface SmsWebhookOptions {
   publicUrl: string | undefined;
   optOuts: OptOutStore;
   text: SmsText;
+  /** Fetches MMS media with the account's credentials (files become the task's artifacts). */
+  media?: ((params: Record<string, string>) => Promise<InboundAttachment[]>) | undefined;
 }
 
 /** Adds the webhook route to the hub's server, in its own scope with a form-urlencoded parser. */
@@ -63,18 +66,22 @@ export function registerSmsWebhook(deps: FrontendDeps, opts: SmsWebhookOptions):
         return twiml(reply);
       }
       const silent = await opts.optOuts.isOptedOut(from);
-      if (!body.trim() && Number(params.NumMedia ?? 0) > 0) {
+      const media = opts.media ? await opts.media(params) : [];
+      if (!body.trim() && Number(params.NumMedia ?? 0) > 0 && media.length === 0) {
         return twiml(
           reply,
           silent ? undefined : opts.text.fit('I can only read text messages. Reply HELP for the commands.'),
         );
       }
-      const msg: InboundMessage = {
-        eventId: sid,
-        origin: { platform: 'sms', conversationId: from, userId: `sms:${from}` },
-        text: /^\s*info\s*$/i.test(body) ? 'help' : body,
-        plainTextIsTask: true,
-      };
+      const msg: InboundMessage = withAttachments(
+        {
+          eventId: sid,
+          origin: { platform: 'sms', conversationId: from, userId: `sms:${from}` },
+          text: /^\s*info\s*$/i.test(body) ? 'help' : body,
+          plainTextIsTask: true,
+        },
+        media,
+      );
       let answer: string | undefined;
       try {
         await handleInbound(deps, msg, async (r) => {

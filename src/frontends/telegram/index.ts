@@ -7,6 +7,8 @@ import { handleInbound } from '../handle-inbound.ts';
 import { createTelegramBot, type TelegramBotOptions } from './telegram-bot.ts';
 import { syncTelegramCommands } from './telegram-commands.ts';
 import { isUnauthorized, mapTelegramError } from './telegram-errors.ts';
+import { withAttachments } from '../attachments.ts';
+import { sendTelegramFiles, telegramAttachments } from './telegram-attachments.ts';
 import { inboundFromUpdate } from './telegram-inbound.ts';
 import { TELEGRAM_MAX_LENGTH, TelegramOutbound } from './telegram-outbound.ts';
 import { registerTelegramWebhook, TELEGRAM_WEBHOOK_PATH } from './telegram-webhook.ts';
@@ -47,6 +49,10 @@ export function createTelegramFrontend(deps: FrontendDeps, opts: TelegramFronten
     if (inbound.kind === 'button')
       await out.answerButton(inbound.callbackQueryId, inbound.msg ? undefined : 'This button is no longer valid.');
     if (!inbound.msg) return;
+    if (inbound.kind === 'message') {
+      const files = { apiRoot: config.TELEGRAM_API_ROOT, token, maxBytes: config.MAX_ARTIFACT_BYTES };
+      inbound.msg = withAttachments(inbound.msg, await telegramAttachments(bot.api, files, update));
+    }
     const origin = inbound.msg.origin;
     const replyTo = inbound.kind === 'message' ? inbound.replyTo : undefined;
     await handleInbound(deps, inbound.msg, (r: CommandReply) => out.send(origin, toOutbound(r), replyTo));
@@ -176,7 +182,11 @@ export function createTelegramFrontend(deps: FrontendDeps, opts: TelegramFronten
         new Promise((resolve) => setTimeout(resolve, 5000).unref()),
       ]);
     },
-    send: (ref, message) => out.send(ref, message),
+    send: async (ref, message) => {
+      const sent = await out.send(ref, message);
+      await sendTelegramFiles(bot.api, sent, message.files);
+      return sent;
+    },
     edit: (ref, message) => out.edit(ref, message),
   };
 }

@@ -12,6 +12,7 @@ import type { ConversationRef, MessageRef } from '../../core/types.ts';
 import type { FrontendLimits, IFrontend, OutboundMessage } from '../frontend.ts';
 import { registerAccessRoutes } from './access-routes.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
+import { registerArtifactLinkRoute, registerArtifactRoutes } from './artifact-routes.ts';
 import { registerDashboard } from './dashboard.ts';
 import { useZodSchemas } from './openapi.ts';
 import { SessionStore } from './session.ts';
@@ -102,11 +103,13 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
   installErrorHandling(server, log, bodyLimit);
   registerHealthRoutes(server, ctx);
   registerDashboard(server, { ctx, auth, sessions, version: config.version ?? '0.0.0' });
+  registerArtifactLinkRoute(server, ctx);
   void server.register(async (api) => {
     installJsonParser(api);
     useZodSchemas(api);
     api.addHook('onRequest', authenticate(ctx, auth, sessions));
     registerWsRoute(api, ws);
+    registerArtifactRoutes(api, { ctx, tasks });
     registerTaskRoutes(api, tasks, config.schedules);
     registerTraceRoutes(api, { ctx, tasks });
     if (config.schedules) registerScheduleRoutes(api, config.schedules);

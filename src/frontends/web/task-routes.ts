@@ -7,7 +7,9 @@ import type { ScheduleService } from '../../core/schedules/schedule-service.ts';
 import type { TaskService } from '../../core/task-service.ts';
 import { NOTIFY_POLICIES, PRIORITIES } from '../../core/types.ts';
 import { useZodSchemas } from './openapi.ts';
+import { readUpload, uploadFields } from './artifact-routes.ts';
 import { callerOf } from './auth.ts';
+import type { NewArtifact } from '../../core/artifacts/artifact-store.ts';
 import { serializeSchedule } from './schedule-routes.ts';
 import { serializeTask, serializeTaskDetail, taskJson } from './serialize.ts';
 
@@ -61,6 +63,9 @@ export const taskWithWarnings = z.object({
 /** One page of a task list; pass `nextCursor` as `cursor` for the next. */
 export const taskPage = z.object({ tasks: z.array(taskJson), nextCursor: z.string().nullable() });
 
+/** Files of a multipart submission, read before validation (the form fields then validate like a JSON body). */
+const uploads = new WeakMap<object, NewArtifact[]>();
+
 /** Registers the task routes on an authenticated scope; with `schedules`, POST /api/tasks also takes runAt/schedule. */
 export function registerTaskRoutes(scope: FastifyInstance, tasks: TaskService, schedules?: ScheduleService): void {
   useZodSchemas(scope);
@@ -72,9 +77,15 @@ export function registerTaskRoutes(scope: FastifyInstance, tasks: TaskService, s
     {
       schema: {
         tags: ['tasks'],
-        summary: 'Submit a task',
+        summary: 'Submit a task (JSON, or multipart/form-data with the same fields plus `file` parts)',
         body: submitBody,
         response: { 202: taskWithWarnings },
+      },
+      preValidation: async (request) => {
+        if (!request.isMultipart?.()) return;
+        const upload = await readUpload(request, tasks.maxFileBytes);
+        uploads.set(request, upload.files);
+        request.body = uploadFields(upload.fields) as typeof request.body;
       },
     },
     async (request, reply) => {
@@ -98,6 +109,7 @@ export function registerTaskRoutes(scope: FastifyInstance, tasks: TaskService, s
         return reply.code(202).send({ task: serializeTask(task), schedule: serializeSchedule(schedule), warnings: [] });
       }
       const { task, warnings } = await tasks.submit({
+        attachments: uploads.get(request),
         origin,
         text: body.text,
         priority: body.priority,

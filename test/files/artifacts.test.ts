@@ -1,0 +1,164 @@
+// Files end to end over HTTP: multipart uploads become artifacts, reach workers through Redis, doc.extract reads them,
+// llm.compare (a stand-in) cites pages, output files come back as downloadable artifacts; caps and visibility hold.
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stagedFilesKey } from '../../src/core/artifacts/artifact-transport.ts';
+import { RulePlanner } from '../../src/core/rule-planner.ts';
+import { createHarness, type Harness } from '../helpers/hub-harness.ts';
+import { call, compareStandIn, fixture, formWith } from './files-helpers.ts';
+
+const ALICE = 'alice-token-1';
+const BOB = 'bob-token-22';
+const ADMIN = 'admin-token-333';
+const PDF = 'application/pdf';
+
+let h: Harness;
+let base: string;
+
+beforeAll(async () => {
+  h = await createHarness({
+    env: { WORKER_CAPABILITIES: 'demo.*,doc.*,llm.*', MAX_ARTIFACT_BYTES: '100000', DEFAULT_ATTEMPTS: '1' },
+    handlers: { 'llm.compare': compareStandIn },
+    planner: new RulePlanner({ llmSteps: true }),
+  });
+  base = h.hub.web.url();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const taskCount = async () =>
+  Number(
+    (
+      await h.env.ctx.db
+        .selectFrom('tasks')
+        .select((e) => e.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
+
+describe('artifacts over HTTP', () => {
+  it('compares three attached policies: doc.extract x3 -> llm.compare, citing pages, with an output file', async () => {
+    const files = ['policy-a.pdf', 'policy-b.pdf', 'policy-c.pdf'].map((name) => ({
+      name,
+      type: PDF,
+      bytes: fixture(name),
+    }));
+    const r = await call(base, 'POST', '/api/tasks', ALICE, {
+      form: formWith('Compare these three insurance policies', files),
+    });
+    expect(r.status).toBe(202);
+    const id = r.body.task.id as string;
+    const task = await h.waitForTask(id, (t) => ['COMPLETED', 'FAILED'].includes(t.status));
+    expect(task.error).toBeNull();
+    expect(task.status).toBe('COMPLETED');
+    const subs = await h.env.ctx.db
+      .selectFrom('subtasks')
+      .selectAll()
+      .where('task_id', '=', id)
+      .orderBy('key')
+      .execute();
+    expect(subs.map((s) => s.capability)).toEqual(['llm.compare', 'doc.extract', 'doc.extract', 'doc.extract']);
+    // Each extraction read its own file through Redis, with its pages numbered.
+    const extracted = subs.filter((s) => s.capability === 'doc.extract').map((s) => (s.output as any).documents[0]);
+    expect(extracted.map((d: any) => d.name).sort()).toEqual(['policy-a.pdf', 'policy-b.pdf', 'policy-c.pdf']);
+    expect(extracted[0].pageCount).toBe(3);
+    expect(extracted.find((d: any) => d.name === 'policy-c.pdf').pages[1]).toEqual({
+      n: 2,
+      text: 'Annual premium: 390 EUR\nDeductible: 2500 EUR per claim',
+    });
+    const result = task.result as { text: string; files: Array<{ name: string; size: number }> };
+    expect(result.text).toContain(
+      'Recommendation: Civic Basic Cover, the lowest premium at 390 EUR (policy-c.pdf, p. 2)',
+    );
+    expect(result.text).toContain('Beta Secure Plus: 620 EUR (policy-b.pdf, p. 2)');
+    // The result keeps only file metadata; the bytes are an artifact.
+    expect(result.files).toEqual([{ name: 'comparison.md', mediaType: 'text/markdown', size: expect.any(Number) }]);
+
+    const list = await call(base, 'GET', `/api/tasks/${id}/artifacts`, ALICE);
+    expect(list.status).toBe(200);
+    expect(list.body.artifacts.map((a: any) => [a.name, a.producer])).toEqual([
+      ['policy-a.pdf', 'upload'],
+      ['policy-b.pdf', 'upload'],
+      ['policy-c.pdf', 'upload'],
+      ['comparison.md', 'subtask'],
+    ]);
+    const sha = createHash('sha256').update(fixture('policy-b.pdf')).digest('hex');
+    expect(list.body.artifacts[1]).toMatchObject({ size: fixture('policy-b.pdf').length, sha256: sha, mediaType: PDF });
+
+    const dl = await call(base, 'GET', `/api/tasks/${id}/artifacts/policy-b.pdf`, ALICE);
+    expect(dl.status).toBe(200);
+    expect(dl.bytes.equals(fixture('policy-b.pdf'))).toBe(true);
+    expect(dl.headers.get('content-disposition')).toContain('attachment');
+    const md = await call(base, 'GET', `/api/tasks/${id}/artifacts/comparison.md`, ADMIN);
+    expect(md.status).toBe(200);
+    expect(md.bytes.toString()).toContain('Civic Basic Cover: 390 EUR');
+    // Someone else's task does not exist for them.
+    expect((await call(base, 'GET', `/api/tasks/${id}/artifacts/policy-b.pdf`, BOB)).status).toBe(404);
+    expect((await call(base, 'GET', `/api/tasks/${id}/artifacts`, BOB)).status).toBe(404);
+    expect((await call(base, 'GET', `/api/tasks/${id}/artifacts/nope.pdf`, ALICE)).status).toBe(404);
+    // The bytes staged in Redis for the workers are freed once the task ended.
+    const staged = stagedFilesKey(h.env.prefix, id);
+    await h.until(async () => ((await h.env.ctx.redis.exists(staged)) === 0 ? true : undefined), 10_000, 'unstaged');
+  });
+
+  it('extracts a DOCX and reports a scanned PDF as such', async () => {
+    const r = await call(base, 'POST', '/api/tasks', ALICE, {
+      form: formWith('read these', [
+        {
+          name: 'report.docx',
+          type: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+          bytes: fixture('report.docx'),
+        },
+        { name: 'scanned.pdf', type: PDF, bytes: fixture('scanned.pdf') },
+      ]),
+    });
+    expect(r.status).toBe(202);
+    const task = await h.waitForTask(r.body.task.id, (t) => ['COMPLETED', 'FAILED'].includes(t.status));
+    expect(task.status).toBe('COMPLETED');
+    const docs = Object.values(task.result as Record<string, any>).map((o) => o.documents[0]);
+    const docx = docs.find((d) => d.name === 'report.docx');
+    expect(docx.pages[0].text).toContain('Revenue grew by 12 percent');
+    const scan = docs.find((d) => d.name === 'scanned.pdf');
+    expect(scan).toMatchObject({ scanned: true, pageCount: 1 });
+    expect(scan.note).toContain('no text layer');
+  });
+
+  it('refuses a file over MAX_ARTIFACT_BYTES with 413 and stores nothing', async () => {
+    const before = await taskCount();
+    const big = new Uint8Array(150_000).fill(65);
+    const r = await call(base, 'POST', '/api/tasks', ALICE, {
+      form: formWith('read this', [
+        { name: 'small.txt', type: 'text/plain', bytes: Buffer.from('hello') },
+        { name: 'big.txt', type: 'text/plain', bytes: big },
+      ]),
+    });
+    expect(r.status).toBe(413);
+    expect(r.body.error.message).toContain('big.txt');
+    expect(r.body.error.message).toContain('MAX_ARTIFACT_BYTES');
+    expect(await taskCount()).toBe(before);
+    const n = await h.env.ctx.db.selectFrom('artifacts').select('name').where('name', '=', 'small.txt').execute();
+    expect(n).toEqual([]);
+  });
+
+  it('adds files to an existing task (owner only) and refuses a non-multipart body', async () => {
+    const created = await call(base, 'POST', '/api/tasks', ALICE, { json: { text: 'hello' } });
+    const id = created.body.task.id as string;
+    const add = await call(base, 'POST', `/api/tasks/${id}/artifacts`, ALICE, {
+      form: formWith('', [{ name: '../../etc/notes.txt', type: 'text/plain', bytes: Buffer.from('note') }]),
+    });
+    expect(add.status).toBe(201);
+    expect(add.body.artifacts[0]).toMatchObject({ name: 'notes.txt', size: 4, producer: 'upload' });
+    const again = await call(base, 'POST', `/api/tasks/${id}/artifacts`, ALICE, {
+      form: formWith('', [{ name: 'notes.txt', type: 'text/plain', bytes: Buffer.from('two') }]),
+    });
+    expect(again.body.artifacts[0].name).toBe('notes (2).txt');
+    const bob = await call(base, 'POST', `/api/tasks/${id}/artifacts`, BOB, {
+      form: formWith('', [{ name: 'x.txt', type: 'text/plain', bytes: Buffer.from('x') }]),
+    });
+    expect(bob.status).toBe(404);
+    const json = await call(base, 'POST', `/api/tasks/${id}/artifacts`, ALICE, { json: { x: 1 } });
+    expect(json.status).toBe(400);
+    expect(json.body.error.message).toContain('multipart/form-data');
+  });
+});
