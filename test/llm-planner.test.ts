@@ -24,6 +24,8 @@ beforeAll(async () => {
       LLM_MODEL: 'gpt-5-mini',
       LLM_MAX_RETRIES: '0',
       WORKER_CAPABILITIES: 'demo.*,web.*,doc.*,code.*,llm.*',
+      // alice may analyse code (code.* is admins-only by default); everyone else keeps the default.
+      CAPABILITY_ACL: '{"test:alice":["*"],"*":["!command.*","!code.*","*"]}',
     },
     handlers,
   });
@@ -401,6 +403,23 @@ describe('LLM planner: invalid answers', () => {
       .where('kind', '=', 'decision')
       .execute();
     expect(decision.map((d) => d.data.chosen)).toEqual(['reject', 'reject', 'rules']);
+  });
+
+  it('plans only over what the user may use: code.* is not offered to bob, and a plan with it is refused', async () => {
+    const request = 'look through my repository for logging calls';
+    const analyse = plan('Analyse', 'a', [step('a', 'code.analyze', { source: '/srv/app', topic: 'logging' })]);
+    scriptPlan(request, { json: analyse }, { json: analyse });
+    const task = await h.submit(request, 'test:bob');
+    const calls = planCalls();
+    const variants = calls[0]!.body.response_format.json_schema.schema.properties.steps.items.anyOf as Array<{
+      properties: { capability: { const: string } };
+    }>;
+    const offered = variants.map((v) => v.properties.capability.const);
+    expect(offered).toContain('web.fetch');
+    expect(offered).not.toContain('code.analyze');
+    expect(calls[1]!.lastUser).toContain('uses capability "code.analyze", which no live worker offers');
+    expect(task.planned_by).toMatch(/^rules \(fallback/);
+    await h.waitForTask(task.id, done);
   });
 
   it('a truncated or refused answer is its own error, and no task is created', async () => {

@@ -46,6 +46,7 @@ export const REDACT_PATHS = [
   'config.SEARXNG_URL',
   'config.BRAVE_API_KEY',
   'config.TAVILY_API_KEY',
+  'config.ARTIFACT_LINK_SECRET',
   'config.LLM_API_KEY',
   'config.SEARCH_API_KEY',
   // hashed, not removed (see censor): phone numbers and SMS user ids

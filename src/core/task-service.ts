@@ -8,7 +8,7 @@ import {
   listArtifacts,
   type NewArtifact,
 } from './artifacts/artifact-store.ts';
-import { policyFor } from './config.ts';
+import { policyFor, type Config } from './config.ts';
 import { insertTaskGraph } from './fused-writes.ts';
 import { admitWaiting, enqueueAdmitted } from './admission.ts';
 import { withdrawSubtasks } from './dispatcher.ts';
@@ -16,7 +16,7 @@ import { ConflictError, InvalidInputError, NotFoundError, RateLimitedError } fro
 import type { HubContext, HubEvent } from './hub-context.ts';
 import { newId, shortId } from './ids.ts';
 import { isTerminalTask } from './lifecycle.ts';
-import { validatePlan, type Planner } from './plan.ts';
+import { validatePlan, type Plan, type Planner } from './plan.ts';
 import { deriveProgress } from './progress.ts';
 import { insertQuestionTask, plannedEventData } from './planning/question-task.ts';
 import { replayTask } from './replay.ts';
@@ -143,51 +143,22 @@ export class TaskService {
     const ids = new Map(plan.steps.map((s) => [s.key, newId()]));
     const { task, subtasks, events, admitted } = await this.ctx.db.transaction().execute(async (trx) => {
       // Two statements: the task, its subtasks and first events with the user's admission lock, then admission.
-      const created = await insertTaskGraph(
-        trx,
-        values,
-        plan.steps.map((s) => {
-          const p = policyFor(config, s.capability);
-          return {
-            id: ids.get(s.key)!,
-            task_id: taskId,
-            user_id: req.origin.userId,
-            key: s.key,
-            capability: s.capability,
-            input: json(s.input),
-            requires_review: s.review ?? false,
-            depends_on: s.dependsOn,
-            status: s.dependsOn.length === 0 ? ('READY' as const) : ('PENDING' as const),
-            max_attempts: p.attempts,
-            backoff_ms: p.backoffMs,
-            jitter: p.jitter,
-            timeout_ms: p.timeoutMs,
-            output: null,
-            error: null,
-            progress: null,
-            worker_id: null,
-            queued_at: null,
-            started_at: null,
-            finished_at: null,
-          };
-        }),
-        [
-          {
-            task_id: taskId,
-            subtask_id: null,
-            type: 'accepted',
-            actor: req.origin.userId,
-            data: { status: 'QUEUED', priority },
-          },
-          {
-            task_id: taskId,
-            subtask_id: null,
-            type: 'planned',
-            actor: 'planner',
-            data: { status: 'ASSIGNED', summary: plan.summary, ...plannedEventData(plan) },
-          },
-        ],
-      );
+      const created = await insertTaskGraph(trx, values, subtaskRows(config, taskId, req.origin.userId, plan, ids), [
+        {
+          task_id: taskId,
+          subtask_id: null,
+          type: 'accepted',
+          actor: req.origin.userId,
+          data: { status: 'QUEUED', priority },
+        },
+        {
+          task_id: taskId,
+          subtask_id: null,
+          type: 'planned',
+          actor: 'planner',
+          data: { status: 'ASSIGNED', summary: plan.summary, ...plannedEventData(plan) },
+        },
+      ]);
       if (plan.llm) await recordLlm(trx, { taskId, subtaskId: null, userId: req.origin.userId }, plan.llm);
       await insertArtifacts(trx, config, taskId, files, 'upload');
       const admitted = await admitWaiting(trx, req.origin.userId, config.MAX_INFLIGHT_PER_USER, { locked: true });
@@ -478,33 +449,7 @@ export class TaskService {
       const ids = new Map(plan.steps.map((s) => [s.key, newId()]));
       await trx
         .insertInto('subtasks')
-        .values(
-          plan.steps.map((s) => {
-            const p = policyFor(this.ctx.config, s.capability);
-            return {
-              id: ids.get(s.key)!,
-              task_id: task.id,
-              user_id: task.user_id,
-              key: s.key,
-              capability: s.capability,
-              input: json(s.input),
-              requires_review: s.review ?? false,
-              depends_on: s.dependsOn,
-              status: s.dependsOn.length === 0 ? ('READY' as const) : ('PENDING' as const),
-              max_attempts: p.attempts,
-              backoff_ms: p.backoffMs,
-              jitter: p.jitter,
-              timeout_ms: p.timeoutMs,
-              output: null,
-              error: null,
-              progress: null,
-              worker_id: null,
-              queued_at: null,
-              started_at: null,
-              finished_at: null,
-            };
-          }),
-        )
+        .values(subtaskRows(this.ctx.config, task.id, task.user_id, plan, ids))
         .execute();
       const replanned = await trx
         .updateTable('tasks')
@@ -585,4 +530,33 @@ export function progressOf(task: TaskRow, subtasks: SubtaskRow[]): DerivedProgre
   // A finished task's clock stops at its end.
   const p = deriveProgress(subtasks, task.started_at, task.finished_at?.getTime() ?? Date.now());
   return task.status === 'COMPLETED' ? { ...p, percent: 100 } : p;
+}
+
+/** The subtask rows of a plan: roots READY, the rest PENDING, each with its capability's retry policy. */
+function subtaskRows(config: Config, taskId: string, userId: string, plan: Plan, ids: Map<string, string>) {
+  return plan.steps.map((s) => {
+    const p = policyFor(config, s.capability);
+    return {
+      id: ids.get(s.key)!,
+      task_id: taskId,
+      user_id: userId,
+      key: s.key,
+      capability: s.capability,
+      input: json(s.input),
+      requires_review: s.review ?? false,
+      depends_on: s.dependsOn,
+      status: s.dependsOn.length === 0 ? ('READY' as const) : ('PENDING' as const),
+      max_attempts: p.attempts,
+      backoff_ms: p.backoffMs,
+      jitter: p.jitter,
+      timeout_ms: p.timeoutMs,
+      output: null,
+      error: null,
+      progress: null,
+      worker_id: null,
+      queued_at: null,
+      started_at: null,
+      finished_at: null,
+    };
+  });
 }

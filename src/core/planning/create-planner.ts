@@ -1,4 +1,5 @@
 // Picks the planner from PLANNER (auto | llm | rules) and whether an LLM is configured.
+import { isAllowed } from '../acl/capability-acl.ts';
 import { ConfigError } from '../errors.ts';
 import type { HubContext } from '../hub-context.ts';
 import { LlmClient } from '../llm/llm-client.ts';
@@ -37,7 +38,11 @@ export function createPlanner(ctx: HubContext): Planner {
   log.info({ model: config.LLM_PLANNER_MODEL ?? config.LLM_MODEL }, 'LLM planner enabled');
   return new LlmPlanner({
     model,
-    specs: () => advertisedSpecs(ctx.redis, ctx.keys),
+    // Only what the user may use (CAPABILITY_ACL): the model never sees, so never plans, a refused capability.
+    specs: async ({ userId }) =>
+      (await advertisedSpecs(ctx.redis, ctx.keys)).filter((s) =>
+        isAllowed(config, userId, ctx.isAdmin(userId), s.name),
+      ),
     fallback: rules,
     log,
     plannerModel: config.LLM_PLANNER_MODEL,

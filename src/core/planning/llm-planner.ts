@@ -32,8 +32,8 @@ export class PlanningError extends HubError {
 /** Options of the LLM planner. */
 export interface LlmPlannerOptions {
   model: PlannerModel;
-  /** The capabilities live workers advertise now. */
-  specs: () => Promise<CapabilitySpec[]>;
+  /** The capabilities live workers advertise now that this request's user may use. */
+  specs: (request: PlanRequest) => Promise<CapabilitySpec[]>;
   /** Used when the model's plan is invalid twice, or the model cannot be reached. */
   fallback: Planner;
   log: Logger;
@@ -76,7 +76,7 @@ export class LlmPlanner implements Planner {
       return finish({ ...plan, plannedBy: `rules (fallback: ${cut(reason, 300)})` }, { chosen: 'rules', reason });
     };
 
-    const specs = dedupe(await this.opts.specs());
+    const specs = dedupe(await this.opts.specs(request));
     if (specs.length === 0) return fallback('no live worker advertises a capability');
     const maxSteps = this.opts.maxSteps ?? 20;
     const schema = planSchema(specs);

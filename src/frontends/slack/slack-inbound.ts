@@ -59,30 +59,28 @@ export function registerSlackListeners(
     (r) =>
       withRetries(() => out.post(channel, threadTs, toOutbound(r)));
 
-  app.event('app_mention', async ({ event, body, context }) => {
-    const e = event as unknown as SlackMessageEvent;
-    if (ignored(e) || e.channel_type === 'im' || e.channel.startsWith('D')) return;
+  /** A mention in a channel or a direct message: a request in the thread it started (or belongs to). */
+  const onMessage = async (e: SlackMessageEvent, eventId: string, botUserId: string | undefined) => {
     const threadTs = e.thread_ts ?? e.ts;
     const msg: InboundMessage = {
-      eventId: String(body.event_id),
+      eventId,
       origin: origin(e.channel, e.user!, threadTs),
-      text: fromSlackText(e.text ?? '', context.botUserId),
+      text: fromSlackText(e.text ?? '', botUserId),
       plainTextIsTask: true,
     };
     await handleInbound(deps, withAttachments(msg, await fetchFiles(e.files)), inThread(e.channel, threadTs));
+  };
+
+  app.event('app_mention', async ({ event, body, context }) => {
+    const e = event as unknown as SlackMessageEvent;
+    if (ignored(e) || e.channel_type === 'im' || e.channel.startsWith('D')) return;
+    await onMessage(e, String(body.event_id), context.botUserId);
   });
 
   app.event('message', async ({ event, body, context }) => {
     const e = event as unknown as SlackMessageEvent;
     if (ignored(e) || e.channel_type !== 'im') return;
-    const threadTs = e.thread_ts ?? e.ts;
-    const msg: InboundMessage = {
-      eventId: String(body.event_id),
-      origin: origin(e.channel, e.user!, threadTs),
-      text: fromSlackText(e.text ?? '', context.botUserId),
-      plainTextIsTask: true,
-    };
-    await handleInbound(deps, withAttachments(msg, await fetchFiles(e.files)), inThread(e.channel, threadTs));
+    await onMessage(e, String(body.event_id), context.botUserId);
   });
 
   app.command(/.*/, async ({ command, ack, respond }) => {

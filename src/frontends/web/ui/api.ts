@@ -64,6 +64,8 @@ export interface ScheduleJson {
   nextRunAt: string | null;
   lastRunAt: string | null;
   pausedReason: string | null;
+  /** The SCHEDULED task that stands for the schedule. */
+  parentTaskId: string | null;
 }
 
 /** Every task of the caller (or everyone's for admins with `all`), following cursors up to `max`. */

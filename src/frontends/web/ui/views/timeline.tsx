@@ -19,7 +19,9 @@ export function TimelineView({ me, all = false }: { me: Me; all?: boolean }) {
     await api('POST', `/api/schedules/${s.id}/${action}`).catch((err) => setError((err as Error).message));
     void load();
   };
-  const waiting = [...store.tasks.values()].filter((t) => (t.status as string) === 'SCHEDULED');
+  // A schedule's own SCHEDULED task is shown by its schedule's entry; other waiting tasks are listed too.
+  const ofSchedules = new Set((schedules ?? []).map((s) => s.parentTaskId));
+  const waiting = [...store.tasks.values()].filter((t) => t.status === 'SCHEDULED' && !ofSchedules.has(t.id));
   const items = (schedules ?? [])
     .filter((s) => s.nextRunAt)
     .sort((a, b) => (a.nextRunAt ?? '').localeCompare(b.nextRunAt ?? ''));
