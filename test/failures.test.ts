@@ -68,7 +68,9 @@ describe('failures and recovery paths', () => {
     expect(sub.attempts).toBe(3);
     const gap1 = (job!.processedOn ?? 0) - fails[1]!; // wait before the 3rd attempt
     const gap0 = fails[1]! - fails[0]!; // includes the wait before the 2nd attempt
-    expect(gap1).toBeGreaterThanOrEqual(150);
+    // The 2nd retry waits 160-200 ms (100 ms base x 2, jitter 0.2), the 1st 80-100 ms. gap1 is measured from the
+    // hub's record of the failure, which trails the worker by up to some tens of ms on a loaded machine.
+    expect(gap1).toBeGreaterThanOrEqual(110);
     expect(gap0).toBeGreaterThanOrEqual(70);
     expect(gap1).toBeGreaterThan(gap0 * 0.9);
   });
