@@ -8,7 +8,11 @@ import { createHarness, type Harness } from './helpers/hub-harness.ts';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await createHarness();
+  h = await createHarness({
+    handlers: {
+      'test.markdown': async () => ({ markdown: '# Findings\n\n**Two** bills, see [the list](https://e.org/l).' }),
+    },
+  });
 });
 afterAll(async () => {
   await h?.close();
@@ -59,6 +63,13 @@ describe('notifications', () => {
     const failures = h.chat.failedCalls.filter((f) => f.taskId === task.id);
     expect(failures).toHaveLength(1);
     expect(delivered.at).toBeGreaterThan(failures[0]!.at);
+  });
+
+  it('a Markdown result reaches a platform without markup as readable plain text', async () => {
+    const task = await submit('use test.markdown: summarise', 'done_only');
+    const result = await h.chat.waitFor((d) => d.message.taskId === task.id && d.message.kind === 'result');
+    expect(result.message.text).toContain('Findings\n\nTwo bills, see the list (https://e.org/l).');
+    expect(result.message.text).not.toMatch(/\*\*|\]\(|^#/m);
   });
 
   it('a 429 waits the platform retry time, then delivers', async () => {

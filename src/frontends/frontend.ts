@@ -15,8 +15,8 @@ export interface FrontendLimits {
   canEdit: boolean;
   /** Whether replies can go into a thread. */
   threads: boolean;
-  /** Markup the platform renders: none, markdown or html. */
-  markup: 'none' | 'markdown' | 'html';
+  /** Markup the platform renders: none, Markdown, Slack's mrkdwn, or HTML. */
+  markup: 'none' | 'markdown' | 'mrkdwn' | 'html';
 }
 
 /** Kinds of outbound message, so a frontend can style them (buttons, colours) if it wants. */

@@ -288,7 +288,7 @@ export class Notifier {
           await frontend
             .edit(progressRef, msg('progress', renderFinalLine(task)))
             .catch((err) => log.warn({ err: errorText(err) }, 'could not settle the progress message'));
-        const parts = splitText(renderFinal(task), frontend.limits.maxLength);
+        const parts = splitText(renderFinal(task, frontend.limits.markup), frontend.limits.maxLength);
         const actions = task.status === 'FAILED' ? ['retry' as const] : undefined;
         const files = task.status === 'COMPLETED' && task.has_outputs ? await outboundFiles(this.ctx, task.id) : [];
         for (const [i, part] of parts.entries()) {

@@ -1,4 +1,6 @@
 // Turns task state into the text people see in their conversation.
+import type { FrontendLimits } from '../frontends/frontend.ts';
+import { markdownFor } from './markdown-text.ts';
 import { formatDuration } from '../core/commands/describe-task.ts';
 import { shortId } from '../core/ids.ts';
 import type { SubtaskRow, TaskRow } from '../core/store/schema.ts';
@@ -47,11 +49,11 @@ export function renderFinalLine(task: TaskRow): string {
 }
 
 /** The final message: the result, or why it failed and what to do. */
-export function renderFinal(task: TaskRow): string {
+export function renderFinal(task: TaskRow, markup: FrontendLimits['markup'] = 'markdown'): string {
   const id = shortId(task.id);
   switch (task.status) {
     case 'COMPLETED':
-      return `Task ${id} completed.\n${renderResult(task.result)}${usageNote(task)}`;
+      return `Task ${id} completed.\n${renderResult(task.result, markup)}${usageNote(task)}`;
     case 'FAILED':
       return `Task ${id} failed. ${task.error ?? ''}\nSay "retry ${id}" to run it again from the failed step.${usageNote(task)}`;
     case 'CANCELLED':
@@ -73,11 +75,12 @@ export function renderReview(task: TaskRow): string {
   return `Task ${id} is waiting for your review.${sofar}\nReply "approve ${id}", "reject ${id} [reason]" or "revise ${id} <what to change>".`;
 }
 
-/** A result as text: its `text` field when it has one, else JSON. */
-export function renderResult(result: unknown): string {
-  // Capabilities that write for people (llm.*, web.fetch, doc.extract) put the readable form in `markdown`.
+/** A result as text: its `markdown` (in the platform's markup) or `text` field when it has one, else JSON. */
+export function renderResult(result: unknown, markup: FrontendLimits['markup'] = 'markdown'): string {
+  // Capabilities that write for people (llm.*, web.fetch, doc.extract) put the readable form in `markdown`, which
+  // each platform gets in its own markup.
   const markdown = (result as { markdown?: unknown } | null)?.markdown;
-  if (typeof markdown === 'string' && markdown.trim()) return markdown;
+  if (typeof markdown === 'string' && markdown.trim()) return markdownFor(markdown, markup);
   if (
     result &&
     typeof result === 'object' &&

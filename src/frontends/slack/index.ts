@@ -130,7 +130,7 @@ export function createSlackFrontend(deps: FrontendDeps, opts: SlackFrontendOptio
     retryTimer.unref();
   };
 
-  const limits: FrontendLimits = { maxLength: SLACK_SECTION_LIMIT, canEdit: true, threads: true, markup: 'markdown' };
+  const limits: FrontendLimits = { maxLength: SLACK_SECTION_LIMIT, canEdit: true, threads: true, markup: 'mrkdwn' };
   return {
     name: 'slack',
     mode,
