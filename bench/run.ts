@@ -21,7 +21,7 @@ import type { ScaleOptions, ScaleResult } from './scenarios/scale.ts';
 import type { ScaleCommand, ScaleReply } from './scale-child.ts';
 import { runSubmitLatency, type SubmitLatencyResult } from './scenarios/submit-latency.ts';
 import { runThroughput, type ThroughputResult } from './scenarios/throughput.ts';
-import { runLlmPlanner } from './scenarios/llm-planner.ts';
+import { runLlmPlanner, type LlmPlannerResult } from './scenarios/llm-planner.ts';
 import { buildRows } from './lib/rows.ts';
 import { ForeignCpuMonitor } from './lib/proc-cpu.ts';
 
@@ -41,6 +41,7 @@ export interface BenchResults {
   dag?: ThroughputResult;
   scale?: ScaleResult;
   cost?: CostResult;
+  llm?: LlmPlannerResult;
 }
 
 const log = (s: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
@@ -125,7 +126,10 @@ async function main(): Promise<void> {
       await pool.stop();
       await h.close();
     }
-    if (want(8)) log(`8 LLM tasks against the OpenAI fake: ${JSON.stringify(await runLlmPlanner(env, { quick }))}`);
+    if (want(8)) {
+      log('8 LLM-planned tasks against the OpenAI fake');
+      r.llm = await runLlmPlanner(env, { quick });
+    }
     if (want(6)) {
       // Budget: about 90 s for the big batch, from the measured end-to-end rate when there is one.
       const rate = r.e2e?.tasksPerSec;

@@ -156,5 +156,21 @@ export function buildRows(r: BenchResults): Row[] {
       });
     }
   }
+  const l = r.llm;
+  if (l) {
+    rows.push({
+      scenario: `8 LLM tasks vs the OpenAI fake (${l.tasks})`,
+      metric: 'model call (inside the client)',
+      value: fmtLatency(l.modelCall),
+    });
+    rows.push({ scenario: '', metric: 'planner overhead beyond the model call', value: fmtLatency(l.plannerOverhead) });
+    rows.push({ scenario: '', metric: 'submit beyond the model call', value: fmtLatency(l.submitOverhead) });
+    rows.push({ scenario: '', metric: 'submit -> final message', value: fmtLatency(l.endToEnd) });
+    rows.push({
+      scenario: '',
+      metric: 'tokens per plan (fake usage)',
+      value: `${l.planTokens.prompt} prompt + ${l.planTokens.completion} completion`,
+    });
+  }
   return rows;
 }
