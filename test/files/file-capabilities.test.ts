@@ -79,7 +79,10 @@ describe('file plans fit the real llm.* inputs', () => {
     attachments = [pdf('a.pdf'), pdf('b.pdf')],
   ) => {
     const step = planFileRequest({ text, userId: 'u', attachments }, extra)!.steps.at(-1)!;
-    return { capability: step.capability, parsed: parseInput(llm[step.capability] as Capability, step.input) };
+    return {
+      capability: step.capability,
+      parsed: parseInput(llm[step.capability] as Capability, step.input) as { instructions: string; text?: string },
+    };
   };
 
   it('llm.compare gets the request and the page-citing line as instructions', () => {
