@@ -1,17 +1,17 @@
 // End to end through a full hub: "research X and prepare talking points" (search -> fetch x3 -> llm.write) answered
-// in the origin conversation; monitors from the API and chat sending exactly one message per real change.
-// llm.write and llm.summarize are test stand-ins registered on the test worker (the real ones live on the ai branch).
+// in the origin conversation; monitors from the API and chat sending exactly one message per real change, its summary
+// written by llm.summarize. The llm.* steps are the real capabilities, driven by the openai SDK against the fake
+// OpenAI server: the tests check what the model was sent (untrusted data blocks) and that its answer reaches the user.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { UnrecoverableError } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { loadConfig } from '../src/core/config.ts';
 import type { Plan, PlanRequest, Planner } from '../src/core/plan.ts';
 import { RulePlanner } from '../src/core/rule-planner.ts';
 import { byName } from '../src/workers/capability.ts';
-import { defineCapability } from '../src/workers/define-capability.ts';
 import { webCapabilities } from '../src/workers/capabilities/web/web-capabilities.ts';
+import { UNTRUSTED_RULE } from '../src/core/llm/untrusted.ts';
+import { startOpenAiFake, type OpenAiFake } from './fakes/openai-fake.ts';
 import { createHarness, type Harness } from './helpers/hub-harness.ts';
 import { FIXTURE_HOST, startWebFixtures, type WebFixtures } from './fakes/web-fixtures.ts';
 
@@ -35,7 +35,7 @@ class ResearchPlanner implements Planner {
         {
           key: 'write',
           capability: 'llm.write',
-          input: { instructions: 'Prepare talking points from the pages.' },
+          input: { kind: 'talking points', instructions: 'Prepare talking points from the pages.' },
           dependsOn: fetches.map((f) => f.key),
         },
       ],
@@ -43,35 +43,14 @@ class ResearchPlanner implements Planner {
   }
 }
 
-const summarizeInputs: unknown[] = [];
-const writeDeps: Array<Record<string, unknown>> = [];
-
-/** Stand-in for the ai branch's llm.write: talking points from the fetched pages' titles. */
-const llmWrite = defineCapability({
-  name: 'llm.write',
-  description: 'Test stand-in: writes talking points from the pages it depends on.',
-  input: z.object({ instructions: z.string() }),
-  async handler({ deps }) {
-    writeDeps.push(deps);
-    const titles = Object.values(deps).map((d) => (d as { title?: string }).title ?? '?');
-    return { text: `Talking points:\n${titles.map((t) => `- ${t}`).join('\n')}` };
-  },
-});
-
-/** Stand-in for llm.summarize: names the added lines of the diff it is given. */
-const llmSummarize = defineCapability({
-  name: 'llm.summarize',
-  description: 'Test stand-in: summarises a diff.',
-  input: z.object({ text: z.string(), instructions: z.string().optional() }).passthrough(),
-  async handler({ input }) {
-    summarizeInputs.push(input);
-    if (input.text.includes('FAIL-SUMMARY')) throw new UnrecoverableError('the model is unavailable');
-    const added = input.text.split('\n').filter((l) => /^\+(?!\+)/.test(l));
-    return { summary: `SUMMARY: now says ${added.map((l) => l.slice(1)).join(' / ')}` };
-  },
-});
+/** What the fake model writes for the research request (streamed, as llm.write asks for plain Markdown). */
+const TALKING_POINTS =
+  '# Talking points: environmental bills\n\n- **Clean Rivers Act**: the committee vote was 7 to 4.\n' +
+  '- **Clean Air Amendments**: binding targets with public reporting.\n' +
+  '- **Forest Protection Bill**: protects old-growth forests.';
 
 let fx: WebFixtures;
+let fake: OpenAiFake;
 let h: Harness;
 let base: string;
 const ALICE = 'alice-token-1';
@@ -97,7 +76,11 @@ async function api(method: string, path: string, body?: unknown, token: string |
 
 beforeAll(async () => {
   fx = await startWebFixtures();
+  fake = await startOpenAiFake();
   const env = {
+    OPENAI_BASE_URL: fake.url,
+    LLM_MAX_RETRIES: '0',
+    LLM_CACHE_TTL_MS: '0',
     FETCH_ALLOW_HOSTS: FIXTURE_HOST,
     FETCH_HOST_DELAY_MS: '0',
     SEARXNG_URL: `http://127.0.0.1:${fx.port}/searxng`,
@@ -108,7 +91,7 @@ beforeAll(async () => {
   h = await createHarness({
     env,
     planner: new ResearchPlanner(),
-    handlers: byName([...web, llmWrite, llmSummarize]),
+    handlers: byName(web),
   });
   base = h.hub.web.url();
 }, 60_000);
@@ -116,26 +99,43 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
   await fx?.close();
+  await fake?.close();
 });
 
 describe('research', () => {
   it('search -> fetch x3 -> llm.write delivers talking points in the origin conversation', async () => {
+    fake.script({ match: { purpose: 'llm.write' }, reply: { content: TALKING_POINTS, chunkDelayMs: 2 } });
     const task = await h.submit('Research environmental bills and prepare talking points');
     const done = await h.waitForTask(task.id, (t) => t.status === 'COMPLETED' || t.status === 'FAILED');
     expect(done.error).toBeNull();
     expect(done.status).toBe('COMPLETED');
-    const final = await h.chat.waitFor(
-      (d) => d.message.taskId === task.id && d.message.text.includes('Talking points'),
-    );
+    const final = await h.chat.waitFor((d) => d.message.taskId === task.id && d.message.kind === 'result');
     expect(final.conversationId).toBe(h.origin().conversationId);
-    expect(final.message.text).toContain('Talking points:');
-    expect(final.message.text).toContain('- Rivers bill advances');
-    expect(final.message.text).toContain('- Clean Air Amendments');
-    expect(final.message.text).toContain('- Forest Protection Bill');
-    // The writer got three fetched pages, each labelled untrusted web content.
-    const deps = writeDeps.at(-1)!;
-    expect(Object.keys(deps).sort()).toEqual(['fetch1', 'fetch2', 'fetch3']);
-    for (const d of Object.values(deps)) expect(d).toMatchObject({ untrusted: true, source: 'web' });
+    // The conversation got the model's Markdown as written.
+    expect(final.message.text).toMatch(/^Task \w+ completed\.\n/);
+    expect(final.message.text).toContain(`\n${TALKING_POINTS}\n`);
+    expect(done.result).toMatchObject({ kind: 'talking points', title: 'Talking points: environmental bills' });
+    // One streamed call; its task line is outside the data, and each fetched page is in its own untrusted block.
+    const [req, ...more] = fake.completions('llm.write');
+    expect(more).toHaveLength(0);
+    expect(req!.stream).toBe(true);
+    expect(req!.system).toContain(UNTRUSTED_RULE);
+    const [task_, data] = req!.lastUser.split('\n\nData:\n\n');
+    expect(task_).toMatch(/^Task: Prepare talking points from the pages\.\nWrite talking points:/);
+    const blocks = [...data!.matchAll(/<<<DATA id=(\w+) source="([^"]*)">>>\n([\s\S]*?)\n<<<END DATA id=\1>>>/g)];
+    expect(blocks.map((b) => b[2])).toEqual([
+      `output of step 'fetch1' (Rivers bill advances | Green Ledger, ${fx.base}/article)`,
+      `output of step 'fetch2' (Clean Air Amendments, ${fx.base}/bills/air)`,
+      `output of step 'fetch3' (Forest Protection Bill, ${fx.base}/bills/forests)`,
+    ]);
+    const [article, air, forests] = blocks.map((b) => b[3]!);
+    expect(article).toContain('The committee vote was 7 to 4.');
+    expect(air).toContain('it sets binding targets with public reporting');
+    expect(forests).toContain('Forest Protection Bill');
+    // Readable content only: no navigation, no scripts reached the model.
+    for (const page of [article, air, forests]) expect(page).not.toMatch(/NAVLINK|SCRIPT-TOKEN|SCRIPT-IN-ARTICLE/);
+    // Nothing else sits between the blocks: the data part is exactly the three blocks.
+    expect(data).toBe(blocks.map((b) => b[0]).join('\n\n'));
   });
 
   it('"use web.fetch: <url>" from chat fetches the page through the worker; a private address is refused for good', async () => {
@@ -214,20 +214,41 @@ describe('monitors', () => {
     expect(two[1]).toMatchObject({ kind: 'unchanged', text: null });
     expect(fx.changingHits().notModified).toBeGreaterThanOrEqual(1);
     // 3: a real change: one message, with the summary of the diff and the link.
+    fake.script({
+      match: { purpose: 'llm.summarize', userIncludes: '+The hearing moved to 10 April.' },
+      reply: {
+        json: {
+          title: 'Hearing moved',
+          summary: 'The public hearing was moved from 3 April to **10 April**.',
+          keyPoints: ['New date: 10 April'],
+        },
+      },
+    });
     fx.setChanging('The hearing moved to 10 April.');
     const three = await runAndStore(3);
     expect(three[2]).toMatchObject({ kind: 'changed', added: 1, removed: 1 });
     const change = await h.chat.waitFor(
       (d) => d.conversationId === owner.conversationId && /changed/.test(d.message.text),
     );
-    expect(change.message.text).toContain('SUMMARY: now says The hearing moved to 10 April.');
+    expect(change.message.text).toContain('The public hearing was moved from 3 April to **10 April**.');
     const link = /https:\/\/hub\.example\.org(\/monitor-diffs\/[\w-]+)/.exec(change.message.text)?.[1];
     expect(link).toBeDefined();
-    // The summary step saw the diff only, labelled untrusted.
-    const input = summarizeInputs.at(-1) as { text: string; untrusted: boolean };
-    expect(input.untrusted).toBe(true);
-    expect(input.text).toContain('+The hearing moved to 10 April.');
-    expect(input.text).not.toContain('NAVLINK');
+    // The model saw the diff only, inside one untrusted block; the task line (short summary) is outside it.
+    const calls = fake.completions('llm.summarize').filter((r) => r.lastUser.includes('+The hearing moved'));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.schemaName).toBe('summary');
+    const [line, data] = calls[0]!.lastUser.split('\n\nData:\n\n');
+    expect(line).toBe(
+      `Task: Summarise what changed on ${fx.base}/changing, from this unified diff of the page text (lines starting with - were removed, + were added).\n` +
+        'Keep the summary to 2-3 sentences and at most 3 key points.',
+    );
+    const block = /^<<<DATA id=(\w+) source="text given with the request">>>\n([\s\S]*)\n<<<END DATA id=\1>>>$/.exec(
+      data!,
+    );
+    expect(block).not.toBeNull();
+    expect(block![2]).toContain('-The hearing is on 3 April.');
+    expect(block![2]).toContain('+The hearing moved to 10 April.');
+    expect(block![2]).not.toMatch(/NAVLINK|Footer/);
     // The full diff, without a token (the link is the key).
     const diff = await api('GET', link!, undefined, null);
     expect(diff.status).toBe(200);
@@ -283,12 +304,15 @@ describe('monitors', () => {
       await h.waitForEvent((e) => e.taskId === taskId && e.type === `monitor.${kind}`);
     };
     await h.waitForEvent((e) => e.taskId === firstRunTaskId && e.type === 'monitor.baseline');
+    // The model refuses: the summary step fails for good, and the change is told without it.
+    fake.script({ match: { purpose: 'llm.summarize', userIncludes: 'FAIL-SUMMARY' }, reply: { refusal: 'I cannot.' } });
     fx.setChanging('Agenda: FAIL-SUMMARY budget and parks.');
     await run('changed');
     const told = await h.chat.waitFor(
       (d) => d.conversationId === owner.conversationId && /changed/.test(d.message.text),
     );
     expect(told.message.text).toContain('+Agenda: FAIL-SUMMARY budget and parks.');
+    expect(fake.completions('llm.summarize').filter((r) => r.lastUser.includes('FAIL-SUMMARY'))).toHaveLength(1);
     expect(told.message.text).toMatch(/Full diff: https:\/\/hub\.example\.org\/monitor-diffs\//);
     const t = await h.submit('echo done', owner.userId);
     await h.chat.waitFor((d) => d.message.taskId === t.id && d.message.kind === 'result');

@@ -1,11 +1,15 @@
 // Files end to end over HTTP: multipart uploads become artifacts, reach workers through Redis, doc.extract reads them,
-// llm.compare (a stand-in) cites pages, output files come back as downloadable artifacts; caps and visibility hold.
+// the real llm.compare (openai SDK against the fake OpenAI server) gets the pages and its recommendation cites them;
+// output files come back as downloadable artifacts; caps and visibility hold.
 import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stagedFilesKey } from '../../src/core/artifacts/artifact-transport.ts';
+import { outputFile, stagedFilesKey } from '../../src/core/artifacts/artifact-transport.ts';
 import { RulePlanner } from '../../src/core/rule-planner.ts';
+import { UNTRUSTED_RULE } from '../../src/core/llm/untrusted.ts';
+import { startOpenAiFake, type OpenAiFake } from '../fakes/openai-fake.ts';
 import { createHarness, type Harness } from '../helpers/hub-harness.ts';
-import { call, compareStandIn, fixture, formWith } from './files-helpers.ts';
+import { call, fixture, formWith, POLICIES, POLICY_COMPARISON } from './files-helpers.ts';
 
 const ALICE = 'alice-token-1';
 const BOB = 'bob-token-22';
@@ -13,18 +17,41 @@ const ADMIN = 'admin-token-333';
 const PDF = 'application/pdf';
 
 let h: Harness;
+let fake: OpenAiFake;
 let base: string;
+let sub: Redis;
+/** What the web frontend published to its conversations' streams. */
+const webMessages: Array<{ message: { taskId?: string; kind: string; text: string } }> = [];
 
 beforeAll(async () => {
+  fake = await startOpenAiFake();
   h = await createHarness({
-    env: { WORKER_CAPABILITIES: 'demo.*,doc.*,llm.*', MAX_ARTIFACT_BYTES: '100000', DEFAULT_ATTEMPTS: '1' },
-    handlers: { 'llm.compare': compareStandIn },
+    env: {
+      WORKER_CAPABILITIES: 'demo.*,doc.*,llm.*,test.*',
+      MAX_ARTIFACT_BYTES: '100000',
+      DEFAULT_ATTEMPTS: '1',
+      OPENAI_BASE_URL: fake.url,
+      LLM_MAX_RETRIES: '0',
+      LLM_CACHE_TTL_MS: '0',
+    },
+    handlers: {
+      // Stand-in for a capability that returns a file (not about the LLM): the output-file path over HTTP.
+      'test.report': async () => ({
+        text: 'report written',
+        files: [outputFile('report.md', 'text/markdown', '# Report\n\nAll good.\n')],
+      }),
+    },
     planner: new RulePlanner({ llmSteps: true }),
   });
   base = h.hub.web.url();
+  sub = h.env.ctx.redis.duplicate();
+  sub.on('message', (_channel, raw: string) => webMessages.push(JSON.parse(raw)));
+  await sub.subscribe(h.env.ctx.keys.web);
 });
 afterAll(async () => {
+  sub?.disconnect();
   await h?.close();
+  await fake?.close();
 });
 
 const taskCount = async () =>
@@ -38,7 +65,8 @@ const taskCount = async () =>
   );
 
 describe('artifacts over HTTP', () => {
-  it('compares three attached policies: doc.extract x3 -> llm.compare, citing pages, with an output file', async () => {
+  it('compares three attached policies: doc.extract x3 -> real llm.compare over the pages, citing pages', async () => {
+    fake.script({ match: { purpose: 'llm.compare', schemaName: 'comparison' }, reply: { json: POLICY_COMPARISON } });
     const files = ['policy-a.pdf', 'policy-b.pdf', 'policy-c.pdf'].map((name) => ({
       name,
       type: PDF,
@@ -49,7 +77,7 @@ describe('artifacts over HTTP', () => {
     });
     expect(r.status).toBe(202);
     const id = r.body.task.id as string;
-    const task = await h.waitForTask(id, (t) => ['COMPLETED', 'FAILED'].includes(t.status));
+    const task = await h.waitForTask(id, (t) => ['COMPLETED', 'FAILED'].includes(t.status) && t.final_notified);
     expect(task.error).toBeNull();
     expect(task.status).toBe('COMPLETED');
     const subs = await h.env.ctx.db
@@ -67,13 +95,45 @@ describe('artifacts over HTTP', () => {
       n: 2,
       text: 'Annual premium: 390 EUR\nDeductible: 2500 EUR per claim',
     });
-    const result = task.result as { text: string; files: Array<{ name: string; size: number }> };
-    expect(result.text).toContain(
-      'Recommendation: Civic Basic Cover, the lowest premium at 390 EUR (policy-c.pdf, p. 2)',
+
+    // The model got the request as its task and every document's pages, marked, inside labelled untrusted blocks.
+    const [req, ...more] = fake.completions('llm.compare');
+    expect(more).toHaveLength(0);
+    expect(req!.system).toContain(UNTRUSTED_RULE);
+    expect(req!.system).toContain('(p. N)');
+    expect(req!.lastUser).toMatch(/^Task: Compare these three insurance policies\n.*cite the page \(p\. N\)/);
+    for (const [name, title, premium, deductible, flood] of POLICIES) {
+      const open = `source="option '${name}'">>>\n`;
+      const at = req!.lastUser.indexOf(open);
+      expect(at, name).toBeGreaterThan(-1);
+      expect(req!.lastUser.slice(at + open.length, req!.lastUser.indexOf('\n<<<END DATA', at))).toBe(
+        [
+          `# ${name}`,
+          `[p. 1]\n${title} - Policy summary\nPage one: who is covered and when.`,
+          `[p. 2]\nAnnual premium: ${premium} EUR\nDeductible: ${deductible} EUR per claim`,
+          `[p. 3]\nExclusions: ${flood}\nClaims must be reported within 30 days.`,
+        ].join('\n\n'),
+      );
+    }
+    // The answer is the model's comparison: the table and a recommendation citing pages, in the conversation too.
+    const result = task.result as { markdown: string; recommendation: { choice: string } };
+    expect(result.recommendation.choice).toBe('policy-c.pdf (Civic Basic Cover)');
+    expect(result.markdown).toContain('| Criterion | policy-a.pdf | policy-b.pdf | policy-c.pdf |');
+    expect(result.markdown).toContain('| Annual premium | 480 EUR (p. 2) | 620 EUR (p. 2) | 390 EUR (p. 2) |');
+    expect(result.markdown).toMatch(
+      /\*\*Recommendation: policy-c\.pdf \(Civic Basic Cover\)\.\*\* .*\(policy-c\.pdf, p\. 2\)/,
     );
-    expect(result.text).toContain('Beta Secure Plus: 620 EUR (policy-b.pdf, p. 2)');
-    // The result keeps only file metadata; the bytes are an artifact.
-    expect(result.files).toEqual([{ name: 'comparison.md', mediaType: 'text/markdown', size: expect.any(Number) }]);
+    // The web frontend sent that Markdown to the caller's conversation (published for the SSE/WebSocket streams).
+    const final = await h.until(
+      async () =>
+        webMessages.find((m) => m.message.taskId === id && m.message.kind === 'result')?.message.text as
+          | string
+          | undefined,
+      10_000,
+      'result message',
+    );
+    expect(final).toContain('Recommendation: policy-c.pdf (Civic Basic Cover)');
+    expect(final).toContain('excluded (policy-c.pdf, p. 3)');
 
     const list = await call(base, 'GET', `/api/tasks/${id}/artifacts`, ALICE);
     expect(list.status).toBe(200);
@@ -81,7 +141,6 @@ describe('artifacts over HTTP', () => {
       ['policy-a.pdf', 'upload'],
       ['policy-b.pdf', 'upload'],
       ['policy-c.pdf', 'upload'],
-      ['comparison.md', 'subtask'],
     ]);
     const sha = createHash('sha256').update(fixture('policy-b.pdf')).digest('hex');
     expect(list.body.artifacts[1]).toMatchObject({ size: fixture('policy-b.pdf').length, sha256: sha, mediaType: PDF });
@@ -90,9 +149,7 @@ describe('artifacts over HTTP', () => {
     expect(dl.status).toBe(200);
     expect(dl.bytes.equals(fixture('policy-b.pdf'))).toBe(true);
     expect(dl.headers.get('content-disposition')).toContain('attachment');
-    const md = await call(base, 'GET', `/api/tasks/${id}/artifacts/comparison.md`, ADMIN);
-    expect(md.status).toBe(200);
-    expect(md.bytes.toString()).toContain('Civic Basic Cover: 390 EUR');
+    expect((await call(base, 'GET', `/api/tasks/${id}/artifacts/policy-c.pdf`, ADMIN)).status).toBe(200);
     // Someone else's task does not exist for them.
     expect((await call(base, 'GET', `/api/tasks/${id}/artifacts/policy-b.pdf`, BOB)).status).toBe(404);
     expect((await call(base, 'GET', `/api/tasks/${id}/artifacts`, BOB)).status).toBe(404);
@@ -100,6 +157,24 @@ describe('artifacts over HTTP', () => {
     // The bytes staged in Redis for the workers are freed once the task ended.
     const staged = stagedFilesKey(h.env.prefix, id);
     await h.until(async () => ((await h.env.ctx.redis.exists(staged)) === 0 ? true : undefined), 10_000, 'unstaged');
+  });
+
+  it("a capability's output file becomes a downloadable artifact (owner and admins)", async () => {
+    const r = await call(base, 'POST', '/api/tasks', ALICE, { json: { text: 'use test.report: now' } });
+    expect(r.status).toBe(202);
+    const id = r.body.task.id as string;
+    const task = await h.waitForTask(id, (t) => ['COMPLETED', 'FAILED'].includes(t.status));
+    expect(task.status).toBe('COMPLETED');
+    // The result keeps only file metadata; the bytes are an artifact.
+    expect((task.result as { files: unknown[] }).files).toEqual([
+      { name: 'report.md', mediaType: 'text/markdown', size: expect.any(Number) },
+    ]);
+    const list = await call(base, 'GET', `/api/tasks/${id}/artifacts`, ALICE);
+    expect(list.body.artifacts.map((a: any) => [a.name, a.producer])).toEqual([['report.md', 'subtask']]);
+    const md = await call(base, 'GET', `/api/tasks/${id}/artifacts/report.md`, ADMIN);
+    expect(md.status).toBe(200);
+    expect(md.bytes.toString()).toContain('All good.');
+    expect((await call(base, 'GET', `/api/tasks/${id}/artifacts/report.md`, BOB)).status).toBe(404);
   });
 
   it('extracts a DOCX and reports a scanned PDF as such', async () => {

@@ -1,5 +1,6 @@
 // code.analyze on a tiny git repository made by the test: shallow clone (file:// under CODE_ROOTS) or folder,
-// inventory and file:line matches, then llm.analyze (a stand-in) returns a review and a patch as an artifact.
+// inventory and file:line matches, then llm.analyze returns a review and a patch as an artifact. llm.analyze is a
+// stand-in here: this test is about code.analyze and the output-file path; the real llm.analyze returns no patch file.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

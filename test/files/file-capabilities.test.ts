@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/core/config.ts';
 import { builtinCapabilities } from '../../src/workers/capabilities/index.ts';
 import { parseWords, resolveCommand } from '../../src/workers/capabilities/command/command-words.ts';
 import { extractDocument } from '../../src/workers/capabilities/doc/extract-document.ts';
-import { type Capability, specOf } from '../../src/workers/define-capability.ts';
+import { type Capability, parseInput, specOf } from '../../src/workers/define-capability.ts';
 import { fixture } from './files-helpers.ts';
 
 const names = (env: Record<string, string>) => Object.keys(builtinCapabilities(loadConfig(env)));
@@ -65,6 +65,55 @@ describe('file plans', () => {
       'llm.analyze',
     ]);
     expect(planFileRequest({ text: 'analyze my code', userId: 'u' })).toBeNull();
+  });
+});
+
+describe('file plans fit the real llm.* inputs', () => {
+  const llm = builtinCapabilities(loadConfig({ OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' }));
+  const pdf = (name: string) => ({ name, mediaType: 'application/pdf', size: 1000 });
+  // The worker validates each input with the capability's schema and drops unknown fields: the user's request must
+  // arrive as the step's instructions, not in a field the capability does not have.
+  const inputOf = (
+    text: string,
+    extra: { llmSteps?: boolean } = { llmSteps: true },
+    attachments = [pdf('a.pdf'), pdf('b.pdf')],
+  ) => {
+    const step = planFileRequest({ text, userId: 'u', attachments }, extra)!.steps.at(-1)!;
+    return {
+      capability: step.capability,
+      parsed: parseInput(llm[step.capability] as Capability, step.input) as { instructions: string; text?: string },
+    };
+  };
+
+  it('llm.compare gets the request and the page-citing line as instructions', () => {
+    const { capability, parsed } = inputOf('Compare these policies for a family of four');
+    expect(capability).toBe('llm.compare');
+    expect(parsed).toEqual({
+      instructions:
+        'Compare these policies for a family of four\nName each document by its file name and cite the page (p. N) of each figure.',
+    });
+  });
+
+  it('llm.analyze gets the request as instructions for documents and for code', () => {
+    expect(inputOf('Summarise this contract', { llmSteps: true }, [pdf('c.pdf')]).parsed).toEqual({
+      instructions: 'Summarise this contract\nCite the page (p. N) of what you use.',
+    });
+    const code = inputOf(
+      'Analyze and improve the logging in my codebase https://github.com/o/r',
+      { llmSteps: true },
+      [],
+    );
+    expect(code.capability).toBe('llm.analyze');
+    expect(code.parsed.instructions).toMatch(
+      /^Analyze and improve the logging in my codebase https:\/\/github\.com\/o\/r\n.*unified diff/,
+    );
+    expect(code.parsed.text).toBeUndefined();
+  });
+
+  it('a very long request is cut to what the schema takes, keeping the added line', () => {
+    const { parsed } = inputOf(`Compare ${'x'.repeat(10_000)}`);
+    expect(parsed.instructions.length).toBeLessThanOrEqual(4000);
+    expect(parsed.instructions).toMatch(/cite the page \(p\. N\) of each figure\.$/);
   });
 });
 

@@ -1,4 +1,4 @@
-// Shared pieces of the files tests: fixtures, stand-ins for the llm.* steps (built on another branch), HTTP calls.
+// Shared pieces of the files tests: fixtures, the fake model's policy comparison, a stand-in for llm.analyze, HTTP calls.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
@@ -8,29 +8,38 @@ import type { CapabilityHandler } from '../../src/workers/capability.ts';
 /** Bytes of a fixture under test/fixtures/files. */
 export const fixture = (name: string): Buffer => readFileSync(join(import.meta.dirname, '../fixtures/files', name));
 
-interface Doc {
-  name: string;
-  pages: Array<{ n: number; text: string }>;
-}
+/** The three policy fixtures: file, title, annual premium, deductible, flood cover (see make-fixtures.py). */
+export const POLICIES = [
+  ['policy-a.pdf', 'Acme Home Shield', '480', '1000', 'flood excluded'],
+  ['policy-b.pdf', 'Beta Secure Plus', '620', '500', 'flood included up to 50000'],
+  ['policy-c.pdf', 'Civic Basic Cover', '390', '2500', 'flood excluded'],
+] as const;
 
-/**
- * Stand-in for llm.compare (the real one is the AI branch's): reads the doc.extract outputs it depends on, picks the
- * lowest premium and cites the page each figure is on; returns the comparison as a Markdown file too.
- */
-export const compareStandIn: CapabilityHandler = async (ctx) => {
-  const docs = Object.values(ctx.deps).flatMap((d) => (d as { documents: Doc[] }).documents);
-  const rows = docs.map((d) => {
-    const page = d.pages.find((p) => /premium/i.test(p.text))!;
-    const premium = Number(/premium:\s*(\d+)/i.exec(page.text)![1]);
-    return { name: d.name, title: d.pages[0]!.text.split(' - ')[0]!, premium, page: page.n };
-  });
-  const best = [...rows].sort((a, b) => a.premium - b.premium)[0]!;
-  const table = rows.map((r) => `- ${r.title}: ${r.premium} EUR (${r.name}, p. ${r.page})`).join('\n');
-  const text = `Recommendation: ${best.title}, the lowest premium at ${best.premium} EUR (${best.name}, p. ${best.page}).\n${table}`;
-  return { text, files: [outputFile('comparison.md', 'text/markdown', `# Comparison\n\n${table}\n`)] };
+/** What the fake model answers to llm.compare over the three policies: figures and the choice cite pages. */
+export const POLICY_COMPARISON = {
+  criteria: ['Annual premium', 'Deductible', 'Flood'],
+  options: POLICIES.map(([name, , premium, deductible, flood]) => ({
+    name,
+    assessments: [
+      { criterion: 'Annual premium', assessment: `${premium} EUR (p. 2)` },
+      { criterion: 'Deductible', assessment: `${deductible} EUR per claim (p. 2)` },
+      { criterion: 'Flood', assessment: `${flood} (p. 3)` },
+    ],
+    pros: [],
+    cons: [],
+  })),
+  recommendation: {
+    choice: 'policy-c.pdf (Civic Basic Cover)',
+    reasoning:
+      'Lowest annual premium at 390 EUR (policy-c.pdf, p. 2); mind the 2500 EUR deductible (p. 2) and that flood is ' +
+      'excluded (policy-c.pdf, p. 3).',
+  },
 };
 
-/** Stand-in for llm.analyze: turns code.analyze's findings into a review and a unified diff as an artifact. */
+/**
+ * Stand-in for llm.analyze in the code.analyze test (which is about cloning, inventory and the patch artifact path):
+ * turns code.analyze's findings into a review and a unified diff as an artifact. The real llm.analyze returns no file.
+ */
 export const analyzeStandIn: CapabilityHandler = async (ctx) => {
   const found = ctx.deps.code as {
     matches: Array<{ file: string; line: number }>;

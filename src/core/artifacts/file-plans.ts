@@ -7,6 +7,13 @@ export interface FilePlanOptions {
   llmSteps?: boolean | undefined;
 }
 
+/** Longest instructions the llm.* steps take (their input schemas cap `instructions` at 4000 characters). */
+const MAX_INSTRUCTIONS = 4000;
+
+/** The user's request as an llm.* step's instructions (never as data), with a line of what the step must add. */
+const instructionsFor = (text: string, add: string): string =>
+  `${text.slice(0, MAX_INSTRUCTIONS - add.length - 1)}\n${add}`;
+
 const step = (key: string, capability: string, input: unknown, dependsOn: string[] = []): PlanStep => ({
   key,
   capability,
@@ -32,13 +39,34 @@ export function planFileRequest(req: PlanRequest, opts: FilePlanOptions = {}): P
     if (files.length >= 2 && /\b(compare|comparison|versus|vs\.?|which is better)\b/i.test(text)) {
       return {
         summary: `extract ${files.length} documents, then compare them (doc.extract, llm.compare)`,
-        steps: [...extracts, step('compare', 'llm.compare', { text, documents: keys }, keys)],
+        steps: [
+          ...extracts,
+          step(
+            'compare',
+            'llm.compare',
+            {
+              instructions: instructionsFor(
+                text,
+                'Name each document by its file name and cite the page (p. N) of each figure.',
+              ),
+            },
+            keys,
+          ),
+        ],
       };
     }
     if (opts.llmSteps && /\b(summar|explain|review|analy[sz]e)/i.test(text)) {
       return {
         summary: `extract ${files.length} document(s), then answer (doc.extract, llm.analyze)`,
-        steps: [...extracts, step('answer', 'llm.analyze', { text, documents: keys }, keys)],
+        steps: [
+          ...extracts,
+          step(
+            'answer',
+            'llm.analyze',
+            { instructions: instructionsFor(text, 'Cite the page (p. N) of what you use.') },
+            keys,
+          ),
+        ],
       };
     }
     return { summary: `extract ${files.length} document(s) (doc.extract)`, steps: extracts };
@@ -56,9 +84,17 @@ export function planFileRequest(req: PlanRequest, opts: FilePlanOptions = {}): P
       summary: 'analyse the code base, then review it with a suggested patch (code.analyze, llm.analyze)',
       steps: [
         analyze,
-        step('review', 'llm.analyze', { text, task: 'review with concrete improvements and a unified diff patch' }, [
-          'code',
-        ]),
+        step(
+          'review',
+          'llm.analyze',
+          {
+            instructions: instructionsFor(
+              text,
+              'Review the code found with concrete improvements, citing file:line, and a suggested patch as a unified diff.',
+            ),
+          },
+          ['code'],
+        ),
       ],
     };
   }

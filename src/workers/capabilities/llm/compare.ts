@@ -2,7 +2,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import { defineCapability } from '../../define-capability.ts';
-import { type LlmFamily, outputText } from './llm-step.ts';
+import { type LlmFamily, outputName, outputText } from './llm-step.ts';
 import { COMPARE, ComparisonSchema, taskLine } from './prompts.ts';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n+/g, ' ');
@@ -24,7 +24,11 @@ export const compareCapability = (family: LlmFamily) =>
     async handler(ctx) {
       const sources = [
         ...(ctx.input.items ?? []).map((i) => ({ label: `option '${i.name}'`, text: i.text })),
-        ...Object.entries(ctx.deps).map(([key, value]) => ({ label: `option '${key}'`, text: outputText(value) })),
+        // An option is named after what it is (a page title, the documents) so the table and the choice read well.
+        ...Object.entries(ctx.deps).map(([key, value]) => ({
+          label: `option '${outputName(value) ?? key}'`,
+          text: outputText(value),
+        })),
       ];
       if (sources.length < 2) {
         throw new UnrecoverableError('llm.compare needs at least two options (items, or steps it depends on).');

@@ -39,11 +39,41 @@ export interface LlmStepResult<T> {
 
 const SKIP_KEYS = new Set([RESERVED_LLM_KEY]);
 
-/** A dependency output as text: its markdown or text field when it has one, else JSON. */
+/** One extracted document of a doc.extract output, pages numbered. */
+interface PagedDocument {
+  name: string;
+  pages: Array<{ n: number; text: string }>;
+  note?: string;
+}
+
+/** The documents of a doc.extract-shaped output ({documents: [{name, pages: [{n, text}]}]}), else none. */
+function pagedDocuments(value: unknown): PagedDocument[] {
+  const docs = (value as { documents?: unknown } | null)?.documents;
+  if (!Array.isArray(docs)) return [];
+  return docs.filter(
+    (d): d is PagedDocument =>
+      typeof d?.name === 'string' &&
+      Array.isArray(d.pages) &&
+      d.pages.every((p: { n?: unknown; text?: unknown }) => typeof p?.n === 'number' && typeof p.text === 'string'),
+  );
+}
+
+/** Documents as text with page markers ("[p. 2]") the model can cite. */
+function documentsText(docs: PagedDocument[]): string {
+  return docs
+    .map((d) =>
+      [`# ${d.name}`, ...(d.note ? [d.note] : []), ...d.pages.map((p) => `[p. ${p.n}]\n${p.text}`)].join('\n\n'),
+    )
+    .join('\n\n');
+}
+
+/** A dependency output as text: its markdown or text field, documents page by page, else JSON. */
 export function outputText(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object') {
     const o = value as Record<string, unknown>;
+    const docs = pagedDocuments(value);
+    if (docs.length) return documentsText(docs);
     for (const k of ['markdown', 'text', 'content', 'summary'])
       if (typeof o[k] === 'string' && o[k]) return o[k] as string;
     return JSON.stringify(Object.fromEntries(Object.entries(o).filter(([k]) => !SKIP_KEYS.has(k))), null, 2);
@@ -51,10 +81,24 @@ export function outputText(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-/** A label for a dependency output: the step key plus its title or URL when it has one. */
+/** The document names of a doc.extract-shaped output, else none. */
+function documentNames(value: unknown): string[] {
+  return pagedDocuments(value).map((d) => d.name);
+}
+
+/** A short name for a dependency output: its title or name, its documents' names, or its URL. */
+export function outputName(value: unknown): string | undefined {
+  const o = (value && typeof value === 'object' ? value : {}) as Record<string, unknown>;
+  const own = [o.title, o.name].find((x): x is string => typeof x === 'string' && x.length > 0);
+  const docs = documentNames(value).join(', ');
+  return (own ?? (docs || (typeof o.url === 'string' && o.url ? o.url : undefined)))?.slice(0, 160);
+}
+
+/** A label for a dependency output: the step key plus its title, URL or document names when it has them. */
 function depLabel(key: string, value: unknown): string {
   const o = (value && typeof value === 'object' ? value : {}) as Record<string, unknown>;
-  const extra = [o.title, o.url, o.name].filter((x): x is string => typeof x === 'string' && x.length > 0);
+  const own = [o.title, o.url, o.name].filter((x): x is string => typeof x === 'string' && x.length > 0);
+  const extra = own.length ? own : documentNames(value);
   return `output of step '${key}'${extra.length ? ` (${extra.join(', ').slice(0, 160)})` : ''}`;
 }
 

@@ -5,7 +5,8 @@ import { UNTRUSTED_RULE } from '../../../core/llm/untrusted.ts';
 
 const BASE =
   'You are a careful assistant working one step of a larger task for a user. Be accurate, specific and concise; ' +
-  `never invent facts that are not in the data or common knowledge, and say so when the data is insufficient. ${UNTRUSTED_RULE}`;
+  'never invent facts that are not in the data or common knowledge, and say so when the data is insufficient. ' +
+  `Where the data marks pages as [p. N], cite the page as (p. N) for each fact you take from it. ${UNTRUSTED_RULE}`;
 
 /** One capability's prompt: its system prompt and the task line written above the data. */
 export interface PromptTemplate {
