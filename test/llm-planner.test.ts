@@ -401,6 +401,7 @@ describe('LLM planner: invalid answers', () => {
       .selectAll()
       .where('task_id', '=', task.id)
       .where('kind', '=', 'decision')
+      .orderBy('id')
       .execute();
     expect(decision.map((d) => d.data.chosen)).toEqual(['reject', 'reject', 'rules']);
   });
