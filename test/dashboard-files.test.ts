@@ -132,7 +132,8 @@ describe.skipIf(NO_BROWSER)('dashboard: files, traces, queue board', () => {
 
     await page.goto(`${base}/#/task/${row.id}`);
     const files = page.locator('.files-list li');
-    await page.locator('.files-list li[data-artifact="listing.txt"]').waitFor();
+    // The step names appear once the task's detail (with its steps) has loaded.
+    await page.locator('.files-list li[data-artifact="listing.txt"]', { hasText: 'from step read' }).waitFor();
     await expect(files.allTextContents()).resolves.toEqual([
       expect.stringMatching(/^alpha\.txt 12 B · text\/plain · uploaded/),
       expect.stringMatching(/^beta\.txt 12 B · text\/plain · uploaded/),

@@ -142,7 +142,7 @@ describe.skipIf(NO_BROWSER)('dashboard in a browser', () => {
       .execute();
     expect(audit.map((a) => a.actor)).toEqual(['web:admin']);
     // The admin may follow everyone's tasks on the board, live.
-    await page.getByRole('link', { name: 'Board' }).click();
+    await page.getByRole('link', { name: 'Board', exact: true }).click();
     await page.getByLabel("Everyone's tasks").check();
     const bobs = await apiSubmit('wait 300 ms: bob at work', BOB);
     await page.locator(`[data-column="done"] li.card[data-task-id="${bobs}"]`).waitFor();
