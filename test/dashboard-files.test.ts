@@ -189,6 +189,14 @@ describe.skipIf(NO_BROWSER)('dashboard: files, traces, queue board', () => {
     await expect(alert.textContent()).resolves.toMatch(/^File too large: The file "big.bin" is over the .* limit/);
     const stored = await h.hub.ctx.db.selectFrom('tasks').select('id').where('text', '=', 'echo too big').execute();
     expect(stored).toEqual([]);
+    // Files travel only with a task that runs now; a schedule with files chosen is refused, not sent without them.
+    await page.getByLabel('Recurring').check();
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await page.getByRole('alert').filter({ hasText: 'Files can only go with a task that runs now' }).waitFor();
+    expect(
+      await h.hub.ctx.db.selectFrom('schedules').select('id').where('text', '=', 'echo too big').execute(),
+    ).toEqual([]);
+    await page.getByLabel('Now').check();
     // The files stay chosen so the user can remove the big one and submit again.
     await page.getByRole('button', { name: 'Remove big.bin' }).click();
     await page.getByRole('button', { name: 'Submit', exact: true }).click();

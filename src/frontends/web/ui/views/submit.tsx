@@ -53,6 +53,7 @@ export function SubmitForm() {
         setMessage({ error: false, text: `Submitted ${r.task.shortId}${attached}. ${r.warnings.join(' ')}` });
         setFiles([]);
       } else {
+        if (files.length) throw new Error('Files can only go with a task that runs now: choose "Now" or remove them.');
         const r = await api<{ schedule: { shortId: string; description: string } }>('POST', '/api/schedules', {
           when: when === 'at' ? at : every,
           text,
@@ -141,39 +142,37 @@ export function SubmitForm() {
             before done
           </label>
         )}
-        {when === 'now' && (
-          <div class="files">
-            <label for="task-files">Attach files</label>{' '}
-            <input
-              id="task-files"
-              type="file"
-              multiple
-              aria-describedby="files-hint"
-              onChange={(e) => {
-                addFiles(e.currentTarget.files);
-                e.currentTarget.value = '';
-              }}
-            />
-            <small id="files-hint"> or drop them on the form</small>
-            {files.length > 0 && (
-              <ul class="chosen" aria-label="Files to attach">
-                {files.map((f) => (
-                  <li key={f.name}>
-                    {f.name} <small>{formatSize(f.size)}</small>{' '}
-                    <button
-                      type="button"
-                      class="chip"
-                      aria-label={`Remove ${f.name}`}
-                      onClick={() => setFiles((old) => old.filter((x) => x !== f))}
-                    >
-                      ×
-                    </button>
-                  </li>
-                ))}
-              </ul>
-            )}
-          </div>
-        )}
+        <div class="files">
+          <label for="task-files">Attach files</label>{' '}
+          <input
+            id="task-files"
+            type="file"
+            multiple
+            aria-describedby="files-hint"
+            onChange={(e) => {
+              addFiles(e.currentTarget.files);
+              e.currentTarget.value = '';
+            }}
+          />
+          <small id="files-hint"> or drop them on the form</small>
+          {files.length > 0 && (
+            <ul class="chosen" aria-label="Files to attach">
+              {files.map((f) => (
+                <li key={f.name}>
+                  {f.name} <small>{formatSize(f.size)}</small>{' '}
+                  <button
+                    type="button"
+                    class="chip"
+                    aria-label={`Remove ${f.name}`}
+                    onClick={() => setFiles((old) => old.filter((x) => x !== f))}
+                  >
+                    ×
+                  </button>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
         <button type="submit" disabled={busy}>
           Submit
         </button>
