@@ -1,10 +1,11 @@
 // The dashboard in a real headless Chromium against a full hub on real Redis and Postgres.
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
+import { BrowserSessions, launchBrowser, NO_BROWSER } from './helpers/browser.ts';
 import { createHarness, type Harness } from './helpers/hub-harness.ts';
 import { ensureUiBuilt } from './helpers/ui-build.ts';
 
@@ -15,32 +16,17 @@ const XSS = '<img src=x onerror=alert(1)>';
 /** DASHBOARD_SCREENSHOTS=1 writes docs/board.png and docs/task.png; DASHBOARD_MEASURE=1 prints latency numbers. */
 const SCREENSHOTS = process.env.DASHBOARD_SCREENSHOTS === '1';
 const MEASURE = process.env.DASHBOARD_MEASURE === '1';
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** Without a Chromium the browser tests are skipped on a developer's machine, never in CI (CI installs it). */
-const NO_BROWSER = !existsSync(CHROMIUM) && !process.env.CI;
-if (NO_BROWSER)
-  console.warn(`[tests] no Chromium at ${CHROMIUM}: dashboard browser tests skipped (apt-get install chromium)`);
 
 let h: Harness;
 let browser: Browser;
 let base: string;
-const contexts: BrowserContext[] = [];
-const dialogs: string[] = [];
-
-async function signedIn(token: string, viewport = { width: 1400, height: 900 }): Promise<Page> {
-  const context = await browser.newContext({ viewport });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.on('dialog', (d) => {
-    dialogs.push(d.message());
-    void d.dismiss();
-  });
-  await page.goto(`${base}/#/sign-in`);
-  await page.getByLabel('API token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Board' }).waitFor();
-  return page;
-}
+const sessions = new BrowserSessions(
+  () => browser,
+  () => base,
+);
+const dialogs = sessions.dialogs;
+const signedIn = (token: string, viewport?: { width: number; height: number }): Promise<Page> =>
+  sessions.signedIn(token, viewport);
 
 async function apiSubmit(text: string, token = ALICE): Promise<string> {
   const res = await fetch(`${base}/api/tasks`, {
@@ -62,22 +48,11 @@ beforeAll(async () => {
     },
   });
   base = h.hub.web.url();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-background-networking',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchBrowser();
 }, 120_000);
 
 afterEach(async () => {
-  for (const c of contexts.splice(0)) await c.close().catch(() => {});
+  await sessions.closeAll();
 });
 
 afterAll(async () => {
@@ -167,7 +142,7 @@ describe.skipIf(NO_BROWSER)('dashboard in a browser', () => {
       .execute();
     expect(audit.map((a) => a.actor)).toEqual(['web:admin']);
     // The admin may follow everyone's tasks on the board, live.
-    await page.getByRole('link', { name: 'Board' }).click();
+    await page.getByRole('link', { name: 'Board', exact: true }).click();
     await page.getByLabel("Everyone's tasks").check();
     const bobs = await apiSubmit('wait 300 ms: bob at work', BOB);
     await page.locator(`[data-column="done"] li.card[data-task-id="${bobs}"]`).waitFor();
@@ -193,8 +168,7 @@ describe.skipIf(NO_BROWSER)('dashboard in a browser', () => {
 
   it('signs in from the one-time link that `npm start` prints', async () => {
     const link = await h.hub.web.signInLink('web:alice');
-    const context = await browser.newContext();
-    contexts.push(context);
+    const context = await sessions.context();
     const page = await context.newPage();
     await page.goto(link);
     await page.getByRole('heading', { name: 'Board' }).waitFor();
@@ -246,8 +220,7 @@ describe.skipIf(NO_BROWSER)('dashboard in a browser', () => {
   });
 
   it('serves the interactive API reference without leaving the hub', async () => {
-    const context = await browser.newContext();
-    contexts.push(context);
+    const context = await sessions.context();
     const page = await context.newPage();
     const outside: string[] = [];
     page.on('request', (r) => {
@@ -322,8 +295,7 @@ describe.skipIf(NO_BROWSER)('dashboard in a browser', () => {
         .map((e) => doneAt[e]! - Date.parse(h.events.find((x) => x.taskId === e && x.type === 'completed')!.at))
         .sort((a, b) => a - b);
 
-      const nav = await browser.newContext().then(async (c) => {
-        contexts.push(c);
+      const nav = await sessions.context().then(async (c) => {
         const p = await c.newPage();
         await p.goto(`${base}/`);
         await p.getByLabel('API token').waitFor();

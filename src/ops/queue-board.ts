@@ -1,6 +1,7 @@
 // Bull Board at /admin/queues for admins. Read-only by default: Postgres is the source of truth, so a retry or
 // removal made on a queue behind the hub's back would disagree with the subtask rows; Switchboard's own admin
-// commands (reprocess, purge, cancel) change both together.
+// commands (reprocess, purge, cancel) change both together. Admins sign in with a bearer token or the dashboard's
+// session cookie; with the cookie only reads pass (the board's page cannot send the dashboard's CSRF header).
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
@@ -10,11 +11,12 @@ import { capabilityQueueName, NOTIFY_QUEUE, RESULTS_QUEUE } from '../core/queues
 import { describeError } from '../core/errors.ts';
 import { authenticate, requireAdmin, TokenAuthenticator } from '../frontends/web/auth.ts';
 import { sendError } from '../frontends/web/error-handler.ts';
+import { SessionStore } from '../frontends/web/session.ts';
 
 /** Where the board is mounted. */
 export const BOARD_PATH = '/admin/queues';
 
-/** Mounts the board behind the API's admin sign-in; its queue list follows the announced capabilities. */
+/** Mounts the board behind the API's admin sign-in (token or session cookie); its queues follow the capabilities. */
 export function registerQueueBoard(
   server: FastifyInstance,
   deps: { ctx: HubContext; tokens: Map<string, string>; readOnly: boolean },
@@ -37,7 +39,7 @@ export function registerQueueBoard(
       board.addQueue(adapt(name));
     }
   };
-  const signIn = authenticate(ctx, new TokenAuthenticator(deps.tokens));
+  const signIn = authenticate(ctx, new TokenAuthenticator(deps.tokens), new SessionStore(ctx));
   const adminOnly = requireAdmin();
   void server.register(async (scope) => {
     // The board's plugin has its own error handler, so refusals are answered here, in the API's error shape.
@@ -47,6 +49,9 @@ export function registerQueueBoard(
         await adminOnly(request);
       } catch (err) {
         const { status, code, message } = describeError(err);
+        // A browser that is not signed in is sent to the dashboard's sign-in page rather than shown JSON.
+        if (status === 401 && request.method === 'GET' && /text\/html/.test(request.headers.accept ?? ''))
+          return reply.redirect('/#/sign-in');
         return sendError(reply, status, { error: { code, message } });
       }
       await syncQueues();

@@ -27,15 +27,16 @@ export function setCsrf(token: string): void {
   csrf = token;
 }
 
-/** Calls the API; throws ApiError with the API's message. */
+/** Calls the API with a JSON body, or multipart/form-data when `body` is a FormData; throws ApiError. */
 export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = {};
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  const form = body instanceof FormData;
+  if (body !== undefined && !form) headers['content-type'] = 'application/json';
   if (method !== 'GET') headers['x-csrf-token'] = csrf;
   const res = await fetch(path, {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : form ? body : JSON.stringify(body),
     credentials: 'same-origin',
   });
   const text = await res.text();
@@ -83,3 +84,27 @@ export async function loadAllTasks(max = 5000, all = false): Promise<TaskJson[]>
   } while (cursor && out.length < max);
   return out;
 }
+
+/** A task file as GET /api/tasks/:id/artifacts lists it. */
+export interface ArtifactJson {
+  name: string;
+  mediaType: string;
+  size: number;
+  sha256: string;
+  producer: 'upload' | 'subtask';
+  subtaskId: string | null;
+  createdAt: string;
+}
+
+/** One entry of GET /api/tasks/:id/traces (plan decisions, LLM calls, tool calls, checkpoints, errors). */
+export interface TraceJson {
+  id: string;
+  kind: string;
+  subtaskId: string | null;
+  at: string;
+  data: Record<string, unknown>;
+}
+
+/** Where a task file is downloaded (the session cookie authenticates the GET). */
+export const artifactUrl = (taskId: string, name: string): string =>
+  `/api/tasks/${encodeURIComponent(taskId)}/artifacts/${encodeURIComponent(name)}`;

@@ -38,3 +38,10 @@ export const platformOf = (t: TaskJson): string => String((t as { platform?: unk
 /** Percent done of a task (0-100). */
 export const percentOf = (t: TaskJson): number =>
   t.status === 'COMPLETED' ? 100 : Math.round(Math.min(100, Math.max(0, t.progress?.percent ?? 0)));
+
+/** A byte count as "512 B", "12.3 KB", "4.0 MB". */
+export function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}

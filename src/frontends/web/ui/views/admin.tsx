@@ -126,6 +126,12 @@ export function AdminView({ me }: { me?: Me }) {
         </table>
       </div>
       <h3>Queues</h3>
+      <p>
+        <a href="/admin/queues" target="_blank" rel="noopener">
+          Queues board
+        </a>{' '}
+        <small>(Bull Board, read-only: jobs are retried and removed through the dead letters above)</small>
+      </p>
       <div class="table-wrap">
         <table>
           <thead>

@@ -1,7 +1,8 @@
-// The submit form: text (with examples), priority, now / at a time / recurring, review before done.
+// The submit form: text (with examples), priority, now / at a time / recurring, review before done, attached files.
 import { useState } from 'preact/hooks';
-import { api, type TaskJson } from '../api.ts';
+import { ApiError, api, type TaskJson } from '../api.ts';
 import { store } from '../store.ts';
+import { formatSize } from '../util.ts';
 
 const EXAMPLES = [
   'summarise https://example.org',
@@ -18,6 +19,18 @@ export function SubmitForm() {
   const [review, setReview] = useState(false);
   const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
+  const [files, setFiles] = useState<File[]>([]);
+  const [dragging, setDragging] = useState(false);
+  // Files picked twice (same name) are kept once: the last one wins, as the API stores one file per name.
+  const addFiles = (list: FileList | null | undefined) => {
+    const added = [...(list ?? [])];
+    if (added.length) setFiles((old) => [...old.filter((f) => !added.some((a) => a.name === f.name)), ...added]);
+  };
+  const onDrop = (e: DragEvent) => {
+    e.preventDefault();
+    setDragging(false);
+    addFiles(e.dataTransfer?.files);
+  };
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -25,14 +38,22 @@ export function SubmitForm() {
     setMessage(null);
     try {
       if (when === 'now') {
-        const r = await api<{ task: TaskJson; warnings: string[] }>('POST', '/api/tasks', {
-          text,
-          priority,
-          review,
-        });
+        let body: unknown = { text, priority, review };
+        if (files.length) {
+          const form = new FormData();
+          form.append('text', text);
+          form.append('priority', priority);
+          form.append('review', String(review));
+          for (const f of files) form.append('file', f, f.name);
+          body = form;
+        }
+        const r = await api<{ task: TaskJson; warnings: string[] }>('POST', '/api/tasks', body);
         store.put(r.task);
-        setMessage({ error: false, text: `Submitted ${r.task.shortId}. ${r.warnings.join(' ')}` });
+        const attached = files.length ? ` with ${files.length} file${files.length > 1 ? 's' : ''}` : '';
+        setMessage({ error: false, text: `Submitted ${r.task.shortId}${attached}. ${r.warnings.join(' ')}` });
+        setFiles([]);
       } else {
+        if (files.length) throw new Error('Files can only go with a task that runs now: choose "Now" or remove them.');
         const r = await api<{ schedule: { shortId: string; description: string } }>('POST', '/api/schedules', {
           when: when === 'at' ? at : every,
           text,
@@ -42,14 +63,25 @@ export function SubmitForm() {
       }
       setText('');
     } catch (err) {
-      setMessage({ error: true, text: (err as Error).message });
+      const tooLarge = err instanceof ApiError && err.status === 413;
+      setMessage({ error: true, text: `${tooLarge ? 'File too large: ' : ''}${(err as Error).message}` });
     } finally {
       setBusy(false);
     }
   };
 
   return (
-    <form class="submit" onSubmit={submit} aria-labelledby="submit-title">
+    <form
+      class={`submit${dragging ? ' dragging' : ''}`}
+      onSubmit={submit}
+      aria-labelledby="submit-title"
+      onDragOver={(e) => {
+        e.preventDefault();
+        setDragging(true);
+      }}
+      onDragLeave={() => setDragging(false)}
+      onDrop={onDrop}
+    >
       <h2 id="submit-title">New task</h2>
       <label for="task-text">What should be done?</label>
       <textarea
@@ -110,6 +142,37 @@ export function SubmitForm() {
             before done
           </label>
         )}
+        <div class="files">
+          <label for="task-files">Attach files</label>{' '}
+          <input
+            id="task-files"
+            type="file"
+            multiple
+            aria-describedby="files-hint"
+            onChange={(e) => {
+              addFiles(e.currentTarget.files);
+              e.currentTarget.value = '';
+            }}
+          />
+          <small id="files-hint"> or drop them on the form</small>
+          {files.length > 0 && (
+            <ul class="chosen" aria-label="Files to attach">
+              {files.map((f) => (
+                <li key={f.name}>
+                  {f.name} <small>{formatSize(f.size)}</small>{' '}
+                  <button
+                    type="button"
+                    class="chip"
+                    aria-label={`Remove ${f.name}`}
+                    onClick={() => setFiles((old) => old.filter((x) => x !== f))}
+                  >
+                    ×
+                  </button>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
         <button type="submit" disabled={busy}>
           Submit
         </button>

@@ -1,4 +1,4 @@
-// Task detail: plan graph, per-step progress, result (sanitised Markdown), activity log and the user's actions.
+// Task detail: plan graph, per-step progress, result (sanitised Markdown), files, LLM totals, activity log, actions.
 import { useEffect, useState } from 'preact/hooks';
 import type { SubtaskJson } from '../../serialize.ts';
 import { api, type TaskJson } from '../api.ts';
@@ -7,6 +7,7 @@ import { type TaskStore, useStore } from '../store.ts';
 import { ACTIVE, age, duration, percentOf, platformOf } from '../util.ts';
 import { Progress } from './card.tsx';
 import { PlanGraph } from './plan-graph.tsx';
+import { ActivityLog, LlmTotals, TaskFiles } from './task-activity.tsx';
 
 /** Per-step progress from the last live report (or the stored one): stage, items, percent, rate, ETA, message. */
 function stepProgress(s: SubtaskJson, store: TaskStore) {
@@ -168,15 +169,11 @@ export function TaskView({ id }: { id: string }) {
         <pre class="result">{JSON.stringify(task.result, null, 2)}</pre>
       )}
 
+      <TaskFiles task={task} />
+
       <h3>Activity</h3>
-      <ol class="log">
-        {(task.events ?? []).map((e) => (
-          <li key={e.id ?? `${e.type}-${e.at}`}>
-            <time dateTime={e.at ?? ''}>{e.at ? new Date(e.at).toLocaleTimeString() : ''}</time> <b>{e.type}</b>{' '}
-            <span class="actor">{e.actor}</span> {e.data ? <code>{JSON.stringify(e.data).slice(0, 200)}</code> : null}
-          </li>
-        ))}
-      </ol>
+      <LlmTotals task={task} />
+      <ActivityLog task={task} />
     </article>
   );
 }
