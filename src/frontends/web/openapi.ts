@@ -1,7 +1,7 @@
 // OpenAPI 3.1 from the zod schemas routes declare: /api/openapi.json and the interactive reference at /api/docs.
 import swagger from '@fastify/swagger';
 import scalar from '@scalar/fastify-api-reference';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { $ZodType } from 'zod/v4/core';
 
@@ -66,3 +66,11 @@ export function useZodSchemas(scope: FastifyInstance): void {
   scope.setValidatorCompiler(validatorCompiler);
   scope.setSerializerCompiler(serializerCompiler);
 }
+
+/** Route options that make one route on a plain (non-zod) scope validate and serialize with its zod schemas. */
+// biome-ignore lint/suspicious/noExplicitAny: a route's compilers are typed by its own schema; these take any zod schema.
+type AnyCompiler = FastifySchemaCompiler<any>;
+export const zodCompilers = {
+  validatorCompiler: validatorCompiler as AnyCompiler,
+  serializerCompiler: serializerCompiler as FastifySerializerCompiler<unknown>,
+};
