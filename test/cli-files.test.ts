@@ -1,5 +1,5 @@
 // The `switchboard` CLI (spawned as users run it) against a full hub: files attached to `submit` as multipart,
-// `tasks artifacts` listing and downloading, and `admin access | pair | revoke` for chat pairing.
+// `tasks artifacts` listing and downloading, and `admin access | pair | unpair` for chat pairing.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -173,7 +173,7 @@ describe('submit --file, tasks artifacts', () => {
   });
 });
 
-describe('admin access, pair, revoke', () => {
+describe('admin access, pair, unpair', () => {
   let n = 0;
   const say = (text: string, user: string) =>
     h.hub.commands.handle({
@@ -207,7 +207,7 @@ describe('admin access, pair, revoke', () => {
     const listed = JSON.parse((await cli(['admin', 'access', '--json'], ROOT_TOKEN)).stdout);
     expect(listed.grants).toEqual([expect.objectContaining({ userId: 'test:newcomer', grantedBy: 'web:root' })]);
 
-    const revoked = await cli(['admin', 'revoke', 'test:newcomer'], ROOT_TOKEN);
+    const revoked = await cli(['admin', 'unpair', 'test:newcomer'], ROOT_TOKEN);
     expect(revoked).toMatchObject({ code: 0, stdout: 'Revoked: test:newcomer may no longer use the hub.\n' });
     expect(JSON.parse((await cli(['admin', 'access', '--json'], ROOT_TOKEN)).stdout).grants).toEqual([]);
   });

@@ -83,6 +83,9 @@ describe('OpenAPI coverage', () => {
     expect(stream.parameters.map((p: any) => `${p.in}:${p.name}`)).toEqual(
       expect.arrayContaining(['path:id', 'query:after', 'header:last-event-id']),
     );
+    const error = doc.paths['/api/tasks/{id}'].get.responses.default.content['application/json'].schema;
+    expect(error.properties.error.required).toEqual(['code', 'message']);
+    expect(error.$schema).toBeUndefined();
     const traces = doc.paths['/api/tasks/{id}/traces'].get.responses['200'].content['application/json'].schema;
     expect(Object.keys(traces.properties)).toEqual(['taskId', 'plannedBy', 'totals', 'traces', 'usage']);
   });

@@ -1,4 +1,4 @@
-// `switchboard admin access | pair <code> | revoke <user>`: who may use the hub from chat (admins).
+// `switchboard admin access | pair <code> | unpair <user>`: who may use the hub from chat (admins).
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import type { accessOverviewJson } from '../frontends/web/access-routes.ts';
@@ -16,7 +16,7 @@ const client = () => new ApiClient(clientSettings());
 
 /** Adds the `admin` command group: access overview, pairing approval and revocation. */
 export function registerAccessCommands(program: Command): void {
-  const admin = program.command('admin').description('who may use the hub from chat: access, pair, revoke (admins)');
+  const admin = program.command('admin').description('who may use the hub from chat: access, pair, unpair (admins)');
 
   admin
     .command('access')
@@ -64,8 +64,9 @@ export function registerAccessCommands(program: Command): void {
     );
 
   admin
-    .command('revoke')
-    .description("revoke a user's pairing grant")
+    .command('unpair')
+    .alias('revoke')
+    .description("revoke a user's pairing grant (as `admin unpair` in chat)")
     .argument('<user>', 'platform:id, e.g. telegram:42')
     .option('--json', 'print raw JSON')
     .action(
