@@ -75,6 +75,10 @@ describe('OpenAPI coverage', () => {
     const monitor = doc.paths['/api/monitors'].post;
     expect(monitor.requestBody.content['application/json'].schema.required).toEqual(['url', 'when']);
     expect(monitor.responses['201'].content['application/json'].schema.properties.monitor).toBeDefined();
+    expect(Object.keys(doc.paths['/api/tasks'].post.requestBody.content)).toEqual([
+      'application/json',
+      'multipart/form-data',
+    ]);
     const upload = doc.paths['/api/tasks/{id}/artifacts'].post;
     expect(Object.keys(upload.requestBody.content)).toEqual(['multipart/form-data']);
     expect(upload.requestBody.content['multipart/form-data'].schema.properties.file.items.format).toBe('binary');
