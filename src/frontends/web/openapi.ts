@@ -86,9 +86,9 @@ export function useZodSchemas(scope: FastifyInstance): void {
   scope.setSerializerCompiler(serializerCompiler);
 }
 
-/** Route options that make one route on a plain (non-zod) scope validate and serialize with its zod schemas. */
 // biome-ignore lint/suspicious/noExplicitAny: a route's compilers are typed by its own schema; these take any zod schema.
 type AnyCompiler = FastifySchemaCompiler<any>;
+/** Route options that make one route on a plain (non-zod) scope validate and serialize with its zod schemas. */
 export const zodCompilers = {
   validatorCompiler: validatorCompiler as AnyCompiler,
   serializerCompiler: serializerCompiler as FastifySerializerCompiler<unknown>,
