@@ -58,12 +58,16 @@ export class ApiClient {
     return this.settings.baseUrl;
   }
 
-  /** Sends a request and returns the parsed JSON body; non-2xx answers throw ApiError with the API's message. */
+  /**
+   * Sends a request and returns the parsed JSON body; non-2xx answers throw ApiError with the API's message. A
+   * FormData body goes as multipart/form-data (files), anything else as JSON.
+   */
   async request<T = any>(method: string, apiPath: string, body?: unknown): Promise<T> {
+    const form = body instanceof FormData;
     const res = await this.fetch(apiPath, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: body === undefined || form ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : form ? body : JSON.stringify(body),
     });
     const text = await res.text();
     let parsed: any = null;
@@ -82,11 +86,12 @@ export class ApiClient {
 
   /** Opens a streaming GET (SSE); non-2xx answers throw ApiError. */
   async stream(apiPath: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
-    const res = await this.fetch(apiPath, {
-      method: 'GET',
-      headers: { accept: 'text/event-stream', ...headers },
-      signal,
-    });
+    return this.get(apiPath, { accept: 'text/event-stream', ...headers }, signal);
+  }
+
+  /** A GET whose body the caller reads itself (a download); non-2xx answers throw ApiError. */
+  async get(apiPath: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
+    const res = await this.fetch(apiPath, { method: 'GET', headers, signal });
     if (!res.ok) {
       const text = await res.text();
       let parsed: any = null;

@@ -1,6 +1,7 @@
 // The commands that talk to a running hub over its HTTP API: submit, tasks, cancel, retry and the admin ones.
 import { Option, type Command } from 'commander';
 import { ApiClient, clientSettings, CliError } from './api-client.ts';
+import { registerArtifactCommands, collect, submitForm } from './file-commands.ts';
 import { followTask } from './follow.ts';
 import { ago, duration, formatResult, table, taskDetail, taskTable, truncate, type TaskView } from './format.ts';
 import { action } from './run-action.ts';
@@ -15,6 +16,8 @@ const err = (text: string): void => {
 const printJson = (value: unknown) => out(JSON.stringify(value, null, 2));
 const client = () => new ApiClient(clientSettings());
 const enc = encodeURIComponent;
+const attached = (files: string[] | undefined) =>
+  files?.length ? ` with ${files.length} file${files.length === 1 ? '' : 's'}` : '';
 
 /** Prints how a followed task ended; failed and cancelled tasks set exit code 1. */
 function printOutcome(task: TaskView): void {
@@ -75,18 +78,23 @@ export function registerClientCommands(program: Command): void {
     .addOption(new Option('-p, --priority <priority>', 'how urgent it is').choices(['urgent', 'normal', 'low']))
     .option('-f, --follow', 'show live progress until the task ends, then its result')
     .option('--review', 'stop for approval before the task completes')
+    .option('--file <path>', 'attach a file (repeat for more); uploaded as multipart/form-data', collect)
     .option('--json', 'print raw JSON')
     .action(
       action(
-        async (words: string[], opts: { priority?: string; follow?: boolean; review?: boolean; json?: boolean }) => {
+        async (
+          words: string[],
+          opts: { priority?: string; follow?: boolean; review?: boolean; file?: string[]; json?: boolean },
+        ) => {
           const api = client();
-          const body: Record<string, unknown> = { text: words.join(' ') };
-          if (opts.priority) body.priority = opts.priority;
-          if (opts.review) body.review = true;
+          const fields: Record<string, unknown> = { text: words.join(' ') };
+          if (opts.priority) fields.priority = opts.priority;
+          if (opts.review) fields.review = true;
+          const body = opts.file?.length ? await submitForm(fields, opts.file) : fields;
           const res = await api.request<{ task: TaskView; warnings: string[] }>('POST', '/api/tasks', body);
           if (!opts.follow) {
             if (opts.json) return printJson(res);
-            out(`Task ${res.task.shortId} submitted (${res.task.status}).`);
+            out(`Task ${res.task.shortId} submitted (${res.task.status})${attached(opts.file)}.`);
             for (const w of res.warnings) err(`warning: ${w}`);
             out(`Follow it with: npx switchboard follow ${res.task.shortId}`);
             return;
@@ -114,7 +122,7 @@ export function registerClientCommands(program: Command): void {
       }),
     );
 
-  const tasks = program.command('tasks').description('list and show tasks');
+  const tasks = program.command('tasks').description("list and show tasks, and a task's files");
   tasks
     .command('list')
     .description("your tasks, newest first (--all: everyone's, admins only)")
@@ -158,6 +166,7 @@ export function registerClientCommands(program: Command): void {
         if (traces) out(traceText(traces));
       }),
     );
+  registerArtifactCommands(tasks);
 
   program
     .command('cancel')

@@ -1,5 +1,6 @@
 // The `switchboard` command line: process commands and API client commands.
 import { Command } from 'commander';
+import { registerAccessCommands } from './access-commands.ts';
 import { registerClientCommands } from './client-commands.ts';
 import { registerProcessCommands } from './process-commands.ts';
 import { registerScheduleCommands } from './schedule-commands.ts';
@@ -30,5 +31,6 @@ Variables are also read from a .env file in the current folder when present.`,
   registerClientCommands(program);
   registerScheduleCommands(program);
   registerMonitorCommands(program);
+  registerAccessCommands(program);
   return program;
 }

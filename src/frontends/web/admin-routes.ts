@@ -35,6 +35,33 @@ const reprocessAllBody = z
   .strict()
   .optional();
 
+const workerJson = z.object({
+  id: z.string(),
+  host: z.string(),
+  pid: z.number(),
+  patterns: z.array(z.string()),
+  state: z.enum(['IDLE', 'WAITING', 'BUSY', 'ERROR', 'SHUTDOWN']),
+  running: z.number(),
+  concurrency: z.number(),
+  capabilities: z.array(z.string()),
+  specs: z
+    .array(z.object({ name: z.string(), description: z.string(), inputSchema: z.record(z.string(), z.unknown()) }))
+    .optional(),
+  version: z.string(),
+  startedAt: z.number().describe('Unix ms'),
+  seenAt: z.number().describe('Last heartbeat, Unix ms'),
+});
+const queueJson = z.object({
+  capability: z.string(),
+  waiting: z.number(),
+  active: z.number(),
+  delayed: z.number(),
+  failed: z.number(),
+  completed: z.number(),
+  prioritized: z.number(),
+});
+const taskIdOnly = z.object({ taskId: z.string() });
+
 /** Registers the admin routes on an authenticated scope; the scope gets an admin-only hook. */
 export function registerAdminRoutes(scope: FastifyInstance, deps: { admin: AdminService; tasks: TaskService }): void {
   const { admin, tasks } = deps;
@@ -45,7 +72,15 @@ export function registerAdminRoutes(scope: FastifyInstance, deps: { admin: Admin
 
   app.post(
     '/api/admin/tasks/:id/priority',
-    { schema: { tags, summary: "Change a task's priority", params: idParams, body: priorityBody } },
+    {
+      schema: {
+        tags,
+        summary: "Change a task's priority",
+        params: idParams,
+        body: priorityBody,
+        response: { 200: taskIdOnly.extend({ requeued: z.number() }) },
+      },
+    },
     async (request) => admin.setPriority(request.params.id, request.body.priority, callerOf(request).userId),
   );
 
@@ -68,7 +103,14 @@ export function registerAdminRoutes(scope: FastifyInstance, deps: { admin: Admin
 
   app.post(
     '/api/admin/failed/reprocess-all',
-    { schema: { tags, summary: 'Reprocess every open dead letter', body: reprocessAllBody } },
+    {
+      schema: {
+        tags,
+        summary: 'Reprocess every open dead letter',
+        body: reprocessAllBody,
+        response: { 202: z.object({ tasks: z.array(z.string()), errors: z.array(z.string()) }) },
+      },
+    },
     async (request, reply) => {
       const result = await admin.reprocessAll(callerOf(request).userId, { capability: request.body?.capability });
       return reply.code(202).send(result);
@@ -83,6 +125,7 @@ export function registerAdminRoutes(scope: FastifyInstance, deps: { admin: Admin
         summary: 'Reprocess a dead letter, optionally with edited input',
         params: idParams,
         body: reprocessBody,
+        response: { 202: taskIdOnly.extend({ subtasks: z.number() }) },
       },
     },
     async (request, reply) => {
@@ -95,17 +138,34 @@ export function registerAdminRoutes(scope: FastifyInstance, deps: { admin: Admin
 
   app.post(
     '/api/admin/failed/:id/purge',
-    { schema: { tags, summary: 'Close a dead letter without reprocessing', params: idParams } },
+    {
+      schema: {
+        tags,
+        summary: 'Close a dead letter without reprocessing',
+        params: idParams,
+        response: { 200: taskIdOnly },
+      },
+    },
     async (request) => admin.purge(request.params.id, callerOf(request).userId),
   );
 
-  app.get('/api/admin/workers', { schema: { tags, summary: 'Live workers' } }, async () => ({
-    workers: await admin.workers(),
-  }));
+  app.get(
+    '/api/admin/workers',
+    { schema: { tags, summary: 'Live workers', response: { 200: z.object({ workers: z.array(workerJson) }) } } },
+    async () => ({ workers: await admin.workers() }),
+  );
 
-  app.get('/api/admin/queues', { schema: { tags, summary: 'Queue counts per capability' } }, async () => ({
-    queues: await admin.queues(),
-  }));
+  app.get(
+    '/api/admin/queues',
+    {
+      schema: {
+        tags,
+        summary: 'Queue counts per capability',
+        response: { 200: z.object({ queues: z.array(queueJson) }) },
+      },
+    },
+    async () => ({ queues: await admin.queues() }),
+  );
 
   app.get(
     '/api/admin/tasks',

@@ -1,8 +1,9 @@
 // Task files over HTTP: multipart uploads (with a new task or onto one), the list, and downloads (owner/admins).
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { verifyArtifactLink } from '../../core/artifacts/artifact-links.ts';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { verifyArtifactLink } from '../../core/artifacts/artifact-links.ts';
 import {
   formatBytes,
   insertArtifacts,
@@ -16,7 +17,7 @@ import type { ArtifactRow } from '../../core/store/schema.ts';
 import type { HubContext } from '../../core/hub-context.ts';
 import type { TaskService } from '../../core/task-service.ts';
 import { callerOf } from './auth.ts';
-import { parseInput } from './error-handler.ts';
+import { useZodSchemas, zodCompilers } from './openapi.ts';
 
 /** Most files one request may carry. */
 const MAX_FILES = 20;
@@ -62,11 +63,42 @@ export function uploadFields(fields: Record<string, string>): Record<string, unk
   return out;
 }
 
-const params = z.object({ id: z.string(), name: z.string().min(1) });
+const params = z.object({ id: z.string(), name: z.string().min(1, 'must name a file') });
 const taskParams = z.object({ id: z.string() });
+const linkQuery = z.object({
+  exp: z.string().optional().describe('Expiry of the link (Unix seconds)'),
+  sig: z.string().optional().describe('Signature of the link'),
+});
+const binary = z.string().meta({ format: 'binary' });
+/** A file download: the bytes under the file's own media type. */
+const fileResponse = {
+  description: 'The file, as an attachment (header x-checksum-sha256 carries its SHA-256)',
+  content: { 'application/octet-stream': { schema: binary } },
+};
+
+/** Parts of a multipart upload (documentation only: multipart bodies are read by readUpload, not validated here). */
+export const uploadForm = z.object({
+  file: z.array(binary).describe('One or more file parts (any part with a filename is taken as a file)'),
+});
 
 /** A file as the API lists it. */
-export function serializeArtifact(a: ArtifactMeta) {
+export const artifactJson = z.object({
+  name: z.string(),
+  mediaType: z.string(),
+  size: z.number(),
+  sha256: z.string(),
+  producer: z.enum(['upload', 'subtask']),
+  subtaskId: z.string().nullable().describe('The step that produced it (null for uploads)'),
+  createdAt: z.string(),
+});
+const artifactList = z.object({ artifacts: z.array(artifactJson) });
+
+/** Validates everything but the body (a multipart body is read by the handler, not a schema). */
+const bodyReadByHandler: typeof zodCompilers.validatorCompiler = (route) =>
+  route.httpPart === 'body' ? (data) => ({ value: data }) : zodCompilers.validatorCompiler(route);
+
+/** A file as the API lists it (artifactJson). */
+export function serializeArtifact(a: ArtifactMeta): z.infer<typeof artifactJson> {
   return {
     name: a.name,
     mediaType: a.media_type,
@@ -80,9 +112,23 @@ export function serializeArtifact(a: ArtifactMeta) {
 
 /** Registers the signed-link download (no bearer token: the link's signature is the credential). */
 export function registerArtifactLinkRoute(server: FastifyInstance, ctx: HubContext): void {
-  server.get('/files/:id/:name', async (request, reply) => {
-    const { id, name } = parseInput(params, request.params, 'file');
-    const q = request.query as { exp?: string; sig?: string };
+  // As a plugin, so that the OpenAPI generator registered before it sees the route.
+  void server.register(async (scope) => linkRoute(scope, ctx));
+}
+
+function linkRoute(scope: FastifyInstance, ctx: HubContext): void {
+  const app = scope.withTypeProvider<ZodTypeProvider>();
+  const schema = {
+    tags: ['files'],
+    summary: 'Download a file through a signed link (no token: the signature is the credential)',
+    security: [],
+    params,
+    querystring: linkQuery,
+    response: { 200: fileResponse },
+  };
+  app.get('/files/:id/:name', { ...zodCompilers, schema }, async (request, reply) => {
+    const { id, name } = request.params;
+    const q = request.query;
     if (!(await verifyArtifactLink(ctx, id, name, Number(q.exp), String(q.sig ?? ''))))
       throw new NotFoundError('This link is not valid or has expired.');
     return sendFile(reply, await readArtifact(ctx.db, id, name));
@@ -109,26 +155,56 @@ export function registerArtifactRoutes(api: FastifyInstance, deps: { ctx: HubCon
     limits: { fileSize: maxBytes, files: MAX_FILES, fields: 20, fieldSize: ctx.config.MAX_REQUEST_CHARS * 4 },
   });
 
-  api.get('/api/tasks/:id/artifacts', async (request) => {
-    const { id } = parseInput(taskParams, request.params, 'task id');
-    const task = await tasks.findVisible(id, callerOf(request));
-    return { artifacts: (await listArtifacts(ctx.db, task.id)).map(serializeArtifact) };
-  });
+  useZodSchemas(api);
+  const app = api.withTypeProvider<ZodTypeProvider>();
+  const tags = ['files'];
 
-  api.post('/api/tasks/:id/artifacts', async (request, reply) => {
-    const { id } = parseInput(taskParams, request.params, 'task id');
-    const task = await tasks.findVisible(id, callerOf(request));
-    if (!request.isMultipart())
-      throw new InvalidInputError('Send the files as multipart/form-data (curl -F file=@report.pdf).');
-    const { files } = await readUpload(request, maxBytes);
-    if (files.length === 0) throw new InvalidInputError('No file parts in the request (curl -F file=@report.pdf).');
-    const stored = await insertArtifacts(ctx.db, ctx.config, task.id, files, 'upload');
-    return reply.code(201).send({ artifacts: stored.map(serializeArtifact) });
-  });
+  app.get(
+    '/api/tasks/:id/artifacts',
+    { schema: { tags, summary: "A task's files", params: taskParams, response: { 200: artifactList } } },
+    async (request) => {
+      const task = await tasks.findVisible(request.params.id, callerOf(request));
+      return { artifacts: (await listArtifacts(ctx.db, task.id)).map(serializeArtifact) };
+    },
+  );
 
-  api.get('/api/tasks/:id/artifacts/:name', async (request, reply) => {
-    const { id, name } = parseInput(params, request.params, 'artifact');
-    const task = await tasks.findVisible(id, callerOf(request));
-    return sendFile(reply, await readArtifact(ctx.db, task.id, name));
-  });
+  app.post(
+    '/api/tasks/:id/artifacts',
+    {
+      validatorCompiler: bodyReadByHandler,
+      schema: {
+        tags,
+        summary: `Add files to a task (multipart/form-data, \`file\` parts, each up to MAX_ARTIFACT_BYTES, ${MAX_FILES} at most)`,
+        params: taskParams,
+        consumes: ['multipart/form-data'],
+        body: uploadForm,
+        response: { 201: artifactList },
+      },
+    },
+    async (request, reply) => {
+      const task = await tasks.findVisible(request.params.id, callerOf(request));
+      if (!request.isMultipart())
+        throw new InvalidInputError('Send the files as multipart/form-data (curl -F file=@report.pdf).');
+      const { files } = await readUpload(request, maxBytes);
+      if (files.length === 0) throw new InvalidInputError('No file parts in the request (curl -F file=@report.pdf).');
+      const stored = await insertArtifacts(ctx.db, ctx.config, task.id, files, 'upload');
+      return reply.code(201).send({ artifacts: stored.map(serializeArtifact) });
+    },
+  );
+
+  app.get(
+    '/api/tasks/:id/artifacts/:name',
+    {
+      schema: {
+        tags,
+        summary: 'Download one file of a task (owner and admins)',
+        params,
+        response: { 200: fileResponse },
+      },
+    },
+    async (request, reply) => {
+      const task = await tasks.findVisible(request.params.id, callerOf(request));
+      return sendFile(reply, await readArtifact(ctx.db, task.id, request.params.name));
+    },
+  );
 }

@@ -1,7 +1,10 @@
 // GET /health (the process answers) and GET /ready (Postgres and Redis answer), without authentication.
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { sql } from 'kysely';
+import { z } from 'zod';
 import type { HubContext } from '../../core/hub-context.ts';
+import { zodCompilers } from './openapi.ts';
 
 /** Result of one dependency check. */
 export interface CheckResult {
@@ -48,11 +51,50 @@ export async function checkReadiness(ctx: Pick<HubContext, 'db' | 'redis'>, time
   return { ok: down.length === 0, down, postgres, redis };
 }
 
-/** Registers /health and /ready. */
-export function registerHealthRoutes(app: FastifyInstance, ctx: HubContext, timeoutMs = 2000): void {
-  app.get('/health', async () => ({ ok: true }));
-  app.get('/ready', async (_request, reply) => {
-    const r = await checkReadiness(ctx, timeoutMs);
-    return reply.code(r.ok ? 200 : 503).send(r);
-  });
+const checkJson = z.object({ ok: z.boolean(), error: z.string().optional() });
+/** The answer of GET /ready (200 when ok, 503 otherwise). */
+export const readinessJson = z.object({
+  ok: z.boolean(),
+  down: z.array(z.enum(['postgres', 'redis'])).describe('What is not answering; the hub keeps retrying it quietly'),
+  postgres: checkJson,
+  redis: checkJson,
+});
+
+/** Registers /health and /ready (as a plugin, so that the OpenAPI generator registered before it sees them). */
+export function registerHealthRoutes(server: FastifyInstance, ctx: HubContext, timeoutMs = 2000): void {
+  void server.register(async (scope) => healthRoutes(scope, ctx, timeoutMs));
+}
+
+function healthRoutes(scope: FastifyInstance, ctx: HubContext, timeoutMs: number): void {
+  const app = scope.withTypeProvider<ZodTypeProvider>();
+  const tags = ['health'];
+  app.get(
+    '/health',
+    {
+      ...zodCompilers,
+      schema: {
+        tags,
+        summary: 'The process answers',
+        security: [],
+        response: { 200: z.object({ ok: z.literal(true) }) },
+      },
+    },
+    async () => ({ ok: true as const }),
+  );
+  app.get(
+    '/ready',
+    {
+      ...zodCompilers,
+      schema: {
+        tags,
+        summary: 'Postgres and Redis answer (503 with what is down otherwise)',
+        security: [],
+        response: { 200: readinessJson, 503: readinessJson },
+      },
+    },
+    async (_request, reply) => {
+      const r = await checkReadiness(ctx, timeoutMs);
+      return reply.code(r.ok ? 200 : 503).send(r);
+    },
+  );
 }

@@ -101,8 +101,8 @@ export function createWebFrontend(config: WebFrontendConfig): WebFrontend {
   server.server.on('request', (request: IncomingMessage) => unused.delete(request.socket));
 
   installErrorHandling(server, log, bodyLimit);
-  registerHealthRoutes(server, ctx);
   registerDashboard(server, { ctx, auth, sessions, version: config.version ?? '0.0.0' });
+  registerHealthRoutes(server, ctx);
   registerArtifactLinkRoute(server, ctx);
   void server.register(async (api) => {
     installJsonParser(api);

@@ -1,9 +1,10 @@
 // Web monitors over HTTP: create, list, run now, pause, resume, delete; and the public diff page of a change.
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { MonitorService, MonitorView } from '../../core/monitors/monitor-service.ts';
 import { callerOf } from './auth.ts';
-import { parseInput } from './error-handler.ts';
+import { useZodSchemas, zodCompilers } from './openapi.ts';
 
 /** Body of POST /api/monitors. */
 export const createMonitorBody = z
@@ -57,53 +58,128 @@ export function serializeMonitor({ monitor: m, schedule: s }: MonitorView) {
   };
 }
 
+/** A monitor as the API shows it (the shape of serializeMonitor). */
+export const monitorJson = z.object({
+  id: z.string(),
+  shortId: z.string(),
+  userId: z.string(),
+  url: z.string(),
+  selector: z.string().nullable(),
+  ignore: z.array(z.string()),
+  status: z.string().describe('Status of its schedule: active, paused, ended'),
+  when: z.string(),
+  description: z.string(),
+  timezone: z.string(),
+  scheduleId: z.string(),
+  nextRunAt: z.string().nullable(),
+  lastCheckedAt: z.string().nullable(),
+  lastChangedAt: z.string().nullable(),
+  checks: z.number(),
+  changes: z.number(),
+  pausedReason: z.string().nullable(),
+  createdAt: z.string().nullable(),
+});
+const monitorOnly = z.object({ monitor: monitorJson });
+
 /**
  * Registers the monitor routes: the API under `api` (an authenticated scope), and GET /monitor-diffs/:id on
  * `server` (no token: the random id in the link sent to the owner is the key).
  */
 export function registerMonitorRoutes(server: FastifyInstance, api: FastifyInstance, monitors: MonitorService): void {
-  api.post('/api/monitors', async (request, reply) => {
-    const caller = callerOf(request);
-    const body = parseInput(createMonitorBody, request.body, 'request body');
-    const origin = { platform: 'web', conversationId: caller.userId, userId: caller.userId };
-    const view = await monitors.create({ origin, ...body });
-    return reply.code(201).send({ monitor: serializeMonitor(view), firstRunTaskId: view.firstRunTaskId ?? null });
-  });
+  useZodSchemas(api);
+  const app = api.withTypeProvider<ZodTypeProvider>();
+  const tags = ['monitors'];
+  const one = { tags, params: idParams };
 
-  api.get('/api/monitors', async (request) => {
-    const q = parseInput(listQuery, request.query, 'query');
-    const list = await monitors.list({ ...callerOf(request), all: q.all === 'true' });
-    return { monitors: list.map(serializeMonitor) };
-  });
+  app.post(
+    '/api/monitors',
+    {
+      schema: {
+        tags,
+        summary: 'Watch a web page on a schedule; the owner hears of each real change',
+        body: createMonitorBody,
+        response: { 201: z.object({ monitor: monitorJson, firstRunTaskId: z.string().nullable() }) },
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const origin = { platform: 'web', conversationId: caller.userId, userId: caller.userId };
+      const view = await monitors.create({ origin, ...request.body });
+      return reply.code(201).send({ monitor: serializeMonitor(view), firstRunTaskId: view.firstRunTaskId ?? null });
+    },
+  );
 
-  api.get('/api/monitors/:id', async (request) => {
-    const { id } = parseInput(idParams, request.params, 'monitor id');
-    return { monitor: serializeMonitor(await monitors.find(id, callerOf(request))) };
-  });
+  app.get(
+    '/api/monitors',
+    {
+      schema: {
+        tags,
+        summary: "The caller's monitors (admins: everyone's with all=true)",
+        querystring: listQuery,
+        response: { 200: z.object({ monitors: z.array(monitorJson) }) },
+      },
+    },
+    async (request) => {
+      const list = await monitors.list({ ...callerOf(request), all: request.query.all === 'true' });
+      return { monitors: list.map(serializeMonitor) };
+    },
+  );
 
-  api.post('/api/monitors/:id/run', async (request, reply) => {
-    const { id } = parseInput(idParams, request.params, 'monitor id');
-    return reply.code(202).send(await monitors.runNow(id, callerOf(request)));
-  });
+  app.get(
+    '/api/monitors/:id',
+    { schema: { ...one, summary: 'One monitor (full id or prefix)', response: { 200: monitorOnly } } },
+    async (request) => ({ monitor: serializeMonitor(await monitors.find(request.params.id, callerOf(request))) }),
+  );
 
+  app.post(
+    '/api/monitors/:id/run',
+    {
+      schema: {
+        ...one,
+        summary: 'Check the page now (the monitor must be active)',
+        response: { 202: z.object({ taskId: z.string() }) },
+      },
+    },
+    async (request, reply) => reply.code(202).send(await monitors.runNow(request.params.id, callerOf(request))),
+  );
+
+  const controls = { pause: 'Pause a monitor', resume: 'Resume a paused monitor', delete: 'Delete a monitor' } as const;
   for (const action of ['pause', 'resume'] as const) {
-    api.post(`/api/monitors/:id/${action}`, async (request) => {
-      const { id } = parseInput(idParams, request.params, 'monitor id');
-      return { monitor: serializeMonitor(await monitors.control(action, id, callerOf(request))) };
-    });
+    app.post(
+      `/api/monitors/:id/${action}`,
+      { schema: { ...one, summary: controls[action], response: { 200: monitorOnly } } },
+      async (request) => ({
+        monitor: serializeMonitor(await monitors.control(action, request.params.id, callerOf(request))),
+      }),
+    );
   }
 
-  api.delete('/api/monitors/:id', async (request) => {
-    const { id } = parseInput(idParams, request.params, 'monitor id');
-    return { monitor: serializeMonitor(await monitors.control('delete', id, callerOf(request))) };
-  });
+  app.delete(
+    '/api/monitors/:id',
+    { schema: { ...one, summary: controls.delete, response: { 200: monitorOnly } } },
+    async (request) => ({
+      monitor: serializeMonitor(await monitors.control('delete', request.params.id, callerOf(request))),
+    }),
+  );
 
-  server.get('/monitor-diffs/:id', async (request, reply) => {
-    const { id } = parseInput(idParams, request.params, 'change id');
-    const { url, diff, checkedAt } = await monitors.diffOf(id);
-    return reply
-      .type('text/plain; charset=utf-8')
-      .header('x-content-type-options', 'nosniff')
-      .send(`Changes on ${url} found ${checkedAt.toISOString()}\n\n${diff}`);
-  });
+  server.withTypeProvider<ZodTypeProvider>().get(
+    '/monitor-diffs/:id',
+    {
+      ...zodCompilers,
+      schema: {
+        params: idParams,
+        tags,
+        summary: 'The text diff of one change (no token: the random id in the link is the key)',
+        security: [],
+        response: { 200: { content: { 'text/plain': { schema: z.string() } } } },
+      },
+    },
+    async (request, reply) => {
+      const { url, diff, checkedAt } = await monitors.diffOf(request.params.id);
+      return reply
+        .type('text/plain; charset=utf-8')
+        .header('x-content-type-options', 'nosniff')
+        .send(`Changes on ${url} found ${checkedAt.toISOString()}\n\n${diff}`);
+    },
+  );
 }

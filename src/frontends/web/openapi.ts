@@ -1,8 +1,9 @@
 // OpenAPI 3.1 from the zod schemas routes declare: /api/openapi.json and the interactive reference at /api/docs.
 import swagger from '@fastify/swagger';
 import scalar from '@scalar/fastify-api-reference';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { $ZodType } from 'zod/v4/core';
 
 type Transform = typeof jsonSchemaTransform;
@@ -12,7 +13,25 @@ const zodOrPlain: Transform = (doc) => {
   const s = doc.schema as Record<string, unknown> | undefined;
   const parts = s ? [s.body, s.querystring, s.params, s.headers, ...Object.values((s.response as object) ?? {})] : [];
   const plain = parts.some((p) => p != null && !(p instanceof $ZodType) && !isContentWrapper(p));
-  return plain ? { schema: doc.schema, url: doc.url } : jsonSchemaTransform(doc);
+  if (plain) return { schema: doc.schema, url: doc.url };
+  const out = jsonSchemaTransform(doc);
+  const response = (out.schema as { response?: Record<string, unknown> } | undefined)?.response;
+  if (response && !('default' in response)) response.default = errorResponse;
+  return out;
+};
+
+/** The body of every error answer (error-handler.ts): 400/401/403/404/409/413/415/429/5xx. */
+export const errorBodyJson = z.object({
+  error: z.object({
+    code: z.string().describe('e.g. invalid_input, unauthorized, forbidden, not_found, payload_too_large'),
+    message: z.string().describe('What went wrong and how to fix it, for people'),
+    retryAfterMs: z.number().optional().describe('When rate limited: wait this long (also in Retry-After)'),
+  }),
+});
+const withoutDialect = ({ $schema: _, ...rest }: Record<string, unknown>) => rest;
+const errorResponse = {
+  description: 'An error: `{error: {code, message}}` (never a stack trace)',
+  content: { 'application/json': { schema: withoutDialect(z.toJSONSchema(errorBodyJson)) } },
 };
 
 const isContentWrapper = (p: unknown): boolean => typeof p === 'object' && p !== null && 'content' in p;
@@ -66,3 +85,11 @@ export function useZodSchemas(scope: FastifyInstance): void {
   scope.setValidatorCompiler(validatorCompiler);
   scope.setSerializerCompiler(serializerCompiler);
 }
+
+// biome-ignore lint/suspicious/noExplicitAny: a route's compilers are typed by its own schema; these take any zod schema.
+type AnyCompiler = FastifySchemaCompiler<any>;
+/** Route options that make one route on a plain (non-zod) scope validate and serialize with its zod schemas. */
+export const zodCompilers = {
+  validatorCompiler: validatorCompiler as AnyCompiler,
+  serializerCompiler: serializerCompiler as FastifySerializerCompiler<unknown>,
+};

@@ -74,6 +74,30 @@ export function serializeSchedule(s: Schedule) {
   };
 }
 
+/** A schedule as the API shows it (the shape of serializeSchedule). */
+export const scheduleJson = z.object({
+  id: z.string(),
+  shortId: z.string(),
+  userId: z.string(),
+  status: z.string(),
+  kind: z.string(),
+  when: z.string(),
+  description: z.string(),
+  text: z.string(),
+  timezone: z.string(),
+  cron: z.string().nullable(),
+  everyMs: z.number().nullable(),
+  runAt: z.string().nullable(),
+  nextRunAt: z.string().nullable(),
+  lastRunAt: z.string().nullable(),
+  consecutiveFailures: z.number(),
+  pausedReason: z.string().nullable(),
+  parentTaskId: z.string().nullable(),
+  createdAt: z.string().nullable(),
+  updatedAt: z.string().nullable(),
+});
+const timezoneJson = z.object({ timezone: z.string() });
+
 /** Registers the schedule routes on an authenticated scope. */
 export function registerScheduleRoutes(scope: FastifyInstance, schedules: ScheduleService): void {
   useZodSchemas(scope);
@@ -81,7 +105,14 @@ export function registerScheduleRoutes(scope: FastifyInstance, schedules: Schedu
   const tags = ['schedules'];
   app.post(
     '/api/schedules',
-    { schema: { tags, summary: 'Create a schedule (one-shot or recurring)', body: createScheduleBody } },
+    {
+      schema: {
+        tags,
+        summary: 'Create a schedule (one-shot or recurring)',
+        body: createScheduleBody,
+        response: { 201: z.object({ schedule: scheduleJson, nextRunAt: z.string().nullable() }) },
+      },
+    },
     async (request, reply) => {
       const caller = callerOf(request);
       const body = request.body;
@@ -102,6 +133,7 @@ export function registerScheduleRoutes(scope: FastifyInstance, schedules: Schedu
         tags,
         summary: "The caller's schedules (admins: all=true for everyone's)",
         querystring: listSchedulesQuery,
+        response: { 200: z.object({ schedules: z.array(scheduleJson) }) },
       },
     },
     async (request) => {
@@ -115,7 +147,14 @@ export function registerScheduleRoutes(scope: FastifyInstance, schedules: Schedu
   for (const action of ['pause', 'resume'] as const) {
     app.post(
       `/api/schedules/:id/${action}`,
-      { schema: { tags, summary: `${action === 'pause' ? 'Pause' : 'Resume'} a schedule`, params: scheduleParams } },
+      {
+        schema: {
+          tags,
+          summary: `${action === 'pause' ? 'Pause' : 'Resume'} a schedule`,
+          params: scheduleParams,
+          response: { 200: z.object({ schedule: scheduleJson, changed: z.boolean() }) },
+        },
+      },
       async (request) => {
         const { schedule, changed } = await schedules[action](request.params.id, callerOf(request));
         return { schedule: serializeSchedule(schedule), changed };
@@ -125,20 +164,31 @@ export function registerScheduleRoutes(scope: FastifyInstance, schedules: Schedu
 
   app.delete(
     '/api/schedules/:id',
-    { schema: { tags, summary: 'Delete a schedule', params: scheduleParams } },
+    {
+      schema: {
+        tags,
+        summary: 'Delete a schedule',
+        params: scheduleParams,
+        response: { 200: z.object({ schedule: scheduleJson }) },
+      },
+    },
     async (request) => {
       const { schedule } = await schedules.delete(request.params.id, callerOf(request));
       return { schedule: serializeSchedule(schedule) };
     },
   );
 
-  app.get('/api/me/timezone', { schema: { tags, summary: "The caller's time zone" } }, async (request) => ({
-    timezone: await schedules.getTimezone(callerOf(request).userId),
-  }));
+  app.get(
+    '/api/me/timezone',
+    { schema: { tags, summary: "The caller's time zone", response: { 200: timezoneJson } } },
+    async (request) => ({
+      timezone: await schedules.getTimezone(callerOf(request).userId),
+    }),
+  );
 
   app.put(
     '/api/me/timezone',
-    { schema: { tags, summary: "Set the caller's time zone", body: timezoneBody } },
+    { schema: { tags, summary: "Set the caller's time zone", body: timezoneBody, response: { 200: timezoneJson } } },
     async (request) => ({ timezone: await schedules.setTimezone(callerOf(request).userId, request.body.timezone) }),
   );
 }

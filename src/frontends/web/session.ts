@@ -144,7 +144,8 @@ export async function registerSessionRoutes(scope: FastifyInstance, opts: Sessio
     },
   );
 
-  app.delete('/api/session', { schema: { tags, summary: 'Sign out' } }, async (request, reply) => {
+  const signOut = { tags, summary: 'Sign out', response: { 200: z.object({ signedOut: z.literal(true) }) } };
+  app.delete('/api/session', { schema: signOut }, async (request, reply) => {
     const found = await current(request);
     if (found) {
       if (!csrfMatches(request, found.session))
@@ -152,7 +153,7 @@ export async function registerSessionRoutes(scope: FastifyInstance, opts: Sessio
       await sessions.destroy(found.id);
     }
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
-    return { signedOut: true };
+    return { signedOut: true as const };
   });
 }
 

@@ -2,6 +2,7 @@
 // ends after the task's final event; for a task that has already finished, right after replaying its history.
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { InvalidInputError } from '../../core/errors.ts';
 import { isTerminalTask } from '../../core/lifecycle.ts';
@@ -9,7 +10,7 @@ import type { HubContext } from '../../core/hub-context.ts';
 import { toHubEvent } from '../../core/hub-context.ts';
 import type { TaskService } from '../../core/task-service.ts';
 import { callerOf } from './auth.ts';
-import { parseInput } from './error-handler.ts';
+import { useZodSchemas } from './openapi.ts';
 import { eventItem, formatSse, type SseHub, type SseItem, type SseSubscriber } from './sse-hub.ts';
 
 /** Options of the stream route. */
@@ -25,7 +26,18 @@ const REPLAY_PAGE = 500;
 /** Events after which a task is finished: the live stream ends with them. */
 const FINAL_EVENTS = new Set(['completed', 'failed', 'cancelled', 'rejected']);
 const params = z.object({ id: z.string() });
-const query = z.object({ after: z.string().optional() }).loose();
+const query = z
+  .object({ after: z.string().optional().describe('Resume after this event id (or send the Last-Event-ID header)') })
+  .loose();
+const headers = z.object({ 'last-event-id': z.string().optional() }).loose();
+/** What the stream carries: `event: <type>`, `id: <event id>`, `data: <JSON of the event>` blocks and `: ping` comments. */
+const eventStream = {
+  description:
+    'Server-Sent Events: stored events are replayed first, then live ones; the stream ends after the final event ' +
+    '(completed, failed, cancelled, rejected). Each block has `id:` (the event id), `event:` (its type) and `data:` ' +
+    '(the event as JSON); `: ping` comments keep idle connections open.',
+  content: { 'text/event-stream': { schema: z.string() } },
+};
 
 /** Whether event id `a` comes after `b` (ids are bigint strings). */
 function isAfter(a: string, b: string | null): boolean {
@@ -98,14 +110,23 @@ class SseConnection implements SseSubscriber {
 }
 
 /** Registers the SSE route on an (authenticated) scope. */
-export function registerStreamRoute(app: FastifyInstance, opts: StreamRouteOptions): void {
+export function registerStreamRoute(scope: FastifyInstance, opts: StreamRouteOptions): void {
   const { ctx, tasks, hub } = opts;
-  app.get('/api/tasks/:id/stream', async (request, reply) => {
+  useZodSchemas(scope);
+  const app = scope.withTypeProvider<ZodTypeProvider>();
+  const schema = {
+    tags: ['tasks'],
+    summary: "A task's events as Server-Sent Events (history, then live until it finishes)",
+    params,
+    querystring: query,
+    headers,
+    response: { 200: eventStream },
+  };
+  app.get('/api/tasks/:id/stream', { schema }, async (request, reply) => {
     const caller = callerOf(request);
-    const { id } = parseInput(params, request.params, 'task id');
-    const { after: afterQuery } = parseInput(query, request.query, 'query');
+    const { id } = request.params;
     const header = request.headers['last-event-id'];
-    const after = (Array.isArray(header) ? header[0] : header)?.trim() || afterQuery?.trim() || null;
+    const after = header?.trim() || request.query.after?.trim() || null;
     if (after !== null && !/^\d{1,19}$/.test(after))
       throw new InvalidInputError('Last-Event-ID (or ?after=) must be an event id (a number).');
     const task = await tasks.findVisible(id, caller);

@@ -78,6 +78,7 @@ export function registerTaskRoutes(scope: FastifyInstance, tasks: TaskService, s
       schema: {
         tags: ['tasks'],
         summary: 'Submit a task (JSON, or multipart/form-data with the same fields plus `file` parts)',
+        consumes: ['application/json', 'multipart/form-data'],
         body: submitBody,
         response: { 202: taskWithWarnings },
       },
