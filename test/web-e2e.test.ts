@@ -4,6 +4,7 @@
 // OpenAI server: the tests check what the model was sent (untrusted data blocks) and that its answer reaches the user.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { markdownFor } from '../src/notifications/markdown-text.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/core/config.ts';
 import type { Plan, PlanRequest, Planner } from '../src/core/plan.ts';
@@ -111,9 +112,9 @@ describe('research', () => {
     expect(done.status).toBe('COMPLETED');
     const final = await h.chat.waitFor((d) => d.message.taskId === task.id && d.message.kind === 'result');
     expect(final.conversationId).toBe(h.origin().conversationId);
-    // The conversation got the model's Markdown as written.
+    // The conversation got the model's Markdown, in its platform's markup (the test platform renders none).
     expect(final.message.text).toMatch(/^Task \w+ completed\.\n/);
-    expect(final.message.text).toContain(`\n${TALKING_POINTS}\n`);
+    expect(final.message.text).toContain(`\n${markdownFor(TALKING_POINTS, 'none')}\n`);
     expect(done.result).toMatchObject({ kind: 'talking points', title: 'Talking points: environmental bills' });
     // One streamed call; its task line is outside the data, and each fetched page is in its own untrusted block.
     const [req, ...more] = fake.completions('llm.write');
