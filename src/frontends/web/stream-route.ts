@@ -4,6 +4,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { InvalidInputError } from '../../core/errors.ts';
+import { isBigintId } from '../../core/ids.ts';
 import { isTerminalTask } from '../../core/lifecycle.ts';
 import type { HubContext } from '../../core/hub-context.ts';
 import { toHubEvent } from '../../core/hub-context.ts';
@@ -106,8 +107,10 @@ export function registerStreamRoute(app: FastifyInstance, opts: StreamRouteOptio
     const { after: afterQuery } = parseInput(query, request.query, 'query');
     const header = request.headers['last-event-id'];
     const after = (Array.isArray(header) ? header[0] : header)?.trim() || afterQuery?.trim() || null;
-    if (after !== null && !/^\d{1,19}$/.test(after))
-      throw new InvalidInputError('Last-Event-ID (or ?after=) must be an event id (a number).');
+    if (after !== null && !isBigintId(after))
+      throw new InvalidInputError(
+        'Last-Event-ID (or ?after=) must be an event id (a number up to 9223372036854775807).',
+      );
     const task = await tasks.findVisible(id, caller);
 
     let remove: () => void = () => {};
