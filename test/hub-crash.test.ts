@@ -27,10 +27,14 @@ afterAll(async () => {
 
 /** Starts a hub as a child process on `env`; resolves once it is ready. */
 async function spawnHub(env: TestEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', 'test/helpers/hub-child.ts'], {
-    env: { ...process.env, ...env.childEnv, PORT: '0', HUB_SCHEMA: env.schema, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--experimental-transform-types', '--no-warnings', 'test/helpers/hub-child.ts'],
+    {
+      env: { ...process.env, ...env.childEnv, PORT: '0', HUB_SCHEMA: env.schema, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.push(child);
   child.stderr!.on('data', (d) => process.stderr.write(`[hub ${child.pid}] ${d}`));
   await new Promise<void>((resolve, reject) => {

@@ -5,6 +5,10 @@ import { createDatabase } from '../../src/core/store/create-database.ts';
 import { startHub } from '../../src/main.ts';
 
 const config = loadConfig(process.env);
-const database = await createDatabase({ url: process.env.TEST_DATABASE_URL, schema: process.env.HUB_SCHEMA, poolSize: 5 });
+const database = await createDatabase({
+  url: process.env.TEST_DATABASE_URL,
+  schema: process.env.HUB_SCHEMA,
+  poolSize: 5,
+});
 const hub = await startHub({ config, database, embeddedWorkers: false, frontendFactories: [] });
 process.stdout.write(`ready ${hub.web.url()}\n`);
