@@ -130,6 +130,8 @@ describe('submissions while Redis is away', () => {
       );
       proxy.up();
       await added; // queued once Redis answers again, without a resubmission
+      // The refused user submission's rate-limit reservation reached Redis late, and was given back.
+      await expect.poll(() => env.ctx.redis.zcard(env.ctx.keys.rate('web:alice')), { timeout: 5_000 }).toBe(0);
     } finally {
       proxy.up();
       await events.close();

@@ -115,13 +115,15 @@ export class TaskService {
     const notStored = 'Nothing was stored: submit it again once the service is back.';
     if (this.ctx.redis.status !== 'ready')
       throw new UnavailableError(`The task queue (Redis) is not reachable right now. ${notStored}`);
-    const release =
-      !req.parentTaskId && !admin
-        ? await this.redisBound(
-            this.rateLimit(req.origin.userId),
-            `The task queue (Redis) did not answer. ${notStored}`,
-          )
-        : undefined;
+    let release: (() => Promise<void>) | undefined;
+    if (!req.parentTaskId && !admin) {
+      const reserving = this.rateLimit(req.origin.userId);
+      release = await this.redisBound(reserving, `The task queue (Redis) did not answer. ${notStored}`).catch((err) => {
+        // Answered 503 while the reservation waits in ioredis's queue: give the place back once Redis runs it.
+        if (err instanceof UnavailableError) void reserving.then((r) => r()).catch(() => {});
+        throw err;
+      });
+    }
     let stored: TaskRow | undefined;
     try {
       const out = await this.planAndStore(req, text, priority, notifyPolicy, files, admin, (t) => {
