@@ -10,6 +10,7 @@ import * as m0015 from './0015-access.ts';
 import * as m0016 from './0016-scheduled-state.ts';
 // ── end platform imports ──
 // ── core imports ──
+import * as m0020 from './0020-idempotency-and-opt-outs.ts';
 // ── end core imports ──
 // ── ai imports ──
 import * as m0030 from './0030-llm-accounting.ts';
@@ -31,6 +32,7 @@ export const migrations: Record<string, Migration> = {
   '0016-scheduled-state': m0016,
   // ── end platform ──
   // ── core ──
+  '0020-idempotency-and-opt-outs': m0020,
   // ── end core ──
   // ── ai ──
   '0030-llm-accounting': m0030,

@@ -1,5 +1,6 @@
 // Admin operations behind the CLI, the /api/admin routes and (later) chat admin commands.
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from './errors.ts';
+import { isBigintId } from './ids.ts';
 import { jobIdFor, priorityValue } from './queues.ts';
 import { PRIORITIES, type Priority } from './types.ts';
 import type { HubContext, HubEvent } from './hub-context.ts';
@@ -203,6 +204,10 @@ export class AdminService {
       .toLowerCase();
     if (!/^[0-9a-f-]{1,36}$/.test(key))
       throw new InvalidInputError(`"${id}" is not a task, subtask or dead-letter id.`);
+    if (/^\d+$/.test(key) && !isBigintId(key))
+      throw new InvalidInputError(
+        `"${id}" is not a dead-letter id: dead-letter ids are numbers up to 9223372036854775807.`,
+      );
     if (/^\d+$/.test(key)) {
       // An all-digit key names a dead letter by its own id first.
       const byId = await this.ctx.db

@@ -10,7 +10,7 @@ import { isTerminalTask } from './lifecycle.ts';
 import { finishOrReview, releaseDependents, resultOf, toReview } from './task-flow.ts';
 import { recordLlm, splitLlmOutput } from './traces/llm-accounting.ts';
 import type { HubContext, HubEvent } from './hub-context.ts';
-import { duplicateRedis, RESULTS_QUEUE, telemetryOption } from './queues.ts';
+import { duplicateRedis, hubWorkerOptions, RESULTS_QUEUE, telemetryOption } from './queues.ts';
 import type { SubtaskRow, TaskRow } from './store/schema.ts';
 import { insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
 import type { JobResult, SubtaskStatus, WorkerSignal } from './types.ts';
@@ -52,6 +52,7 @@ export class Conductor {
         connection: this.connection,
         prefix: this.ctx.config.QUEUE_PREFIX,
         concurrency: this.opts.concurrency ?? 16,
+        ...hubWorkerOptions(),
         removeOnComplete: { age: 3600, count: 1000 },
         removeOnFail: { age: 7 * 24 * 3600 },
         ...telemetryOption(),

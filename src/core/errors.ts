@@ -65,6 +65,13 @@ export class TooLargeError extends HubError {
   }
 }
 
+/** A dependency (Redis, the database) does not answer; the message says whether anything was stored. */
+export class UnavailableError extends HubError {
+  constructor(message: string, cause?: unknown) {
+    super(message, 'unavailable', cause);
+  }
+}
+
 /** Configuration is wrong; the message names the variable and the fix. */
 export class ConfigError extends HubError {
   constructor(message: string, cause?: unknown) {
@@ -87,6 +94,7 @@ const STATUS: Record<string, number> = {
   conflict: 409,
   rate_limited: 429,
   too_large: 413,
+  unavailable: 503,
 };
 
 /** HTTP status and the text a user may see for any thrown value; unknown errors never leak details. */
@@ -97,7 +105,8 @@ export function describeError(err: unknown): { status: number; code: string; mes
   return {
     status: 500,
     code: 'internal',
-    message: 'Something went wrong on our side; the request was kept and can be retried.',
+    message:
+      'Something went wrong on our side. It may or may not have taken effect: check (e.g. list your tasks) before retrying.',
   };
 }
 

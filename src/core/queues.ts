@@ -50,6 +50,19 @@ export function subtaskJobOptions(o: {
   };
 }
 
+/**
+ * Lock of a job on the hub's own queues (results, notify, schedules). BullMQ renews it every half lock while the
+ * hub works on the job; after a hub crash the lock lapses and the stalled check (same interval) hands the job to
+ * another hub process: a pending result or message waits at most about three locks (lapse + two checks).
+ */
+export const HUB_LOCK_MS = 4_000;
+
+/** Worker options of the hub's own queues: short renewed locks and a stalled check to match (see HUB_LOCK_MS). */
+export function hubWorkerOptions(): { lockDuration: number; stalledInterval: number; maxStalledCount: number } {
+  // A few stalls are tolerated (each is a hub crash or a long pause): the job is then run again, not failed.
+  return { lockDuration: HUB_LOCK_MS, stalledInterval: HUB_LOCK_MS, maxStalledCount: 3 };
+}
+
 let telemetry: Telemetry | undefined;
 
 /** Sets (or clears) BullMQ's telemetry for queues and workers created from now on (composition does, when tracing). */

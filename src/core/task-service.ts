@@ -1,5 +1,6 @@
 // The task service: submit, read, list, cancel and retry, with per-user visibility.
 import { sql, type Insertable, type Transaction } from 'kysely';
+import { DateTime } from 'luxon';
 import { assertCapabilitiesAllowed } from './acl/capability-acl.ts';
 import {
   assertArtifactSize,
@@ -12,7 +13,7 @@ import { policyFor, type Config } from './config.ts';
 import { insertTaskGraph } from './fused-writes.ts';
 import { admitWaiting, enqueueAdmitted } from './admission.ts';
 import { withdrawSubtasks } from './dispatcher.ts';
-import { ConflictError, InvalidInputError, NotFoundError, RateLimitedError } from './errors.ts';
+import { ConflictError, InvalidInputError, NotFoundError, RateLimitedError, UnavailableError } from './errors.ts';
 import type { HubContext, HubEvent } from './hub-context.ts';
 import { newId, shortId } from './ids.ts';
 import { isTerminalTask } from './lifecycle.ts';
@@ -47,7 +48,20 @@ export interface SubmitRequest {
   requiresReview?: boolean | undefined;
   /** Files that came with the request; stored as the task's artifacts in the same transaction. */
   attachments?: NewArtifact[] | undefined;
+  /** The client's Idempotency-Key: a repeat with the same key (same user) answers with the first task. */
+  idempotencyKey?: string | undefined;
 }
+
+/** The outcome of a submission; `replayed` when an earlier submission with the same Idempotency-Key answered it. */
+export interface Submitted {
+  task: TaskRow;
+  subtasks: SubtaskRow[];
+  warnings: string[];
+  replayed?: boolean;
+}
+
+/** How long a submission waits for Redis before answering 503 (ioredis would otherwise queue the call for ever). */
+export const REDIS_WAIT_MS = 3_000;
 
 /** Who is asking: their `platform:id` and whether they are an admin. */
 export interface Caller {
@@ -77,19 +91,103 @@ export class TaskService {
     return this.ctx.config.MAX_ARTIFACT_BYTES;
   }
 
-  /** Validates, plans and persists a request, then queues its ready subtasks. Refusals write nothing. */
-  async submit(req: SubmitRequest): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; warnings: string[] }> {
+  /**
+   * Validates, plans and persists a request, then queues its ready subtasks. Refusals write nothing and use up no
+   * rate-limit budget; with Redis down it answers UnavailableError within REDIS_WAIT_MS, saying whether the task was
+   * stored. A repeated Idempotency-Key answers with the earlier task.
+   */
+  async submit(req: SubmitRequest): Promise<Submitted> {
     const { config } = this.ctx;
     const { text, priority, notifyPolicy } = validateRequest(
       config,
       req,
       'The request is empty: say what you want done, e.g. "summarise https://example.org".',
     );
+    const key = req.idempotencyKey;
+    if (key !== undefined) {
+      const earlier = await this.byIdempotencyKey(req.origin.userId, key, text);
+      if (earlier) return earlier;
+    }
 
     const files = req.attachments ?? [];
     for (const f of files) assertArtifactSize(config, f.name, f.bytes.byteLength);
     const admin = this.ctx.isAdmin(req.origin.userId);
-    if (!req.parentTaskId && !admin) await this.rateLimit(req.origin.userId);
+    const notStored = 'Nothing was stored: submit it again once the service is back.';
+    if (this.ctx.redis.status !== 'ready')
+      throw new UnavailableError(`The task queue (Redis) is not reachable right now. ${notStored}`);
+    let release: (() => Promise<void>) | undefined;
+    if (!req.parentTaskId && !admin) {
+      const reserving = this.rateLimit(req.origin.userId);
+      release = await this.redisBound(reserving, `The task queue (Redis) did not answer. ${notStored}`).catch((err) => {
+        // Answered 503 while the reservation waits in ioredis's queue: give the place back once Redis runs it.
+        if (err instanceof UnavailableError) void reserving.then((r) => r()).catch(() => {});
+        throw err;
+      });
+    }
+    let stored: TaskRow | undefined;
+    try {
+      const out = await this.planAndStore(req, text, priority, notifyPolicy, files, admin, (t) => {
+        stored = t;
+      });
+      return out;
+    } catch (err) {
+      // Only accepted tasks count against the hourly budget.
+      if (!stored && release) void release().catch(() => {});
+      if (!stored && key !== undefined && isUniqueViolation(err)) {
+        const earlier = await this.byIdempotencyKey(req.origin.userId, key, text);
+        if (earlier) return earlier;
+      }
+      throw err;
+    }
+  }
+
+  /** The task an earlier submission with this Idempotency-Key created, or undefined; a different text is a conflict. */
+  private async byIdempotencyKey(userId: string, key: string, text: string): Promise<Submitted | undefined> {
+    const task = await this.ctx.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('idempotency_key', '=', key)
+      .executeTakeFirst();
+    if (!task) return undefined;
+    if (task.text !== text)
+      throw new ConflictError(
+        `This Idempotency-Key was already used for a different request (task ${shortId(task.id)}); use a new key for a new request.`,
+      );
+    return { task, subtasks: await loadSubtasks(this.ctx.db, task.id), warnings: [], replayed: true };
+  }
+
+  /** `work`, or UnavailableError(`message`) when Redis has not answered within REDIS_WAIT_MS (the work goes on). */
+  private async redisBound<T>(work: Promise<T>, message: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    let answered = false;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        answered = true;
+        reject(new UnavailableError(message));
+      }, REDIS_WAIT_MS);
+    });
+    work.catch((err) => {
+      if (answered) this.ctx.log.warn({ err }, 'a submission step failed after the caller was answered');
+    });
+    try {
+      return await Promise.race([work, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Plans and persists the task (calling `onStored` once it is committed), then queues it under the Redis bound. */
+  private async planAndStore(
+    req: SubmitRequest,
+    text: string,
+    priority: Priority,
+    notifyPolicy: NotifyPolicy,
+    files: NewArtifact[],
+    admin: boolean,
+    onStored: (task: TaskRow) => void,
+  ): Promise<Submitted> {
+    const { config } = this.ctx;
     const attachments = files.map((f) => ({
       name: cleanFileName(f.name),
       mediaType: f.mediaType,
@@ -123,12 +221,14 @@ export class TaskService {
       plan_steps: plan.steps.length,
       planned_by: plan.plannedBy ?? null,
       ...(files.length ? { has_uploads: true } : {}),
+      ...(req.idempotencyKey !== undefined ? { idempotency_key: req.idempotencyKey } : {}),
     };
     if (plan.question) {
       const asked = await insertQuestionTask(this.ctx.db, values, { ...plan, question: plan.question }, (trx) =>
         insertArtifacts(trx, config, taskId, files, 'upload'),
       );
-      await this.ctx.emit(asked.events, asked.task);
+      onStored(asked.task);
+      await this.redisBound(this.ctx.emit(asked.events, asked.task), storedButQueueDown(asked.task));
       return { task: asked.task, subtasks: [], warnings: [] };
     }
     validatePlan(plan);
@@ -164,11 +264,26 @@ export class TaskService {
       const admitted = await admitWaiting(trx, req.origin.userId, config.MAX_INFLIGHT_PER_USER, { locked: true });
       return { ...created, admitted };
     });
+    onStored(task);
+    const warnings = await this.redisBound(
+      this.queueStored(task, subtasks, events, admitted),
+      storedButQueueDown(task),
+    );
+    this.ctx.log.info({ taskId, steps: subtasks.length, user: req.origin.userId }, 'task submitted');
+    return { task, subtasks, warnings };
+  }
+
+  /** Announces a stored task and queues its admitted subtasks; returns the warnings for the submitter. */
+  private async queueStored(
+    task: TaskRow,
+    subtasks: SubtaskRow[],
+    events: HubEvent[],
+    admitted: Awaited<ReturnType<typeof admitWaiting>>,
+  ): Promise<string[]> {
     // Announce before enqueueing, so `accepted` reaches listeners (and the acknowledgement is queued) before any
     // worker can report the first step started.
     await this.ctx.emit(events, task);
     await enqueueAdmitted(this.ctx, admitted, [{ task, siblings: subtasks }]);
-
     const warnings: string[] = [];
     const unserved = await this.ctx.workers.unserved(subtasks.map((s) => s.capability));
     if (unserved.length) {
@@ -177,17 +292,19 @@ export class TaskService {
       );
       await this.ctx.emit(
         await insertEvents(this.ctx.db, [
-          { task_id: taskId, subtask_id: null, type: 'no_worker', actor: 'hub', data: { capabilities: unserved } },
+          { task_id: task.id, subtask_id: null, type: 'no_worker', actor: 'hub', data: { capabilities: unserved } },
         ]),
         task,
       );
     }
-    this.ctx.log.info({ taskId, steps: subtasks.length, user: req.origin.userId }, 'task submitted');
-    return { task, subtasks, warnings };
+    return warnings;
   }
 
-  /** Refuses a user's submission over MAX_TASKS_PER_HOUR (sliding hour), saying when to try again. */
-  private async rateLimit(userId: string): Promise<void> {
+  /**
+   * Refuses a user's submission over MAX_TASKS_PER_HOUR (sliding hour), saying when to try again. Otherwise the
+   * submission holds a place in the hour until the returned release gives it back (a submission refused later on).
+   */
+  private async rateLimit(userId: string): Promise<() => Promise<void>> {
     const key = this.ctx.keys.rate(userId);
     const nowMs = Date.now();
     const hour = 3_600_000;
@@ -202,8 +319,11 @@ export class TaskService {
       .exec();
     const count = Number(res?.[2]?.[1] ?? 0);
     const max = this.ctx.config.MAX_TASKS_PER_HOUR;
-    if (count <= max) return;
-    await this.ctx.redis.zrem(key, member);
+    const release = async () => {
+      await this.ctx.redis.zrem(key, member);
+    };
+    if (count <= max) return release;
+    await release();
     const oldest = Number((res?.[3]?.[1] as string[] | undefined)?.[1] ?? nowMs);
     const retryAfterMs = Math.max(1000, oldest + hour - nowMs);
     throw new RateLimitedError(
@@ -249,7 +369,7 @@ export class TaskService {
     }
     if (opts.cursor) {
       const [at, id] = Buffer.from(opts.cursor, 'base64url').toString().split('|');
-      if (!id || !at || !/^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(at))
+      if (!id || !at || !/^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(at) || !DateTime.fromISO(at).isValid)
         throw new InvalidInputError('The cursor is not valid; start again without it.');
       q = q.where(sql<boolean>`(created_at, id) < (${at}::timestamptz, ${id})`);
     }
@@ -559,4 +679,14 @@ function subtaskRows(config: Config, taskId: string, userId: string, plan: Plan,
       finished_at: null,
     };
   });
+}
+
+/** The 503 text of a task that was stored while Redis did not answer: it starts by itself, no need to resubmit. */
+function storedButQueueDown(task: TaskRow): string {
+  return `Task ${shortId(task.id)} was stored, but the task queue (Redis) is not answering; it starts by itself once the queue is back. Do not submit it again.`;
+}
+
+/** Whether a database error is a unique-constraint violation (a concurrent submission with the same key won). */
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '23505';
 }

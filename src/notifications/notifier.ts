@@ -4,11 +4,12 @@ import { errorText, PermanentError, RateLimitedError } from '../core/errors.ts';
 import type { Config } from '../core/config.ts';
 import type { HubContext, HubEvent } from '../core/hub-context.ts';
 import type { Redis } from 'ioredis';
-import { duplicateRedis, NOTIFY_QUEUE, telemetryOption } from '../core/queues.ts';
+import { duplicateRedis, hubWorkerOptions, NOTIFY_QUEUE, telemetryOption } from '../core/queues.ts';
 import type { TaskRow } from '../core/store/schema.ts';
 import { insertEvents, json, loadSubtasks } from '../core/task-store.ts';
 import { progressOf } from '../core/task-service.ts';
 import { loadTaskWithSubtasks } from '../core/fused-writes.ts';
+import { isTerminalTask } from '../core/lifecycle.ts';
 import type { ConversationRef, MessageRef } from '../core/types.ts';
 import type { OutboundMessage } from '../frontends/frontend.ts';
 import type { FrontendRegistry } from '../frontends/registry.ts';
@@ -139,6 +140,7 @@ export class Notifier {
         connection: this.connection,
         prefix: this.ctx.config.QUEUE_PREFIX,
         concurrency: this.opts.concurrency ?? 16,
+        ...hubWorkerOptions(),
         ...telemetryOption(),
       },
     );
@@ -175,8 +177,9 @@ export class Notifier {
 
   /**
    * First attempt of an acknowledgement rendered at submit time: send it and keep its ref without reading the
-   * task first (nothing can have set the ref yet: progress edits for the task are queued after it). Retries take
-   * the full path, which skips the send if an earlier attempt got as far as saving the ref.
+   * task first (nothing can have set the ref yet: progress edits for the task are queued after it). Retries and a
+   * job recovered after a hub crash (stalled, run again) take the full path, which reads the task and skips the send
+   * if an earlier run got as far as saving the ref or the task has already finished.
    */
   private async deliverAck(job: Job<NotifyJob>, origin: ConversationRef, text: string, token?: string): Promise<void> {
     const frontend = this.frontends.get(origin.platform);
@@ -207,7 +210,8 @@ export class Notifier {
   /** Delivers one job; `failure` replays an error of the fast acknowledgement path through the full handling. */
   private async deliver(job: Job<NotifyJob>, token?: string, full = false, failure?: Error): Promise<void> {
     const { origin: ackOrigin, text: ackText } = job.data;
-    if (!full && job.data.kind === 'ack' && ackOrigin && ackText !== undefined && job.attemptsMade === 0)
+    const firstRun = job.attemptsMade === 0 && !job.stalledCounter;
+    if (!full && job.data.kind === 'ack' && ackOrigin && ackText !== undefined && firstRun)
       return this.deliverAck(job, ackOrigin, ackText, token);
     // A progress edit renders from the subtasks too: it reads both in one statement.
     const withSubtasks =
@@ -246,14 +250,15 @@ export class Notifier {
       }
       const progressRef = task.progress_message as MessageRef | null;
       if (kind === 'ack') {
-        if (progressRef) return;
+        // Already acknowledged, or finished (the final message says everything; a late "accepted" would confuse).
+        if (progressRef || task.final_notified || isTerminalTask(task.status)) return;
         const text = job.data.text ?? renderAck(task, await loadSubtasks(this.ctx.db, task.id));
         const ref = await frontend.send(origin, { ...msg('ack', text), actions: ['cancel'] });
         await this.saveProgressRef(task.id, ref);
         return;
       }
       if (kind === 'progress') {
-        if (['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'].includes(task.status)) return; // the final job owns the last edit
+        if (isTerminalTask(task.status)) return; // the final job owns the last edit
         const text = renderProgress(
           task,
           progressOf(task, withSubtasks?.subtasks ?? (await loadSubtasks(this.ctx.db, task.id))),

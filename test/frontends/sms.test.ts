@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError, RateLimitedError } from '../../src/core/errors.ts';
 import { createRedis, NOTIFY_QUEUE } from '../../src/core/queues.ts';
 import { createSmsFrontend } from '../../src/frontends/sms/index.ts';
-import { optKeyword, RedisOptOutStore } from '../../src/frontends/sms/opt-out.ts';
+import { optKeyword } from '../../src/frontends/sms/opt-out.ts';
+import { importRedisOptOuts, PostgresOptOutStore } from '../../src/frontends/sms/opt-out-store.ts';
 import { fitSms, measureSms, smartEncode, type SmsEncoding } from '../../src/frontends/sms/segments.ts';
 import { SMS_WEBHOOK_PATH } from '../../src/frontends/sms/webhook.ts';
 import { rebase, retryAfterMs, toDeliveryError } from '../../src/frontends/sms/twilio-client.ts';
@@ -259,7 +260,7 @@ describe('sms acceptance', () => {
     const stop = await text(from, 'STOP');
     expect(stop.status).toBe(200);
     expect(stop.reply).toBeUndefined();
-    expect(await new RedisOptOutStore(createRedisOnce(), h.hub.config.QUEUE_PREFIX).isOptedOut(from)).toBe(true); // another process sees it
+    expect(await new PostgresOptOutStore(h.env.database.db).isOptedOut(from)).toBe(true); // another process sees it
     const req = await text(from, 'task hello while stopped');
     expect(req.reply).toBeUndefined();
     const task = await taskByText('hello while stopped');
@@ -286,6 +287,31 @@ describe('sms acceptance', () => {
     expect(sent.filter((m) => m.via === 'api')[0]!.body).toContain('hello after start');
   });
 
+  it('STOP survives a Redis flush: an outbound SMS to the opted-out number is still suppressed', async () => {
+    const from = '+15550003025';
+    expect((await text(from, 'STOP')).status).toBe(200);
+    // Lose every key of this hub's namespace, as a FLUSHALL would (Redis is shared with other test files).
+    const keys = await redis.keys(`${h.env.prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    const task = await h.hub.tasks.submit({
+      origin: { platform: 'sms', conversationId: from, userId: `sms:${from}` },
+      text: 'hello after the flush',
+    });
+    expect(await notifyFailed(task.task.id)).toMatch(/replied STOP/);
+    expect(fake.calls.filter((c) => c.to === from)).toHaveLength(0);
+    expect(fake.messagesTo(from)).toHaveLength(0);
+  });
+
+  it('opt-outs an older hub kept in Redis are carried over to the database once', async () => {
+    const store = new PostgresOptOutStore(h.env.database.db);
+    const key = `${h.env.prefix}:hub:sms:opt-out`;
+    await redis.sadd(key, '+15550003026', '+15550003027');
+    expect(await importRedisOptOuts(redis, h.env.prefix, store)).toBe(2);
+    expect(await store.isOptedOut('+15550003027')).toBe(true);
+    expect(await redis.exists(key)).toBe(0);
+    expect(await importRedisOptOuts(redis, h.env.prefix, store)).toBe(0);
+  });
+
   it('"CANCEL <id>" cancels a task while "CANCEL" alone opts out', async () => {
     const from = '+15550003030';
     const ack = await text(from, 'task long work sleep 20 seconds');
@@ -296,7 +322,7 @@ describe('sms acceptance', () => {
     await h.waitForTask(task.id, (t) => t.status === 'CANCELLED' && t.final_notified, 30_000);
     await fake.waitFor(from, (ms) => ms.some((m) => m.via === 'api' && /cancelled/.test(m.body)));
     expect((await text(from, 'Cancel')).reply).toBeUndefined();
-    expect(await new RedisOptOutStore(redis, h.hub.config.QUEUE_PREFIX).isOptedOut(from)).toBe(true);
+    expect(await new PostgresOptOutStore(h.env.database.db).isOptedOut(from)).toBe(true);
   });
 
   it('a 3000-character result arrives as one SMS cut at the 4-segment boundary, ending with the task link', async () => {

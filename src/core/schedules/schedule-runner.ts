@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { errorText, InvalidInputError } from '../errors.ts';
 import type { EventSink, HubContext, HubEvent } from '../hub-context.ts';
-import { duplicateRedis } from '../queues.ts';
+import { duplicateRedis, hubWorkerOptions } from '../queues.ts';
 import type { TaskRow } from '../store/schema.ts';
 import type { TaskService } from '../task-service.ts';
 import { insertEvents, now as sqlNow } from '../task-store.ts';
@@ -95,6 +95,7 @@ export class ScheduleRunner {
       connection: this.connection,
       prefix: this.ctx.config.QUEUE_PREFIX,
       concurrency: this.opts.concurrency ?? 8,
+      ...hubWorkerOptions(),
     });
     this.worker.on('error', (err) => this.ctx.log.error({ err }, 'schedule worker error'));
     this.worker.on('failed', (job, err) =>

@@ -52,6 +52,8 @@ export interface TasksTable {
   planned_by: Generated<string | null>;
   question: Generated<string | null>;
   // ── end ai ──
+  /** The client's Idempotency-Key of the submission (unique per user), or null (migration 0020). */
+  idempotency_key: Generated<string | null>;
 }
 
 /** A row of `subtasks`. */
@@ -126,6 +128,13 @@ export interface Database {
   llm_usage: LlmUsageTable;
   task_traces: TaskTracesTable;
   artifacts: ArtifactsTable;
+  sms_opt_outs: SmsOptOutsTable;
+}
+
+/** A row of `sms_opt_outs`: a phone number that said STOP (migration 0020). */
+export interface SmsOptOutsTable {
+  number: string;
+  created_at: Generated<Date>;
 }
 
 export type TaskRow = Selectable<TasksTable>;

@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import { ConfigError, PermanentError } from '../../core/errors.ts';
 import type { ConversationRef, MessageRef } from '../../core/types.ts';
 import type { FrontendDeps, FrontendLimits, IFrontend, OutboundMessage } from '../frontend.ts';
-import { RedisOptOutStore, type OptOutStore } from './opt-out.ts';
+import type { OptOutStore } from './opt-out.ts';
+import { importRedisOptOuts, PostgresOptOutStore } from './opt-out-store.ts';
 import { DEFAULT_MAX_SEGMENTS, SmsText, worthSending } from './sms-text.ts';
 import { createTwilioClient, toDeliveryError } from './twilio-client.ts';
 import { twilioMediaFetcher, withFileLinks } from './sms-attachments.ts';
@@ -11,9 +12,9 @@ import { registerSmsWebhook } from './webhook.ts';
 
 /** What the hub passes besides its services: where opt-outs live, and the segment budget. */
 export interface SmsFrontendOptions {
-  /** The opt-out store; or give `redis` for the Redis one under QUEUE_PREFIX. */
+  /** The opt-out store (default: the `sms_opt_outs` table of the hub's database). */
   optOuts?: OptOutStore | undefined;
-  /** A Redis connection for the default opt-out store (default: the hub's). */
+  /** Where an older hub kept opt-outs, carried over to the database at start (default: the hub's Redis). */
   redis?: Redis | undefined;
   /** Most segments one outbound SMS may take (default 4; Twilio's 1600-character Body limit applies too). */
   maxSegments?: number | undefined;
@@ -38,8 +39,9 @@ export function createSmsFrontend(deps: FrontendDeps, opts: SmsFrontendOptions =
     throw new ConfigError(
       'The SMS frontend needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM (a number like +15551234567 or a Messaging Service SID MG...).',
     );
-  // Opt-outs live in the hub's Redis, so STOP holds on every hub process and across restarts.
-  const optOuts = opts.optOuts ?? new RedisOptOutStore(opts.redis ?? deps.ctx.redis, deps.config.QUEUE_PREFIX);
+  // Opt-outs live in the database, so STOP holds on every hub process, across restarts and a Redis flush.
+  const store = opts.optOuts ? undefined : new PostgresOptOutStore(deps.ctx.db);
+  const optOuts = opts.optOuts ?? store!;
   const maxSegments = opts.maxSegments ?? deps.config.SMS_MAX_SEGMENTS ?? DEFAULT_MAX_SEGMENTS;
   if (!Number.isInteger(maxSegments) || maxSegments < 1 || maxSegments > 10)
     throw new ConfigError('The SMS segment budget must be a whole number from 1 to 10.');
@@ -63,6 +65,10 @@ export function createSmsFrontend(deps: FrontendDeps, opts: SmsFrontendOptions =
     name: 'sms',
     limits,
     async start() {
+      if (store) {
+        const carried = await importRedisOptOuts(opts.redis ?? deps.ctx.redis, deps.config.QUEUE_PREFIX, store);
+        if (carried) log.info({ numbers: carried }, 'sms opt-outs moved from Redis to the database');
+      }
       log.info(
         { sender: from.startsWith('MG') ? 'messaging service' : 'number', apiUrl: apiUrl ?? 'https://api.twilio.com' },
         'sms frontend ready',

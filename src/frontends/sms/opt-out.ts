@@ -1,6 +1,4 @@
 // SMS opt-out: Twilio's STOP/START keywords, and where the opted-out numbers are kept.
-import type { Redis } from 'ioredis';
-
 /** Twilio's default opt-out keywords (a message that is only this word). "CANCEL <id>" stays our cancel command. */
 export const OPT_OUT_WORDS: ReadonlySet<string> = new Set([
   'stop',
@@ -31,28 +29,4 @@ export interface OptOutStore {
   isOptedOut(number: string): Promise<boolean>;
   optOut(number: string): Promise<void>;
   optIn(number: string): Promise<void>;
-}
-
-/** Opt-outs in one Redis set under the hub's key prefix (`<prefix>:hub:sms:opt-out`). */
-export class RedisOptOutStore implements OptOutStore {
-  private readonly key: string;
-
-  constructor(
-    private readonly redis: Redis,
-    prefix: string,
-  ) {
-    this.key = `${prefix}:hub:sms:opt-out`;
-  }
-
-  async isOptedOut(number: string): Promise<boolean> {
-    return (await this.redis.sismember(this.key, number)) === 1;
-  }
-
-  async optOut(number: string): Promise<void> {
-    await this.redis.sadd(this.key, number);
-  }
-
-  async optIn(number: string): Promise<void> {
-    await this.redis.srem(this.key, number);
-  }
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { InvalidInputError } from '../../core/errors.ts';
+import { isBigintId } from '../../core/ids.ts';
 import { isTerminalTask } from '../../core/lifecycle.ts';
 import type { HubContext } from '../../core/hub-context.ts';
 import { toHubEvent } from '../../core/hub-context.ts';
@@ -127,8 +128,10 @@ export function registerStreamRoute(scope: FastifyInstance, opts: StreamRouteOpt
     const { id } = request.params;
     const header = request.headers['last-event-id'];
     const after = header?.trim() || request.query.after?.trim() || null;
-    if (after !== null && !/^\d{1,19}$/.test(after))
-      throw new InvalidInputError('Last-Event-ID (or ?after=) must be an event id (a number).');
+    if (after !== null && !isBigintId(after))
+      throw new InvalidInputError(
+        'Last-Event-ID (or ?after=) must be an event id (a number up to 9223372036854775807).',
+      );
     const task = await tasks.findVisible(id, caller);
 
     let remove: () => void = () => {};

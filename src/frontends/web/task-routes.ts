@@ -37,6 +37,15 @@ export const submitBody = z
   )
   .strict();
 
+/** Headers of POST /api/tasks: an optional Idempotency-Key (a retry with the same key gets the same task). */
+export const submitHeaders = z.looseObject({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters, e.g. a UUID')
+    .optional()
+    .describe('Same key (same user) within the retention of tasks: the same task is answered, with 200'),
+});
+
 /** Query of the task lists: status filter, page size and the cursor from the previous page. */
 export const listQuery = z.object({
   status: z.string().optional(),
@@ -80,7 +89,8 @@ export function registerTaskRoutes(scope: FastifyInstance, tasks: TaskService, s
         summary: 'Submit a task (JSON, or multipart/form-data with the same fields plus `file` parts)',
         consumes: ['application/json', 'multipart/form-data'],
         body: submitBody,
-        response: { 202: taskWithWarnings },
+        headers: submitHeaders,
+        response: { 200: taskWithWarnings, 202: taskWithWarnings },
       },
       preValidation: async (request) => {
         if (!request.isMultipart?.()) return;
@@ -94,7 +104,10 @@ export function registerTaskRoutes(scope: FastifyInstance, tasks: TaskService, s
       const body = request.body;
       const origin = { platform: 'web', conversationId: caller.userId, userId: caller.userId };
       const when = whenOf(body);
+      const idempotencyKey = request.headers['idempotency-key'];
       if (when !== undefined) {
+        if (idempotencyKey !== undefined)
+          throw new InvalidInputError('Idempotency-Key is not supported with runAt or schedule; leave the header out.');
         if (!schedules)
           throw new InvalidInputError('Schedules are not available on this hub; leave out runAt/schedule.');
         if (body.review) throw new InvalidInputError('review cannot be combined with runAt or schedule.');
@@ -109,15 +122,17 @@ export function registerTaskRoutes(scope: FastifyInstance, tasks: TaskService, s
         const { task } = await tasks.get(schedule.parent_task_id, caller, 0);
         return reply.code(202).send({ task: serializeTask(task), schedule: serializeSchedule(schedule), warnings: [] });
       }
-      const { task, warnings } = await tasks.submit({
+      const { task, warnings, replayed } = await tasks.submit({
         attachments: uploads.get(request),
         origin,
         text: body.text,
         priority: body.priority,
         notifyPolicy: body.notifyPolicy,
         requiresReview: body.review,
+        idempotencyKey,
       });
-      return reply.code(202).send({ task: serializeTask(task), warnings });
+      // A repeated Idempotency-Key answers 200 with the task the first submission created.
+      return reply.code(replayed ? 200 : 202).send({ task: serializeTask(task), warnings });
     },
   );
 
