@@ -29,7 +29,6 @@ const commandEntry = z
   .strict();
 /** One COMMAND_ALLOWLIST entry: what `command.run` may start under a name. */
 export type CommandEntry = z.infer<typeof commandEntry>;
-// ── end files: command allow-list entry ──
 
 /** Retry and timeout settings of one capability. */
 export type CapabilityPolicy = Required<z.infer<typeof policy>>;
@@ -209,12 +208,10 @@ const schema = z.object({
     .int()
     .min(1000, 'must be at least 1000')
     .default(3_600_000),
-  // ── end access ──
   // ── Process, CLI and packaging ──
   LOG_FORMAT: z
     .enum(['auto', 'pretty', 'json'], 'must be auto (pretty on a terminal, else JSON), pretty or json')
     .default('auto'),
-  // ── end platform ──
   // ── AI: LLM planner, LLM capabilities, budgets ──
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: z
@@ -268,7 +265,6 @@ const schema = z.object({
     .default(86_400_000),
   LLM_MAX_RETRIES: z.coerce.number('a number of retries, e.g. 2').int().min(0).max(10).default(2),
   LLM_TIMEOUT_MS: z.coerce.number('milliseconds, e.g. 120000').int().min(1000).default(120_000),
-  // ── end ai ──
   // ── Web capabilities: fetch, search, monitor ──
   FETCH_MAX_BYTES: z.coerce
     .number({ error: 'must be a number of bytes, e.g. 2097152 (2 MB)' })
@@ -307,7 +303,6 @@ const schema = z.object({
     .default('https://api.search.brave.com'),
   TAVILY_API_KEY: z.string().min(8, 'must be a Tavily API key (tvly-...)').optional(),
   TAVILY_API_URL: z.string().url('must be a URL, e.g. https://api.tavily.com').default('https://api.tavily.com'),
-  // ── end web ──
   // ── Files, documents, commands, code, capability ACL ──
   MAX_ARTIFACT_BYTES: z.coerce
     .number()
@@ -384,7 +379,6 @@ const schema = z.object({
       }
       return z.NEVER;
     }),
-  // ── end files ──
   // ── Dashboard and WebSocket ──
   SESSION_TTL_HOURS: z.coerce
     .number({ error: 'must be a number of hours, e.g. 168 for a week' })
@@ -402,7 +396,6 @@ const schema = z.object({
     .int()
     .min(1024, 'must be at least 1024 bytes, e.g. 1048576')
     .default(1_048_576),
-  // ── end dashboard ──
   // ── Operations: metrics, tracing ──
   METRICS_TOKEN: z
     .string()
@@ -433,7 +426,6 @@ const schema = z.object({
     .url('the OTLP/HTTP endpoint of a collector, e.g. http://otel-collector:4318 (unset: tracing off)')
     .optional(),
   OTEL_SERVICE_NAME: z.string().min(1).default('switchboard'),
-  // ── end ops ──
   SWITCHBOARD_URL: z.string().url().optional(),
   SWITCHBOARD_TOKEN: z.string().optional(),
 });

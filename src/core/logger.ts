@@ -60,7 +60,6 @@ export const REDACT_PATHS = [
   '*.user',
   'userId',
   '*.userId',
-  // ── end ops: redaction ──
 ];
 
 /** How log lines look: `pretty` for people, `json` for machines, `auto` = pretty when stdout is a terminal. */
@@ -117,7 +116,6 @@ function censor(value: unknown, path: string[]): unknown {
 
 /** Fields (e.g. the HTTP request id) added to every log line written inside `logContext.run(fields, fn)`. */
 export const logContext = new AsyncLocalStorage<Record<string, unknown>>();
-// ── end ops: log context ──
 
 /**
  * Creates the process logger at the given level: `output` is a format (`auto` = pretty on a terminal) or a

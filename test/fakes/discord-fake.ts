@@ -121,7 +121,6 @@ export class DiscordFake {
     const url = `http://127.0.0.1:${this.port}/attachments/${id}/${encodeURIComponent(filename)}?ex=${sig}`;
     return { id, filename, content_type: contentType, size: bytes.length, url, proxy_url: url };
   }
-  // ── end files ──
 
   /** Declares a thread channel inside `parent` (messages in it belong to the parent's conversation). */
   addThread(threadId: string, parent: string): void {
@@ -269,7 +268,6 @@ export class DiscordFake {
       res.writeHead(signed ? 200 : 404).end(signed ? a.bytes : 'Not Found');
       return;
     }
-    // ── end files ──
     const path = decodeURIComponent(url.pathname.replace(/^\/api\/v10/, ''));
     const method = req.method ?? 'GET';
     const auth = req.headers.authorization;

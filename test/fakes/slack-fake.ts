@@ -93,7 +93,6 @@ export class SlackFake {
     const url = `${this.base}/files-pri/${id}/${encodeURIComponent(name)}`;
     return { id, name, mimetype, size: bytes.length, url_private: url, url_private_download: url };
   }
-  // ── end files ──
 
   constructor(readonly opts: SlackFakeOptions) {
     this.botUserId = opts.botUserId ?? 'UBOT';
@@ -449,7 +448,6 @@ export class SlackFake {
       res.writeHead(pending ? 200 : 404).end('OK');
       return;
     }
-    // ── end files ──
     if (!url.pathname.startsWith('/api/')) {
       res.writeHead(404).end();
       return;
@@ -575,7 +573,6 @@ export class SlackFake {
         reply(200, { ok: true, files: files.map((f) => ({ id: f.id })) });
         return;
       }
-      // ── end files ──
       default:
         reply(200, { ok: false, error: 'unknown_method' });
     }

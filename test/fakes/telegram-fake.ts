@@ -89,7 +89,6 @@ export class TelegramFake {
     this.files.set(id, { bytes, path: `documents/${id}-${name}` });
     return id;
   }
-  // ── end files ──
 
   private server!: Server;
   private readonly pending: Update[] = [];
@@ -265,7 +264,6 @@ export class TelegramFake {
       this.changed();
       return;
     }
-    // ── end files ──
     const m = /^\/bot([^/]+)\/(\w+)$/.exec(req.url?.split('?')[0] ?? '');
     let payload: Record<string, unknown> = {};
     try {

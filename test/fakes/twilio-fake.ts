@@ -193,7 +193,6 @@ export class TwilioFake {
     });
     return params;
   }
-  // ── end files ──
 
   private record(m: Omit<SmsSent, 'id' | 'at'>): SmsSent {
     const sent: SmsSent = { id: `SM${randomBytes(16).toString('hex')}`, at: Date.now(), ...m };
@@ -222,7 +221,6 @@ export class TwilioFake {
       res.writeHead(200, { 'content-type': item.contentType }).end(item.bytes);
       return;
     }
-    // ── end files ──
     const m = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\.json$/.exec(req.url ?? '');
     if (req.method !== 'POST' || !m) return error(404, 20404, `The requested resource ${req.url} was not found`);
     const expected = `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString('base64')}`;

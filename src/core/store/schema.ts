@@ -51,7 +51,6 @@ export interface TasksTable {
   plan_steps: Generated<number>;
   planned_by: Generated<string | null>;
   question: Generated<string | null>;
-  // ── end ai ──
   /** The client's Idempotency-Key of the submission (unique per user), or null (migration 0020). */
   idempotency_key: Generated<string | null>;
 }

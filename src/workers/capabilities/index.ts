@@ -6,27 +6,19 @@ import { llmCapabilities } from './llm/index.ts';
 import type { Capability } from '../define-capability.ts';
 import { demoCapabilities } from './demo/demo-capabilities.ts';
 import { webCapabilities } from './web/web-capabilities.ts';
-// ── doc, command, code imports ──
 import { codeCapabilities } from './code/code-capabilities.ts';
 import { commandCapabilities } from './command/command-capabilities.ts';
 import { docCapabilities } from './doc/doc-capabilities.ts';
-// ── end doc, command, code imports ──
 
 /** Built-in capabilities by name, as this configuration enables them. */
 export function builtinCapabilities(config: Config): CapabilityHandlers {
   const families: Capability[][] = [
     demoCapabilities,
-    // ── llm ──
     llmCapabilities(config),
-    // ── end llm ──
-    // ── web ──
     webCapabilities(config),
-    // ── end web ──
-    // ── doc, command, code ──
     docCapabilities(config),
     commandCapabilities(config),
     codeCapabilities(config),
-    // ── end doc, command, code ──
   ];
   return byName(families.flat());
 }
