@@ -13,7 +13,8 @@ export interface LiveEvent {
 }
 
 type Listener = (e: LiveEvent) => void;
-type StatusListener = (connected: boolean) => void;
+/** `resumed`: the connection replays from the last event seen, so nothing in between was missed. */
+type StatusListener = (connected: boolean, resumed: boolean) => void;
 
 /** Keeps one WebSocket open while signed in and hands every event to the listeners. */
 export class LiveFeed {
@@ -65,10 +66,11 @@ export class LiveFeed {
     if (this.all) params.set('all', 'true');
     const q = params.size ? `?${params}` : '';
     const ws = new WebSocket(`${proto}//${location.host}/ws${q}`);
+    const resumed = this.lastId !== null;
     this.ws = ws;
     ws.onopen = () => {
       this.retryMs = 250;
-      for (const l of this.statusListeners) l(true);
+      for (const l of this.statusListeners) l(true, resumed);
     };
     ws.onmessage = (m) => {
       const receivedAt = performance.now();
@@ -85,7 +87,7 @@ export class LiveFeed {
     };
     ws.onclose = () => {
       if (this.ws === ws) this.ws = null;
-      for (const l of this.statusListeners) l(false);
+      for (const l of this.statusListeners) l(false, false);
       if (this.stopped) return;
       setTimeout(() => this.connect(), this.retryMs);
       this.retryMs = Math.min(this.retryMs * 2, 10_000);

@@ -25,8 +25,13 @@ export class TaskStore {
   async load(): Promise<void> {
     try {
       const list = await loadAllTasks(5000, this.all);
+      const before = new Map(this.tasks);
       this.tasks.clear();
-      for (const t of list) this.tasks.set(t.id, t);
+      // A live event that arrived while the list was loading is newer than the list: keep it.
+      for (const t of list) {
+        const live = before.get(t.id);
+        this.tasks.set(t.id, live && (live.updatedAt ?? '') > (t.updatedAt ?? '') ? live : t);
+      }
       this.loaded = true;
       this.error = null;
     } catch (err) {
@@ -42,9 +47,19 @@ export class TaskStore {
     await this.load();
   }
 
-  /** Starts following the live feed. */
+  /**
+   * Starts following the live feed. A connection that does not resume from an event id (the first one, or one
+   * before any event arrived) may have missed changes since the list was read, so the list is read again.
+   */
   follow(): () => void {
-    return live.on((e) => this.onEvent(e));
+    const offEvents = live.on((e) => this.onEvent(e));
+    const offStatus = live.onStatus((up, resumed) => {
+      if (up && !resumed) void this.load();
+    });
+    return () => {
+      offEvents();
+      offStatus();
+    };
   }
 
   /** Puts a task (from any answer of the API) into the store. */
