@@ -151,6 +151,27 @@ describe.skipIf(NO_BROWSER)('dashboard in a browser', () => {
     expect(await alice.getByRole('link', { name: 'Admin' }).count()).toBe(0);
   });
 
+  it('keeps a finished card in Done when the submit answer arrives after the live feed', async () => {
+    const page = await signedIn(ALICE);
+    let taskId = '';
+    // Hold the 202 back until the task has finished and its card moved to Done over the WebSocket, as a slow answer
+    // on a loaded hub would; the stale answer (status ASSIGNED) must not move the card back.
+    await page.route('**/api/tasks', async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      const response = await route.fetch();
+      taskId = ((await response.json()) as { task: { id: string } }).task.id;
+      await h.waitForTask(taskId, (t) => t.status === 'COMPLETED');
+      await page.locator(`[data-column="done"] li.card[data-task-id="${taskId}"]`).waitFor();
+      await route.fulfill({ response });
+    });
+    await page.getByLabel('What should be done?').fill('a late answer');
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Submitted' }).waitFor();
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    expect(await page.locator(`[data-column="done"] li.card[data-task-id="${taskId}"]`).count()).toBe(1);
+    await page.unroute('**/api/tasks');
+  });
+
   it('renders a task whose text and result are HTML as text, running nothing', async () => {
     const page = await signedIn(ALICE);
     await page.getByLabel('What should be done?').fill(XSS);

@@ -30,7 +30,7 @@ export class TaskStore {
       // A live event that arrived while the list was loading is newer than the list: keep it.
       for (const t of list) {
         const live = before.get(t.id);
-        this.tasks.set(t.id, live && (live.updatedAt ?? '') > (t.updatedAt ?? '') ? live : t);
+        this.tasks.set(t.id, live && isNewer(live, t) ? live : t);
       }
       this.loaded = true;
       this.error = null;
@@ -62,9 +62,13 @@ export class TaskStore {
     };
   }
 
-  /** Puts a task (from any answer of the API) into the store. */
+  /**
+   * Puts a task (from any answer of the API or the live feed) into the store, unless what the store shows is newer:
+   * a slow answer (the submit's 202 under load) must not move a card back after the live feed moved it on.
+   */
   put(task: TaskJson): void {
     const old = this.tasks.get(task.id);
+    if (old && isNewer(old, task)) return;
     this.tasks.set(task.id, old?.subtasks && !task.subtasks ? { ...old, ...task } : task);
     this.changed();
   }
@@ -120,6 +124,11 @@ export class TaskStore {
     this.version++;
     for (const l of this.listeners) l();
   }
+}
+
+/** Whether `a` is a later state of the task than `b` (by the hub's updatedAt). */
+function isNewer(a: TaskJson, b: TaskJson): boolean {
+  return (a.updatedAt ?? '') > (b.updatedAt ?? '');
 }
 
 /** The page's store. */
