@@ -167,7 +167,11 @@ describe.skipIf(NO_BROWSER)('dashboard in a browser', () => {
     await page.getByLabel('What should be done?').fill('a late answer');
     await page.getByRole('button', { name: 'Submit', exact: true }).click();
     await page.getByRole('status').filter({ hasText: 'Submitted' }).waitFor();
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    // Two animation frames: the page has rendered what the answer changed.
+    await page.evaluate(() => {
+      const frame = (globalThis as unknown as { requestAnimationFrame(cb: () => void): void }).requestAnimationFrame;
+      return new Promise<void>((r) => frame(() => frame(r)));
+    });
     expect(await page.locator(`[data-column="done"] li.card[data-task-id="${taskId}"]`).count()).toBe(1);
     await page.unroute('**/api/tasks');
   });
