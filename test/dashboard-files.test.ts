@@ -8,9 +8,8 @@ import { InvalidInputError } from '../src/core/errors.ts';
 import type { Plan, Planner } from '../src/core/plan.ts';
 import type { CapabilityHandler } from '../src/workers/capability.ts';
 import { startOpenAiFake, type OpenAiFake } from './fakes/openai-fake.ts';
-import { BrowserSessions, launchBrowser, NO_BROWSER } from './helpers/browser.ts';
-import { createHarness, type Harness } from './helpers/hub-harness.ts';
-import { ensureUiBuilt } from './helpers/ui-build.ts';
+import { type BrowserHub, BrowserSessions, NO_BROWSER, startBrowserHub } from './helpers/browser.ts';
+import type { Harness } from './helpers/hub-harness.ts';
 
 const ALICE = 'alice-token-1';
 const BOB = 'bob-token-22';
@@ -55,11 +54,11 @@ const sessions = new BrowserSessions(
   () => base,
 );
 
+let hub: BrowserHub | undefined;
 beforeAll(async () => {
   if (NO_BROWSER) return;
-  await ensureUiBuilt();
   fake = await startOpenAiFake();
-  h = await createHarness({
+  hub = await startBrowserHub({
     planner: new TestPlanner(),
     handlers: { 'test.files': readFiles },
     env: {
@@ -68,11 +67,9 @@ beforeAll(async () => {
       LLM_MAX_RETRIES: '0',
       LLM_CACHE_TTL_MS: '0',
       MAX_ARTIFACT_BYTES: String(MAX_BYTES),
-      HUB_API_TOKENS: 'alice=alice-token-1,bob=bob-token-22,admin=admin-token-333',
     },
   });
-  base = h.hub.web.url();
-  browser = await launchBrowser();
+  ({ h, base, browser } = hub);
 }, 120_000);
 
 afterEach(async () => {
@@ -80,8 +77,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await h?.close();
+  await hub?.close();
   await fake?.close();
 });
 

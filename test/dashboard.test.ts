@@ -5,8 +5,8 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { BrowserSessions, launchBrowser, NO_BROWSER } from './helpers/browser.ts';
-import { createHarness, type Harness } from './helpers/hub-harness.ts';
+import { BROWSER_TOKENS, type BrowserHub, BrowserSessions, NO_BROWSER, startBrowserHub } from './helpers/browser.ts';
+import type { Harness } from './helpers/hub-harness.ts';
 import { ensureUiBuilt } from './helpers/ui-build.ts';
 
 const ALICE = 'alice-token-1';
@@ -38,17 +38,13 @@ async function apiSubmit(text: string, token = ALICE): Promise<string> {
   return ((await res.json()) as { task: { id: string } }).task.id;
 }
 
+let hub: BrowserHub | undefined;
 beforeAll(async () => {
   if (NO_BROWSER) return;
-  await ensureUiBuilt();
-  h = await createHarness({
-    env: {
-      WORKER_CONCURRENCY: '4',
-      HUB_API_TOKENS: 'alice=alice-token-1,bob=bob-token-22,admin=admin-token-333,carol=carol-token-4444',
-    },
+  hub = await startBrowserHub({
+    env: { WORKER_CONCURRENCY: '4', HUB_API_TOKENS: `${BROWSER_TOKENS},carol=carol-token-4444` },
   });
-  base = h.hub.web.url();
-  browser = await launchBrowser();
+  ({ h, base, browser } = hub);
 }, 120_000);
 
 afterEach(async () => {
@@ -56,8 +52,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await h?.close();
+  await hub?.close();
 });
 
 describe.skipIf(NO_BROWSER)('dashboard in a browser', () => {

@@ -1,5 +1,6 @@
 // `switchboard schedules list|add|pause|resume|delete` and `switchboard timezone`, over the hub's HTTP API.
 import type { Command } from 'commander';
+import type { ScheduleJson } from '../frontends/web/serialize.ts';
 import { ApiClient, clientSettings } from './api-client.ts';
 import { table, truncate } from './format.ts';
 import { action } from './run-action.ts';
@@ -11,23 +12,8 @@ const printJson = (value: unknown) => out(JSON.stringify(value, null, 2));
 const client = () => new ApiClient(clientSettings());
 const enc = encodeURIComponent;
 
-/** A schedule as the API returns it (the fields the CLI shows). */
-export interface ScheduleView {
-  id: string;
-  shortId: string;
-  userId: string;
-  status: string;
-  kind: string;
-  when: string;
-  description: string;
-  text: string;
-  timezone: string;
-  nextRunAt: string | null;
-  lastRunAt: string | null;
-  consecutiveFailures: number;
-  pausedReason: string | null;
-  parentTaskId: string;
-}
+/** A schedule as the API returns it (the type of the route's own zod schema). */
+export type ScheduleView = ScheduleJson;
 
 /** An ISO time as "2030-01-01 09:00" in the schedule's time zone, or "-". */
 function when(iso: string | null, zone: string): string {

@@ -1,6 +1,8 @@
 // Headless Chromium for the dashboard tests: launch, sign in through the form, close what a test opened.
 import { existsSync } from 'node:fs';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { createHarness, type Harness, type HarnessOptions } from './hub-harness.ts';
+import { ensureUiBuilt } from './ui-build.ts';
 
 /** Debian's Chromium unless CHROMIUM_PATH says otherwise. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -60,4 +62,31 @@ export class BrowserSessions {
   async closeAll(): Promise<void> {
     for (const c of this.contexts.splice(0)) await c.close().catch(() => {});
   }
+}
+
+/** Tokens of the browser tests' users: alice, bob (plain users) and admin. */
+export const BROWSER_TOKENS = 'alice=alice-token-1,bob=bob-token-22,admin=admin-token-333';
+
+/** A hub with the dashboard built, and a browser to drive it. */
+export interface BrowserHub {
+  h: Harness;
+  base: string;
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+/** Builds the dashboard if needed, starts a hub (the browser users' tokens unless `opts.env` says otherwise) and Chromium. */
+export async function startBrowserHub(opts: HarnessOptions = {}): Promise<BrowserHub> {
+  await ensureUiBuilt();
+  const h = await createHarness({ ...opts, env: { HUB_API_TOKENS: BROWSER_TOKENS, ...opts.env } });
+  const browser = await launchBrowser();
+  return {
+    h,
+    base: h.hub.web.url(),
+    browser,
+    async close() {
+      await browser.close();
+      await h.close();
+    },
+  };
 }

@@ -6,6 +6,7 @@ import type { ScheduleService } from '../../core/schedules/schedule-service.ts';
 import type { Schedule } from '../../core/schedules/schedule-rows.ts';
 import { NOTIFY_POLICIES, PRIORITIES } from '../../core/types.ts';
 import { useZodSchemas } from './openapi.ts';
+import { scheduleJson } from './serialize.ts';
 import { callerOf } from './auth.ts';
 
 const objectError = (example: string) => (issue: { code: string; input?: unknown }) =>
@@ -74,28 +75,6 @@ export function serializeSchedule(s: Schedule) {
   };
 }
 
-/** A schedule as the API shows it (the shape of serializeSchedule). */
-export const scheduleJson = z.object({
-  id: z.string(),
-  shortId: z.string(),
-  userId: z.string(),
-  status: z.string(),
-  kind: z.string(),
-  when: z.string(),
-  description: z.string(),
-  text: z.string(),
-  timezone: z.string(),
-  cron: z.string().nullable(),
-  everyMs: z.number().nullable(),
-  runAt: z.string().nullable(),
-  nextRunAt: z.string().nullable(),
-  lastRunAt: z.string().nullable(),
-  consecutiveFailures: z.number(),
-  pausedReason: z.string().nullable(),
-  parentTaskId: z.string().nullable(),
-  createdAt: z.string().nullable(),
-  updatedAt: z.string().nullable(),
-});
 const timezoneJson = z.object({ timezone: z.string() });
 
 /** Registers the schedule routes on an authenticated scope. */

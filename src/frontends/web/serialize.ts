@@ -90,6 +90,31 @@ export const taskJson = z
   .loose();
 export type TaskJson = z.infer<typeof taskJson>;
 
+/** A schedule as the API shows it (the shape of serializeSchedule). */
+export const scheduleJson = z.object({
+  id: z.string(),
+  shortId: z.string(),
+  userId: z.string(),
+  status: z.string(),
+  kind: z.string(),
+  when: z.string(),
+  description: z.string(),
+  text: z.string(),
+  timezone: z.string(),
+  cron: z.string().nullable(),
+  everyMs: z.number().nullable(),
+  runAt: z.string().nullable(),
+  nextRunAt: z.string().nullable(),
+  lastRunAt: z.string().nullable(),
+  consecutiveFailures: z.number(),
+  pausedReason: z.string().nullable(),
+  parentTaskId: z.string().nullable(),
+  createdAt: z.string().nullable(),
+  updatedAt: z.string().nullable(),
+});
+/** A schedule as the API shows it: the one type the CLI and the dashboard use. */
+export type ScheduleJson = z.infer<typeof scheduleJson>;
+
 /** An open dead letter with the task it belongs to. */
 export const failedJson = z
   .object({

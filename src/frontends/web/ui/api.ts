@@ -1,7 +1,7 @@
 // The dashboard's HTTP client: same-origin JSON with the session cookie and the CSRF header on changes.
-import type { FailedJson, TaskJson } from '../serialize.ts';
+import type { FailedJson, ScheduleJson, TaskJson } from '../serialize.ts';
 
-export type { FailedJson, TaskJson };
+export type { FailedJson, ScheduleJson, TaskJson };
 
 /** Who is signed in, and the token changes must echo. */
 export interface Me {
@@ -50,23 +50,6 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
   if (res.status === 401 && path !== '/api/session') location.reload();
   if (!res.ok) throw new ApiError(res.status, parsed?.error?.message ?? `HTTP ${res.status}`);
   return parsed as T;
-}
-
-/** A schedule as GET /api/schedules shows it. */
-export interface ScheduleJson {
-  id: string;
-  shortId: string;
-  userId: string;
-  status: string;
-  kind: string;
-  when: string;
-  description: string;
-  text: string;
-  nextRunAt: string | null;
-  lastRunAt: string | null;
-  pausedReason: string | null;
-  /** The SCHEDULED task that stands for the schedule. */
-  parentTaskId: string | null;
 }
 
 /** Every task of the caller (or everyone's for admins with `all`), following cursors up to `max`. */
