@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { outputFile } from '../src/core/artifacts/artifact-transport.ts';
 import { InvalidInputError } from '../src/core/errors.ts';
-import type { Plan, Planner } from '../src/core/plan.ts';
+import type { Plan, Planner } from '../src/core/planning/plan.ts';
 import type { CapabilityHandler } from '../src/workers/capability.ts';
 import { startOpenAiFake, type OpenAiFake } from './fakes/openai-fake.ts';
 import { type BrowserHub, BrowserSessions, NO_BROWSER, startBrowserHub } from './helpers/browser.ts';

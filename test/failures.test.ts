@@ -1,8 +1,8 @@
 // Retries with backoff, dead letters and reprocessing, timeouts, and idempotent completion.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Planner } from '../src/core/plan.ts';
+import type { Planner } from '../src/core/planning/plan.ts';
 import { jobIdFor } from '../src/core/queues.ts';
-import { RulePlanner } from '../src/core/rule-planner.ts';
+import { RulePlanner } from '../src/core/planning/rule-planner.ts';
 import { createHarness, type Harness } from './helpers/hub-harness.ts';
 
 const toggle = { on: false };

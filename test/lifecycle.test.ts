@@ -7,7 +7,7 @@ import {
   isTerminalTask,
   taskSourcesFor,
   TASK_TRANSITIONS,
-} from '../src/core/lifecycle.ts';
+} from '../src/core/tasks/lifecycle.ts';
 import { SUBTASK_STATUSES, TASK_STATUSES } from '../src/core/types.ts';
 
 describe('task lifecycle', () => {

@@ -5,7 +5,7 @@ import { loadConfig } from '../src/core/config.ts';
 import { InvalidInputError } from '../src/core/errors.ts';
 import { BudgetLedger } from '../src/core/llm/budget.ts';
 import { UNTRUSTED_RULE } from '../src/core/llm/untrusted.ts';
-import type { Plan, Planner } from '../src/core/plan.ts';
+import type { Plan, Planner } from '../src/core/planning/plan.ts';
 import { listLiveWorkers } from '../src/core/worker-registry.ts';
 import { builtinCapabilities } from '../src/workers/capabilities/index.ts';
 import { INJECTION_TEXT, startOpenAiFake, type OpenAiFake } from './fakes/openai-fake.ts';

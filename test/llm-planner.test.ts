@@ -520,7 +520,7 @@ describe.skipIf(!real)(
       const { LlmClient } = await import('../src/core/llm/llm-client.ts');
       const { loadConfig } = await import('../src/core/config.ts');
       const { advertisedSpecs } = await import('../src/core/planning/create-planner.ts');
-      const { RulePlanner } = await import('../src/core/rule-planner.ts');
+      const { RulePlanner } = await import('../src/core/planning/rule-planner.ts');
       const config = loadConfig({ ...process.env, REDIS_URL: h.env.config.REDIS_URL, QUEUE_PREFIX: h.env.prefix });
       const planner = new LlmPlanner({
         model: new LlmClient(config, h.hub.ctx.redis, h.env.prefix, h.hub.ctx.log),

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Plan, Planner } from '../src/core/plan.ts';
+import type { Plan, Planner } from '../src/core/planning/plan.ts';
 import { startWorker } from '../src/main.ts';
 import { createHarness, type Harness } from './helpers/hub-harness.ts';
 

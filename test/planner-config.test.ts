@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, policyFor } from '../src/core/config.ts';
 import { ConfigError, InvalidInputError } from '../src/core/errors.ts';
-import { validatePlan } from '../src/core/plan.ts';
-import { RulePlanner } from '../src/core/rule-planner.ts';
+import { validatePlan } from '../src/core/planning/plan.ts';
+import { RulePlanner } from '../src/core/planning/rule-planner.ts';
 import { splitText } from '../src/core/text.ts';
 import { renderProgress } from '../src/notifications/render.ts';
 

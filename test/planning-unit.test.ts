@@ -12,7 +12,7 @@ import { createRedis } from '../src/core/queues.ts';
 import { createPlanner } from '../src/core/planning/create-planner.ts';
 import { LlmPlanner } from '../src/core/planning/llm-planner.ts';
 import { fromStrictValue, toStrictSchema } from '../src/core/planning/strict-schema.ts';
-import { RulePlanner } from '../src/core/rule-planner.ts';
+import { RulePlanner } from '../src/core/planning/rule-planner.ts';
 import { splitLlmOutput } from '../src/core/traces/llm-accounting.ts';
 import { usageLine } from '../src/core/traces/usage-text.ts';
 import type { CapabilitySpec } from '../src/core/types.ts';

@@ -12,7 +12,7 @@ import { scheduleTable, type ScheduleView } from '../src/cli/schedule-commands.t
 import { readSse } from '../src/cli/sse-reader.ts';
 import { workerHealthy } from '../src/cli/worker-health.ts';
 import { isPretty, quietRepeats } from '../src/core/logger.ts';
-import { RulePlanner } from '../src/core/rule-planner.ts';
+import { RulePlanner } from '../src/core/planning/rule-planner.ts';
 import { parseWhen } from '../src/core/schedules/time-spec.ts';
 import { listLiveWorkers, unservedCapabilities } from '../src/core/worker-registry.ts';
 import { lockDataDir } from '../src/data-dir-lock.ts';

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/core/config.ts';
 import { InvalidInputError } from '../src/core/errors.ts';
-import { validateRequest } from '../src/core/request-input.ts';
+import { validateRequest } from '../src/core/tasks/request-input.ts';
 
 const config = loadConfig({});
 const check = (text: string) => () => validateRequest(config, { text }, 'empty');

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Command } from 'commander';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { scheduleDb, type Schedule } from '../src/core/schedules/schedule-rows.ts';
+import { type Schedule } from '../src/core/store/schedule-rows.ts';
 import { RUN_MARKER } from '../src/core/schedules/schedule-runner.ts';
 import { ScheduleService, schedulerIdOf } from '../src/core/schedules/schedule-service.ts';
 import { createDatabase, type DatabaseHandle } from '../src/core/store/create-database.ts';
@@ -37,7 +37,7 @@ afterAll(async () => {
   await env?.close();
 });
 
-const sdb = () => scheduleDb(env.database.db);
+const sdb = () => env.database.db;
 const load = async (id: string): Promise<Schedule> => (await a.schedules.load(id))!;
 const children = (parentId: string): Promise<TaskRow[]> =>
   env.database.db

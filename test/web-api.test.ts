@@ -2,10 +2,10 @@
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminService } from '../src/core/admin-service.ts';
+import { AdminService } from '../src/core/tasks/admin-service.ts';
 import { toHubEvent } from '../src/core/hub-context.ts';
-import { RulePlanner } from '../src/core/rule-planner.ts';
-import { TaskService } from '../src/core/task-service.ts';
+import { RulePlanner } from '../src/core/planning/rule-planner.ts';
+import { TaskService } from '../src/core/tasks/task-service.ts';
 import { createWebFrontend, type WebFrontend } from '../src/frontends/web/index.ts';
 import { checkReadiness } from '../src/frontends/web/health-routes.ts';
 import { createTestEnv, type TestEnv } from './helpers/test-env.ts';

@@ -1,8 +1,8 @@
 // Worker runtime features: task-scoped sessions, cancel of a running job, progress derivation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Planner } from '../src/core/plan.ts';
-import { deriveProgress } from '../src/core/progress.ts';
-import { RulePlanner } from '../src/core/rule-planner.ts';
+import type { Planner } from '../src/core/planning/plan.ts';
+import { deriveProgress } from '../src/core/tasks/progress.ts';
+import { RulePlanner } from '../src/core/planning/rule-planner.ts';
 import { createHarness, type Harness } from './helpers/hub-harness.ts';
 
 function deferred<T = void>() {

@@ -1,6 +1,6 @@
 // Starts a hub in this process on its own prefix and schema, with the bench frontend and a counted database.
 import type { Config } from '../../src/core/config.ts';
-import type { Planner } from '../../src/core/plan.ts';
+import type { Planner } from '../../src/core/planning/plan.ts';
 import { startHub, type Hub } from '../../src/main.ts';
 import { BenchFrontend, finalsTracker } from './bench-frontend.ts';
 import type { BenchEnv, CountedDatabase } from './env.ts';

@@ -1,7 +1,7 @@
 // Non-invasive timing hooks on a running hub: a planner that timestamps, and wrappers around queue adds and frontend sends.
 import type { Queue } from 'bullmq';
-import type { Plan, Planner, PlanRequest } from '../../src/core/plan.ts';
-import { RulePlanner } from '../../src/core/rule-planner.ts';
+import type { Plan, Planner, PlanRequest } from '../../src/core/planning/plan.ts';
+import { RulePlanner } from '../../src/core/planning/rule-planner.ts';
 import type { IFrontend, OutboundMessage } from '../../src/frontends/frontend.ts';
 import type { Hub } from '../../src/main.ts';
 import { nowMs } from './stats.ts';

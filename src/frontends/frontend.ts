@@ -4,7 +4,7 @@ import type { CommandService } from '../core/commands/command-service.ts';
 import type { Config } from '../core/config.ts';
 import type { HubContext } from '../core/hub-context.ts';
 import type { Logger } from '../core/logger.ts';
-import type { TaskService } from '../core/task-service.ts';
+import type { TaskService } from '../core/tasks/task-service.ts';
 import type { ConversationRef, MessageRef } from '../core/types.ts';
 
 /** What a platform can do with messages. */

@@ -4,7 +4,7 @@
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EventSink } from '../core/hub-context.ts';
-import type { Plan, PlanRequest, Planner } from '../core/plan.ts';
+import type { Plan, PlanRequest, Planner } from '../core/planning/plan.ts';
 import type { ConversationRef } from '../core/types.ts';
 
 /** Attribute that names the task on every span that belongs to one. */

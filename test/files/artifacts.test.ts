@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outputFile, stagedFilesKey } from '../../src/core/artifacts/artifact-transport.ts';
-import { RulePlanner } from '../../src/core/rule-planner.ts';
+import { RulePlanner } from '../../src/core/planning/rule-planner.ts';
 import { UNTRUSTED_RULE } from '../../src/core/llm/untrusted.ts';
 import { startOpenAiFake, type OpenAiFake } from '../fakes/openai-fake.ts';
 import { createHarness, type Harness } from '../helpers/hub-harness.ts';

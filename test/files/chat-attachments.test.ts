@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listArtifacts, readArtifact } from '../../src/core/artifacts/artifact-store.ts';
 import { outputFile } from '../../src/core/artifacts/artifact-transport.ts';
-import type { Plan, PlanRequest, Planner } from '../../src/core/plan.ts';
-import { RulePlanner } from '../../src/core/rule-planner.ts';
+import type { Plan, PlanRequest, Planner } from '../../src/core/planning/plan.ts';
+import { RulePlanner } from '../../src/core/planning/rule-planner.ts';
 import type { TaskRow } from '../../src/core/store/schema.ts';
 import { SMS_WEBHOOK_PATH } from '../../src/frontends/sms/webhook.ts';
 import { createDiscordDriver, DISCORD_USERS } from '../fakes/discord-driver.ts';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readArtifact } from '../../src/core/artifacts/artifact-store.ts';
-import { RulePlanner } from '../../src/core/rule-planner.ts';
+import { RulePlanner } from '../../src/core/planning/rule-planner.ts';
 import { createHarness, type Harness } from '../helpers/hub-harness.ts';
 import { analyzeStandIn } from './files-helpers.ts';
 

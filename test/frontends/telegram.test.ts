@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/core/config.ts';
 import { ConfigError, PermanentError, RateLimitedError } from '../../src/core/errors.ts';
 import type { HubContext } from '../../src/core/hub-context.ts';
 import { createLogger } from '../../src/core/logger.ts';
-import type { TaskService } from '../../src/core/task-service.ts';
+import type { TaskService } from '../../src/core/tasks/task-service.ts';
 import type { IFrontend } from '../../src/frontends/frontend.ts';
 import { createTelegramFrontend } from '../../src/frontends/telegram/index.ts';
 import { syncTelegramCommands } from '../../src/frontends/telegram/telegram-commands.ts';

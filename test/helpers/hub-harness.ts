@@ -2,7 +2,7 @@
 import type { Hub } from '../../src/main.ts';
 import { startHub } from '../../src/main.ts';
 import type { HubEvent } from '../../src/core/hub-context.ts';
-import type { Planner } from '../../src/core/plan.ts';
+import type { Planner } from '../../src/core/planning/plan.ts';
 import type { FrontendFactory } from '../../src/frontends/frontend.ts';
 import type { TaskRow } from '../../src/core/store/schema.ts';
 import type { ConversationRef } from '../../src/core/types.ts';

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { ConflictError, errorText, InvalidInputError, NotFoundError } from '../errors.ts';
 import type { HubContext } from '../hub-context.ts';
 import type { ConversationRef } from '../types.ts';
-import type { AccessGrantRow, PairingCodeRow } from './access-rows.ts';
+import type { AccessGrantRow, PairingCodeRow } from '../store/access-rows.ts';
 
 /** What the hub does with an inbound message: let it through, or refuse it with `reply` (null: told recently, stay silent). */
 export type AccessDecision = { allowed: true } | { allowed: false; reply: string | null };

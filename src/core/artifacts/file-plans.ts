@@ -1,5 +1,5 @@
 // Rule-based plans for requests about files and code: extract each attached document (then compare), analyse a repo.
-import type { Plan, PlanRequest, PlanStep } from '../plan.ts';
+import type { Plan, PlanRequest, PlanStep } from '../planning/plan.ts';
 
 /** What the file rules may add beyond worker-side capabilities. */
 export interface FilePlanOptions {

@@ -1,6 +1,6 @@
 // Runs chat commands for every frontend: the same grammar, permissions and answers everywhere.
 import { AccessService } from '../access/access-service.ts';
-import type { AdminService } from '../admin-service.ts';
+import type { AdminService } from '../tasks/admin-service.ts';
 import { acceptedAttachments } from '../artifacts/inbound-attachments.ts';
 import { describeError, errorText, HubError } from '../errors.ts';
 import type { ScheduleService } from '../schedules/schedule-service.ts';
@@ -8,8 +8,8 @@ import { runMonitorCommand } from '../monitors/monitor-command.ts';
 import type { MonitorService } from '../monitors/monitor-service.ts';
 import type { HubContext } from '../hub-context.ts';
 import { shortId } from '../ids.ts';
-import type { TaskService } from '../task-service.ts';
-import { progressOf } from '../task-service.ts';
+import type { TaskService } from '../tasks/task-service.ts';
+import { progressOf } from '../tasks/task-service.ts';
 import type { InboundMessage } from '../types.ts';
 import { helpText, parseCommand } from './parse-command.ts';
 import { describeTask, renderTaskLine } from './describe-task.ts';

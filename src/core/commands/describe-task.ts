@@ -1,6 +1,6 @@
 // Plain-text descriptions of a task for chat replies (status, lists).
 import { shortId } from '../ids.ts';
-import type { TaskWithNextRun } from '../schedules/schedule-rows.ts';
+import type { TaskWithNextRun } from '../schedules/next-runs.ts';
 import type { DerivedProgress } from '../types.ts';
 
 /** "1m 05s" style duration. */

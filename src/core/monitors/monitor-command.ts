@@ -2,7 +2,7 @@
 import { HubError } from '../errors.ts';
 import type { CommandReply } from '../commands/command-service.ts';
 import { shortId } from '../ids.ts';
-import type { Caller } from '../task-service.ts';
+import type { Caller } from '../tasks/task-service.ts';
 import type { ConversationRef } from '../types.ts';
 import type { MonitorService } from './monitor-service.ts';
 

@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { Redis } from 'ioredis';
 import { InvalidInputError } from '../errors.ts';
-import type { Plan, PlanRequest, Planner } from '../plan.ts';
+import type { Plan, PlanRequest, Planner } from '../planning/plan.ts';
 import type { RedisKeys } from '../redis-keys.ts';
 import type { Database } from '../store/schema.ts';
 import { matchesAny } from '../capability-pattern.ts';

@@ -8,12 +8,12 @@ import { shortId } from '../ids.ts';
 import { NOTIFY_QUEUE } from '../queues.ts';
 import type { ScheduleService } from '../schedules/schedule-service.ts';
 import type { TaskRow } from '../store/schema.ts';
-import type { TaskService } from '../task-service.ts';
-import { insertEvents, loadSubtasks } from '../task-store.ts';
+import type { TaskService } from '../tasks/task-service.ts';
+import { insertEvents, loadSubtasks } from '../store/task-store.ts';
 import type { ConversationRef } from '../types.ts';
 import { listLiveWorkers } from '../worker-registry.ts';
 import { monitorIdOf, summarySnapshotOf, summaryText } from './monitor-planner.ts';
-import type { MonitorRow, MonitorSnapshotRow, SnapshotKind } from './monitor-rows.ts';
+import type { MonitorRow, MonitorSnapshotRow, SnapshotKind } from '../store/monitor-rows.ts';
 
 /** What a web.monitor step returns (the fields the hub reads). */
 interface CheckOutput {

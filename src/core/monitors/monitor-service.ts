@@ -4,13 +4,13 @@ import { errorText, InvalidInputError, NotFoundError } from '../errors.ts';
 import type { HubContext } from '../hub-context.ts';
 import { newId, shortId } from '../ids.ts';
 import type { ScheduleRunner } from '../schedules/schedule-runner.ts';
-import type { Schedule } from '../schedules/schedule-rows.ts';
+import type { Schedule } from '../store/schedule-rows.ts';
 import type { ScheduleService } from '../schedules/schedule-service.ts';
 import { parseWhen } from '../schedules/time-spec.ts';
-import type { Caller, TaskService } from '../task-service.ts';
+import type { Caller, TaskService } from '../tasks/task-service.ts';
 import type { ConversationRef } from '../types.ts';
 import { checkText } from './monitor-planner.ts';
-import type { MonitorRow } from './monitor-rows.ts';
+import type { MonitorRow } from '../store/monitor-rows.ts';
 import { MonitorRuns, type MonitorRunsOptions } from './monitor-runs.ts';
 
 /** A monitor request: the page, when to check it, and what to compare. */

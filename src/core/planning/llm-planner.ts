@@ -11,7 +11,7 @@ import {
   LlmTruncatedError,
 } from '../llm/llm-errors.ts';
 import type { Logger } from '../logger.ts';
-import { validatePlan, type Plan, type PlanRequest, type Planner, type PlanStep } from '../plan.ts';
+import { validatePlan, type Plan, type PlanRequest, type Planner, type PlanStep } from './plan.ts';
 import type { TraceRecord, UsageRecord } from '../traces/llm-accounting.ts';
 import type { CapabilitySpec } from '../types.ts';
 import { InputValidator } from './input-validator.ts';

@@ -2,7 +2,7 @@
 // user's `revise <id> <answer>` re-plans it with the answer (approve is refused until then).
 import type { Insertable, Kysely, Transaction } from 'kysely';
 import { toHubEvent, type HubEvent } from '../hub-context.ts';
-import type { Plan } from '../plan.ts';
+import type { Plan } from './plan.ts';
 import type { Database, TaskRow, TasksTable } from '../store/schema.ts';
 import { recordLlm } from '../traces/llm-accounting.ts';
 

@@ -6,12 +6,11 @@ import { errorText, InvalidInputError } from '../errors.ts';
 import type { EventSink, HubContext, HubEvent } from '../hub-context.ts';
 import { duplicateRedis, hubWorkerOptions } from '../queues.ts';
 import type { TaskRow } from '../store/schema.ts';
-import type { TaskService } from '../task-service.ts';
-import { insertEvents, now as sqlNow } from '../task-store.ts';
+import type { TaskService } from '../tasks/task-service.ts';
+import { insertEvents, now as sqlNow } from '../store/task-store.ts';
 import type { ConversationRef } from '../types.ts';
-import { toSchedule, type RunOutcome, type Schedule } from './schedule-rows.ts';
+import { toSchedule, type RunOutcome, type Schedule } from '../store/schedule-rows.ts';
 import {
-  asTaskDb,
   atJobIdOf,
   endParent,
   SCHEDULES_QUEUE,
@@ -240,7 +239,7 @@ export class ScheduleRunner {
         })
         .where('id', '=', s.id)
         .execute();
-      return insertEvents(asTaskDb(trx), [
+      return insertEvents(trx, [
         {
           task_id: s.parent_task_id,
           subtask_id: null,
@@ -313,7 +312,7 @@ export class ScheduleRunner {
           taskId: child.id,
           status: child.status,
         });
-        const events = await insertEvents(asTaskDb(trx), [
+        const events = await insertEvents(trx, [
           {
             task_id: row.parent_task_id,
             subtask_id: null,

@@ -1,15 +1,15 @@
 // Schedules ("do this at X", "do this every X"): Postgres is the record, a BullMQ job scheduler (or one delayed job) the timer.
 import type { JobSchedulerTemplateOptions, Queue } from 'bullmq';
 import type { Transaction } from 'kysely';
-import { validateRequest } from '../request-input.ts';
+import { validateRequest } from '../tasks/request-input.ts';
 import { ConflictError, errorText, InvalidInputError, NotFoundError } from '../errors.ts';
 import type { HubContext, HubEvent } from '../hub-context.ts';
 import { newId, shortId } from '../ids.ts';
 import type { Database, NewTaskEvent, TaskRow } from '../store/schema.ts';
-import type { Caller } from '../task-service.ts';
-import { insertEvents, json, now as sqlNow } from '../task-store.ts';
+import type { Caller } from '../tasks/task-service.ts';
+import { insertEvents, json, now as sqlNow } from '../store/task-store.ts';
 import type { ConversationRef, NotifyPolicy, Priority } from '../types.ts';
-import { scheduleDb, toSchedule, type Schedule, type ScheduleStatus, type ScheduleTrx } from './schedule-rows.ts';
+import { toSchedule, type Schedule, type ScheduleStatus } from '../store/schedule-rows.ts';
 import {
   ACCEPTED_FORMS,
   canonicalZone,
@@ -76,7 +76,7 @@ export class ScheduleService {
 
   /** The database, typed with the schedule tables. */
   get db() {
-    return scheduleDb(this.ctx.db);
+    return this.ctx.db;
   }
 
   /** The queue whose jobs fire runs. */
@@ -183,7 +183,7 @@ export class ScheduleService {
         })
         .returningAll()
         .executeTakeFirstOrThrow();
-      const events = await insertEvents(asTaskDb(trx), [
+      const events = await insertEvents(trx, [
         {
           task_id: parentId,
           subtask_id: null,
@@ -433,7 +433,7 @@ export class ScheduleService {
         set.status === 'deleted'
           ? await endParent(trx, row.parent_task_id, 'CANCELLED', cancelReason ?? 'Schedule deleted.')
           : null;
-      const events = await insertEvents(asTaskDb(trx), [
+      const events = await insertEvents(trx, [
         {
           task_id: row.parent_task_id,
           subtask_id: null,
@@ -467,7 +467,7 @@ export class ScheduleService {
 
 /** Ends a schedule's parent task (no final message: the schedule's own reply or event says it). */
 export async function endParent(
-  trx: ScheduleTrx,
+  trx: Transaction<Database>,
   parentId: string,
   status: 'COMPLETED' | 'CANCELLED',
   note: string | null,
@@ -497,11 +497,6 @@ export function specOf(s: Schedule): WhenSpec {
   return s.cron
     ? { kind: 'every', pattern: s.cron, description: s.description }
     : { kind: 'every', everyMs: s.every_ms!, description: s.description };
-}
-
-/** The schedule-typed transaction seen as the task store's (insertEvents takes the base database). */
-export function asTaskDb(trx: ScheduleTrx): Transaction<Database> {
-  return trx as unknown as Transaction<Database>;
 }
 
 function clip(text: string, max = 80): string {

@@ -1,9 +1,9 @@
 // Row types of the database, as kysely sees them.
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
-import type { AccessEventsTable, AccessGrantsTable, PairingCodesTable } from '../access/access-rows.ts';
-import type { MonitorSnapshotsTable, MonitorsTable } from '../monitors/monitor-rows.ts';
-import type { ScheduleRunsTable, SchedulesTable, UserSettingsTable } from '../schedules/schedule-rows.ts';
-import type { LlmUsageTable, TaskTracesTable } from '../traces/trace-rows.ts';
+import type { AccessEventsTable, AccessGrantsTable, PairingCodesTable } from './access-rows.ts';
+import type { MonitorSnapshotsTable, MonitorsTable } from './monitor-rows.ts';
+import type { ScheduleRunsTable, SchedulesTable, UserSettingsTable } from './schedule-rows.ts';
+import type { LlmUsageTable, TaskTracesTable } from './trace-rows.ts';
 import type {
   ConversationRef,
   DerivedProgress,

@@ -3,7 +3,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../store/schema.ts';
-import type { LlmUsageRow, TaskTraceRow } from './trace-rows.ts';
+import type { LlmUsageRow, TaskTraceRow } from '../store/trace-rows.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 

@@ -2,7 +2,7 @@
 import type { App } from '@slack/bolt';
 import { RateLimitedError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { TaskService } from '../../core/task-service.ts';
+import type { TaskService } from '../../core/tasks/task-service.ts';
 import type { ConversationRef, MessageRef } from '../../core/types.ts';
 import type { OutboundMessage } from '../frontend.ts';
 import { mapSlackError } from './slack-errors.ts';

@@ -2,8 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AdminService } from '../../core/admin-service.ts';
-import type { TaskService } from '../../core/task-service.ts';
+import type { AdminService } from '../../core/tasks/admin-service.ts';
+import type { TaskService } from '../../core/tasks/task-service.ts';
 import { PRIORITIES } from '../../core/types.ts';
 import { useZodSchemas } from './openapi.ts';
 import { callerOf, requireAdmin } from './auth.ts';

@@ -15,7 +15,7 @@ import {
 import { InvalidInputError, NotFoundError, TooLargeError } from '../../core/errors.ts';
 import type { ArtifactRow } from '../../core/store/schema.ts';
 import type { HubContext } from '../../core/hub-context.ts';
-import type { TaskService } from '../../core/task-service.ts';
+import type { TaskService } from '../../core/tasks/task-service.ts';
 import { callerOf } from './auth.ts';
 import { useZodSchemas, zodCompilers } from './openapi.ts';
 

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ScheduleService } from '../../core/schedules/schedule-service.ts';
-import type { Schedule } from '../../core/schedules/schedule-rows.ts';
+import type { Schedule } from '../../core/store/schedule-rows.ts';
 import { NOTIFY_POLICIES, PRIORITIES } from '../../core/types.ts';
 import { useZodSchemas } from './openapi.ts';
 import { scheduleJson } from './serialize.ts';

@@ -1,7 +1,7 @@
 // The HTTP API's JSON shapes: camelCase views of task, subtask, event and dead-letter rows.
 import type { HubEvent } from '../../core/hub-context.ts';
-import type { FailedEntry } from '../../core/admin-service.ts';
-import type { TaskDetail } from '../../core/task-service.ts';
+import type { FailedEntry } from '../../core/tasks/admin-service.ts';
+import type { TaskDetail } from '../../core/tasks/task-service.ts';
 import type { SubtaskRow, TaskEventRow, TaskRow } from '../../core/store/schema.ts';
 import { z } from 'zod';
 import { TASK_STATUSES, type DerivedProgress } from '../../core/types.ts';

@@ -1,8 +1,8 @@
 // Live fan-out for SSE: one Redis subscriber per frontend, delivering task events and web messages to open streams.
 import type { Redis } from 'ioredis';
 import type { HubContext, HubEvent } from '../../core/hub-context.ts';
-import { progressOf } from '../../core/task-service.ts';
-import { loadSubtasks } from '../../core/task-store.ts';
+import { progressOf } from '../../core/tasks/task-service.ts';
+import { loadSubtasks } from '../../core/store/task-store.ts';
 import type { OutboundMessage } from '../frontend.ts';
 import { serializeHubEvent } from './serialize.ts';
 

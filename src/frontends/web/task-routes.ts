@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { InvalidInputError } from '../../core/errors.ts';
 import type { ScheduleService } from '../../core/schedules/schedule-service.ts';
-import type { TaskService } from '../../core/task-service.ts';
+import type { TaskService } from '../../core/tasks/task-service.ts';
 import { NOTIFY_POLICIES, PRIORITIES } from '../../core/types.ts';
 import { useZodSchemas } from './openapi.ts';
 import { readUpload, uploadFields } from './artifact-routes.ts';

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { HubContext } from '../../core/hub-context.ts';
-import type { TaskService } from '../../core/task-service.ts';
+import type { TaskService } from '../../core/tasks/task-service.ts';
 import { loadTraces, usageSummary } from '../../core/traces/llm-accounting.ts';
 import { callerOf } from './auth.ts';
 import { useZodSchemas } from './openapi.ts';

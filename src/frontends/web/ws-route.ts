@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { HubError, InvalidInputError } from '../../core/errors.ts';
 import type { HubContext, HubEvent } from '../../core/hub-context.ts';
 import { toHubEvent } from '../../core/hub-context.ts';
-import type { TaskService } from '../../core/task-service.ts';
+import type { TaskService } from '../../core/tasks/task-service.ts';
 import { callerOf, type WebCaller } from './auth.ts';
 import { serializeTask } from './serialize.ts';
 import { type Scope, WsClient } from './ws-client.ts';

@@ -1,7 +1,7 @@
 // Validation shared by everything that accepts a request: tasks now, and schedules that submit them later.
-import type { Config } from './config.ts';
-import { InvalidInputError } from './errors.ts';
-import { NOTIFY_POLICIES, PRIORITIES, type NotifyPolicy, type Priority } from './types.ts';
+import type { Config } from '../config.ts';
+import { InvalidInputError } from '../errors.ts';
+import { NOTIFY_POLICIES, PRIORITIES, type NotifyPolicy, type Priority } from '../types.ts';
 
 /** A request's text, priority and notify policy, checked and defaulted; `emptyMessage` says what to do instead. */
 export function validateRequest(

@@ -1,7 +1,7 @@
 // Moves shared by the conductor and the review decisions: release dependents, complete or stop for review.
 import type { Transaction } from 'kysely';
-import type { Database, NewTaskEvent, SubtaskRow, TaskRow } from './store/schema.ts';
-import { json, now } from './task-store.ts';
+import type { Database, NewTaskEvent, SubtaskRow, TaskRow } from '../store/schema.ts';
+import { json, now } from '../store/task-store.ts';
 
 /** Marks PENDING subtasks whose every dependency succeeded as READY (admission enqueues them). */
 export async function releaseDependents(trx: Transaction<Database>, siblings: SubtaskRow[]): Promise<SubtaskRow[]> {

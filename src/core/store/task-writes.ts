@@ -1,33 +1,17 @@
-// Writes (and one read) that would take several round trips, done in one statement each (data-modifying CTEs).
+// Task writes that would take several round trips, done in one statement each (data-modifying CTEs).
 // Every round trip to Postgres costs a write, a wake-up of the backend and a context switch; the submit and
 // result paths run once per task, so these keep them to two or three statements inside their transaction.
 // Rows that come back through to_jsonb are revived to what pg returns: `*_at` columns become Dates again.
-import { sql, type Insertable, type Kysely, type RawBuilder, type Transaction, type UpdateObject } from 'kysely';
-import { admissionLock, admissionUpdate } from './admission.ts';
-import { NotFoundError } from './errors.ts';
-import { toHubEvent, type HubEvent } from './hub-context.ts';
-import type {
-  Database,
-  NewTaskEvent,
-  SubtaskRow,
-  SubtasksTable,
-  TaskEventRow,
-  TaskRow,
-  TasksTable,
-} from './store/schema.ts';
+import { sql, type Insertable, type RawBuilder, type Transaction, type UpdateObject } from 'kysely';
+import { admissionLock, admissionUpdate } from '../tasks/admission.ts';
+import { NotFoundError } from '../errors.ts';
+import { toHubEvent, type HubEvent } from '../hub-context.ts';
+import type { Database, NewTaskEvent, SubtaskRow, SubtasksTable, TaskEventRow, TaskRow, TasksTable } from './schema.ts';
 import { json } from './task-store.ts';
-import type { TaskStatus } from './types.ts';
+import { revive, rows } from './jsonb-rows.ts';
+import type { TaskStatus } from '../types.ts';
 
 type Trx = Transaction<Database>;
-
-/** A row read back through to_jsonb, with its timestamp columns (`*_at`) turned back into Dates. */
-function revive<T>(row: unknown): T {
-  const r = row as Record<string, unknown>;
-  for (const [k, v] of Object.entries(r)) if (k.endsWith('_at') && typeof v === 'string') r[k] = new Date(v);
-  return r as T;
-}
-
-const rows = <T>(list: unknown): T[] => ((list as unknown[] | null) ?? []).map((r) => revive<T>(r));
 
 /** Event rows as `insertInto('task_events')` takes them (jsonb data as a JSON string). */
 const eventValues = (events: NewTaskEvent[]) =>
@@ -164,24 +148,4 @@ export async function endStep(
     admitted: rows<SubtaskRow>(out?.admitted),
     events: rows<TaskEventRow>(out?.events).map(toHubEvent),
   };
-}
-
-/** A task and its subtasks (in plan order) in one statement, or null when there is no such task. */
-export async function loadTaskWithSubtasks(
-  db: Kysely<Database>,
-  taskId: string,
-): Promise<{ task: TaskRow; subtasks: SubtaskRow[] } | null> {
-  const row = await db
-    .selectFrom('tasks')
-    .selectAll()
-    .select(
-      sql<unknown>`(select jsonb_agg(s order by s.created_at, s.key) from subtasks s where s.task_id = tasks.id)`.as(
-        'subtasks_json',
-      ),
-    )
-    .where('id', '=', taskId)
-    .executeTakeFirst();
-  if (!row) return null;
-  const { subtasks_json: subtasks, ...task } = row;
-  return { task, subtasks: rows<SubtaskRow>(subtasks) };
 }

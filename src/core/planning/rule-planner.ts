@@ -1,5 +1,5 @@
 // A rule-based planner over the demo capabilities: plain, fan-out/join, diamond, failure, explicit capability.
-import { planFileRequest, type FilePlanOptions } from './artifacts/file-plans.ts';
+import { planFileRequest, type FilePlanOptions } from '../artifacts/file-plans.ts';
 import type { Plan, PlanRequest, Planner, PlanStep } from './plan.ts';
 
 const MAX_FANOUT = 50;

@@ -1,6 +1,5 @@
-// Row types of the schedule tables (migration 0003) and a typed view of the database that includes them.
-import type { ColumnType, Generated, Kysely, Selectable, Transaction } from 'kysely';
-import type { Database, TaskRow } from '../store/schema.ts';
+// Row types of the schedule tables (migration 0003).
+import type { ColumnType, Generated, Selectable } from 'kysely';
 import type { ConversationRef } from '../types.ts';
 
 type Json<T> = ColumnType<T, T | string, T | string>;
@@ -62,48 +61,11 @@ export interface UserSettingsTable {
   updated_at: Generated<Date>;
 }
 
-/** The tables migration 0003 adds. */
-export interface ScheduleTables {
-  schedules: SchedulesTable;
-  schedule_runs: ScheduleRunsTable;
-  user_settings: UserSettingsTable;
-}
-
-/** The whole database including the schedule tables. */
-export type ScheduleDatabase = Database & ScheduleTables;
-
 /** A schedule as the services use it (every_ms as a number). */
 export type Schedule = Omit<Selectable<SchedulesTable>, 'every_ms'> & { every_ms: number | null };
 export type ScheduleRunRow = Selectable<ScheduleRunsTable>;
 
-/** The hub's database handle, typed with the schedule tables (until schema.ts declares them). */
-export function scheduleDb(db: Kysely<Database>): Kysely<ScheduleDatabase> {
-  return db as unknown as Kysely<ScheduleDatabase>;
-}
-
-/** A transaction on the schedule-typed database. */
-export type ScheduleTrx = Transaction<ScheduleDatabase>;
-
 /** Normalises a selected row (bigint columns arrive as strings from pg, as bigint or number elsewhere). */
 export function toSchedule(row: Selectable<SchedulesTable>): Schedule {
   return { ...row, every_ms: row.every_ms == null ? null : Number(row.every_ms) };
-}
-
-/** A task row; a schedule's task (SCHEDULED) also says when it runs next (null while its schedule is paused). */
-export type TaskWithNextRun = TaskRow & { next_run_at?: Date | null };
-
-/** Adds `next_run_at` to the SCHEDULED tasks among `tasks` (one query), in the same order. */
-export async function withNextRuns<T extends TaskRow>(
-  db: Kysely<Database>,
-  tasks: T[],
-): Promise<Array<T & { next_run_at?: Date | null }>> {
-  const waiting = tasks.filter((t) => t.status === 'SCHEDULED').map((t) => t.id);
-  if (!waiting.length) return tasks;
-  const rows = await scheduleDb(db)
-    .selectFrom('schedules')
-    .select(['parent_task_id', 'next_run_at'])
-    .where('parent_task_id', 'in', waiting)
-    .execute();
-  const next = new Map(rows.map((r) => [r.parent_task_id, r.next_run_at]));
-  return tasks.map((t) => (t.status === 'SCHEDULED' ? { ...t, next_run_at: next.get(t.id) ?? null } : t));
 }

@@ -1,9 +1,9 @@
 // Puts ready subtasks on their capability queues, with what the worker needs and nothing more.
-import { stageJobArtifacts } from './artifacts/artifact-transport.ts';
-import type { HubContext } from './hub-context.ts';
-import { jobIdFor, subtaskJobOptions } from './queues.ts';
-import type { SubtaskRow, TaskRow } from './store/schema.ts';
-import type { JobData } from './types.ts';
+import { stageJobArtifacts } from '../artifacts/artifact-transport.ts';
+import type { HubContext } from '../hub-context.ts';
+import { jobIdFor, subtaskJobOptions } from '../queues.ts';
+import type { SubtaskRow, TaskRow } from '../store/schema.ts';
+import type { JobData } from '../types.ts';
 
 /** The job payload of a subtask: its input, its dependencies' outputs by key, and the user scope. */
 export function jobDataFor(task: TaskRow, subtask: SubtaskRow, siblings: SubtaskRow[]): JobData {

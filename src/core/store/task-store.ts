@@ -1,9 +1,10 @@
 // Small database helpers shared by the task service, conductor, reconciler and admin service.
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { InvalidInputError, NotFoundError } from './errors.ts';
-import type { HubEvent } from './hub-context.ts';
-import { toHubEvent } from './hub-context.ts';
-import type { Database, NewTaskEvent, SubtaskRow, TaskRow } from './store/schema.ts';
+import { InvalidInputError, NotFoundError } from '../errors.ts';
+import { rows } from './jsonb-rows.ts';
+import type { HubEvent } from '../hub-context.ts';
+import { toHubEvent } from '../hub-context.ts';
+import type { Database, NewTaskEvent, SubtaskRow, TaskRow } from './schema.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -61,4 +62,24 @@ export async function findVisibleTask(
   if (rows.length === 0) throw new NotFoundError(`No task ${idOrPrefix}.`);
   if (rows.length > 1) throw new InvalidInputError(`${idOrPrefix} matches more than one task; give more characters.`);
   return rows[0]!;
+}
+
+/** A task and its subtasks (in plan order) in one statement, or null when there is no such task. */
+export async function loadTaskWithSubtasks(
+  db: Kysely<Database>,
+  taskId: string,
+): Promise<{ task: TaskRow; subtasks: SubtaskRow[] } | null> {
+  const row = await db
+    .selectFrom('tasks')
+    .selectAll()
+    .select(
+      sql<unknown>`(select jsonb_agg(s order by s.created_at, s.key) from subtasks s where s.task_id = tasks.id)`.as(
+        'subtasks_json',
+      ),
+    )
+    .where('id', '=', taskId)
+    .executeTakeFirst();
+  if (!row) return null;
+  const { subtasks_json: subtasks, ...task } = row;
+  return { task, subtasks: rows<SubtaskRow>(subtasks) };
 }

@@ -1,6 +1,6 @@
 // The one module that owns which status changes are allowed, for tasks and subtasks.
-import { ConflictError } from './errors.ts';
-import type { SubtaskStatus, TaskStatus } from './types.ts';
+import { ConflictError } from '../errors.ts';
+import type { SubtaskStatus, TaskStatus } from '../types.ts';
 
 const ACTIVE_TASK: TaskStatus[] = ['SUBMITTED', 'SCHEDULED', 'QUEUED', 'PLANNING', 'ASSIGNED', 'IN_PROGRESS', 'REVIEW'];
 

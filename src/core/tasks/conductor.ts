@@ -2,19 +2,19 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { enqueueAdmitted } from './admission.ts';
-import { insertArtifacts } from './artifacts/artifact-store.ts';
-import { splitOutputFiles } from './artifacts/artifact-transport.ts';
-import { endStep, lockTaskAndAdmission, updateSubtaskWithSiblings } from './fused-writes.ts';
+import { insertArtifacts } from '../artifacts/artifact-store.ts';
+import { splitOutputFiles } from '../artifacts/artifact-transport.ts';
+import { endStep, lockTaskAndAdmission, updateSubtaskWithSiblings } from '../store/task-writes.ts';
 import { withdrawSubtasks } from './dispatcher.ts';
 import { isTerminalTask } from './lifecycle.ts';
 import { finishOrReview, releaseDependents, resultOf, toReview } from './task-flow.ts';
-import { recordLlm, splitLlmOutput } from './traces/llm-accounting.ts';
-import type { HubContext, HubEvent } from './hub-context.ts';
-import { duplicateRedis, hubWorkerOptions, RESULTS_QUEUE, telemetryOption } from './queues.ts';
-import type { SubtaskRow, TaskRow } from './store/schema.ts';
-import { insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
-import type { JobResult, SubtaskStatus, WorkerSignal } from './types.ts';
-import type { NewTaskEvent } from './store/schema.ts';
+import { recordLlm, splitLlmOutput } from '../traces/llm-accounting.ts';
+import type { HubContext, HubEvent } from '../hub-context.ts';
+import { duplicateRedis, hubWorkerOptions, RESULTS_QUEUE, telemetryOption } from '../queues.ts';
+import type { SubtaskRow, TaskRow } from '../store/schema.ts';
+import { insertEvents, json, loadSubtasks, lockTask, now } from '../store/task-store.ts';
+import type { JobResult, SubtaskStatus, WorkerSignal } from '../types.ts';
+import type { NewTaskEvent } from '../store/schema.ts';
 
 /** What applying one result changed, for the caller to act on after commit. */
 interface Applied {

@@ -1,9 +1,9 @@
 // Replays a failed task from the point of failure: succeeded subtasks keep their outputs.
-import { ConflictError } from './errors.ts';
-import type { HubContext, HubEvent } from './hub-context.ts';
+import { ConflictError } from '../errors.ts';
+import type { HubContext, HubEvent } from '../hub-context.ts';
 import { admitWaiting, enqueueAdmitted } from './admission.ts';
-import { insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
-import type { SubtaskRow, TaskRow } from './store/schema.ts';
+import { insertEvents, json, loadSubtasks, lockTask, now } from '../store/task-store.ts';
+import type { SubtaskRow, TaskRow } from '../store/schema.ts';
 
 /** What a replay is for, recorded in the audit trail. */
 export interface ReplayRequest {

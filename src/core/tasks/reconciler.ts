@@ -3,10 +3,10 @@ import { sql } from 'kysely';
 import type { Conductor } from './conductor.ts';
 import { admitWaiting, enqueueAdmitted } from './admission.ts';
 import { enqueueSubtasks } from './dispatcher.ts';
-import type { HubContext } from './hub-context.ts';
-import { jobIdFor } from './queues.ts';
-import { loadSubtasks } from './task-store.ts';
-import type { SubtaskRow, TaskRow } from './store/schema.ts';
+import type { HubContext } from '../hub-context.ts';
+import { jobIdFor } from '../queues.ts';
+import { loadSubtasks } from '../store/task-store.ts';
+import type { SubtaskRow, TaskRow } from '../store/schema.ts';
 
 /** What one reconcile pass did. */
 export interface ReconcileReport {

@@ -1,7 +1,7 @@
 // The Planner seam and the validation every plan passes before it is stored.
-import { validateCapability } from './capability-pattern.ts';
-import { InvalidInputError } from './errors.ts';
-import type { LlmRecord } from './traces/llm-accounting.ts';
+import { validateCapability } from '../capability-pattern.ts';
+import { InvalidInputError } from '../errors.ts';
+import type { LlmRecord } from '../traces/llm-accounting.ts';
 
 /** One step of a plan: a capability to run on an input once its dependencies have succeeded. */
 export interface PlanStep {

@@ -1,15 +1,15 @@
 // Admin operations behind the CLI, the /api/admin routes and (later) chat admin commands.
-import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from './errors.ts';
-import { isBigintId } from './ids.ts';
-import { jobIdFor, priorityValue } from './queues.ts';
-import { PRIORITIES, type Priority } from './types.ts';
-import type { HubContext, HubEvent } from './hub-context.ts';
-import { capabilityOfQueue } from './queues.ts';
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.ts';
+import { isBigintId } from '../ids.ts';
+import { jobIdFor, priorityValue } from '../queues.ts';
+import { PRIORITIES, type Priority } from '../types.ts';
+import type { HubContext, HubEvent } from '../hub-context.ts';
+import { capabilityOfQueue } from '../queues.ts';
 import { replayTask } from './replay.ts';
-import type { DeadLetterRow } from './store/schema.ts';
-import { findVisibleTask, insertEvents, lockTask, now } from './task-store.ts';
-import type { WorkerInfo } from './types.ts';
-import { listLiveWorkers } from './worker-registry.ts';
+import type { DeadLetterRow } from '../store/schema.ts';
+import { findVisibleTask, insertEvents, lockTask, now } from '../store/task-store.ts';
+import type { WorkerInfo } from '../types.ts';
+import { listLiveWorkers } from '../worker-registry.ts';
 
 /** One open dead letter with the task it belongs to. */
 export interface FailedEntry extends DeadLetterRow {

@@ -1,6 +1,6 @@
 // Retention: finished tasks older than RETENTION_DAYS are purged with their subtasks and events, in batches.
 
-import type { HubContext } from './hub-context.ts';
+import type { HubContext } from '../hub-context.ts';
 
 const FINISHED = ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'] as const;
 

@@ -2,9 +2,9 @@
 // A READY subtask with queued_at NULL waits its turn; admitting sets queued_at and then enqueues it.
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import { enqueueSubtasks } from './dispatcher.ts';
-import type { HubContext } from './hub-context.ts';
-import type { Database, SubtaskRow, TaskRow } from './store/schema.ts';
-import { loadSubtasks } from './task-store.ts';
+import type { HubContext } from '../hub-context.ts';
+import type { Database, SubtaskRow, TaskRow } from '../store/schema.ts';
+import { loadSubtasks } from '../store/task-store.ts';
 
 /** The advisory lock that serialises admissions of one user across hub processes (held to commit). `userId` is a value or an SQL expression. */
 export function admissionLock(userId: string | RawBuilder<unknown>): RawBuilder<unknown> {

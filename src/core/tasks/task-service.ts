@@ -1,32 +1,32 @@
 // The task service: submit, read, list, cancel and retry, with per-user visibility.
 import { sql, type Insertable, type Transaction } from 'kysely';
 import { DateTime } from 'luxon';
-import { assertCapabilitiesAllowed } from './acl/capability-acl.ts';
+import { assertCapabilitiesAllowed } from '../acl/capability-acl.ts';
 import {
   assertArtifactSize,
   cleanFileName,
   insertArtifacts,
   listArtifacts,
   type NewArtifact,
-} from './artifacts/artifact-store.ts';
-import { policyFor, type Config } from './config.ts';
-import { insertTaskGraph } from './fused-writes.ts';
+} from '../artifacts/artifact-store.ts';
+import { policyFor, type Config } from '../config.ts';
+import { insertTaskGraph } from '../store/task-writes.ts';
 import { admitWaiting, enqueueAdmitted } from './admission.ts';
 import { withdrawSubtasks } from './dispatcher.ts';
-import { ConflictError, InvalidInputError, NotFoundError, RateLimitedError, UnavailableError } from './errors.ts';
-import type { HubContext, HubEvent } from './hub-context.ts';
-import { newId, shortId } from './ids.ts';
+import { ConflictError, InvalidInputError, NotFoundError, RateLimitedError, UnavailableError } from '../errors.ts';
+import type { HubContext, HubEvent } from '../hub-context.ts';
+import { newId, shortId } from '../ids.ts';
 import { isTerminalTask } from './lifecycle.ts';
-import { validatePlan, type Plan, type Planner } from './plan.ts';
+import { validatePlan, type Plan, type Planner } from '../planning/plan.ts';
 import { deriveProgress } from './progress.ts';
-import { insertQuestionTask, plannedEventData } from './planning/question-task.ts';
+import { insertQuestionTask, plannedEventData } from '../planning/question-task.ts';
 import { replayTask } from './replay.ts';
-import { withNextRuns, type TaskWithNextRun } from './schedules/schedule-rows.ts';
+import { withNextRuns, type TaskWithNextRun } from '../schedules/next-runs.ts';
 import { validateRequest } from './request-input.ts';
-import type { Database, NewTaskEvent, SubtaskRow, TaskEventRow, TaskRow, TasksTable } from './store/schema.ts';
+import type { Database, NewTaskEvent, SubtaskRow, TaskEventRow, TaskRow, TasksTable } from '../store/schema.ts';
 import { finishOrReview, releaseDependents } from './task-flow.ts';
-import { recordLlm, usageSummary } from './traces/llm-accounting.ts';
-import { findVisibleTask, insertEvents, json, loadSubtasks, lockTask, now } from './task-store.ts';
+import { recordLlm, usageSummary } from '../traces/llm-accounting.ts';
+import { findVisibleTask, insertEvents, json, loadSubtasks, lockTask, now } from '../store/task-store.ts';
 import {
   TASK_STATUSES,
   type ConversationRef,
@@ -35,7 +35,7 @@ import {
   type NotifyPolicy,
   type Priority,
   type TaskStatus,
-} from './types.ts';
+} from '../types.ts';
 
 /** A request to do something, from any frontend. */
 export interface SubmitRequest {

@@ -1,5 +1,5 @@
 // Derives task-level progress (percent, ETA, rate) from the subtasks' raw reports.
-import type { DerivedProgress, ProgressReport, SubtaskStatus } from './types.ts';
+import type { DerivedProgress, ProgressReport, SubtaskStatus } from '../types.ts';
 
 /** The subset of a subtask that progress derivation needs. */
 export interface ProgressInput {
