@@ -12,40 +12,29 @@ export class HubError extends Error {
   }
 }
 
-/** The thing asked for does not exist, or is not the caller's to see. */
-export class NotFoundError extends HubError {
-  constructor(message = 'Not found.', cause?: unknown) {
-    super(message, 'not_found', cause);
-  }
+/** A HubError subclass with a fixed `code` (and a default message where one makes sense). */
+function codedError(code: string, fallback?: string) {
+  return class extends HubError {
+    constructor(message: string = fallback ?? code, cause?: unknown) {
+      super(message, code, cause);
+    }
+  };
 }
+
+/** The thing asked for does not exist, or is not the caller's to see. */
+export class NotFoundError extends codedError('not_found', 'Not found.') {}
 
 /** The caller is known but may not do this. */
-export class ForbiddenError extends HubError {
-  constructor(message = 'You are not allowed to do that.', cause?: unknown) {
-    super(message, 'forbidden', cause);
-  }
-}
+export class ForbiddenError extends codedError('forbidden', 'You are not allowed to do that.') {}
 
 /** The caller is not known (missing or wrong credentials). */
-export class UnauthorizedError extends HubError {
-  constructor(message = 'Authentication required.', cause?: unknown) {
-    super(message, 'unauthorized', cause);
-  }
-}
+export class UnauthorizedError extends codedError('unauthorized', 'Authentication required.') {}
 
 /** The request itself is wrong; the message says how. */
-export class InvalidInputError extends HubError {
-  constructor(message: string, cause?: unknown) {
-    super(message, 'invalid_input', cause);
-  }
-}
+export class InvalidInputError extends codedError('invalid_input') {}
 
 /** The request is valid but conflicts with the current state (e.g. retrying a running task). */
-export class ConflictError extends HubError {
-  constructor(message: string, cause?: unknown) {
-    super(message, 'conflict', cause);
-  }
-}
+export class ConflictError extends codedError('conflict') {}
 
 /** Too many requests; try again after `retryAfterMs`. */
 export class RateLimitedError extends HubError {
@@ -59,32 +48,16 @@ export class RateLimitedError extends HubError {
 }
 
 /** A file or body is larger than allowed; nothing of it was stored. */
-export class TooLargeError extends HubError {
-  constructor(message: string, cause?: unknown) {
-    super(message, 'too_large', cause);
-  }
-}
+export class TooLargeError extends codedError('too_large') {}
 
 /** A dependency (Redis, the database) does not answer; the message says whether anything was stored. */
-export class UnavailableError extends HubError {
-  constructor(message: string, cause?: unknown) {
-    super(message, 'unavailable', cause);
-  }
-}
+export class UnavailableError extends codedError('unavailable') {}
 
 /** Configuration is wrong; the message names the variable and the fix. */
-export class ConfigError extends HubError {
-  constructor(message: string, cause?: unknown) {
-    super(message, 'config', cause);
-  }
-}
+export class ConfigError extends codedError('config') {}
 
 /** A failure that retrying cannot fix (a platform's permanent 4xx, a bad job). */
-export class PermanentError extends HubError {
-  constructor(message: string, cause?: unknown) {
-    super(message, 'permanent', cause);
-  }
-}
+export class PermanentError extends codedError('permanent') {}
 
 const STATUS: Record<string, number> = {
   not_found: 404,
