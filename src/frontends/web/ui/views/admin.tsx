@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, type FailedJson, type Me } from '../api.ts';
 import { useStore } from '../store.ts';
 import { age } from '../util.ts';
+import { DataTable } from './data-table.tsx';
 import { TimelineView } from './timeline.tsx';
 
 type Worker = import('../../../../core/types.ts').WorkerInfo;
@@ -95,36 +96,22 @@ export function AdminView({ me }: { me?: Me }) {
         </ul>
       )}
       <h3>Workers</h3>
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Worker</th>
-              <th scope="col">State</th>
-              <th scope="col">Capabilities</th>
-              <th scope="col">Running</th>
-              <th scope="col">Last heartbeat</th>
-              <th scope="col">Version</th>
-            </tr>
-          </thead>
-          <tbody>
-            {workers.map((w) => (
-              <tr key={w.id}>
-                <td>
-                  {w.id} <small>{w.host}</small>
-                </td>
-                <td>{w.state}</td>
-                <td>{(w.capabilities.length ? w.capabilities : w.patterns).join(', ')}</td>
-                <td>
-                  {w.running}/{w.concurrency}
-                </td>
-                <td>{`${age(new Date(w.seenAt).toISOString())} ago`}</td>
-                <td>{w.version}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable columns={['Worker', 'State', 'Capabilities', 'Running', 'Last heartbeat', 'Version']}>
+        {workers.map((w) => (
+          <tr key={w.id}>
+            <td>
+              {w.id} <small>{w.host}</small>
+            </td>
+            <td>{w.state}</td>
+            <td>{(w.capabilities.length ? w.capabilities : w.patterns).join(', ')}</td>
+            <td>
+              {w.running}/{w.concurrency}
+            </td>
+            <td>{`${age(new Date(w.seenAt).toISOString())} ago`}</td>
+            <td>{w.version}</td>
+          </tr>
+        ))}
+      </DataTable>
       <h3>Queues</h3>
       <p>
         <a href="/admin/queues" target="_blank" rel="noopener">
@@ -132,30 +119,17 @@ export function AdminView({ me }: { me?: Me }) {
         </a>{' '}
         <small>(Bull Board, read-only: jobs are retried and removed through the dead letters above)</small>
       </p>
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Capability</th>
-              <th scope="col">Waiting</th>
-              <th scope="col">Delayed</th>
-              <th scope="col">Active</th>
-              <th scope="col">Failed</th>
-            </tr>
-          </thead>
-          <tbody>
-            {queues.map((q) => (
-              <tr key={q.capability}>
-                <td>{q.capability}</td>
-                <td>{q.waiting}</td>
-                <td>{q.delayed}</td>
-                <td>{q.active}</td>
-                <td>{q.failed}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable columns={['Capability', 'Waiting', 'Delayed', 'Active', 'Failed']}>
+        {queues.map((q) => (
+          <tr key={q.capability}>
+            <td>{q.capability}</td>
+            <td>{q.waiting}</td>
+            <td>{q.delayed}</td>
+            <td>{q.active}</td>
+            <td>{q.failed}</td>
+          </tr>
+        ))}
+      </DataTable>
       {me && <TimelineView me={me} all />}
     </section>
   );

@@ -3,6 +3,7 @@ import { useMemo, useState } from 'preact/hooks';
 import type { TaskJson } from '../api.ts';
 import { useStore } from '../store.ts';
 import { age, percentOf, platformOf } from '../util.ts';
+import { DataTable } from './data-table.tsx';
 
 const PAGE = 50;
 type Key = 'createdAt' | 'status' | 'priority' | 'text' | 'platform' | 'progress';
@@ -94,34 +95,29 @@ export function ListView() {
           To <input type="date" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
         </label>
       </div>
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              {header('text', 'Request')}
-              {header('status', 'Status')}
-              {header('priority', 'Priority')}
-              {header('platform', 'Platform')}
-              {header('progress', 'Progress')}
-              {header('createdAt', 'Created')}
-            </tr>
-          </thead>
-          <tbody>
-            {rows.slice(current * PAGE, current * PAGE + PAGE).map((t) => (
-              <tr key={t.id} data-task-id={t.id}>
-                <td>
-                  <a href={`#/task/${t.id}`}>{t.text.length > 80 ? `${t.text.slice(0, 80)}…` : t.text}</a>
-                </td>
-                <td>{t.status}</td>
-                <td>{t.priority}</td>
-                <td>{platformOf(t)}</td>
-                <td>{percentOf(t)}%</td>
-                <td title={t.createdAt ?? ''}>{age(t.createdAt)} ago</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        columns={[
+          header('text', 'Request'),
+          header('status', 'Status'),
+          header('priority', 'Priority'),
+          header('platform', 'Platform'),
+          header('progress', 'Progress'),
+          header('createdAt', 'Created'),
+        ]}
+      >
+        {rows.slice(current * PAGE, current * PAGE + PAGE).map((t) => (
+          <tr key={t.id} data-task-id={t.id}>
+            <td>
+              <a href={`#/task/${t.id}`}>{t.text.length > 80 ? `${t.text.slice(0, 80)}…` : t.text}</a>
+            </td>
+            <td>{t.status}</td>
+            <td>{t.priority}</td>
+            <td>{platformOf(t)}</td>
+            <td>{percentOf(t)}%</td>
+            <td title={t.createdAt ?? ''}>{age(t.createdAt)} ago</td>
+          </tr>
+        ))}
+      </DataTable>
       <nav class="pager" aria-label="Pages">
         <button type="button" disabled={current === 0} onClick={() => setPage(current - 1)}>
           Previous

@@ -6,6 +6,7 @@ import { markdownHtml, resultText } from '../markdown.ts';
 import { type TaskStore, useStore } from '../store.ts';
 import { ACTIVE, age, duration, percentOf, platformOf } from '../util.ts';
 import { Progress } from './card.tsx';
+import { DataTable } from './data-table.tsx';
 import { PlanGraph } from './plan-graph.tsx';
 import { ActivityLog, LlmTotals, TaskFiles } from './task-activity.tsx';
 
@@ -121,43 +122,27 @@ export function TaskView({ id }: { id: string }) {
 
       <h3>Plan</h3>
       {steps.length ? <PlanGraph steps={steps} /> : <p>No plan yet.</p>}
-      <div class="table-wrap">
-        <table class="steps">
-          <thead>
-            <tr>
-              <th scope="col">Step</th>
-              <th scope="col">State</th>
-              <th scope="col">Stage</th>
-              <th scope="col">Items</th>
-              <th scope="col">%</th>
-              <th scope="col">Rate</th>
-              <th scope="col">ETA</th>
-              <th scope="col">Message</th>
+      <DataTable class="steps" columns={['Step', 'State', 'Stage', 'Items', '%', 'Rate', 'ETA', 'Message']}>
+        {steps.map((s) => {
+          const p = stepProgress(s, store);
+          return (
+            <tr key={s.id} data-step={s.key}>
+              <th scope="row">
+                {s.key} <small>{s.capability}</small>
+              </th>
+              <td>{s.status}</td>
+              <td>{p.stage ?? ''}</td>
+              <td class="items">{p.done !== undefined ? `${p.done}/${p.total ?? '?'}` : ''}</td>
+              <td>
+                <Progress percent={p.percent} label={`${s.key} ${p.percent}%`} />
+              </td>
+              <td>{p.rate !== undefined ? `${p.rate.toFixed(1)}/s` : ''}</td>
+              <td>{s.status === 'RUNNING' ? duration(p.eta) : ''}</td>
+              <td>{p.message ?? s.error ?? ''}</td>
             </tr>
-          </thead>
-          <tbody>
-            {steps.map((s) => {
-              const p = stepProgress(s, store);
-              return (
-                <tr key={s.id} data-step={s.key}>
-                  <th scope="row">
-                    {s.key} <small>{s.capability}</small>
-                  </th>
-                  <td>{s.status}</td>
-                  <td>{p.stage ?? ''}</td>
-                  <td class="items">{p.done !== undefined ? `${p.done}/${p.total ?? '?'}` : ''}</td>
-                  <td>
-                    <Progress percent={p.percent} label={`${s.key} ${p.percent}%`} />
-                  </td>
-                  <td>{p.rate !== undefined ? `${p.rate.toFixed(1)}/s` : ''}</td>
-                  <td>{s.status === 'RUNNING' ? duration(p.eta) : ''}</td>
-                  <td>{p.message ?? s.error ?? ''}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+          );
+        })}
+      </DataTable>
 
       <h3>Result</h3>
       {task.result == null ? (
