@@ -6,6 +6,7 @@ import { TelegramFake } from '../fakes/telegram-fake.ts';
 const FINAL = /^Task \S+ (completed|failed|was cancelled|was rejected)\b/;
 // Both acknowledgement texts of today (the frontend's reply and the notifier's); the outbox work makes them one.
 const ACK = /^(Got it: task|Task) \S+ (accepted|queued)\b/;
+const REFUSAL = /^Something went wrong|not reachable|try again/i;
 const FIRST_CHAT = 3_000_000;
 
 /** What one chat received: send times of acknowledgements and final messages, and whether a final said "completed". */
@@ -13,6 +14,8 @@ interface ChatLog {
   acks: number[];
   finals: number[];
   completed: boolean;
+  /** Error replies ("Something went wrong ..."): the request was refused, and the user told. */
+  refusals: number;
 }
 
 /** What the platform received for a set of tasks. */
@@ -59,7 +62,7 @@ export class FaultChat {
     const ids: number[] = [];
     for (let i = 0; i < n; i++) {
       const id = FIRST_CHAT + this.submitted++;
-      this.chats.set(id, { acks: [], finals: [], completed: false });
+      this.chats.set(id, { acks: [], finals: [], completed: false, refusals: 0 });
       this.fake.push(this.fake.textUpdate({ id, type: 'private' }, id, text(i)));
       ids.push(id);
     }
@@ -76,6 +79,7 @@ export class FaultChat {
       const text = String(c.payload.text ?? '');
       if (!log) continue;
       if (ACK.test(text)) log.acks.push(c.at);
+      if (REFUSAL.test(text)) log.refusals++;
       const final = FINAL.exec(text);
       if (final) {
         log.finals.push(c.at);
@@ -88,6 +92,16 @@ export class FaultChat {
   delivered(chats: number[]): number {
     this.update();
     return chats.filter((id) => this.chats.get(id)!.finals.length > 0).length;
+  }
+
+  /** How many of `chats` got a final message, and how many got only a refusal. */
+  answered(chats: number[]): { final: number; refused: number } {
+    this.update();
+    const logs = chats.map((id) => this.chats.get(id)!);
+    return {
+      final: logs.filter((l) => l.finals.length > 0).length,
+      refused: logs.filter((l) => l.finals.length === 0 && l.refusals > 0).length,
+    };
   }
 
   /** Resolves once every chat has a final message (re-checked on every call the fake receives). */

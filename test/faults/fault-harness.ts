@@ -18,6 +18,8 @@ export interface FaultReport extends ChatTally {
   boundMs: number;
   /** Anything else the test measured (log lines during an outage, ...). */
   extra?: Record<string, number>;
+  /** Tasks and subtasks by status at the end (for a failure message). */
+  states: string;
 }
 
 /** The reports of this run, printed as one summary at the end. */
@@ -25,7 +27,8 @@ export const reports: FaultReport[] = [];
 
 /** The summary table: one line of numbers per fault. */
 export function summary(): string {
-  const head = 'fault                          tasks lost dupDone dupFinal inFlight dupAck lateAck  finalMs deliverMs  bound';
+  const head =
+    'fault                          tasks lost dupDone dupFinal inFlight dupAck lateAck  finalMs deliverMs  bound';
   const rows = reports.map((r) =>
     [
       r.fault.padEnd(30),
@@ -39,7 +42,11 @@ export function summary(): string {
       String(r.finalMs).padStart(8),
       String(r.deliveredMs).padStart(9),
       String(r.boundMs).padStart(6),
-      r.extra ? ` ${Object.entries(r.extra).map(([k, v]) => `${k}=${v}`).join(' ')}` : '',
+      r.extra
+        ? ` ${Object.entries(r.extra)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`
+        : '',
     ].join(' '),
   );
   return ['', 'Fault suite (times in ms from the fault)', head, ...rows, ''].join('\n');
@@ -129,6 +136,15 @@ export class FaultScenario {
     return Number(r!.n);
   }
 
+  /** Tasks and subtasks by status, e.g. "tasks COMPLETED=58 IN_PROGRESS=2; subtasks SUCCEEDED=60 RUNNING=2" (for failures). */
+  async states(): Promise<string> {
+    const by = async (table: string) =>
+      (await this.rows<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM ${table} GROUP BY status`))
+        .map((r) => `${r.status}=${r.n}`)
+        .join(' ');
+    return `tasks ${await by('tasks')}; subtasks ${await by('subtasks')}`;
+  }
+
   /** Resolves with `probe()`'s first truthy value, asked every 100 ms (the database has no change feed here). */
   async until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
     const deadline = Date.now() + timeoutMs;
@@ -177,6 +193,7 @@ export class FaultScenario {
       finalMs,
       deliveredMs,
       boundMs: o.boundMs,
+      states: await this.states(),
       ...(o.extra ? { extra: o.extra } : {}),
     };
     reports.push(report);
@@ -184,8 +201,8 @@ export class FaultScenario {
   }
 
   /** Stops every process and server of the scenario and drops its database. */
-  async close(): Promise<void> {
-    await this.procs.stopAll();
+  async close(label?: string): Promise<void> {
+    await this.procs.stopAll(label);
     await this.chat.stop();
     await this.redis.close();
     await this.pg.query(`DROP DATABASE IF EXISTS ${this.database} WITH (FORCE)`).catch(() => {});

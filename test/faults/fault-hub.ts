@@ -5,6 +5,10 @@ import { loadConfig } from '../../src/core/config.ts';
 import { startHub } from '../../src/main.ts';
 import { telegramFactory } from '../fakes/telegram-driver.ts';
 
-const hub = await startHub({ config: loadConfig(process.env), embeddedWorkers: false, frontendFactories: [telegramFactory] });
+const hub = await startHub({
+  config: loadConfig(process.env),
+  embeddedWorkers: false,
+  frontendFactories: [telegramFactory],
+});
 process.stdout.write(`ready ${hub.web.url()}\n`);
 process.once('SIGTERM', () => void hub.stop().then(() => process.exit(0)));

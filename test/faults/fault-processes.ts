@@ -1,6 +1,8 @@
 // The hub and workers of the fault suite as child processes: started with an environment, their log lines kept with
 // the time they arrived, killed with SIGKILL (the faults) or SIGTERM, and all stopped at the end.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { exited } from './fault-servers.ts';
 
 /** A log line of a child process and when it arrived (Date.now()). */
@@ -57,11 +59,11 @@ export class ChildProc {
     return this.lines.filter((l) => l.at >= from && l.at < to);
   }
 
-  /** The last lines, for failure messages. */
-  tail(n = 20): string {
+  /** The last lines (each cut to 300 characters), for failure messages. */
+  tail(n = 10): string {
     return this.lines
       .slice(-n)
-      .map((l) => l.text)
+      .map((l) => l.text.slice(0, 300))
       .join('\n');
   }
 
@@ -105,7 +107,11 @@ export class FaultProcesses {
 
   /** A hub process (test/faults/fault-hub.ts); resolves once it serves. */
   async hub(extra: Record<string, string> = {}): Promise<ChildProc> {
-    const hub = this.spawn('hub', ['--experimental-transform-types', '--no-warnings', 'test/faults/fault-hub.ts'], extra);
+    const hub = this.spawn(
+      'hub',
+      ['--experimental-transform-types', '--no-warnings', 'test/faults/fault-hub.ts'],
+      extra,
+    );
     await hub.waitForLine(/^ready /, 60_000);
     return hub;
   }
@@ -118,8 +124,13 @@ export class FaultProcesses {
     return w;
   }
 
-  /** SIGKILLs every process still running. */
-  async stopAll(): Promise<void> {
+  /** SIGKILLs every process still running; with FAULT_LOGS=<dir> set, their logs are written there first. */
+  async stopAll(label = 'fault'): Promise<void> {
     await Promise.all(this.all.map((p) => p.kill9()));
+    const dir = process.env.FAULT_LOGS;
+    if (!dir) return;
+    mkdirSync(dir, { recursive: true });
+    for (const p of this.all)
+      writeFileSync(path.join(dir, `${label}-${p.name.replace(' ', '-')}.log`), p.lines.map((l) => l.text).join('\n'));
   }
 }

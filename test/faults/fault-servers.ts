@@ -127,7 +127,14 @@ export class PrivatePostgres {
     if (!bin) throw new Error('no Postgres binaries under /usr/lib/postgresql');
     const dir = mkdtempSync(path.join(tmpdir(), 'sb-fault-pg-'));
     if (process.getuid?.() === 0) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres'])), 0);
-    const [cmd, args] = asPostgresUser(path.join(bin, 'initdb'), ['-D', path.join(dir, 'data'), '-A', 'trust', '-U', 'postgres']);
+    const [cmd, args] = asPostgresUser(path.join(bin, 'initdb'), [
+      '-D',
+      path.join(dir, 'data'),
+      '-A',
+      'trust',
+      '-U',
+      'postgres',
+    ]);
     execFileSync(cmd, args, { stdio: 'ignore' });
     const p = new PrivatePostgres(bin, await freePort(), dir);
     await p.start();

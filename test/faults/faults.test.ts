@@ -4,6 +4,7 @@
 // running. Every test adds a line of numbers to the summary printed at the end.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FaultScenario, reports, summary, type FaultReport } from './fault-harness.ts';
+import type { ChildProc } from './fault-processes.ts';
 import { PrivatePostgres, postgresBinDir } from './fault-servers.ts';
 
 let pg: PrivatePostgres;
@@ -12,8 +13,8 @@ let scenario: FaultScenario | undefined;
 beforeAll(async () => {
   pg = await PrivatePostgres.start();
 }, 60_000);
-afterEach(async () => {
-  await scenario?.close();
+afterEach(async (ctx) => {
+  await scenario?.close(ctx.task.name.slice(0, 3));
   scenario = undefined;
 });
 afterAll(async () => {
@@ -54,4 +55,143 @@ describe.skipIf(!postgresBinDir())('faults', () => {
     expectClean(r);
     expect(hub.alive).toBe(true);
   }, 90_000);
+
+  it('(b) the hub killed with SIGKILL with 200 tasks in flight, then restarted: all complete, each result sent once', async () => {
+    const s = (scenario = await FaultScenario.start(pg));
+    const first = await s.hub();
+    await Promise.all([s.worker(100), s.worker(100)]);
+    // Tasks outlast the intake (grammY takes updates one by one), so all 200 are running when the hub dies.
+    const chats = s.chat.submit(200, (i) => `long work sleep 10 seconds 5 items ${i}`);
+    await s.until(async () => (await s.taskCounts()).total >= 200 || undefined, 30_000, '200 tasks stored');
+    const before = await s.taskCounts();
+    await first.kill9();
+    const faultAt = Date.now();
+    const second = await s.hub();
+    const r = await s.settle('hub kill -9, 200 in flight', chats, {
+      faultAt,
+      boundMs: 60_000,
+      inFlight: { from: faultAt - 1_000, to: faultAt },
+      extra: { finalAtKill: before.final },
+    });
+    // A final message the platform got before the kill but the hub had not recorded is sent again: at most one
+    // per notifier slot (16).
+    expectClean(r, { inFlightAllowed: 16 });
+    expect(before.final).toBeLessThan(20);
+    expect(second.alive).toBe(true);
+  }, 120_000);
+
+  it('(c) Redis FLUSHALL with tasks queued and running: the reconciler restores them from Postgres', async () => {
+    const s = (scenario = await FaultScenario.start(pg));
+    const hub = await s.hub();
+    await s.worker(8);
+    const chats = s.chat.submit(30, (i) => `long work sleep 1 seconds 10 items ${i}`);
+    await s.chat.untilAcked(chats, chats.length);
+    await s.until(
+      async () => (await s.rows(`SELECT 1 FROM subtasks WHERE status = 'RUNNING'`)).length >= 8 || undefined,
+      20_000,
+      '8 running subtasks',
+    );
+    await s.redis.command((r) => r.flushall());
+    const faultAt = Date.now();
+    const r = await s.settle('redis FLUSHALL', chats, { faultAt, boundMs: 40_000 });
+    expectClean(r);
+    expect(hub.alive).toBe(true);
+  }, 90_000);
+
+  it('(d) Redis killed with SIGKILL and restarted from its AOF: nothing lost, nothing twice', async () => {
+    const s = (scenario = await FaultScenario.start(pg));
+    const hub = await s.hub();
+    await s.worker(8);
+    const chats = s.chat.submit(30, (i) => `long work sleep 1 seconds 10 items ${i}`);
+    await s.chat.untilAcked(chats, chats.length);
+    await s.until(
+      async () => (await s.rows(`SELECT 1 FROM subtasks WHERE status = 'RUNNING'`)).length >= 8 || undefined,
+      20_000,
+      '8 running subtasks',
+    );
+    await s.redis.kill9();
+    const faultAt = Date.now();
+    await new Promise((r) => setTimeout(r, 1_000));
+    await s.redis.start();
+    const r = await s.settle('redis kill -9 + AOF restart', chats, { faultAt, boundMs: 40_000 });
+    expectClean(r);
+    expect(hub.alive).toBe(true);
+  }, 90_000);
+
+  it('(f) Postgres restarted with queries in flight: the hub rides it out and finishes the work', async () => {
+    const s = (scenario = await FaultScenario.start(pg));
+    const hub = await s.hub();
+    await Promise.all([s.worker(16), s.worker(16)]);
+    const chats = s.chat.submit(60, (i) => `fault ${i} in 3 steps`);
+    await s.until(async () => (await s.taskCounts()).total >= 60 || undefined, 30_000, '60 tasks stored');
+    await s.until(
+      async () => (await s.rows(`SELECT 1 FROM subtasks WHERE status = 'SUCCEEDED'`)).length >= 20 || undefined,
+      30_000,
+      '20 steps done',
+    );
+    await pg.stop();
+    const faultAt = Date.now();
+    // Requests that arrive while Postgres is away: each must end as a task or as a reply saying so, never silence.
+    const during = s.chat.submit(5, (i) => `during the restart ${i}`);
+    await new Promise((r) => setTimeout(r, 2_000));
+    await pg.start();
+    const r = await s.settle('postgres restart', chats, {
+      faultAt,
+      boundMs: 40_000,
+      inFlight: { from: faultAt - 1_000, to: Date.now() },
+    });
+    const answered = s.chat.answered(during);
+    r.extra = { refusedDuringRestart: answered.refused, storedDuringRestart: answered.final };
+    expectClean(r, { inFlightAllowed: 16 });
+    expect(answered.final + answered.refused).toBe(during.length);
+    expect(hub.alive, hub.tail()).toBe(true);
+  }, 90_000);
+
+  it('(g) the chat platform down longer than the notifier retries: every result is delivered once it is back', async () => {
+    const s = (scenario = await FaultScenario.start(pg));
+    const hub = await s.hub();
+    await s.worker(16);
+    const chats = s.chat.submit(20, (i) => `long work sleep 1 seconds 10 items ${i}`);
+    await s.chat.untilAcked(chats, chats.length);
+    s.chat.proxy.down();
+    const faultAt = Date.now();
+    // Longer than the notifier's retry window (3 attempts, 200 ms backoff): every final delivery fails for good.
+    await s.until(async () => (await s.taskCounts()).completed >= chats.length || undefined, 30_000, 'all completed');
+    await new Promise((r) => setTimeout(r, 3_000));
+    const downMs = Date.now() - faultAt;
+    s.chat.proxy.up();
+    const r = await s.settle('platform down > notify retries', chats, {
+      faultAt,
+      boundMs: downMs + 20_000,
+      extra: { downMs },
+    });
+    expectClean(r);
+    expect(hub.alive).toBe(true);
+  }, 90_000);
+
+  it('(e) Redis down for 20 s: the outage is logged once, not per retry, and the work resumes', async () => {
+    const s = (scenario = await FaultScenario.start(pg, { LOG_LEVEL: 'info' }));
+    const hub = await s.hub();
+    const worker = await s.worker(8);
+    const chats = s.chat.submit(30, (i) => `long work sleep 1 seconds 10 items ${i}`);
+    await s.chat.untilAcked(chats, chats.length);
+    await s.redis.kill9();
+    const faultAt = Date.now();
+    await new Promise((r) => setTimeout(r, 20_000));
+    const upAt = Date.now();
+    await s.redis.start();
+    const r = await s.settle('redis down 20 s', chats, { faultAt, boundMs: 50_000 });
+    const outage = (p: ChildProc) => p.linesBetween(faultAt, upAt).length;
+    const after = (p: ChildProc) => p.linesBetween(upAt, Date.now()).length;
+    r.extra = {
+      hubLines: outage(hub),
+      hubLinesAfter: after(hub),
+      workerLines: outage(worker),
+      workerLinesAfter: after(worker),
+    };
+    expectClean(r);
+    expect(hub.alive).toBe(true);
+    expect(outage(hub), hub.tail()).toBeLessThanOrEqual(10);
+    expect(outage(worker), worker.tail()).toBeLessThanOrEqual(5);
+  }, 120_000);
 });
