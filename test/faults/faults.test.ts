@@ -193,7 +193,11 @@ describe.skipIf(!postgresBinDir())('faults', () => {
     };
     expectClean(r);
     expect(hub.alive).toBe(true);
-    expect(outage(hub), hub.tail()).toBeLessThanOrEqual(10);
-    expect(outage(worker), worker.tail()).toBeLessThanOrEqual(5);
+    // Per process one line when Redis goes and one when it is back; after it, one line per kind of lost lock. The hub's
+    // own share is bounded loosely: its BullMQ workers' and web subscribers' error listeners log once each per outage.
+    expect(outage(worker), worker.tail()).toBeLessThanOrEqual(2);
+    expect(after(worker), worker.tail()).toBeLessThanOrEqual(6);
+    expect(outage(hub), hub.tail()).toBeLessThanOrEqual(6);
+    expect(outage(hub) + after(hub), hub.tail()).toBeLessThanOrEqual(15);
   }, 120_000);
 });
