@@ -2,23 +2,11 @@
 // can kill, flush or restart them without touching the shared services.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+import { freePort } from '../../src/embedded-redis.ts';
 
 /** Resolves once `probe` succeeds (it is retried every 50 ms), or rejects after `timeoutMs`. */
 async function untilUp(probe: () => Promise<unknown>, timeoutMs: number, what: string): Promise<void> {
