@@ -36,7 +36,8 @@ function expectClean(r: FaultReport, o: { inFlightAllowed?: number } = {}): void
   expect(r.deliveredMs).toBeGreaterThanOrEqual(0);
 }
 
-describe.skipIf(!postgresBinDir())('faults', () => {
+// Outside CI the suite needs the Postgres server binaries (initdb); CI installs them, so there a missing one fails.
+describe.skipIf(!postgresBinDir() && !process.env.CI)('faults', () => {
   it('(a) a worker killed with SIGKILL mid-task: its jobs run elsewhere, every task completes once', async () => {
     const s = (scenario = await FaultScenario.start(pg));
     const hub = await s.hub();
@@ -60,10 +61,10 @@ describe.skipIf(!postgresBinDir())('faults', () => {
     const s = (scenario = await FaultScenario.start(pg));
     const first = await s.hub();
     await Promise.all([s.worker(100), s.worker(100)]);
-    // 200 requests in flight at the kill: about half stored and running, the rest still unread at the platform (the
+    // 200 requests in flight at the kill: 80 and more stored and running, the rest still unread at the platform (the
     // next hub reads them; the ones read but not confirmed come again and must not make a second task).
-    const chats = s.chat.submit(200, (i) => `long work sleep 8 seconds 4 items ${i}`);
-    await s.until(async () => (await s.taskCounts()).total >= 100 || undefined, 30_000, '100 tasks stored');
+    const chats = s.chat.submit(200, (i) => `long work sleep 10 seconds 4 items ${i}`);
+    await s.until(async () => (await s.taskCounts()).total >= 80 || undefined, 30_000, '80 tasks stored');
     const before = await s.taskCounts();
     await first.kill9();
     const faultAt = Date.now();
@@ -78,7 +79,7 @@ describe.skipIf(!postgresBinDir())('faults', () => {
     // per notifier slot (16).
     expectClean(r, { inFlightAllowed: 16 });
     expect((await s.taskCounts()).total).toBe(200);
-    expect(200 - before.final).toBeGreaterThanOrEqual(100); // running in the hub, or asked for and not yet read
+    expect(before.total - before.final).toBeGreaterThanOrEqual(25); // stored and running when the hub died
     expect(second.alive).toBe(true);
   }, 120_000);
 
@@ -206,7 +207,8 @@ describe.skipIf(!postgresBinDir())('faults', () => {
     // bounded loosely until its BullMQ workers' and web subscribers' error listeners go through the outage log too.
     expect(outage(worker), worker.tail()).toBeLessThanOrEqual(1);
     expect(after(worker), worker.tail()).toBeLessThanOrEqual(5);
-    expect(outage(hub), hub.tail()).toBeLessThanOrEqual(6);
-    expect(outage(hub) + after(hub), hub.tail()).toBeLessThanOrEqual(15);
+    // (6 today: a line each from the main connection, the results, notify and schedule workers, SSE and WebSocket.)
+    expect(outage(hub), hub.tail()).toBeLessThanOrEqual(10);
+    expect(outage(hub) + after(hub), hub.tail()).toBeLessThanOrEqual(20);
   }, 120_000);
 });
