@@ -92,6 +92,7 @@ export class FaultScenario {
       HUB_API_TOKENS: 'admin=fault-admin-token-1',
       HUB_ADMINS: 'web:admin',
       LOG_LEVEL: 'warn',
+      PLANNER: 'rules',
       ...chat.env,
       ...FAST,
       ...env,

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { exited } from './fault-servers.ts';
+import { exited, track } from './fault-servers.ts';
 
 /** A log line of a child process and when it arrived (Date.now()). */
 export interface LogLine {
@@ -96,10 +96,12 @@ export class FaultProcesses {
   constructor(private readonly env: Record<string, string>) {}
 
   private spawn(name: string, args: string[], extra: Record<string, string>): ChildProc {
-    const child = spawn(process.execPath, args, {
-      env: { ...process.env, LOG_FORMAT: 'json', ...this.env, ...extra },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = track(
+      spawn(process.execPath, args, {
+        env: { ...process.env, LOG_FORMAT: 'json', ...this.env, ...extra },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     const proc = new ChildProc(`${name} ${child.pid}`, child);
     this.all.push(proc);
     return proc;

@@ -22,6 +22,18 @@ async function untilUp(probe: () => Promise<unknown>, timeoutMs: number, what: s
   }
 }
 
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
+/** Keeps `child` in the set killed when this process exits (a test run cut short leaves no server or hub behind). */
+export function track(child: ChildProcess): ChildProcess {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
 /** Resolves when the child has exited (at once if it already has). */
 export function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -53,7 +65,7 @@ export class PrivateRedis {
   async start(): Promise<void> {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', ''];
     args.push('--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction');
-    this.child = spawn('redis-server', args, { stdio: 'ignore' });
+    this.child = track(spawn('redis-server', args, { stdio: 'ignore' }));
     this.child.on('error', () => {});
     await untilUp(() => this.command((r) => r.ping()), 10_000, 'redis-server');
   }
@@ -150,7 +162,7 @@ export class PrivatePostgres {
       '-c',
       'max_connections=100',
     ]);
-    this.child = spawn(cmd, args, { stdio: 'ignore' });
+    this.child = track(spawn(cmd, args, { stdio: 'ignore' }));
     this.child.on('error', () => {});
     await untilUp(() => this.query('select 1'), 15_000, 'postgres');
   }
