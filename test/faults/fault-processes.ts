@@ -59,6 +59,11 @@ export class ChildProc {
     return this.lines.filter((l) => l.at >= from && l.at < to);
   }
 
+  /** How many warnings and errors (pino levels 40 to 60) arrived in [from, to). */
+  warnings(from: number, to: number): number {
+    return this.linesBetween(from, to).filter((l) => /"level":[456]0\b/.test(l.text)).length;
+  }
+
   /** The last lines (each cut to 300 characters), for failure messages. */
   tail(n = 10): string {
     return this.lines
