@@ -2,8 +2,8 @@
 // connection lost at run time (one warning when it drops, one line when it is back).
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import type { Logger } from 'pino';
 import { ConfigError } from './core/errors.ts';
+import { OutageLog } from './core/outage-log.ts';
 
 /** A URL for messages: host, port and path, never the password. */
 export function safeUrl(url: string): string {
@@ -62,38 +62,11 @@ export async function assertPostgresReachable(url: string, timeoutMs = 5000): Pr
   }
 }
 
-/** Reports a dependency's connection errors once per outage: a warning when it drops, info when it is back. */
-export class ConnectionWatch {
-  private down = false;
-
-  constructor(
-    private readonly log: Logger,
-    private readonly what: string,
-  ) {}
-
+/** A connection's outage log under the name composition knows it by: `onError` / `onReady` for event listeners. */
+export class ConnectionWatch extends OutageLog {
   /** Call on every connection error; only the first of an outage is logged. */
-  readonly onError = (err: unknown): void => {
-    if (this.down) return;
-    this.down = true;
-    this.log.warn({ err: reason(err) }, `${this.what} connection lost; retrying quietly until it is back`);
-  };
+  readonly onError = (err: unknown): void => void this.report(err);
 
   /** Call when the connection is ready again. */
-  readonly onReady = (): void => {
-    if (!this.down) return;
-    this.down = false;
-    this.log.info(`${this.what} connection restored`);
-  };
-
-  /** Whether the last event was an error. */
-  get isDown(): boolean {
-    return this.down;
-  }
-
-  /** Makes a Redis connection report through this watch. */
-  watch(redis: Redis): Redis {
-    redis.on('error', this.onError);
-    redis.on('ready', this.onReady);
-    return redis;
-  }
+  readonly onReady = (): void => this.recovered();
 }

@@ -1,6 +1,7 @@
 // Queue names, job ids and job options shared by the hub and the workers.
 import { Queue, type JobsOptions, type Telemetry } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
+import { isConnectionError, outageLogOf, shareOutageLog } from './outage-log.ts';
 import type { Priority } from './types.ts';
 
 /** Queue that carries worker results to the conductor. */
@@ -83,10 +84,16 @@ export function createRedis(url: string, extra: RedisOptions = {}, onError: (err
   return redis;
 }
 
-/** A second connection like `redis` (for a blocking consumer or a subscriber); its errors are reported, never unhandled. */
+/**
+ * A second connection like `redis` (for a blocking consumer or a subscriber); its errors are reported, never unhandled.
+ * When `redis` is watched by an outage log, a lost connection is that log's one outage (not one line per connection
+ * and retry): only other errors reach `onError`.
+ */
 export function duplicateRedis(redis: Redis, onError: (err: Error) => void = () => {}): Redis {
   const dup = redis.duplicate();
-  dup.on('error', onError);
+  const outage = outageLogOf(redis);
+  dup.on('error', (err: Error) => (outage && isConnectionError(err) ? outage.report(err) : onError(err)));
+  shareOutageLog(redis, dup);
   return dup;
 }
 

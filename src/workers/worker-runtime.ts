@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { matchesAny, matchesPattern } from '../core/capability-pattern.ts';
 import { artifactReader } from '../core/artifacts/artifact-transport.ts';
 import { errorText } from '../core/errors.ts';
+import { outageLogFor, type OutageLog } from '../core/outage-log.ts';
 import { capabilityQueueName, duplicateRedis, jobIdFor, RESULTS_QUEUE, telemetryOption } from '../core/queues.ts';
 import { redisKeys } from '../core/redis-keys.ts';
 import type { CapabilitySpec, ControlMessage, JobData, JobResult, WorkerInfo, WorkerSignal } from '../core/types.ts';
@@ -61,7 +62,8 @@ export class WorkerRuntime {
   private timers: NodeJS.Timeout[] = [];
   private state: WorkerInfo['state'] = 'IDLE';
   private lastError = 0;
-  private lastFault = '';
+  /** Redis errors: an outage reads as one line (and one when it is back), a lost lock per job as one line per kind. */
+  private readonly outage: OutageLog;
   /** The patterns that match at least one handler: the only ones advertised. */
   private readonly patterns: string[];
   private readonly startedAt = Date.now();
@@ -72,6 +74,7 @@ export class WorkerRuntime {
     this.slots = new Semaphore(o.concurrency);
     this.patterns = o.patterns.filter((p) => this.patternServes(p));
     this.specs = this.advertisedSpecs();
+    this.outage = outageLogFor(o.redis, o.log);
     this.results = new Queue(RESULTS_QUEUE, { connection: o.redis, prefix: o.prefix, ...telemetryOption() });
     // Without a listener BullMQ prints every connection error raw to the console.
     this.results.on('error', (err) => this.fault(err));
@@ -372,13 +375,9 @@ export class WorkerRuntime {
     this.o.redis.publish(this.keys.signals, JSON.stringify(s)).catch((err) => this.fault(err));
   }
 
-  /** Records an error; the same message again within a minute (a Redis outage) is not logged again. */
+  /** Records an error for the heartbeat's ERROR state and logs it through the outage log. */
   private fault(err: unknown): void {
-    const now = Date.now();
-    const text = errorText(err);
-    const repeat = text === this.lastFault && now - this.lastError < 60_000;
-    this.lastError = now;
-    this.lastFault = text;
-    if (!repeat) this.o.log.error({ err: text, workerId: this.id }, 'worker error');
+    this.lastError = Date.now();
+    this.outage.report(err, 'worker error', { workerId: this.id });
   }
 }
