@@ -9,7 +9,8 @@ import { artifactReader } from '../core/artifacts/artifact-transport.ts';
 import { errorText } from '../core/errors.ts';
 import { capabilityQueueName, duplicateRedis, jobIdFor, RESULTS_QUEUE, telemetryOption } from '../core/queues.ts';
 import { redisKeys } from '../core/redis-keys.ts';
-import type { CapabilitySpec, ControlMessage, JobData, JobResult, WorkerInfo, WorkerSignal } from '../core/types.ts';
+import { parseControl, type ControlMessage } from '../core/control-messages.ts';
+import type { CapabilitySpec, JobData, JobResult, WorkerInfo, WorkerSignal } from '../core/types.ts';
 import { removeHeartbeat, writeHeartbeat } from '../core/worker-registry.ts';
 import type { CapabilityHandler, CapabilityHandlers } from './capability.ts';
 import { InvalidCapabilityInput, parseInput, specOf } from './define-capability.ts';
@@ -127,11 +128,8 @@ export class WorkerRuntime {
     });
     await this.subscriber.subscribe(this.keys.control);
     this.subscriber.on('message', (_c, raw) => {
-      try {
-        this.onControl(JSON.parse(raw) as ControlMessage);
-      } catch {
-        /* ignore junk */
-      }
+      const msg = parseControl(raw);
+      if (msg) this.onControl(msg);
     });
     await this.discover();
     await this.heartbeat();
@@ -281,6 +279,9 @@ export class WorkerRuntime {
       this.signal({ t: 'started', ...base, at: startedAt });
     };
     const startTimer = setTimeout(signalStart, this.o.startSignalDelayMs ?? 100);
+    // Started more often than attempted: BullMQ runs the job again after a worker stopped mid-run (stalled). Its start
+    // is signalled at once, so the hub records the redelivery even when the job finishes quickly.
+    if (job.attemptsStarted > attempt) signalStart();
     const progress = new ProgressTracker((p) => {
       signalStart();
       this.signal({
