@@ -122,6 +122,8 @@ describe('subtask guards', () => {
       for (const s of from) expect(canMoveSubtask(s, to), `${s} -> ${to}`).toBe(true);
       expect(subtaskSourcesFor(to)).toEqual(expect.arrayContaining([...from]));
     }
+    expect(STEP.start).toEqual(['READY']);
+    expect(STEP.redeliver).toEqual(['RUNNING']);
     // A replay renumbers every step that did not succeed.
     expect([...STEP.replay].sort()).toEqual(
       SUBTASK_STATUSES.filter((s) => !['READY', 'RUNNING', 'SUCCEEDED'].includes(s)).sort(),

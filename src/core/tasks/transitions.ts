@@ -52,7 +52,7 @@ export function canMove(name: MoveName, status: TaskStatus): boolean {
 /** Subtask guards: the statuses each subtask move starts from. */
 export const STEP = {
   /** READY -> RUNNING when a worker signals the start. */
-  start: subtaskSourcesFor('RUNNING'),
+  start: stepNarrow('RUNNING', ['READY']),
   /** A stalled job's new run: RUNNING stays RUNNING with one more attempt. */
   redeliver: stepNarrow('RUNNING', ['RUNNING']),
   succeed: subtaskSourcesFor('SUCCEEDED'),
