@@ -102,6 +102,8 @@ describe('signals', () => {
     expect(progress().map((e) => e.data?.done)).toEqual([1, 2, 3]);
     expect(seen.filter((s) => s.length > 0)).toHaveLength(1);
     expect(await eventTypes(taskId)).toEqual(['subtask.started', 'started', 'progress.stage']);
+    // A stopped hub gives its lease back: another hub takes the subtask's signals over at once.
+    expect(await env.ctx.redis.exists(`${env.ctx.keys.signals}:lease:${subtaskId}`)).toBe(0);
     other.redis.disconnect();
   });
 

@@ -21,7 +21,6 @@ export class Conductor {
   private worker?: Worker;
   private connection?: Redis;
   private subscriber?: Redis;
-  private readonly lastStage = new Map<string, string | undefined>();
   private readonly chains = new Map<string, Promise<void>>();
   private readonly leases: SignalLeases;
 
@@ -78,6 +77,7 @@ export class Conductor {
     this.connection?.disconnect();
     this.subscriber?.disconnect();
     await Promise.all(this.chains.values());
+    await this.leases.releaseAll().catch((err) => this.ctx.log.warn({ err }, 'signal leases not released'));
   }
 
   /** Applies a worker's result once: a duplicate or stale (older generation) result changes nothing. */
@@ -195,8 +195,7 @@ export class Conductor {
     const { subtask_id: subtaskId, key, ...task } = row;
     const events: HubEvent[] = [];
     const stage = signal.progress.stage;
-    if (stage !== undefined && this.lastStage.get(subtaskId) !== stage) {
-      this.lastStage.set(subtaskId, stage);
+    if (stage !== undefined && this.leases.stageChanged(subtaskId, stage)) {
       events.push(
         ...(await insertEvents(this.ctx.db, [
           taskEvent('progress.stage', task.id, 'worker', { key, stage }, subtaskId),
@@ -217,7 +216,6 @@ export class Conductor {
 
   /** Drops what this hub keeps for a finished subtask. */
   private forget(subtaskId: string): void {
-    this.lastStage.delete(subtaskId);
     this.leases.forget(subtaskId);
   }
 
