@@ -38,6 +38,11 @@ export async function settle(ctx: HubContext, o: Outcome): Promise<void> {
   if (task && o.events?.length) await ctx.emit(o.events, task);
   if (o.admitted?.length)
     await enqueueAdmitted(ctx, o.admitted, task && o.siblings ? [{ task, siblings: o.siblings }] : []);
-  if (task && isTerminalTask(task.status) && o.events?.some((e) => e.data && e.data.status === task.status))
+  if (task && endedHere(task, o.events))
     await publishControl(ctx.redis, ctx.keys.control, { t: 'task-ended', taskId: task.id });
+}
+
+/** Whether this outcome finished the task: it is final now and one of the events announces that status. */
+function endedHere(task: TaskRow, events: HubEvent[] = []): boolean {
+  return isTerminalTask(task.status) && events.some((e) => e.data?.status === task.status);
 }
