@@ -112,7 +112,7 @@ describe('signals', () => {
     const { taskId, subtaskId } = await oneStepTask();
     const base = { taskId, subtaskId, generation: 0, attempt: 1 };
     await conductor.applySignal({ t: 'started', ...base, workerId: 'w1', at: Date.now() - 5000 });
-    const again: WorkerSignal = { t: 'started', ...base, workerId: 'w2', at: Date.now() };
+    const again: WorkerSignal = { t: 'started', ...base, workerId: 'w2', at: Date.now(), redelivered: true };
     await conductor.applySignal(again);
     await conductor.applySignal(again); // a duplicate of the same run changes nothing
     const sub = () =>
@@ -134,5 +134,47 @@ describe('signals', () => {
       'subtask.succeeded',
       'completed',
     ]);
+  });
+
+  it('a redelivered run stays counted through a retry: every run is an attempt', async () => {
+    const conductor = new Conductor(env.ctx);
+    const { taskId, subtaskId } = await oneStepTask();
+    const base = { taskId, subtaskId, generation: 0 };
+    await conductor.applySignal({ t: 'started', ...base, attempt: 1, workerId: 'w1', at: Date.now() - 5000 });
+    await conductor.applySignal({
+      t: 'started',
+      ...base,
+      attempt: 1,
+      workerId: 'w2',
+      at: Date.now() - 4000,
+      redelivered: true,
+    });
+    const failed = { kind: 'failed' as const, ...base, attempt: 1, workerId: 'w2', error: 'x', final: false };
+    await conductor.applyResult(failed);
+    await conductor.applySignal({ t: 'started', ...base, attempt: 2, workerId: 'w3', at: Date.now() });
+    await conductor.applyResult({ kind: 'succeeded', ...base, attempt: 2, workerId: 'w3', output: 1 });
+    const sub = await env.ctx.db
+      .selectFrom('subtasks')
+      .selectAll()
+      .where('id', '=', subtaskId)
+      .executeTakeFirstOrThrow();
+    expect(sub).toMatchObject({ status: 'SUCCEEDED', attempts: 3 });
+  });
+
+  it('a start signal that arrives after its failed result is no redelivery: the count stays with BullMQ', async () => {
+    const conductor = new Conductor(env.ctx);
+    const { taskId, subtaskId } = await oneStepTask();
+    const base = { taskId, subtaskId, generation: 0 };
+    await conductor.applyResult({ kind: 'failed', ...base, attempt: 1, workerId: 'w1', error: 'x', final: false });
+    await conductor.applySignal({ t: 'started', ...base, attempt: 1, workerId: 'w1', at: Date.now() - 1000 });
+    await conductor.applySignal({ t: 'started', ...base, attempt: 2, workerId: 'w1', at: Date.now() });
+    await conductor.applyResult({ kind: 'succeeded', ...base, attempt: 2, workerId: 'w1', output: 1 });
+    const sub = await env.ctx.db
+      .selectFrom('subtasks')
+      .selectAll()
+      .where('id', '=', subtaskId)
+      .executeTakeFirstOrThrow();
+    expect(sub).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+    expect(await eventTypes(taskId)).not.toContain('subtask.redelivered');
   });
 });

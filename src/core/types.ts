@@ -161,6 +161,8 @@ export type WorkerSignal =
       workerId: string;
       attempt: number;
       at: number;
+      /** BullMQ runs this job again after a worker stopped mid-run (it was started more often than attempted). */
+      redelivered?: boolean | undefined;
     }
   | { t: 'progress'; taskId: string; subtaskId: string; generation: number; progress: ProgressReport; at: number };
 

@@ -272,16 +272,17 @@ export class WorkerRuntime {
     // first. A job that succeeds sooner carries its start in its result instead (startSignalled: false), and the
     // conductor records both in one transaction: one transaction, publish and notification fewer per short job.
     let startSignalled = false;
+    // Started more often than attempted: BullMQ runs the job again after a worker stopped mid-run (stalled).
+    const redelivered = job.attemptsStarted > attempt;
     const signalStart = () => {
       if (startSignalled) return;
       startSignalled = true;
       clearTimeout(startTimer);
-      this.signal({ t: 'started', ...base, at: startedAt });
+      this.signal({ t: 'started', ...base, at: startedAt, ...(redelivered ? { redelivered } : {}) });
     };
     const startTimer = setTimeout(signalStart, this.o.startSignalDelayMs ?? 100);
-    // Started more often than attempted: BullMQ runs the job again after a worker stopped mid-run (stalled). Its start
-    // is signalled at once, so the hub records the redelivery even when the job finishes quickly.
-    if (job.attemptsStarted > attempt) signalStart();
+    // A redelivered job's start is signalled at once, so the hub records it even when the job finishes quickly.
+    if (redelivered) signalStart();
     const progress = new ProgressTracker((p) => {
       signalStart();
       this.signal({

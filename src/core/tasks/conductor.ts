@@ -9,7 +9,7 @@ import type { HubContext } from '../hub-context.ts';
 import { duplicateRedis, hubWorkerOptions, RESULTS_QUEUE, telemetryOption } from '../queues.ts';
 import { insertEvents, json, lockTask, now } from '../store/task-store.ts';
 import { lockTaskAndAdmission } from '../store/task-writes.ts';
-import type { JobResult, SubtaskStatus, WorkerSignal } from '../types.ts';
+import type { JobResult, WorkerSignal } from '../types.ts';
 import { applyDead, applyRetrying, applySucceeded, markInProgress } from './apply-result.ts';
 import { LIVE_SUBTASK } from './lifecycle.ts';
 import { settle, type Outcome } from './settle.ts';
@@ -108,67 +108,56 @@ export class Conductor {
     if (out) await settle(this.ctx, out);
   }
 
-  /** READY -> RUNNING with `subtask.started`; a RUNNING subtask started again by another run was redelivered. */
+  /**
+   * READY -> RUNNING with `subtask.started`. A run the worker says was redelivered (BullMQ ran the job again after
+   * its worker stopped mid-run) may find the subtask still RUNNING from the lost run: that run counts as an
+   * attempt, and `subtask.redelivered` names both workers.
+   */
   private async applyStart(signal: Extract<WorkerSignal, { t: 'started' }>): Promise<Outcome | null> {
     return this.ctx.db.transaction().execute(async (trx) => {
       // Lock order is always task row, then subtask rows (as in applyResult), so the two never deadlock.
       const task = await lockTask(trx, signal.taskId);
       const startedAt = new Date(signal.at);
-      const guard = (from: readonly SubtaskStatus[]) =>
-        trx
-          .updateTable('subtasks')
-          .where('id', '=', signal.subtaskId)
-          .where('generation', '=', signal.generation)
-          .where('status', 'in', from);
-      const sub = await guard(STEP.start)
+      const again = signal.redelivered === true;
+      const before = again
+        ? await trx.selectFrom('subtasks').select('worker_id').where('id', '=', signal.subtaskId).executeTakeFirst()
+        : undefined;
+      // Runs finished so far: BullMQ's count, or more when a run was redelivered (the lost one counts too).
+      const finished = sql<number>`greatest(attempts, ${Math.max(0, signal.attempt - 1)}) + ${again ? 1 : 0}`;
+      const sub = await trx
+        .updateTable('subtasks')
         .set({
           status: 'RUNNING',
           worker_id: signal.workerId,
-          attempts: Math.max(0, signal.attempt - 1),
+          attempts: finished,
           started_at: startedAt,
           updated_at: now,
         })
+        .where('id', '=', signal.subtaskId)
+        .where('generation', '=', signal.generation)
+        .where('status', 'in', again ? [...STEP.start, ...STEP.redeliver] : STEP.start)
+        // Not a duplicate of this very run's signal (the same worker and start).
+        .where((eb) =>
+          eb.or([
+            eb('worker_id', 'is distinct from', signal.workerId),
+            eb('started_at', 'is distinct from', startedAt),
+          ]),
+        )
         .returningAll()
         .executeTakeFirst();
-      const events: NewTaskEvent[] = [];
-      if (sub) {
-        events.push(
-          taskEvent('subtask.started', task.id, signal.workerId, { key: sub.key, attempt: signal.attempt }, sub.id),
-        );
-      } else {
-        // Not READY: a duplicate of this run's signal (same worker and start), or a job BullMQ ran again after its
-        // worker stopped mid-run (stalled): that run counts as an attempt and is recorded.
-        const before = await trx
-          .selectFrom('subtasks')
-          .select(['worker_id', 'attempts'])
-          .where('id', '=', signal.subtaskId)
-          .executeTakeFirst();
-        const again = await guard(STEP.redeliver)
-          .where((eb) =>
-            eb.or([
-              eb('worker_id', 'is distinct from', signal.workerId),
-              eb('started_at', 'is distinct from', startedAt),
-            ]),
-          )
-          .set({
-            worker_id: signal.workerId,
-            attempts: sql<number>`attempts + 1`,
-            started_at: startedAt,
-            updated_at: now,
-          })
-          .returningAll()
-          .executeTakeFirst();
-        if (!again) return null;
-        events.push(
-          taskEvent(
-            'subtask.redelivered',
-            task.id,
-            signal.workerId,
-            { key: again.key, attempt: again.attempts + 1, previousWorker: before?.worker_id ?? null },
-            again.id,
-          ),
-        );
-      }
+      if (!sub) return null;
+      const step = { key: sub.key, attempt: signal.attempt };
+      const events: NewTaskEvent[] = [
+        again
+          ? taskEvent(
+              'subtask.redelivered',
+              task.id,
+              signal.workerId,
+              { key: sub.key, attempt: sub.attempts + 1, previousWorker: before?.worker_id ?? null },
+              sub.id,
+            )
+          : taskEvent('subtask.started', task.id, signal.workerId, step, sub.id),
+      ];
       const moved = await markInProgress(trx, task, events);
       return { task: moved, events: await insertEvents(trx, events) };
     });
