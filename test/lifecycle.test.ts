@@ -7,6 +7,7 @@ import {
   isTerminalTask,
   taskSourcesFor,
   TASK_TRANSITIONS,
+  TERMINAL_TASK,
 } from '../src/core/tasks/lifecycle.ts';
 import { SUBTASK_STATUSES, TASK_STATUSES } from '../src/core/types.ts';
 
@@ -71,5 +72,12 @@ describe('task lifecycle', () => {
     expect(canMoveSubtask('PENDING', 'SUCCEEDED')).toBe(false);
     expect(canMoveSubtask('SUCCEEDED', 'FAILED')).toBe(false);
     expect(SUBTASK_STATUSES.filter(isTerminalSubtask)).toEqual(['SUCCEEDED', 'FAILED', 'DEAD', 'CANCELLED', 'SKIPPED']);
+  });
+
+  it('a failed attempt before its start and a redelivered run stay in place; the terminal list is the one written out', () => {
+    expect(canMoveSubtask('READY', 'READY')).toBe(true);
+    expect(canMoveSubtask('RUNNING', 'RUNNING')).toBe(true);
+    expect(canMoveSubtask('PENDING', 'PENDING')).toBe(false);
+    expect(TASK_STATUSES.filter(isTerminalTask)).toEqual([...TERMINAL_TASK]);
   });
 });

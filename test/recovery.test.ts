@@ -95,6 +95,17 @@ describe('recovery', () => {
       .execute();
     expect(rows).toHaveLength(2);
     expect(h.chat.forTask(task.id).filter((d) => d.message.kind === 'result')).toHaveLength(1);
+    // The run on the second worker is recorded, and counted: two runs.
+    const again = await h.hub.ctx.db
+      .selectFrom('task_events')
+      .select(['actor', 'data'])
+      .where('task_id', '=', task.id)
+      .where('type', '=', 'subtask.redelivered')
+      .execute();
+    expect(again).toHaveLength(1);
+    expect(String(again[0]!.actor)).toContain(`-${b.pid}-`);
+    expect(String((again[0]!.data as { previousWorker: string }).previousWorker)).toContain(`-${a.pid}-`);
+    expect(sub.attempts).toBe(2);
   });
 
   it('Redis flushed while tasks are queued: the reconciler restores them from Postgres, none lost', async () => {
@@ -148,6 +159,16 @@ describe('recovery', () => {
     expect(report.appliedFromRedis).toBe(1);
     const done = await h.waitForTask(task.id, (t) => t.status === 'COMPLETED');
     expect(done.result).toEqual({ recovered: true });
+    // Its start was never signalled: the reconciler's application records it, as the conductor does.
+    const types = await h.hub.ctx.db
+      .selectFrom('task_events')
+      .select('type')
+      .where('task_id', '=', task.id)
+      .orderBy('id')
+      .execute();
+    expect(types.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['subtask.started', 'started', 'subtask.succeeded', 'completed']),
+    );
   });
 
   it('workers heartbeat their registration, pick up capability queues created after they start, and deregister', async () => {

@@ -5,19 +5,13 @@ import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { QueueSet } from './queues.ts';
 import { redisKeys, type RedisKeys } from './redis-keys.ts';
-import type { Database, TaskEventRow, TaskRow } from './store/schema.ts';
+import type { Database, TaskRow } from './store/schema.ts';
+import type { HubEvent } from './events.ts';
+import { publishControl } from './control-messages.ts';
 import { WorkerDirectory } from './worker-registry.ts';
 
-/** A task event as it travels after commit: a stored row, or a transient one (progress) with id null. */
-export interface HubEvent {
-  id: string | null;
-  taskId: string;
-  subtaskId: string | null;
-  type: string;
-  data: Record<string, unknown> | null;
-  actor: string;
-  at: string;
-}
+/** Re-exported where frontends and the notifier have always found them. */
+export { toHubEvent, type HubEvent } from './events.ts';
 
 /** Receives committed events (notifier, SSE fan-out). Composition registers sinks; core knows none. */
 export type EventSink = (events: HubEvent[], task: TaskRow) => Promise<void> | void;
@@ -69,7 +63,7 @@ export class HubContext {
     if (this.knownCapabilities.has(capability)) return;
     await this.redis.sadd(this.keys.capabilities, capability);
     // Workers poll the set only now and then; this tells them at once.
-    await this.redis.publish(this.keys.control, JSON.stringify({ t: 'capability', capability }));
+    await publishControl(this.redis, this.keys.control, { t: 'capability', capability });
     this.knownCapabilities.add(capability);
   }
 
@@ -82,17 +76,4 @@ export class HubContext {
   isAdmin(userId: string): boolean {
     return this.config.HUB_ADMINS.includes(userId);
   }
-}
-
-/** Converts a stored event row to the shape events travel in. */
-export function toHubEvent(row: TaskEventRow): HubEvent {
-  return {
-    id: String(row.id),
-    taskId: row.task_id,
-    subtaskId: row.subtask_id,
-    type: row.type,
-    data: row.data as Record<string, unknown> | null,
-    actor: row.actor,
-    at: new Date(row.created_at).toISOString(),
-  };
 }

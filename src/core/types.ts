@@ -161,15 +161,10 @@ export type WorkerSignal =
       workerId: string;
       attempt: number;
       at: number;
+      /** BullMQ runs this job again after a worker stopped mid-run (it was started more often than attempted). */
+      redelivered?: boolean | undefined;
     }
   | { t: 'progress'; taskId: string; subtaskId: string; generation: number; progress: ProgressReport; at: number };
-
-/** Broadcasts from the hub to every worker. */
-export type ControlMessage =
-  | { t: 'task-ended'; taskId: string }
-  | { t: 'cancel'; taskId: string }
-  /** A capability queue was announced: workers whose patterns match start consuming it now, not at their next poll. */
-  | { t: 'capability'; capability: string };
 
 /** A worker's registration, refreshed by its heartbeat. */
 export interface WorkerInfo {

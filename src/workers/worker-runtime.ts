@@ -10,7 +10,8 @@ import { errorText } from '../core/errors.ts';
 import { outageLogFor, type OutageLog } from '../core/outage-log.ts';
 import { capabilityQueueName, duplicateRedis, jobIdFor, RESULTS_QUEUE, telemetryOption } from '../core/queues.ts';
 import { redisKeys } from '../core/redis-keys.ts';
-import type { CapabilitySpec, ControlMessage, JobData, JobResult, WorkerInfo, WorkerSignal } from '../core/types.ts';
+import { parseControl, type ControlMessage } from '../core/control-messages.ts';
+import type { CapabilitySpec, JobData, JobResult, WorkerInfo, WorkerSignal } from '../core/types.ts';
 import { removeHeartbeat, writeHeartbeat } from '../core/worker-registry.ts';
 import type { CapabilityHandler, CapabilityHandlers } from './capability.ts';
 import { InvalidCapabilityInput, parseInput, specOf } from './define-capability.ts';
@@ -130,11 +131,8 @@ export class WorkerRuntime {
     });
     await this.subscriber.subscribe(this.keys.control);
     this.subscriber.on('message', (_c, raw) => {
-      try {
-        this.onControl(JSON.parse(raw) as ControlMessage);
-      } catch {
-        /* ignore junk */
-      }
+      const msg = parseControl(raw);
+      if (msg) this.onControl(msg);
     });
     await this.discover();
     await this.heartbeat();
@@ -277,13 +275,17 @@ export class WorkerRuntime {
     // first. A job that succeeds sooner carries its start in its result instead (startSignalled: false), and the
     // conductor records both in one transaction: one transaction, publish and notification fewer per short job.
     let startSignalled = false;
+    // Started more often than attempted: BullMQ runs the job again after a worker stopped mid-run (stalled).
+    const redelivered = job.attemptsStarted > attempt;
     const signalStart = () => {
       if (startSignalled) return;
       startSignalled = true;
       clearTimeout(startTimer);
-      this.signal({ t: 'started', ...base, at: startedAt });
+      this.signal({ t: 'started', ...base, at: startedAt, ...(redelivered ? { redelivered } : {}) });
     };
     const startTimer = setTimeout(signalStart, this.o.startSignalDelayMs ?? 100);
+    // A redelivered job's start is signalled at once, so the hub records it even when the job finishes quickly.
+    if (redelivered) signalStart();
     const progress = new ProgressTracker((p) => {
       signalStart();
       this.signal({

@@ -3,7 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { errorText } from '../errors.ts';
-import type { HubContext, HubEvent } from '../hub-context.ts';
+import { taskEvent, type HubEvent } from '../events.ts';
+import type { HubContext } from '../hub-context.ts';
+import { settle } from '../tasks/settle.ts';
 import { shortId } from '../ids.ts';
 import { NOTIFY_QUEUE } from '../queues.ts';
 import type { ScheduleService } from '../schedules/schedule-service.ts';
@@ -150,18 +152,11 @@ export class MonitorRuns {
     });
     if (!stored) return; // a redelivered completion: stored (and told) the first time
     this.ctx.log.info({ monitorId: monitor.id, taskId: task.id, kind }, 'monitor run stored');
-    await this.ctx.emit(
-      await insertEvents(this.db, [
-        {
-          task_id: task.id,
-          subtask_id: null,
-          type: `monitor.${kind}`,
-          actor: 'hub',
-          data: { monitorId: monitor.id, snapshotId: stored.id, added: stored.added, removed: stored.removed },
-        },
-      ]),
+    const data = { monitorId: monitor.id, snapshotId: stored.id, added: stored.added, removed: stored.removed };
+    await settle(this.ctx, {
       task,
-    );
+      events: await insertEvents(this.db, [taskEvent(`monitor.${kind}`, task.id, 'hub', data)]),
+    });
     if (kind === 'unchanged') return;
     if (kind === 'baseline') {
       await this.tellBaseline(monitor, stored, out.title ?? null);

@@ -1,7 +1,9 @@
 // A task whose planner asked a clarifying question: stored in REVIEW with the question and no steps, so the
 // user's `revise <id> <answer>` re-plans it with the answer (approve is refused until then).
 import type { Insertable, Kysely, Transaction } from 'kysely';
-import { toHubEvent, type HubEvent } from '../hub-context.ts';
+import { taskEvent, type HubEvent, type PlanData } from '../events.ts';
+import { insertEvents } from '../store/task-store.ts';
+import { accept } from '../tasks/transitions.ts';
 import type { Plan } from './plan.ts';
 import type { Database, TaskRow, TasksTable } from '../store/schema.ts';
 import { recordLlm } from '../traces/llm-accounting.ts';
@@ -15,34 +17,24 @@ export async function insertQuestionTask(
   alsoInTransaction?: (trx: Transaction<Database>) => Promise<unknown>,
 ): Promise<{ task: TaskRow; events: HubEvent[] }> {
   return db.transaction().execute(async (trx) => {
-    const task = await trx
-      .insertInto('tasks')
-      .values({ ...values, status: 'REVIEW', question: plan.question, planned_by: plan.plannedBy ?? null })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    const data = (d: Record<string, unknown>) => JSON.stringify(d);
-    const rows = await trx
-      .insertInto('task_events')
-      .values([
-        { task_id: task.id, subtask_id: null, type: 'accepted', actor: task.user_id, data: data({ status: 'QUEUED' }) },
-        {
-          task_id: task.id,
-          subtask_id: null,
-          type: 'review.requested',
-          actor: 'planner',
-          data: data({ status: 'REVIEW', question: plan.question, ...plannedEventData(plan) }),
-        },
-      ])
-      .returningAll()
-      .execute();
+    const accepted = accept({ ...values, question: plan.question, planned_by: plan.plannedBy ?? null }, 'REVIEW', {
+      priority: values.priority,
+    });
+    const task = await trx.insertInto('tasks').values(accepted.values).returningAll().executeTakeFirstOrThrow();
+    const asked = taskEvent('review.requested', task.id, 'planner', {
+      status: 'REVIEW',
+      question: plan.question,
+      ...plannedEventData(plan),
+    });
+    const events = await insertEvents(trx, [accepted.event, asked]);
     if (plan.llm) await recordLlm(trx, { taskId: task.id, subtaskId: null, userId: task.user_id }, plan.llm);
     await alsoInTransaction?.(trx);
-    return { task, events: rows.map(toHubEvent) };
+    return { task, events };
   });
 }
 
 /** The parts of a plan the audit trail keeps: who planned, each step, and what planning cost. */
-export function plannedEventData(plan: Plan): Record<string, unknown> {
+export function plannedEventData(plan: Plan): PlanData {
   const usage = plan.llm?.usage ?? [];
   return {
     ...(plan.plannedBy ? { plannedBy: plan.plannedBy } : {}),

@@ -3,9 +3,11 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { errorText, InvalidInputError } from '../errors.ts';
-import type { EventSink, HubContext, HubEvent } from '../hub-context.ts';
+import { taskEvent, type HubEvent } from '../events.ts';
+import type { EventSink, HubContext } from '../hub-context.ts';
 import { duplicateRedis, hubWorkerOptions } from '../queues.ts';
 import type { TaskRow } from '../store/schema.ts';
+import { settle } from '../tasks/settle.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { insertEvents, now as sqlNow } from '../store/task-store.ts';
 import type { ConversationRef } from '../types.ts';
@@ -239,15 +241,8 @@ export class ScheduleRunner {
         })
         .where('id', '=', s.id)
         .execute();
-      return insertEvents(trx, [
-        {
-          task_id: s.parent_task_id,
-          subtask_id: null,
-          type: 'schedule.fired',
-          actor: 'scheduler',
-          data: { scheduleId: s.id, taskId, fireTime: fireTime.toISOString() },
-        },
-      ]);
+      const data = { scheduleId: s.id, taskId, fireTime: fireTime.toISOString() };
+      return insertEvents(trx, [taskEvent('schedule.fired', s.parent_task_id, 'scheduler', data)]);
     });
     const parentRow = await this.db
       .selectFrom('tasks')
@@ -255,7 +250,7 @@ export class ScheduleRunner {
       .where('id', '=', s.parent_task_id)
       .executeTakeFirst();
     this.ctx.log.info({ scheduleId: s.id, taskId, fireTime: fireTime.toISOString(), status }, 'schedule run fired');
-    if (parentRow) await this.ctx.emit(events, parentRow);
+    if (parentRow) await settle(this.ctx, { task: parentRow, events });
     return { status, taskId };
   }
 
@@ -312,15 +307,8 @@ export class ScheduleRunner {
           taskId: child.id,
           status: child.status,
         });
-        const events = await insertEvents(trx, [
-          {
-            task_id: row.parent_task_id,
-            subtask_id: null,
-            type: 'schedule.done',
-            actor: 'scheduler',
-            data: { scheduleId: row.id, status: 'COMPLETED', taskId: child.id, outcome },
-          },
-        ]);
+        const data = { scheduleId: row.id, status: 'COMPLETED' as const, taskId: child.id, outcome };
+        const events = await insertEvents(trx, [taskEvent('schedule.done', row.parent_task_id, 'scheduler', data)]);
         return { schedule: toSchedule(done), events, parent };
       }
       const updated = await trx
@@ -335,7 +323,7 @@ export class ScheduleRunner {
       return { schedule: toSchedule(updated), events: [] as HubEvent[], parent: null };
     });
     if (!applied) return false;
-    if (applied.parent && applied.events.length) await this.ctx.emit(applied.events, applied.parent);
+    if (applied.parent) await settle(this.ctx, { task: applied.parent, events: applied.events });
     const s = applied.schedule;
     if (s.kind === 'every' && s.status === 'active' && s.consecutive_failures >= this.maxFailures) {
       await this.pauseForFailures(s, child);

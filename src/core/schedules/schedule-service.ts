@@ -3,9 +3,12 @@ import type { JobSchedulerTemplateOptions, Queue } from 'bullmq';
 import type { Transaction } from 'kysely';
 import { validateRequest } from '../tasks/request-input.ts';
 import { ConflictError, errorText, InvalidInputError, NotFoundError } from '../errors.ts';
-import type { HubContext, HubEvent } from '../hub-context.ts';
+import { taskEvent } from '../events.ts';
+import type { HubContext } from '../hub-context.ts';
 import { newId, shortId } from '../ids.ts';
-import type { Database, NewTaskEvent, TaskRow } from '../store/schema.ts';
+import type { Database, TaskRow } from '../store/schema.ts';
+import { settle } from '../tasks/settle.ts';
+import { accept, cancel, complete } from '../tasks/transitions.ts';
 import type { Caller } from '../tasks/task-service.ts';
 import { insertEvents, json, now as sqlNow } from '../store/task-store.ts';
 import type { ConversationRef, NotifyPolicy, Priority } from '../types.ts';
@@ -139,9 +142,9 @@ export class ScheduleService {
     const id = newId();
     const parentId = newId();
     const { schedule, parent, events } = await this.db.transaction().execute(async (trx) => {
-      const parent = await trx
-        .insertInto('tasks')
-        .values({
+      // A schedule's task waits in SCHEDULED; the schedule's own reply acknowledges it (no `accepted` event).
+      const { values } = accept(
+        {
           id: parentId,
           user_id: userId,
           origin: json(req.origin)!,
@@ -158,9 +161,10 @@ export class ScheduleService {
           finished_at: null,
           requires_review: false,
           feedback: null,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+        },
+        'SCHEDULED',
+      );
+      const parent = await trx.insertInto('tasks').values(values).returningAll().executeTakeFirstOrThrow();
       const row = await trx
         .insertInto('schedules')
         .values({
@@ -184,26 +188,20 @@ export class ScheduleService {
         .returningAll()
         .executeTakeFirstOrThrow();
       const events = await insertEvents(trx, [
-        {
-          task_id: parentId,
-          subtask_id: null,
-          type: 'schedule.created',
-          actor: userId,
-          data: {
-            status: 'SCHEDULED',
-            scheduleId: id,
-            kind: spec.kind,
-            description: spec.description,
-            timezone: zone,
-            nextRunAt: nextRunAt.toISOString(),
-          },
-        },
+        taskEvent('schedule.created', parentId, userId, {
+          status: 'SCHEDULED',
+          scheduleId: id,
+          kind: spec.kind,
+          description: spec.description,
+          timezone: zone,
+          nextRunAt: nextRunAt.toISOString(),
+        }),
       ]);
       return { schedule: toSchedule(row), parent, events };
     });
     await this.registerOrLog(schedule);
     this.ctx.log.info({ scheduleId: id, taskId: parentId, user: userId, when: spec.description }, 'schedule created');
-    await this.ctx.emit(events, parent);
+    await settle(this.ctx, { task: parent, events });
     return { schedule, nextRunAt };
   }
 
@@ -417,7 +415,11 @@ export class ScheduleService {
       consecutive_failures: number;
       next_run_at: Date | null;
     }>,
-    event: { type: string; actor: string; data: Record<string, unknown> },
+    event: {
+      type: 'schedule.paused' | 'schedule.paused_by_user' | 'schedule.resumed' | 'schedule.deleted';
+      actor: string;
+      data: Record<string, unknown>;
+    },
     cancelReason?: string,
   ): Promise<ScheduleChange | null> {
     const out = await this.db.transaction().execute(async (trx) => {
@@ -433,15 +435,8 @@ export class ScheduleService {
         set.status === 'deleted'
           ? await endParent(trx, row.parent_task_id, 'CANCELLED', cancelReason ?? 'Schedule deleted.')
           : null;
-      const events = await insertEvents(trx, [
-        {
-          task_id: row.parent_task_id,
-          subtask_id: null,
-          type: event.type,
-          actor: event.actor,
-          data: { scheduleId: row.id, from: s.status, to: row.status, ...event.data },
-        } satisfies NewTaskEvent,
-      ]);
+      const data = { scheduleId: row.id, from: s.status, to: row.status, ...event.data };
+      const events = await insertEvents(trx, [taskEvent(event.type, row.parent_task_id, event.actor, data)]);
       const task =
         parent ??
         (await trx.selectFrom('tasks').selectAll().where('id', '=', row.parent_task_id).executeTakeFirstOrThrow());
@@ -460,12 +455,15 @@ export class ScheduleService {
       { scheduleId: s.id, from: s.status, to: out.schedule.status, actor: event.actor },
       'schedule changed',
     );
-    await this.ctx.emit(out.events as HubEvent[], out.task);
+    await settle(this.ctx, { task: out.task, events: out.events });
     return { schedule: out.schedule, changed: true };
   }
 }
 
-/** Ends a schedule's parent task (no final message: the schedule's own reply or event says it). */
+/**
+ * Ends a schedule's parent task. The move's own event is not recorded: the schedule's event (`schedule.done`,
+ * `schedule.deleted`) says it, and the parent gets no final message (final_notified).
+ */
 export async function endParent(
   trx: Transaction<Database>,
   parentId: string,
@@ -473,22 +471,12 @@ export async function endParent(
   note: string | null,
   result?: unknown,
 ): Promise<TaskRow | null> {
-  const row = await trx
-    .updateTable('tasks')
-    .set({
-      status,
-      error: status === 'CANCELLED' ? note : null,
-      result: result === undefined ? null : json(result),
-      finished_at: sqlNow,
-      updated_at: sqlNow,
-      final_notified: true,
-    })
-    .where('id', '=', parentId)
-    // IN_PROGRESS: parents created before the SCHEDULED state existed (migration 0016 moves them).
-    .where('status', 'in', ['SCHEDULED', 'IN_PROGRESS'])
-    .returningAll()
-    .executeTakeFirst();
-  return row ?? null;
+  const quiet = { final_notified: true };
+  const moved =
+    status === 'COMPLETED'
+      ? await complete(trx, parentId, result ?? null, { ...quiet, error: null })
+      : await cancel(trx, parentId, 'scheduler', note ?? 'Schedule ended.', { ...quiet, result: null });
+  return moved?.task ?? null;
 }
 
 /** The parsed spec a stored schedule stands for. */

@@ -2,9 +2,8 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { rows } from './jsonb-rows.ts';
-import type { HubEvent } from '../hub-context.ts';
-import { toHubEvent } from '../hub-context.ts';
-import type { Database, NewTaskEvent, SubtaskRow, TaskRow } from './schema.ts';
+import { toHubEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
+import type { Database, SubtaskRow, TaskRow } from './schema.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 

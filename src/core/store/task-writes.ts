@@ -5,8 +5,8 @@
 import { sql, type Insertable, type RawBuilder, type Transaction, type UpdateObject } from 'kysely';
 import { admissionLock, admissionUpdate } from '../tasks/admission.ts';
 import { NotFoundError } from '../errors.ts';
-import { toHubEvent, type HubEvent } from '../hub-context.ts';
-import type { Database, NewTaskEvent, SubtaskRow, SubtasksTable, TaskEventRow, TaskRow, TasksTable } from './schema.ts';
+import { toHubEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
+import type { Database, SubtaskRow, SubtasksTable, TaskEventRow, TaskRow, TasksTable } from './schema.ts';
 import { json } from './task-store.ts';
 import { revive, rows } from './jsonb-rows.ts';
 import type { TaskStatus } from '../types.ts';

@@ -3,7 +3,10 @@ import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from 
 import { isBigintId } from '../ids.ts';
 import { jobIdFor, priorityValue } from '../queues.ts';
 import { PRIORITIES, type Priority } from '../types.ts';
-import type { HubContext, HubEvent } from '../hub-context.ts';
+import { taskEvent } from '../events.ts';
+import type { HubContext } from '../hub-context.ts';
+import { isActiveTask } from './lifecycle.ts';
+import { settle } from './settle.ts';
 import { capabilityOfQueue } from '../queues.ts';
 import { replayTask } from './replay.ts';
 import type { DeadLetterRow } from '../store/schema.ts';
@@ -105,16 +108,14 @@ export class AdminService {
         .where('id', '=', dl.id)
         .where('resolved_at', 'is', null)
         .execute();
-      return insertEvents(trx, [
-        { task_id: dl.task_id, subtask_id: dl.subtask_id, type: 'admin.purge', actor, data: { deadLetter: dl.id } },
-      ]);
+      return insertEvents(trx, [taskEvent('admin.purge', dl.task_id, actor, { deadLetter: dl.id }, dl.subtask_id)]);
     });
     const task = await this.ctx.db
       .selectFrom('tasks')
       .selectAll()
       .where('id', '=', dl.task_id)
       .executeTakeFirstOrThrow();
-    await this.ctx.emit(events as HubEvent[], task);
+    await settle(this.ctx, { task, events });
     return { taskId: dl.task_id };
   }
 
@@ -125,7 +126,8 @@ export class AdminService {
     const visible = await findVisibleTask(this.ctx.db, taskId, { userId: actor, isAdmin: true });
     const out = await this.ctx.db.transaction().execute(async (trx) => {
       const task = await lockTask(trx, visible.id);
-      if (!['ASSIGNED', 'IN_PROGRESS', 'QUEUED', 'PLANNING', 'REVIEW'].includes(task.status))
+      // A schedule's waiting task has no jobs to re-prioritise.
+      if (!isActiveTask(task.status) || task.status === 'SCHEDULED')
         throw new ConflictError(
           `Task ${task.id.slice(0, 8)} is ${task.status}; only an active task's priority can change.`,
         );
@@ -143,13 +145,7 @@ export class AdminService {
         .where('queued_at', 'is not', null)
         .execute();
       const events = await insertEvents(trx, [
-        {
-          task_id: task.id,
-          subtask_id: null,
-          type: 'admin.priority',
-          actor,
-          data: { from: task.priority, to: priority },
-        },
+        taskEvent('admin.priority', task.id, actor, { from: task.priority, to: priority }),
       ]);
       return { updated, queued, events };
     });
@@ -167,7 +163,7 @@ export class AdminService {
         );
       }
     }
-    await this.ctx.emit(out.events as HubEvent[], out.updated);
+    await settle(this.ctx, { task: out.updated, events: out.events });
     return { taskId: out.updated.id, requeued };
   }
 

@@ -2,6 +2,7 @@
 // A READY subtask with queued_at NULL waits its turn; admitting sets queued_at and then enqueues it.
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import { enqueueSubtasks } from './dispatcher.ts';
+import { LIVE_SUBTASK } from './lifecycle.ts';
 import type { HubContext } from '../hub-context.ts';
 import type { Database, SubtaskRow, TaskRow } from '../store/schema.ts';
 import { loadSubtasks } from '../store/task-store.ts';
@@ -24,7 +25,7 @@ export function admissionUpdate(userId: string, cap: number): RawBuilder<Subtask
       order by case t.priority when 'urgent' then 0 when 'normal' then 1 else 2 end, s.created_at, s.key
       limit greatest(0, ${cap} - (
         select count(*) from subtasks
-        where user_id = ${userId} and status in ('READY', 'RUNNING') and queued_at is not null))
+        where user_id = ${userId} and status in (${sql.join(LIVE_SUBTASK)}) and queued_at is not null))
     )
     returning *`;
 }

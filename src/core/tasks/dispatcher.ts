@@ -1,5 +1,6 @@
 // Puts ready subtasks on their capability queues, with what the worker needs and nothing more.
 import { stageJobArtifacts } from '../artifacts/artifact-transport.ts';
+import { publishControl } from '../control-messages.ts';
 import type { HubContext } from '../hub-context.ts';
 import { jobIdFor, subtaskJobOptions } from '../queues.ts';
 import type { SubtaskRow, TaskRow } from '../store/schema.ts';
@@ -68,5 +69,5 @@ export async function withdrawSubtasks(ctx: HubContext, taskId: string, subtasks
       }
     }),
   );
-  await ctx.redis.publish(ctx.keys.control, JSON.stringify({ t: 'cancel', taskId }));
+  await publishControl(ctx.redis, ctx.keys.control, { t: 'cancel', taskId });
 }

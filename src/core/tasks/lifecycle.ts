@@ -1,10 +1,12 @@
-// The one module that owns which status changes are allowed, for tasks and subtasks.
+// The table of allowed status changes, for tasks and subtasks. transitions.ts turns it into guarded statements.
 import { ConflictError } from '../errors.ts';
 import type { SubtaskStatus, TaskStatus } from '../types.ts';
 
-const ACTIVE_TASK: TaskStatus[] = ['SUBMITTED', 'SCHEDULED', 'QUEUED', 'PLANNING', 'ASSIGNED', 'IN_PROGRESS', 'REVIEW'];
-
-/** Allowed task moves. A synchronous planner may go QUEUED -> ASSIGNED in one step. */
+/**
+ * Allowed task moves. SUBMITTED and QUEUED are never stored: a task is inserted in its first stored status
+ * (ASSIGNED with a plan, REVIEW with a planner's question, SCHEDULED for a schedule), they stay here to describe
+ * the request's way in. A synchronous planner goes QUEUED -> ASSIGNED in one step.
+ */
 export const TASK_TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {
   SUBMITTED: ['SCHEDULED', 'QUEUED', 'FAILED', 'CANCELLED'],
   // A schedule's task waits here while the schedule lives (each run is a child task); it completes when a one-shot
@@ -26,8 +28,10 @@ export const TASK_TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {
 /** Allowed subtask moves. DEAD/FAILED/SKIPPED/CANCELLED can be replayed as a new generation. */
 export const SUBTASK_TRANSITIONS: Record<SubtaskStatus, readonly SubtaskStatus[]> = {
   PENDING: ['READY', 'SKIPPED', 'CANCELLED'],
-  READY: ['RUNNING', 'SUCCEEDED', 'FAILED', 'DEAD', 'CANCELLED'],
-  RUNNING: ['READY', 'SUCCEEDED', 'FAILED', 'DEAD', 'CANCELLED'],
+  // READY -> READY: an attempt failed before its start was signalled; it waits for its next attempt.
+  READY: ['READY', 'RUNNING', 'SUCCEEDED', 'FAILED', 'DEAD', 'CANCELLED'],
+  // RUNNING -> RUNNING: the job runs again after its worker stopped mid-run (redelivered), one more attempt.
+  RUNNING: ['READY', 'RUNNING', 'SUCCEEDED', 'FAILED', 'DEAD', 'CANCELLED'],
   SUCCEEDED: [],
   FAILED: ['READY', 'PENDING'],
   DEAD: ['READY', 'PENDING'],
@@ -35,9 +39,21 @@ export const SUBTASK_TRANSITIONS: Record<SubtaskStatus, readonly SubtaskStatus[]
   SKIPPED: ['READY', 'PENDING'],
 };
 
+/** The finished task statuses: nothing but a replay (FAILED only) moves them on. Written out here only. */
+export const TERMINAL_TASK: readonly TaskStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'];
+
+/** Task statuses whose subtasks are on the queues (the reconciler re-enqueues only these). */
+export const WORKING_TASK: readonly TaskStatus[] = ['ASSIGNED', 'IN_PROGRESS'];
+
+/** Subtask statuses that may still run: their job is queued or running. */
+export const LIVE_SUBTASK: readonly SubtaskStatus[] = ['READY', 'RUNNING'];
+
+/** Subtask statuses that have not finished (waiting for dependencies, queued or running). */
+export const UNFINISHED_SUBTASK: readonly SubtaskStatus[] = ['PENDING', ...LIVE_SUBTASK];
+
 /** True when a task in this status can still change without a replay. */
 export function isActiveTask(status: TaskStatus): boolean {
-  return ACTIVE_TASK.includes(status);
+  return !TERMINAL_TASK.includes(status);
 }
 
 /** True when the task has finished, one way or another. */
@@ -47,7 +63,7 @@ export function isTerminalTask(status: TaskStatus): boolean {
 
 /** True when a subtask has finished and will not run again without a replay. */
 export function isTerminalSubtask(status: SubtaskStatus): boolean {
-  return !['PENDING', 'READY', 'RUNNING'].includes(status);
+  return !UNFINISHED_SUBTASK.includes(status);
 }
 
 /** Whether a task may move from one status to another. */

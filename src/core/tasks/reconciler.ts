@@ -1,11 +1,13 @@
 // Repairs divergence between Postgres (the truth) and Redis (the transport), at start and periodically.
 import { sql } from 'kysely';
 import type { Conductor } from './conductor.ts';
-import { admitWaiting, enqueueAdmitted } from './admission.ts';
+import { admitWaiting } from './admission.ts';
 import { enqueueSubtasks } from './dispatcher.ts';
 import type { HubContext } from '../hub-context.ts';
 import { jobIdFor } from '../queues.ts';
 import { loadSubtasks } from '../store/task-store.ts';
+import { LIVE_SUBTASK, WORKING_TASK } from './lifecycle.ts';
+import { settle } from './settle.ts';
 import type { SubtaskRow, TaskRow } from '../store/schema.ts';
 
 /** What one reconcile pass did. */
@@ -71,14 +73,14 @@ export class Reconciler {
       const admitted = await db
         .transaction()
         .execute((trx) => admitWaiting(trx, user_id, this.ctx.config.MAX_INFLIGHT_PER_USER));
-      await enqueueAdmitted(this.ctx, admitted);
+      await settle(this.ctx, { admitted });
       report.requeued += admitted.length;
     }
 
     const due = await db
       .selectFrom('subtasks')
       .selectAll()
-      .where('status', 'in', ['READY', 'RUNNING'])
+      .where('status', 'in', LIVE_SUBTASK)
       .where('queued_at', 'is not', null)
       .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${graceMs / 1000})`)
       .orderBy('updated_at')
@@ -101,7 +103,7 @@ export class Reconciler {
       for (const s of missing) byTask.set(s.task_id, [...(byTask.get(s.task_id) ?? []), s]);
       for (const [taskId, subs] of byTask) {
         const task = await db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirst();
-        if (!task || !['ASSIGNED', 'IN_PROGRESS'].includes(task.status)) continue;
+        if (!task || !WORKING_TASK.includes(task.status)) continue;
         await enqueueSubtasks(this.ctx, task, subs, await loadSubtasks(db, taskId));
         report.requeued += subs.length;
         this.ctx.log.warn(
@@ -141,7 +143,14 @@ export class Reconciler {
       workerId: 'reconciler',
     };
     if (state === 'completed')
-      return this.conductor.applyResult({ kind: 'succeeded', ...base, output: job.returnvalue });
+      // A subtask still READY never had its start applied: the conductor records it with the result.
+      return this.conductor.applyResult({
+        kind: 'succeeded',
+        ...base,
+        output: job.returnvalue,
+        startSignalled: s.status !== 'READY',
+        ...(job.processedOn ? { startedAt: job.processedOn } : {}),
+      });
     if (state === 'failed')
       return this.conductor.applyResult({ kind: 'failed', ...base, error: job.failedReason || 'failed', final: true });
     return false;

@@ -1,7 +1,9 @@
 // Replays a failed task from the point of failure: succeeded subtasks keep their outputs.
 import { ConflictError } from '../errors.ts';
-import type { HubContext, HubEvent } from '../hub-context.ts';
-import { admitWaiting, enqueueAdmitted } from './admission.ts';
+import type { HubContext } from '../hub-context.ts';
+import { admitWaiting } from './admission.ts';
+import { settle } from './settle.ts';
+import { canMove, replay, STEP } from './transitions.ts';
 import { insertEvents, json, loadSubtasks, lockTask, now } from '../store/task-store.ts';
 import type { SubtaskRow, TaskRow } from '../store/schema.ts';
 
@@ -22,7 +24,7 @@ export async function replayTask(
 ): Promise<{ task: TaskRow; replayed: SubtaskRow[] }> {
   const { task, subtasks, replayed, events, admitted } = await ctx.db.transaction().execute(async (trx) => {
     const current = await lockTask(trx, req.taskId);
-    if (current.status !== 'FAILED') {
+    if (!canMove('replay', current.status)) {
       throw new ConflictError(
         `Task ${current.id.slice(0, 8)} is ${current.status}; only a FAILED task can be retried.`,
       );
@@ -51,37 +53,24 @@ export async function replayTask(
           ...override,
         })
         .where('id', '=', s.id)
-        .where('status', 'in', ['DEAD', 'FAILED', 'CANCELLED', 'SKIPPED', 'PENDING'])
+        .where('status', 'in', STEP.replay)
         .returningAll()
         .executeTakeFirst();
       if (row) again.push(row);
     }
-    const task = await trx
-      .updateTable('tasks')
-      .set({ status: 'ASSIGNED', error: null, finished_at: null, final_notified: false, updated_at: now })
-      .where('id', '=', current.id)
-      .where('status', '=', 'FAILED')
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const moved = await replay(trx, current.id, req.actor, req.eventType, again);
+    if (!moved) throw new ConflictError(`Task ${current.id.slice(0, 8)} changed meanwhile; look at it again.`);
+    const { task } = moved;
     await trx
       .updateTable('dead_letters')
       .set({ resolved_at: now, resolved_by: req.actor, resolution: 'reprocessed' })
       .where('task_id', '=', current.id)
       .where('resolved_at', 'is', null)
       .execute();
-    const events = await insertEvents(trx, [
-      {
-        task_id: task.id,
-        subtask_id: null,
-        type: req.eventType,
-        actor: req.actor,
-        data: { status: 'ASSIGNED', subtasks: again.map((s) => ({ key: s.key, generation: s.generation })) },
-      },
-    ]);
+    const events = await insertEvents(trx, [moved.event]);
     const admitted = await admitWaiting(trx, task.user_id, ctx.config.MAX_INFLIGHT_PER_USER);
     return { task, subtasks: await loadSubtasks(trx, task.id), replayed: again, events, admitted };
   });
-  await enqueueAdmitted(ctx, admitted, [{ task, siblings: subtasks }]);
-  await ctx.emit(events as HubEvent[], task);
+  await settle(ctx, { task, events, admitted, siblings: subtasks });
   return { task, replayed };
 }

@@ -1,8 +1,7 @@
 // Retention: finished tasks older than RETENTION_DAYS are purged with their subtasks and events, in batches.
 
 import type { HubContext } from '../hub-context.ts';
-
-const FINISHED = ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'] as const;
+import { TERMINAL_TASK } from './lifecycle.ts';
 
 /** Purges old finished tasks periodically; each batch is its own short statement (no long locks). */
 export class RetentionJanitor {
@@ -36,7 +35,7 @@ export class RetentionJanitor {
           eb
             .selectFrom('tasks')
             .select('id')
-            .where('status', 'in', [...FINISHED])
+            .where('status', 'in', TERMINAL_TASK)
             .where('finished_at', '<', olderThan)
             .orderBy('finished_at')
             .limit(this.batchSize),

@@ -1,7 +1,9 @@
 // Moves shared by the conductor and the review decisions: release dependents, complete or stop for review.
 import type { Transaction } from 'kysely';
-import type { Database, NewTaskEvent, SubtaskRow, TaskRow } from '../store/schema.ts';
-import { json, now } from '../store/task-store.ts';
+import type { NewTaskEvent } from '../events.ts';
+import type { Database, SubtaskRow, TaskRow } from '../store/schema.ts';
+import { now } from '../store/task-store.ts';
+import { complete, STEP, toReview } from './transitions.ts';
 
 /** Marks PENDING subtasks whose every dependency succeeded as READY (admission enqueues them). */
 export async function releaseDependents(trx: Transaction<Database>, siblings: SubtaskRow[]): Promise<SubtaskRow[]> {
@@ -16,7 +18,7 @@ export async function releaseDependents(trx: Transaction<Database>, siblings: Su
       'in',
       releasable.map((s) => s.id),
     )
-    .where('status', '=', 'PENDING')
+    .where('status', 'in', STEP.release)
     .returningAll()
     .execute();
 }
@@ -35,46 +37,10 @@ export async function finishOrReview(
   events: NewTaskEvent[],
 ): Promise<TaskRow> {
   const result = resultOf(siblings);
-  if (task.requires_review) return toReview(trx, task, events, { result }, result);
-  const finished = await trx
-    .updateTable('tasks')
-    .set({ status: 'COMPLETED', result: json(result), progress: null, finished_at: now, updated_at: now })
-    .where('id', '=', task.id)
-    .where('status', 'in', ['ASSIGNED', 'IN_PROGRESS', 'REVIEW'])
-    .returningAll()
-    .executeTakeFirst();
-  if (!finished) return task;
-  events.push({ task_id: task.id, subtask_id: null, type: 'completed', actor: 'hub', data: { status: 'COMPLETED' } });
-  return finished;
-}
-
-/** Stops the task in REVIEW, recording what is to be reviewed (and the result so far). */
-export async function toReview(
-  trx: Transaction<Database>,
-  task: TaskRow,
-  events: NewTaskEvent[],
-  what: Record<string, unknown>,
-  result?: unknown,
-): Promise<TaskRow> {
-  const moved = await trx
-    .updateTable('tasks')
-    .set({
-      status: 'REVIEW',
-      updated_at: now,
-      started_at: task.started_at ?? now,
-      ...(result === undefined ? {} : { result: json(result) }),
-    })
-    .where('id', '=', task.id)
-    .where('status', 'in', ['ASSIGNED', 'IN_PROGRESS'])
-    .returningAll()
-    .executeTakeFirst();
+  const moved = task.requires_review
+    ? await toReview(trx, task, { result }, result)
+    : await complete(trx, task.id, result);
   if (!moved) return task;
-  events.push({
-    task_id: task.id,
-    subtask_id: null,
-    type: 'review.requested',
-    actor: 'hub',
-    data: { status: 'REVIEW', ...what },
-  });
-  return moved;
+  events.push(moved.event);
+  return moved.task;
 }

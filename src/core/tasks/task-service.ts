@@ -11,10 +11,10 @@ import {
 } from '../artifacts/artifact-store.ts';
 import { policyFor, type Config } from '../config.ts';
 import { insertTaskGraph } from '../store/task-writes.ts';
-import { admitWaiting, enqueueAdmitted } from './admission.ts';
-import { withdrawSubtasks } from './dispatcher.ts';
+import { admitWaiting } from './admission.ts';
 import { ConflictError, InvalidInputError, NotFoundError, RateLimitedError, UnavailableError } from '../errors.ts';
-import type { HubContext, HubEvent } from '../hub-context.ts';
+import { taskEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
+import type { HubContext } from '../hub-context.ts';
 import { newId, shortId } from '../ids.ts';
 import { isTerminalTask } from './lifecycle.ts';
 import { validatePlan, type Plan, type Planner } from '../planning/plan.ts';
@@ -23,8 +23,21 @@ import { insertQuestionTask, plannedEventData } from '../planning/question-task.
 import { replayTask } from './replay.ts';
 import { withNextRuns, type TaskWithNextRun } from '../schedules/next-runs.ts';
 import { validateRequest } from './request-input.ts';
-import type { Database, NewTaskEvent, SubtaskRow, TaskEventRow, TaskRow, TasksTable } from '../store/schema.ts';
+import type { Database, SubtaskRow, TaskEventRow, TaskRow, TasksTable } from '../store/schema.ts';
+import { settle } from './settle.ts';
 import { finishOrReview, releaseDependents } from './task-flow.ts';
+import {
+  accept,
+  cancel,
+  canMove,
+  plan as planMove,
+  reject,
+  resume,
+  revise,
+  STEP,
+  stopSteps,
+  type Moved,
+} from './transitions.ts';
 import { recordLlm, usageSummary } from '../traces/llm-accounting.ts';
 import { findVisibleTask, insertEvents, json, loadSubtasks, lockTask, now } from '../store/task-store.ts';
 import {
@@ -206,6 +219,7 @@ export class TaskService {
       user_id: req.origin.userId,
       origin: json(req.origin)!,
       text,
+      // Set by `accept`: ASSIGNED with a plan, REVIEW with a question.
       status: 'ASSIGNED',
       priority,
       notify_policy: notifyPolicy,
@@ -243,22 +257,14 @@ export class TaskService {
     const ids = new Map(plan.steps.map((s) => [s.key, newId()]));
     const { task, subtasks, events, admitted } = await this.ctx.db.transaction().execute(async (trx) => {
       // Two statements: the task, its subtasks and first events with the user's admission lock, then admission.
-      const created = await insertTaskGraph(trx, values, subtaskRows(config, taskId, req.origin.userId, plan, ids), [
-        {
-          task_id: taskId,
-          subtask_id: null,
-          type: 'accepted',
-          actor: req.origin.userId,
-          data: { status: 'QUEUED', priority },
-        },
-        {
-          task_id: taskId,
-          subtask_id: null,
-          type: 'planned',
-          actor: 'planner',
-          data: { status: 'ASSIGNED', summary: plan.summary, ...plannedEventData(plan) },
-        },
-      ]);
+      const accepted = accept(values, 'ASSIGNED', { priority });
+      const planned = taskEvent('planned', taskId, 'planner', {
+        status: 'ASSIGNED',
+        summary: plan.summary,
+        ...plannedEventData(plan),
+      });
+      const rows = subtaskRows(config, taskId, req.origin.userId, plan, ids);
+      const created = await insertTaskGraph(trx, accepted.values, rows, [accepted.event, planned]);
       if (plan.llm) await recordLlm(trx, { taskId, subtaskId: null, userId: req.origin.userId }, plan.llm);
       await insertArtifacts(trx, config, taskId, files, 'upload');
       const admitted = await admitWaiting(trx, req.origin.userId, config.MAX_INFLIGHT_PER_USER, { locked: true });
@@ -280,22 +286,15 @@ export class TaskService {
     events: HubEvent[],
     admitted: Awaited<ReturnType<typeof admitWaiting>>,
   ): Promise<string[]> {
-    // Announce before enqueueing, so `accepted` reaches listeners (and the acknowledgement is queued) before any
-    // worker can report the first step started.
-    await this.ctx.emit(events, task);
-    await enqueueAdmitted(this.ctx, admitted, [{ task, siblings: subtasks }]);
+    await settle(this.ctx, { task, events, admitted, siblings: subtasks });
     const warnings: string[] = [];
     const unserved = await this.ctx.workers.unserved(subtasks.map((s) => s.capability));
     if (unserved.length) {
       warnings.push(
         `No worker is online for ${unserved.join(', ')}; the task waits until one connects (or cancel it).`,
       );
-      await this.ctx.emit(
-        await insertEvents(this.ctx.db, [
-          { task_id: task.id, subtask_id: null, type: 'no_worker', actor: 'hub', data: { capabilities: unserved } },
-        ]),
-        task,
-      );
+      const noWorker = taskEvent('no_worker', task.id, 'hub', { capabilities: unserved });
+      await settle(this.ctx, { task, events: await insertEvents(this.ctx.db, [noWorker]) });
     }
     return warnings;
   }
@@ -393,37 +392,22 @@ export class TaskService {
     if (isTerminalTask(visible.status)) return { task: visible, alreadyFinished: true };
     const result = await this.ctx.db.transaction().execute(async (trx) => {
       const task = await lockTask(trx, visible.id);
-      if (isTerminalTask(task.status)) return null;
-      const stopped = await trx
-        .updateTable('subtasks')
-        .set({ status: 'CANCELLED', finished_at: now, updated_at: now })
-        .where('task_id', '=', task.id)
-        .where('status', 'in', ['PENDING', 'READY', 'RUNNING'])
-        .returningAll()
-        .execute();
-      const updated = await trx
-        .updateTable('tasks')
-        .set({ status: 'CANCELLED', error: `Cancelled by ${caller.userId}.`, finished_at: now, updated_at: now })
-        .where('id', '=', task.id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      const events = await insertEvents(trx, [
-        { task_id: task.id, subtask_id: null, type: 'cancelled', actor: caller.userId, data: { status: 'CANCELLED' } },
-      ]);
+      const moved = await cancel(trx, task.id, caller.userId, `Cancelled by ${caller.userId}.`);
+      if (!moved) return null;
+      const withdraw = await stopSteps(trx, task.id, 'CANCELLED');
+      const events = await insertEvents(trx, [moved.event]);
       const admitted = await admitWaiting(trx, task.user_id, this.ctx.config.MAX_INFLIGHT_PER_USER);
-      return { task: updated, stopped, events, admitted };
+      return { task: moved.task, withdraw, events, admitted };
     });
     if (!result) return { task: await this.findVisible(visible.id, caller), alreadyFinished: true };
-    await withdrawSubtasks(this.ctx, result.task.id, result.stopped);
-    await enqueueAdmitted(this.ctx, result.admitted);
-    await this.ctx.emit(result.events as HubEvent[], result.task);
+    await settle(this.ctx, result);
     return { task: result.task, alreadyFinished: false };
   }
 
   /** Replays a failed task from the point of failure. */
   async retry(taskId: string, caller: Caller): Promise<TaskRow> {
     const task = await this.findVisible(taskId, caller);
-    if (task.status !== 'FAILED')
+    if (!canMove('replay', task.status))
       throw new ConflictError(`Task ${shortId(task.id)} is ${task.status}; only a FAILED task can be retried.`);
     // The allowance may have changed since the plan was accepted: a replay is checked again.
     const caps = (await loadSubtasks(this.ctx.db, task.id)).map((s) => s.capability);
@@ -456,28 +440,12 @@ export class TaskService {
         throw new ConflictError(
           `Task ${shortId(task.id)} is waiting for an answer, not an approval: revise ${shortId(task.id)} <your answer>.`,
         );
-      events.push({ task_id: task.id, subtask_id: null, type: 'approved', actor: caller.userId, data: {} });
+      events.push(taskEvent('approved', task.id, caller.userId, {}));
       const siblings = await loadSubtasks(trx, task.id);
-      if (siblings.every((s) => s.status === 'SUCCEEDED')) {
-        const done = await finishOrReview(trx, { ...task, requires_review: false }, siblings, events);
-        return done;
-      }
+      if (siblings.every((s) => s.status === 'SUCCEEDED'))
+        return finishOrReview(trx, { ...task, requires_review: false }, siblings, events);
       await releaseDependents(trx, siblings);
-      const resumed = await trx
-        .updateTable('tasks')
-        .set({ status: 'IN_PROGRESS', updated_at: now })
-        .where('id', '=', task.id)
-        .where('status', '=', 'REVIEW')
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      events.push({
-        task_id: task.id,
-        subtask_id: null,
-        type: 'resumed',
-        actor: caller.userId,
-        data: { status: 'IN_PROGRESS' },
-      });
-      return resumed;
+      return recorded(await resume(trx, task.id, caller.userId), events);
     });
   }
 
@@ -488,28 +456,9 @@ export class TaskService {
         .updateTable('subtasks')
         .set({ status: 'SKIPPED', finished_at: now, updated_at: now })
         .where('task_id', '=', task.id)
-        .where('status', '=', 'PENDING')
+        .where('status', 'in', STEP.skip)
         .execute();
-      const rejected = await trx
-        .updateTable('tasks')
-        .set({
-          status: 'REJECTED',
-          error: `Rejected by ${caller.userId}${reason ? `: ${reason}` : '.'}`,
-          finished_at: now,
-          updated_at: now,
-        })
-        .where('id', '=', task.id)
-        .where('status', '=', 'REVIEW')
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      events.push({
-        task_id: task.id,
-        subtask_id: null,
-        type: 'rejected',
-        actor: caller.userId,
-        data: { status: 'REJECTED', ...(reason ? { reason } : {}) },
-      });
-      return rejected;
+      return recorded(await reject(trx, task.id, caller.userId, reason), events);
     });
   }
 
@@ -544,26 +493,7 @@ export class TaskService {
       plan.steps.map((s) => s.capability),
     );
     return this.decide(taskId, caller, async (trx, task, events) => {
-      await trx
-        .updateTable('tasks')
-        .set({
-          status: 'PLANNING',
-          feedback: text,
-          question: null,
-          plan_steps: plan.steps.length,
-          planned_by: plan.plannedBy ?? null,
-          updated_at: now,
-        })
-        .where('id', '=', task.id)
-        .where('status', '=', 'REVIEW')
-        .execute();
-      events.push({
-        task_id: task.id,
-        subtask_id: null,
-        type: 'revised',
-        actor: caller.userId,
-        data: { status: 'PLANNING', feedback: text, ...(question ? { question } : {}) },
-      });
+      recorded(await revise(trx, task.id, caller.userId, text, question), events);
       if (plan.llm) await recordLlm(trx, { taskId: task.id, subtaskId: null, userId: task.user_id }, plan.llm);
       await trx.deleteFrom('subtasks').where('task_id', '=', task.id).execute();
       const ids = new Map(plan.steps.map((s) => [s.key, newId()]));
@@ -571,21 +501,13 @@ export class TaskService {
         .insertInto('subtasks')
         .values(subtaskRows(this.ctx.config, task.id, task.user_id, plan, ids))
         .execute();
-      const replanned = await trx
-        .updateTable('tasks')
-        .set({ status: 'ASSIGNED', result: null, updated_at: now })
-        .where('id', '=', task.id)
-        .where('status', '=', 'PLANNING')
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      events.push({
-        task_id: task.id,
-        subtask_id: null,
-        type: 'planned',
-        actor: 'planner',
-        data: { status: 'ASSIGNED', summary: plan.summary, feedback: text, ...plannedEventData(plan) },
-      });
-      return replanned;
+      const planned = await planMove(
+        trx,
+        task.id,
+        { summary: plan.summary, feedback: text, ...plannedEventData(plan) },
+        { plan_steps: plan.steps.length, planned_by: plan.plannedBy ?? null },
+      );
+      return recorded(planned, events);
     });
   }
 
@@ -628,13 +550,10 @@ export class TaskService {
       const pending: NewTaskEvent[] = [];
       const updated = await apply(trx, task, pending);
       const admitted = await admitWaiting(trx, task.user_id, this.ctx.config.MAX_INFLIGHT_PER_USER);
-      return { updated, admitted, events: await insertEvents(trx, pending) };
+      return { task: updated, admitted, events: await insertEvents(trx, pending) };
     });
-    await enqueueAdmitted(this.ctx, out.admitted);
-    if (isTerminalTask(out.updated.status))
-      await this.ctx.redis.publish(this.ctx.keys.control, JSON.stringify({ t: 'task-ended', taskId: out.updated.id }));
-    await this.ctx.emit(out.events, out.updated);
-    return out.updated;
+    await settle(this.ctx, out);
+    return out.task;
   }
 
   /** Events of a task after a given event id (for SSE resumption). */
@@ -650,6 +569,13 @@ export function progressOf(task: TaskRow, subtasks: SubtaskRow[]): DerivedProgre
   // A finished task's clock stops at its end.
   const p = deriveProgress(subtasks, task.started_at, task.finished_at?.getTime() ?? Date.now());
   return task.status === 'COMPLETED' ? { ...p, percent: 100 } : p;
+}
+
+/** A move made under the row lock, whose guard was checked: records its event and returns the moved row. */
+function recorded(moved: Moved | undefined, events: NewTaskEvent[]): TaskRow {
+  if (!moved) throw new ConflictError('The task changed meanwhile; look at it again.');
+  events.push(moved.event);
+  return moved.task;
 }
 
 /** The subtask rows of a plan: roots READY, the rest PENDING, each with its capability's retry policy. */

@@ -1,0 +1,187 @@
+// How one worker result changes Postgres, per outcome: a step succeeded, will be retried, or is dead. Each runs
+// inside the conductor's transaction under the task row and admission locks, and returns what settle acts on
+// (or null for a duplicate or stale result, whose guard matched nothing).
+import { sql, type Transaction, type UpdateObject } from 'kysely';
+import { insertArtifacts } from '../artifacts/artifact-store.ts';
+import { splitOutputFiles } from '../artifacts/artifact-transport.ts';
+import type { Config } from '../config.ts';
+import { taskEvent, type NewTaskEvent } from '../events.ts';
+import type { Database, SubtaskRow, TaskRow } from '../store/schema.ts';
+import { insertEvents, json, now } from '../store/task-store.ts';
+import { endStep, updateSubtaskWithSiblings } from '../store/task-writes.ts';
+import { recordLlm, splitLlmOutput } from '../traces/llm-accounting.ts';
+import type { JobResult } from '../types.ts';
+import { WORKING_TASK } from './lifecycle.ts';
+import type { Outcome } from './settle.ts';
+import { finishOrReview, releaseDependents, resultOf } from './task-flow.ts';
+import { completeInStep, fail, start, STEP, stopSteps, toReview } from './transitions.ts';
+
+type Trx = Transaction<Database>;
+type Succeeded = Extract<JobResult, { kind: 'succeeded' }>;
+type Failed = Extract<JobResult, { kind: 'failed' }>;
+
+/** A finished attempt counts once: one more than the runs recorded (a redelivered run counted one), at least BullMQ's. */
+const countAttempt = (attempt: number) => sql<number>`greatest(attempts + 1, ${attempt})`;
+
+/** Stores a step's output; releases dependents, stops for review, or completes the task (fused when it can). */
+export async function applySucceeded(
+  trx: Trx,
+  config: Config,
+  task: TaskRow,
+  result: Succeeded,
+): Promise<Outcome | null> {
+  // Usage and traces travel under a reserved key, files as bytes: both are stored apart from the output.
+  const { output: reported, llm } = splitLlmOutput(result.output);
+  const { output, files } = splitOutputFiles(reported, config.MAX_ARTIFACT_BYTES);
+  const settled = await updateSubtaskWithSiblings(
+    trx,
+    task.id,
+    result.subtaskId,
+    result.generation,
+    [...STEP.succeed],
+    {
+      status: 'SUCCEEDED',
+      output: json(output),
+      attempts: countAttempt(result.attempt),
+      error: null,
+      worker_id: result.workerId,
+      finished_at: now,
+      updated_at: now,
+      ...(result.startedAt
+        ? { started_at: (eb) => eb.fn.coalesce('started_at', eb.val(new Date(result.startedAt!))) }
+        : {}),
+    },
+  );
+  if (!settled) return null;
+  const { sub, siblings } = settled;
+  if (llm)
+    await recordLlm(trx, { taskId: task.id, subtaskId: sub.id, userId: task.user_id, purpose: sub.capability }, llm);
+  await insertArtifacts(trx, config, task.id, files, sub.id);
+  const step = { key: sub.key, attempt: result.attempt };
+  // A job that finished before its start was signalled: its start is recorded here, in the same order.
+  const startHere = result.startSignalled === false;
+  const events: NewTaskEvent[] = startHere
+    ? [taskEvent('subtask.started', task.id, result.workerId, step, sub.id)]
+    : [];
+  events.push(taskEvent('subtask.succeeded', task.id, result.workerId, step, sub.id));
+  const admit = { userId: task.user_id, cap: config.MAX_INFLIGHT_PER_USER };
+  const allDone = siblings.every((s) => s.status === 'SUCCEEDED');
+  if (WORKING_TASK.includes(task.status) && !task.requires_review && allDone) {
+    // The last step of a task without review: complete it, admit and record in one statement. The row lock makes
+    // the completion's guard certain, so its events are known beforehand.
+    const fused = completeInStep(task, resultOf(siblings), startHere);
+    if (fused.started) events.splice(1, 0, fused.started);
+    events.push(fused.completed);
+    const end = await endStep(trx, { complete: fused.complete, admit, events });
+    return { task: end.task ?? task, events: end.events, admitted: end.admitted, siblings };
+  }
+  let current = startHere ? await markInProgress(trx, task, events, 1) : task;
+  if (current.status === 'REVIEW') {
+    // Waiting for a decision: keep the output; approve releases what depends on it.
+  } else if (allDone) {
+    current = await finishOrReview(trx, current, siblings, events);
+  } else if (sub.requires_review) {
+    const moved = await toReview(trx, current, { key: sub.key, output });
+    if (moved) events.push(moved.event);
+    current = moved?.task ?? current;
+  } else {
+    await releaseDependents(trx, siblings);
+    current = await markInProgress(trx, current, events);
+  }
+  const end = await endStep(trx, { admit, events });
+  return { task: current, events: end.events, admitted: end.admitted, siblings };
+}
+
+/** A failed attempt with attempts left: back to READY (BullMQ retries the job after its backoff). */
+export async function applyRetrying(trx: Trx, task: TaskRow, result: Failed): Promise<Outcome | null> {
+  const sub = await stepUpdate(trx, result, STEP.retry, {
+    status: 'READY',
+    attempts: countAttempt(result.attempt),
+    error: result.error,
+    updated_at: now,
+  });
+  if (!sub) return null;
+  const data = { key: sub.key, attempt: result.attempt, of: sub.max_attempts, error: result.error };
+  const event = taskEvent(
+    'subtask.retrying',
+    task.id,
+    result.workerId,
+    { ...data, retryInMs: result.retryInMs },
+    sub.id,
+  );
+  return { task, events: await insertEvents(trx, [event]) };
+}
+
+/** The last attempt failed: dead-letter the step, stop what is left of the task and fail it with the reason. */
+export async function applyDead(trx: Trx, config: Config, task: TaskRow, result: Failed): Promise<Outcome | null> {
+  const sub = await stepUpdate(trx, result, STEP.dead, {
+    status: 'DEAD',
+    attempts: countAttempt(result.attempt),
+    error: result.error,
+    worker_id: result.workerId,
+    finished_at: now,
+    updated_at: now,
+  });
+  if (!sub) return null;
+  await trx
+    .insertInto('dead_letters')
+    .values({
+      subtask_id: sub.id,
+      task_id: task.id,
+      capability: sub.capability,
+      generation: sub.generation,
+      attempts: result.attempt,
+      error: result.error,
+      resolved_at: null,
+      resolved_by: null,
+      resolution: null,
+    })
+    .execute();
+  const attempts = `${result.attempt} attempt${result.attempt === 1 ? '' : 's'}`;
+  const reason = `Step "${sub.key}" (${sub.capability}) failed after ${attempts}: ${result.error}`;
+  const events: NewTaskEvent[] = [
+    taskEvent(
+      'subtask.dead',
+      task.id,
+      result.workerId,
+      { key: sub.key, attempt: result.attempt, error: result.error },
+      sub.id,
+    ),
+  ];
+  const stopped = await stopSteps(trx, task.id, 'SKIPPED');
+  const failed = await fail(trx, task.id, reason);
+  if (failed) events.push(failed.event);
+  const end = await endStep(trx, { admit: { userId: task.user_id, cap: config.MAX_INFLIGHT_PER_USER }, events });
+  return {
+    task: failed?.task ?? task,
+    events: end.events,
+    admitted: end.admitted,
+    withdraw: stopped.filter((s) => s.status === 'CANCELLED'),
+  };
+}
+
+/** ASSIGNED -> IN_PROGRESS with its `started` event, inserted at `at` (default: after the events so far). */
+export async function markInProgress(trx: Trx, task: TaskRow, events: NewTaskEvent[], at = events.length) {
+  if (task.status !== 'ASSIGNED') return task;
+  const moved = await start(trx, task);
+  if (!moved) return task;
+  events.splice(at, 0, moved.event);
+  return moved.task;
+}
+
+/** The guarded update of the result's subtask (this generation, in one of `from`). */
+function stepUpdate(
+  trx: Trx,
+  result: JobResult,
+  from: readonly SubtaskRow['status'][],
+  set: UpdateObject<Database, 'subtasks'>,
+): Promise<SubtaskRow | undefined> {
+  return trx
+    .updateTable('subtasks')
+    .set(set)
+    .where('id', '=', result.subtaskId)
+    .where('generation', '=', result.generation)
+    .where('status', 'in', from)
+    .returningAll()
+    .executeTakeFirst();
+}

@@ -1,0 +1,48 @@
+// What happens after a commit, for every path that changed tasks (submit, cancel, review decisions, replay,
+// conductor results and signals, reconciler, schedules, admin): one function, one order.
+import { publishControl } from '../control-messages.ts';
+import type { HubEvent } from '../events.ts';
+import type { HubContext } from '../hub-context.ts';
+import type { SubtaskRow, TaskRow } from '../store/schema.ts';
+import { enqueueAdmitted } from './admission.ts';
+import { withdrawSubtasks } from './dispatcher.ts';
+import { isTerminalTask } from './lifecycle.ts';
+
+/** What a committed transaction changed, for settle to act on. */
+export interface Outcome {
+  /** The task the events belong to, as committed (absent when only admission ran). */
+  task?: TaskRow | undefined;
+  /** Committed (and transient) events of `task`. */
+  events?: HubEvent[] | undefined;
+  /** Subtasks that stopped: their waiting jobs are removed and running ones aborted. */
+  withdraw?: SubtaskRow[] | undefined;
+  /** Subtasks admission let onto the queues (of this task or of the owner's other tasks). */
+  admitted?: SubtaskRow[] | undefined;
+  /** All of `task`'s subtasks when the caller has them (saves a read when enqueueing, for dependency outputs). */
+  siblings?: SubtaskRow[] | undefined;
+}
+
+/**
+ * Acts on a committed outcome, in this order:
+ * 1. withdraw what stopped — the sooner workers stop, the less they waste; nothing below depends on it;
+ * 2. announce the events (sinks: notifier, SSE, metrics; then the events channel) — before anything is enqueued,
+ *    so listeners see the event that caused work before any event the work causes: a submission's `accepted`
+ *    (and its acknowledgement) reaches them before a worker can report the first step started, a replay's
+ *    `retried` before the new attempt starts, a step's `subtask.succeeded` before its dependents start;
+ * 3. enqueue what admission let in;
+ * 4. when the task ended, tell workers (they drop the task's sessions), after its last job was withdrawn.
+ */
+export async function settle(ctx: HubContext, o: Outcome): Promise<void> {
+  const { task } = o;
+  if (task && o.withdraw?.length) await withdrawSubtasks(ctx, task.id, o.withdraw);
+  if (task && o.events?.length) await ctx.emit(o.events, task);
+  if (o.admitted?.length)
+    await enqueueAdmitted(ctx, o.admitted, task && o.siblings ? [{ task, siblings: o.siblings }] : []);
+  if (task && endedHere(task, o.events))
+    await publishControl(ctx.redis, ctx.keys.control, { t: 'task-ended', taskId: task.id });
+}
+
+/** Whether this outcome finished the task: it is final now and one of the events announces that status. */
+function endedHere(task: TaskRow, events: HubEvent[] = []): boolean {
+  return isTerminalTask(task.status) && events.some((e) => e.data?.status === task.status);
+}
