@@ -22,6 +22,7 @@ import {
   type ScheduleService,
 } from './schedule-service.ts';
 import { nextRunOf } from './time-spec.ts';
+import { outageLogFor } from '../outage-log.ts';
 
 /** Options of the runner. */
 export interface ScheduleRunnerOptions {
@@ -98,14 +99,15 @@ export class ScheduleRunner {
       concurrency: this.opts.concurrency ?? 8,
       ...hubWorkerOptions(),
     });
-    this.worker.on('error', (err) => this.ctx.log.error({ err }, 'schedule worker error'));
+    const outage = outageLogFor(this.ctx.redis, this.ctx.log);
+    this.worker.on('error', (err) => outage.report(err, 'schedule worker error'));
     this.worker.on('failed', (job, err) =>
       this.ctx.log.warn({ err: errorText(err), jobId: job?.id }, 'firing a schedule run failed; BullMQ retries it'),
     );
     await this.worker.waitUntilReady();
     await this.reconcile();
     this.timer = setInterval(() => {
-      void this.reconcile().catch((err) => this.ctx.log.error({ err }, 'schedule reconcile failed'));
+      void this.reconcile().catch((err) => outage.report(err, 'schedule reconcile failed'));
     }, this.opts.reconcileIntervalMs ?? this.ctx.config.RECONCILE_INTERVAL_MS);
     this.timer.unref();
   }

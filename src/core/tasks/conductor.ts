@@ -15,6 +15,7 @@ import { LIVE_SUBTASK } from './lifecycle.ts';
 import { settle, type Outcome } from './settle.ts';
 import { SignalLeases } from './signal-leases.ts';
 import { STEP } from './transitions.ts';
+import { outageLogFor } from '../outage-log.ts';
 
 /** Consumes the results queue and the workers' signal channel. */
 export class Conductor {
@@ -50,7 +51,8 @@ export class Conductor {
         ...telemetryOption(),
       },
     );
-    this.worker.on('error', (err) => this.ctx.log.error({ err }, 'results worker error'));
+    const outage = outageLogFor(this.ctx.redis, this.ctx.log);
+    this.worker.on('error', (err) => outage.report(err, 'results worker error'));
     this.worker.on('failed', (job, err) =>
       this.ctx.log.error({ err, jobId: job?.id }, 'applying a result failed; BullMQ retries it'),
     );
