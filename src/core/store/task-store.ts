@@ -2,19 +2,30 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { rows } from './jsonb-rows.ts';
+import { outboxCte } from './outbox-rules.ts';
 import type { HubEvent } from '../hub-context.ts';
 import { toHubEvent } from '../hub-context.ts';
 import type { Database, NewTaskEvent, SubtaskRow, TaskRow } from './schema.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** Inserts audit events and returns them in the shape they travel in. */
+/**
+ * Inserts audit events, and the outbox rows they cause (in the same statement), and returns the events in the
+ * shape they travel in.
+ */
 export async function insertEvents(db: Db, events: NewTaskEvent[]): Promise<HubEvent[]> {
   if (events.length === 0) return [];
   const rows = await db
-    .insertInto('task_events')
-    .values(events.map((e) => ({ ...e, data: e.data == null ? null : JSON.stringify(e.data) })))
-    .returningAll()
+    .with('ev', (q) =>
+      q
+        .insertInto('task_events')
+        .values(events.map((e) => ({ ...e, data: e.data == null ? null : JSON.stringify(e.data) })))
+        .returningAll(),
+    )
+    .with('ob', outboxCte('ev', 'tasks'))
+    .selectFrom('ev')
+    .selectAll()
+    .orderBy('id')
     .execute();
   return rows.map(toHubEvent);
 }
