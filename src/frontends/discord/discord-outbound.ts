@@ -100,7 +100,8 @@ export class DiscordOutbound {
   async edit(ref: MessageRef, message: OutboundMessage): Promise<MessageRef | void> {
     const key = decodeMessageKey(ref.messageId);
     const body = messageBody(message.text, message.taskId, message.actions);
-    if (this.liveToken(ref.messageId) && key.token) {
+    // An original response not yet filled (a deferral) has no other route than its token.
+    if (key.token && (this.liveToken(ref.messageId) || !key.messageId)) {
       try {
         const posted = await this.api.editOriginal(ref.threadId ?? ref.conversationId, key.token, body);
         return posted?.id && !key.messageId

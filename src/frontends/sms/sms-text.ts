@@ -34,9 +34,14 @@ export class SmsText {
   }
 }
 
-/** Whether an outbound message is worth an SMS: everything but progress (nothing can be edited). */
+/**
+ * Whether an outbound message is worth an SMS: acknowledgements, results and failures, and review requests.
+ * Progress never (nothing can be edited), nor other notices (the submitter already heard about a missing worker).
+ */
 export function worthSending(message: OutboundMessage): boolean {
-  return message.kind !== 'progress';
+  if (message.kind === 'progress') return false;
+  if (message.kind === 'info') return message.actions?.some((a) => a === 'approve' || a === 'reject') ?? false;
+  return true;
 }
 
 /** Drops indentation and trailing spaces, and squeezes blank lines: whitespace costs money in an SMS. */
