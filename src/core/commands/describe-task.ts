@@ -75,7 +75,7 @@ export function renderAck(
   canEdit = true,
 ): string {
   const id = shortId(task.id);
-  if (task.question) return `Got it: task ${id} needs one answer before I can plan it.`;
+  if (task.question) return `Got it: task ${id} needs one answer first.`;
   const caps = [...new Set(subtasks.map((s) => s.capability))].join(', ');
   const steps = `${subtasks.length} step${subtasks.length === 1 ? '' : 's'}`;
   const next = canEdit

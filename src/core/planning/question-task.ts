@@ -1,9 +1,10 @@
 // A task whose planner asked a clarifying question: stored in REVIEW with the question and no steps, so the
 // user's `revise <id> <answer>` re-plans it with the answer (approve is refused until then).
 import type { Insertable, Kysely, Transaction } from 'kysely';
-import { toHubEvent, type HubEvent } from '../hub-context.ts';
+import type { HubEvent } from '../hub-context.ts';
 import type { Plan } from './plan.ts';
 import type { Database, TaskRow, TasksTable } from '../store/schema.ts';
+import { insertEvents } from '../store/task-store.ts';
 import { recordLlm } from '../traces/llm-accounting.ts';
 
 /** Inserts the waiting task, its events and the planner's usage in one transaction. */
@@ -20,24 +21,20 @@ export async function insertQuestionTask(
       .values({ ...values, status: 'REVIEW', question: plan.question, planned_by: plan.plannedBy ?? null })
       .returningAll()
       .executeTakeFirstOrThrow();
-    const data = (d: Record<string, unknown>) => JSON.stringify(d);
-    const rows = await trx
-      .insertInto('task_events')
-      .values([
-        { task_id: task.id, subtask_id: null, type: 'accepted', actor: task.user_id, data: data({ status: 'QUEUED' }) },
-        {
-          task_id: task.id,
-          subtask_id: null,
-          type: 'review.requested',
-          actor: 'planner',
-          data: data({ status: 'REVIEW', question: plan.question, ...plannedEventData(plan) }),
-        },
-      ])
-      .returningAll()
-      .execute();
+    // Through insertEvents: the events write their outbox rows (the acknowledgement, the question) with them.
+    const events = await insertEvents(trx, [
+      { task_id: task.id, subtask_id: null, type: 'accepted', actor: task.user_id, data: { status: 'QUEUED' } },
+      {
+        task_id: task.id,
+        subtask_id: null,
+        type: 'review.requested',
+        actor: 'planner',
+        data: { status: 'REVIEW', question: plan.question, ...plannedEventData(plan) },
+      },
+    ]);
     if (plan.llm) await recordLlm(trx, { taskId: task.id, subtaskId: null, userId: task.user_id }, plan.llm);
     await alsoInTransaction?.(trx);
-    return { task, events: rows.map(toHubEvent) };
+    return { task, events };
   });
 }
 
