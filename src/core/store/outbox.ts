@@ -65,7 +65,7 @@ export async function markDelivered(
     with o as (update outbox set delivered_at = coalesce(delivered_at, now()), message_ref = ${json(ref)},
       attempts = attempts + 1, last_error = null where id = ${row.id} returning id)
     ${task ? sql`, ${task}` : sql``}
-    select ${task ? sql`(select to_jsonb(t) from t)` : sql`null`} as task, (select count(*) from o) as n`.execute(db);
+    select ${task ? sql`(select to_jsonb(t) from t)` : sql`null`} as task`.execute(db);
   const out = found[0]?.task;
   return out ? revive<TaskRow>(out) : null;
 }
@@ -85,7 +85,7 @@ export async function recordFailure(
     with o as (update outbox set attempts = attempts + 1, last_error = ${error.slice(0, 2000)}
       ${settle ? sql`, delivered_at = now()` : sql``} where id = ${row.id} returning id)
     ${final ? sql`, t as (update tasks set final_notified = true where id = ${row.task_id} returning *)` : sql``}
-    select ${final ? sql`(select to_jsonb(t) from t)` : sql`null`} as task, (select count(*) from o) as n`.execute(db);
+    select ${final ? sql`(select to_jsonb(t) from t)` : sql`null`} as task`.execute(db);
   const out = found[0]?.task;
   return out ? revive<TaskRow>(out) : null;
 }
