@@ -208,9 +208,9 @@ export class Notifier {
     // A progress row was marked when claimed; the others are marked now (an acknowledgement's ref becomes the
     // progress message where the platform can edit).
     if (!stored || kind === 'progress') return;
-    const settled = await markDelivered(db, row, done.ref, {
-      progressMessage: kind === 'ack' && frontend.limits.canEdit,
-    });
+    // The message is out: a failed mark would send it again, so a lost connection is retried here first.
+    const progressMessage = kind === 'ack' && frontend.limits.canEdit;
+    const settled = await persist(() => markDelivered(db, row, done.ref, { progressMessage }), log);
     if (kind === 'final' && done.ref) await this.ctx.emit([delivered(taskId, done.parts ?? 1)], settled ?? task);
   }
 
@@ -252,6 +252,24 @@ export class Notifier {
     return next;
   }
 }
+
+/**
+ * Runs a write that must not be lost after a platform call (a retry of the job would send again): up to
+ * MARK_ATTEMPTS tries with a short backoff, riding out a dropped connection or a Postgres restart.
+ */
+async function persist<T>(write: () => Promise<T>, log: { warn: (o: object, m: string) => void }): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (attempt >= MARK_ATTEMPTS) throw err;
+      log.warn({ err: errorText(err), attempt }, 'could not mark a sent message delivered; retrying');
+      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+    }
+  }
+}
+
+const MARK_ATTEMPTS = 6;
 
 /** How one notification job went, for metrics. */
 export interface DeliveryReport {
