@@ -11,7 +11,6 @@ import {
   claimProgress,
   loadOutboxRow,
   markDelivered,
-  markProgressDue,
   recordFailure,
   undeliveredRows,
   type OutboxDelivery,
@@ -53,7 +52,7 @@ export class Notifier {
 
   /**
    * The event sink to register with `ctx.onEvents`: relays the outbox rows the events wrote (the same rules
-   * table decided which). A worker's transient progress report (id null) makes a progress edit due here.
+   * table decided which). A worker's transient progress report (id null, no row) makes a progress edit due.
    */
   readonly sink = async (events: HubEvent[], task: TaskRow): Promise<void> => {
     const platform = (task.origin as ConversationRef).platform;
@@ -67,8 +66,8 @@ export class Notifier {
         const row = { kind, task_id: task.id, event_id: e.id, id: '' };
         await this.relay(row, platform);
       } else if (!settles && !progress) {
-        progress = e.id !== null || (await markProgressDue(this.ctx.db, task.id)) !== null;
-        if (progress) await this.relayProgress(task.id, platform);
+        progress = true;
+        await this.relayProgress(task.id, platform);
       }
     }
   };
@@ -161,14 +160,17 @@ export class Notifier {
   private async deliver(job: Job<NotifyJob>, token?: string): Promise<void> {
     const { db } = this.ctx;
     const { kind, eventId, rowId, taskId } = job.data;
-    const loaded =
+    const found =
       kind === 'progress'
         ? await claimProgress(db, taskId)
         : eventId || rowId
           ? await loadOutboxRow(db, eventId ? { eventId } : { id: rowId! })
           : await this.looseNotice(job.data);
-    if (!loaded || (loaded.row.delivered_at && kind !== 'progress')) return;
-    const { row, task } = loaded;
+    if (!found || (found.row?.delivered_at && kind !== 'progress')) return;
+    // A progress edit a transient report made due has no row; nor has a loose notice (id '').
+    const row = found.row ?? UNSTORED_PROGRESS;
+    const loaded = { ...found, row };
+    const { task } = loaded;
     const stored = row.id !== '';
     const origin = originOf(task);
     const frontend = this.frontends.get(origin.platform);
@@ -279,6 +281,20 @@ export interface DeliveryReport {
   /** From queueing (after any intended delay) to the end of this attempt. */
   latencyMs: number;
 }
+
+/** The stand-in row of a progress edit without one (nothing to mark). */
+const UNSTORED_PROGRESS: OutboxRow = {
+  id: '',
+  task_id: '',
+  event_id: null,
+  kind: 'progress',
+  payload: null,
+  created_at: new Date(0),
+  delivered_at: null,
+  message_ref: null,
+  attempts: 0,
+  last_error: null,
+};
 
 /** The job id of a row's delivery: one acknowledgement per task, else one per causing event (or per row). */
 function jobIdOf(row: Pick<OutboxRow, 'kind' | 'task_id' | 'event_id' | 'id'>): string {

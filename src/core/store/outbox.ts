@@ -1,6 +1,6 @@
 // Outbox queries: the notifier loads a row with what it renders from, marks it delivered (with the platform's
 // message ref), records failed attempts, and finds rows left undelivered. Rows are written where events are
-// (see outbox-rules.ts); only a progress edit made due by a transient worker report is written here.
+// (see outbox-rules.ts).
 import { sql, type Kysely } from 'kysely';
 import type { MessageRef } from '../types.ts';
 import { revive, rows } from './jsonb-rows.ts';
@@ -30,17 +30,27 @@ export async function loadOutboxRow(db: Db, key: OutboxKey): Promise<OutboxDeliv
 }
 
 /**
- * Takes the task's pending progress row (marks it delivered before rendering, so a progress event committed after
- * this point makes a new row rather than folding into one whose text is already rendered), with the task and its
- * subtasks; null when none is pending.
+ * A progress edit's state: takes the task's pending progress row if there is one (marks it delivered before
+ * rendering, so a progress event committed after this point makes a new row rather than folding into one whose
+ * text is already rendered) and reads the task and its subtasks, in one statement; the row is null when none
+ * was pending (a worker's transient report made the edit due). Null when the task is gone.
  */
-export async function claimProgress(db: Db, taskId: string): Promise<OutboxDelivery | null> {
+export async function claimProgress(
+  db: Db,
+  taskId: string,
+): Promise<(Omit<OutboxDelivery, 'row'> & { row: OutboxRow | null }) | null> {
   const { rows: found } = await sql<TaskRow & { outbox_row: unknown; subtasks_json: unknown }>`
     with c as (update outbox set delivered_at = now(), attempts = attempts + 1
       where task_id = ${taskId} and kind = 'progress' and delivered_at is null returning *)
-    select t.*, to_jsonb(c) as outbox_row, ${subtasksOf(sql`true`)} as subtasks_json
-    from c join tasks t on t.id = c.task_id`.execute(db);
-  return delivery(found[0]);
+    select t.*, (select to_jsonb(c) from c limit 1) as outbox_row, ${subtasksOf(sql`true`)} as subtasks_json
+    from tasks t where t.id = ${taskId}`.execute(db);
+  const row = found[0];
+  if (!row) return null;
+  if (row.outbox_row === null) {
+    const { outbox_row: _, subtasks_json, ...task } = row;
+    return { row: null, task, subtasks: rows<SubtaskRow>(subtasks_json) };
+  }
+  return delivery(row);
 }
 
 /**
@@ -88,19 +98,6 @@ export async function recordFailure(
     select ${final ? sql`(select to_jsonb(t) from t)` : sql`null`} as task`.execute(db);
   const out = found[0]?.task;
   return out ? revive<TaskRow>(out) : null;
-}
-
-/**
- * Makes a progress edit due for a worker's transient report: a pending row when the task has a message to edit
- * (or its acknowledgement is on its way) and none is pending yet. Returns the new row's id, or null.
- */
-export async function markProgressDue(db: Db, taskId: string): Promise<string | null> {
-  const { rows: made } = await sql<{ id: string }>`
-    insert into outbox (task_id, kind)
-    select t.id, 'progress' from tasks t where t.id = ${taskId} and (t.progress_message is not null or exists (
-      select 1 from outbox o where o.task_id = t.id and o.kind = 'ack' and o.delivered_at is null))
-    on conflict do nothing returning id`.execute(db);
-  return made[0] ? String(made[0].id) : null;
 }
 
 /** Rows undelivered for longer than `graceMs`, oldest first (what the notifier's sweep re-relays). */
