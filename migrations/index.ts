@@ -9,6 +9,7 @@ import * as m0020 from './0020-idempotency-and-opt-outs.ts';
 import * as m0030 from './0030-llm-accounting.ts';
 import * as m0040 from './0040-monitors.ts';
 import * as m0050 from './0050-artifacts.ts';
+import * as m0060 from './0060-outbox.ts';
 
 /** Migrations by name, applied in name order by the kysely Migrator. */
 export const migrations: Record<string, Migration> = {
@@ -21,4 +22,5 @@ export const migrations: Record<string, Migration> = {
   '0030-llm-accounting': m0030,
   '0040-monitors': m0040,
   '0050-artifacts': m0050,
+  '0060-outbox': m0060,
 };

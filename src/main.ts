@@ -145,7 +145,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const notifier = new Notifier(ctx, frontends, { onDelivery: ops.metrics.observeDelivery });
   ctx.onEvents(notifier.sink);
   ctx.onEvents(stagedFilesCleanup(ctx));
-  const reconciler = new Reconciler(ctx, conductor, (t) => notifier.renotify(t));
+  const reconciler = new Reconciler(ctx, conductor);
   const janitor = new RetentionJanitor(ctx);
   const schedules = new ScheduleService(ctx);
   const scheduleRunner = new ScheduleRunner(ctx, tasks, schedules);

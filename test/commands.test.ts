@@ -64,19 +64,16 @@ describe('command service', () => {
       origin: { platform: 'test', conversationId: `chat-${user}`, userId: user },
     } satisfies InboundMessage);
 
-  it('creates a task and acknowledges it; the reply is the progress message, not a second ack', async () => {
+  it('creates a task; the notifier sends the one acknowledgement (the reply text), and edits go to it', async () => {
     const r = (await say('task hello commands'))!;
     expect(r).toMatchObject({ kind: 'ack', actions: ['cancel'] });
     expect(r.text).toMatch(/^Got it: task [0-9a-f]{8} queued \(1 step\)/);
-    await h.hub.tasks.attachProgressMessage(r.taskId!, {
-      platform: 'test',
-      conversationId: 'chat-test:alice',
-      messageId: 'm-1',
-    });
     await h.waitForTask(r.taskId!, (t) => t.final_notified);
     const mine = h.chat.forTask(r.taskId!);
-    expect(mine.filter((d) => d.message.kind === 'ack')).toHaveLength(0);
-    expect(mine.filter((d) => d.op === 'edit').every((d) => d.messageId === 'm-1')).toBe(true);
+    const acks = mine.filter((d) => d.message.kind === 'ack');
+    expect(acks).toHaveLength(1);
+    expect(acks[0]!.message.text).toBe(r.text);
+    expect(mine.filter((d) => d.op === 'edit').every((d) => d.messageId === acks[0]!.messageId)).toBe(true);
     expect(mine.filter((d) => d.message.kind === 'result')).toHaveLength(1);
   });
 

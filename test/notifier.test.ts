@@ -81,21 +81,33 @@ describe('notifications', () => {
     expect(h.chat.forTask(task.id)).toHaveLength(1);
   });
 
-  it('the reconciler re-sends a final message whose delivery was never confirmed, once', async () => {
+  it('the sweep re-sends a final message whose delivery was never confirmed, once (the call in flight at a crash)', async () => {
     const task = await submit('hello again', 'done_only');
     await h.waitForTask(task.id, (t) => t.final_notified);
     // Pretend the hub died between the platform call and recording it.
     await h.hub.ctx.db
-      .updateTable('tasks')
-      .set({ final_notified: false, finished_at: new Date(Date.now() - 60_000) })
-      .where('id', '=', task.id)
+      .updateTable('outbox')
+      .set({ delivered_at: null, message_ref: null, created_at: new Date(Date.now() - 60_000) })
+      .where('task_id', '=', task.id)
+      .where('kind', '=', 'final')
       .execute();
-    const report = await h.hub.reconciler.runOnce();
-    expect(report.renotified).toBeGreaterThanOrEqual(1);
-    await h.waitForTask(task.id, (t) => t.final_notified);
+    expect(await h.hub.notifier.sweep()).toBeGreaterThanOrEqual(1);
+    await h.chat.waitFor((d) => d.message.taskId === task.id && d.message.kind === 'result' && d !== first(task.id));
+    await h.until(async () => ((await delivered(task.id)) ? true : undefined), 20_000, 'the row marked delivered');
     expect(h.chat.forTask(task.id).filter((d) => d.message.kind === 'result')).toHaveLength(2);
   });
 });
+
+const first = (taskId: string) => h.chat.forTask(taskId).find((d) => d.message.kind === 'result');
+const delivered = async (taskId: string) =>
+  (
+    await h.hub.ctx.db
+      .selectFrom('outbox')
+      .select('delivered_at')
+      .where('task_id', '=', taskId)
+      .where('kind', '=', 'final')
+      .executeTakeFirstOrThrow()
+  ).delivered_at !== null;
 
 describe('a platform down longer than the retry window', () => {
   let o: Harness;
@@ -106,7 +118,7 @@ describe('a platform down longer than the retry window', () => {
     await o?.close();
   });
 
-  it('a final message that exhausted its retries is delivered once by the reconciler after recovery', async () => {
+  it('a final message that exhausted its retries is re-relayed by the sweep after recovery and delivered once', async () => {
     o.chat.failNext(new Error('503 platform down'), new Error('503 platform down'));
     const events = new QueueEvents(NOTIFY_QUEUE, { connection: { url: redisUrl() }, prefix: o.env.prefix });
     await events.waitUntilReady();
@@ -122,12 +134,9 @@ describe('a platform down longer than the retry window', () => {
     expect(finalJob.data.taskId).toBe(task.id);
     expect(await finalJob.getState()).toBe('failed');
     expect(finalJob.attemptsMade).toBe(2);
-    await o.hub.ctx.db
-      .updateTable('tasks')
-      .set({ finished_at: new Date(Date.now() - 60_000) })
-      .where('id', '=', task.id)
-      .execute();
-    expect((await o.hub.reconciler.runOnce()).renotified).toBe(1);
+    const row = await o.hub.ctx.db.selectFrom('outbox').selectAll().where('task_id', '=', task.id).execute();
+    expect(row).toMatchObject([{ kind: 'final', delivered_at: null, attempts: 2, last_error: '503 platform down' }]);
+    expect(await o.hub.notifier.sweep(0)).toBe(1);
     await o.waitForTask(task.id, (t) => t.final_notified);
     expect(o.chat.forTask(task.id).filter((d) => d.message.kind === 'result')).toHaveLength(1);
   });

@@ -97,6 +97,7 @@ const schema = z.object({
   NOTIFY_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(1000),
   PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
+  OUTBOX_GRACE_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   DEFAULT_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
   DEFAULT_BACKOFF_MS: z.coerce.number().int().min(0).default(1000),
   DEFAULT_JITTER: z.coerce.number().min(0).max(1).default(0.2),

@@ -44,10 +44,11 @@ export interface ConversationRef {
   conversationId: string;
   threadId?: string | undefined;
   userId: string;
-  /** The platform message that is edited in place with progress, once sent. */
+  /**
+   * The platform message that is edited in place with progress, once sent; set at submit when the frontend
+   * answered the platform with a placeholder the acknowledgement is to fill (a deferred Discord interaction).
+   */
   progressMessageId?: string | undefined;
-  /** True when the frontend answered the request itself (its reply becomes the progress message). */
-  ackedByFrontend?: boolean | undefined;
 }
 
 /** A chat message or button press, normalised by a frontend for the shared command grammar. */

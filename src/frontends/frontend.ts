@@ -51,8 +51,11 @@ export interface IFrontend {
   stop(): Promise<void>;
   /** Delivers a new message; returns a ref that `edit` accepts. Throws PermanentError for a 4xx that retrying cannot fix. */
   send(ref: ConversationRef, message: OutboundMessage): Promise<MessageRef>;
-  /** Replaces the text of a message sent earlier (only when `limits.canEdit`). */
-  edit?(ref: MessageRef, message: OutboundMessage): Promise<void>;
+  /**
+   * Replaces the text of a message sent earlier (only when `limits.canEdit`); may return a fuller ref of the
+   * message (Discord learns the id of an interaction's original response this way).
+   */
+  edit?(ref: MessageRef, message: OutboundMessage): Promise<MessageRef | void>;
 }
 
 /** What the hub gives a chat frontend's factory. Webhook routes must be added to `http` in the factory, before start. */

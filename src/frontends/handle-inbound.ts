@@ -5,20 +5,19 @@ import type { InboundMessage, MessageRef } from '../core/types.ts';
 import type { FrontendDeps } from './frontend.ts';
 
 /**
- * Runs the shared command grammar on `msg` and delivers the reply with `reply`. A reply to a new task
- * becomes that task's progress message. A failed reply never loses the task: it is already stored and
- * queued, and its final message is delivered by the notifier. Returns the reply (null for a duplicate).
+ * Runs the shared command grammar on `msg` and delivers the reply with `reply`, except a new task's
+ * acknowledgement: the notifier sends that from the outbox (it owns the progress message). A failed reply never
+ * loses a task: it is already stored. Returns the reply (null for a duplicate).
  */
 export async function handleInbound(
-  deps: Pick<FrontendDeps, 'commands' | 'tasks' | 'log'>,
+  deps: Pick<FrontendDeps, 'commands' | 'log'>,
   msg: InboundMessage,
   reply: (r: CommandReply) => Promise<MessageRef | void>,
 ): Promise<CommandReply | null> {
   const r = await deps.commands.handle(msg);
-  if (!r) return null;
+  if (!r || r.kind === 'ack') return r;
   try {
-    const ref = await reply(r);
-    if (ref && r.kind === 'ack' && r.taskId) await deps.tasks.attachProgressMessage(r.taskId, ref);
+    await reply(r);
   } catch (err) {
     deps.log.warn(
       { err: errorText(err), platform: msg.origin.platform, taskId: r.taskId },

@@ -1,52 +1,44 @@
-// Delivers task events to the origin conversation: durable (BullMQ), coalesced progress, final message once.
+// The outbox relay: committed events -> one BullMQ delivery job per outbox row (deterministic ids, so duplicates
+// collapse and several hubs are safe) -> the per-kind delivery -> the row marked delivered with the message ref.
+// A periodic sweep re-relays rows left undelivered (a crash between commit and relay, retries exhausted).
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { errorText, PermanentError, RateLimitedError } from '../core/errors.ts';
-import type { Config } from '../core/config.ts';
-import type { HubContext, HubEvent } from '../core/hub-context.ts';
 import type { Redis } from 'ioredis';
+import type { Config } from '../core/config.ts';
+import { errorText, PermanentError, RateLimitedError } from '../core/errors.ts';
+import type { HubContext, HubEvent } from '../core/hub-context.ts';
 import { duplicateRedis, hubWorkerOptions, NOTIFY_QUEUE, telemetryOption } from '../core/queues.ts';
+import {
+  claimProgress,
+  loadOutboxRow,
+  markDelivered,
+  recordFailure,
+  undeliveredRows,
+  type OutboxDelivery,
+} from '../core/store/outbox.ts';
+import type { MessageKind, OutboxRow } from '../core/store/outbox-rows.ts';
+import { messageFor } from '../core/store/outbox-rules.ts';
 import type { TaskRow } from '../core/store/schema.ts';
-import { insertEvents, json, loadSubtasks, loadTaskWithSubtasks } from '../core/store/task-store.ts';
-import { progressOf } from '../core/tasks/task-service.ts';
-import { isTerminalTask } from '../core/tasks/lifecycle.ts';
+import { insertEvents } from '../core/store/task-store.ts';
 import type { ConversationRef, MessageRef } from '../core/types.ts';
-import type { OutboundMessage } from '../frontends/frontend.ts';
 import type { FrontendRegistry } from '../frontends/registry.ts';
-import { splitText } from '../core/text.ts';
-import { outboundFiles } from './outbound-files.ts';
-import { renderAck, renderFinal, renderFinalLine, renderProgress, renderReview } from './render.ts';
+import { DELIVERIES, type Delivered } from './deliveries.ts';
 
-/** A delivery job: what to render for which task. */
+/** A delivery job: the outbox row it delivers (by its event, or by id); a progress job takes the pending one. */
 interface NotifyJob {
-  kind: 'ack' | 'progress' | 'final' | 'info' | 'review';
+  kind: MessageKind;
   taskId: string;
+  eventId?: string | undefined;
+  rowId?: string | undefined;
+  platform?: string | undefined;
+  /** A notice without an outbox row (monitor runs queue these themselves). */
   text?: string;
-  /** Where an acknowledgement rendered at submit time goes (its first attempt then needs no database read). */
-  origin?: ConversationRef;
-  /** How often a final delivery has waited for the frontend's reply to be attached. */
-  waits?: number;
 }
 
-const PROGRESS_TYPES = new Set([
-  'planned',
-  'started',
-  'subtask.started',
-  'subtask.succeeded',
-  'subtask.retrying',
-  'progress',
-  'progress.stage',
-  'retried',
-  'admin.reprocess',
-  'approved',
-  'resumed',
-  'revised',
-]);
-const FINAL_TYPES = new Set(['completed', 'failed', 'cancelled', 'rejected']);
-
-/** Subscribes to task events and delivers them through the frontends. */
+/** Subscribes to task events and delivers their outbox rows through the frontends. */
 export class Notifier {
   private worker?: Worker<NotifyJob>;
   private connection?: Redis;
+  private timer?: NodeJS.Timeout;
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly jobOpts: ReturnType<typeof deliveryJobOptions>;
 
@@ -58,69 +50,29 @@ export class Notifier {
     this.jobOpts = deliveryJobOptions(ctx.config);
   }
 
-  /** The event sink to register with `ctx.onEvents`: decides what to send under the task's notify policy. */
+  /**
+   * The event sink to register with `ctx.onEvents`: relays the outbox rows the events wrote (the same rules
+   * table decided which). A worker's transient progress report (id null, no row) makes a progress edit due.
+   */
   readonly sink = async (events: HubEvent[], task: TaskRow): Promise<void> => {
-    if (task.notify_policy === 'silent') return;
-    const full = task.notify_policy === 'state_changes';
-    const q = this.ctx.queues.get(NOTIFY_QUEUE);
-    // Progress jobs a final message in the same batch supersedes (it owns the last edit) are not queued, nor the
-    // edit for `planned` when the acknowledgement, rendered from that plan, is queued with it.
-    const finalInBatch = events.some((e) => FINAL_TYPES.has(e.type));
-    const planned = events.find((e) => e.type === 'planned');
-    const ackInBatch = full && !originOf(task).ackedByFrontend && events.some((e) => e.type === 'accepted');
+    const platform = (task.origin as ConversationRef).platform;
+    // Progress rows are not written in a batch with the acknowledgement or a final message (they render it all).
+    const settles = events.some((e) => ['ack', 'final'].includes(messageFor(e.type, task.notify_policy) ?? ''));
+    let progress = false;
     for (const e of events) {
-      if (FINAL_TYPES.has(e.type)) {
-        await q.add(
-          'final',
-          { kind: 'final', taskId: task.id },
-          { ...this.jobOpts, jobId: `final-${task.id}-${e.id ?? e.at}` },
-        );
-      } else if (e.type === 'review.requested') {
-        // Sent under every policy but silent: without it the task would wait for a decision nobody knows about.
-        await q.add('review', { kind: 'review', taskId: task.id }, { ...this.jobOpts, jobId: `review-${e.id}` });
-      } else if (e.type === 'schedule.paused') {
-        await q.add(
-          'info',
-          { kind: 'info', taskId: task.id, text: String(e.data?.message ?? 'A schedule was paused.') },
-          { ...this.jobOpts, jobId: `info-${e.id}` },
-        );
-      } else if (e.type === 'no_worker') {
-        const caps = (e.data?.capabilities as string[] | undefined)?.join(', ') ?? 'a needed capability';
-        await q.add(
-          'info',
-          {
-            kind: 'info',
-            taskId: task.id,
-            text: `No worker is online for ${caps}; task ${task.id.slice(0, 8)} waits until one connects (or cancel it).`,
-          },
-          { ...this.jobOpts, jobId: `info-${e.id}` },
-        );
-      } else if (full && e.type === 'accepted' && !originOf(task).ackedByFrontend) {
-        const steps = planned?.data?.steps as Array<{ capability: string }> | undefined;
-        await q.add(
-          'ack',
-          { kind: 'ack', taskId: task.id, ...(steps ? { text: renderAck(task, steps), origin: originOf(task) } : {}) },
-          { ...this.jobOpts, jobId: `ack-${task.id}` },
-        );
-      } else if (finalInBatch || (ackInBatch && e.type === 'planned')) {
-        continue;
-      } else if (full && PROGRESS_TYPES.has(e.type) && this.frontends.get(originOf(task).platform)?.limits.canEdit) {
-        const interval = this.ctx.config.PROGRESS_INTERVAL_MS;
-        // Trailing-edge throttle: one delivery per interval, rendering the latest state when it runs.
-        await q.add(
-          'progress',
-          { kind: 'progress', taskId: task.id },
-          {
-            ...this.jobOpts,
-            delay: interval,
-            ...(interval > 0 ? { deduplication: { id: `progress-${task.id}`, ttl: interval } } : {}),
-          },
-        );
+      const kind = messageFor(e.type, task.notify_policy);
+      if (!kind) continue;
+      if (kind !== 'progress') {
+        const row = { kind, task_id: task.id, event_id: e.id, id: '' };
+        await this.relay(row, platform);
+      } else if (!settles && !progress) {
+        progress = true;
+        await this.relayProgress(task.id, platform);
       }
     }
   };
 
-  /** Starts delivering. */
+  /** Starts delivering, and sweeps now and every RECONCILE_INTERVAL_MS for rows left undelivered. */
   async start(): Promise<void> {
     this.connection = duplicateRedis(this.ctx.redis, (err) =>
       this.ctx.log.warn({ err: err.message }, 'notifier redis error'),
@@ -145,216 +97,136 @@ export class Notifier {
     );
     this.worker.on('error', (err) => this.ctx.log.error({ err }, 'notify worker error'));
     await this.worker.waitUntilReady();
+    const sweep = () => void this.sweep().catch((err) => this.ctx.log.error({ err }, 'outbox sweep failed'));
+    sweep();
+    this.timer = setInterval(sweep, this.ctx.config.RECONCILE_INTERVAL_MS);
+    this.timer.unref();
   }
 
   async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
     await this.worker?.close();
     this.connection?.disconnect();
   }
 
-  /** Queues the final message of a terminal task again (the reconciler calls this when delivery was never confirmed). */
-  async renotify(task: TaskRow): Promise<void> {
-    const last = await this.ctx.db
-      .selectFrom('task_events')
-      .select('id')
-      .where('task_id', '=', task.id)
-      .where('type', 'in', [...FINAL_TYPES])
-      .orderBy('id', 'desc')
-      .executeTakeFirst();
-    const queue = this.ctx.queues.get(NOTIFY_QUEUE);
-    const jobId = `final-${task.id}-${last?.id ?? 'x'}`;
-    // A finished job under that id (it exhausted its retries in an outage, or it sent but the hub died before
-    // recording it) would make BullMQ ignore the add: remove it first. A job still pending is left alone.
-    const previous = await queue.getJob(jobId);
-    if (previous) {
-      const state = await previous.getState();
-      if (state !== 'completed' && state !== 'failed') return;
-      await previous.remove();
-    }
-    await queue.add('final', { kind: 'final', taskId: task.id }, { ...this.jobOpts, jobId });
-  }
-
   /**
-   * First attempt of an acknowledgement rendered at submit time: send it and keep its ref without reading the
-   * task first (nothing can have set the ref yet: progress edits for the task are queued after it). Retries and a
-   * job recovered after a hub crash (stalled, run again) take the full path, which reads the task and skips the send
-   * if an earlier run got as far as saving the ref or the task has already finished.
+   * Re-relays outbox rows undelivered for longer than `graceMs` whose job is gone or finished: a crash between
+   * commit and relay, Redis losing the job, or a job that exhausted its retries in a platform outage (a finished
+   * job under the same id must be removed first, or BullMQ ignores the add). Returns how many it relayed.
    */
-  private async deliverAck(job: Job<NotifyJob>, origin: ConversationRef, text: string, token?: string): Promise<void> {
-    const frontend = this.frontends.get(origin.platform);
-    if (!frontend) return this.deliver(job, token, true);
-    try {
-      const ref = await frontend.send(origin, {
-        taskId: job.data.taskId,
-        kind: 'ack',
-        text: text.slice(0, frontend.limits.maxLength),
-        actions: ['cancel'],
-      });
-      await this.ctx.db
-        .updateTable('tasks')
-        .set({ progress_message: json(ref) })
-        .where('id', '=', job.data.taskId)
-        .where('progress_message', 'is', null)
-        .execute();
-    } catch (err) {
-      if (err instanceof RateLimitedError && token) {
-        await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
-        throw new DelayedError();
+  async sweep(graceMs = this.ctx.config.OUTBOX_GRACE_MS): Promise<number> {
+    const queue = this.ctx.queues.get(NOTIFY_QUEUE);
+    let relayed = 0;
+    for (const row of await undeliveredRows(this.ctx.db, graceMs)) {
+      const previous = await queue.getJob(jobIdOf(row));
+      if (previous) {
+        const state = await previous.getState();
+        if (state !== 'completed' && state !== 'failed' && state !== 'unknown') continue;
+        await previous.remove();
       }
-      if (err instanceof PermanentError) return this.deliver(job, token, true, err);
-      throw err;
+      await this.relay(row);
+      relayed++;
     }
+    if (relayed) this.ctx.log.warn({ relayed }, 'outbox sweep re-relayed undelivered messages');
+    return relayed;
   }
 
-  /** Delivers one job; `failure` replays an error of the fast acknowledgement path through the full handling. */
-  private async deliver(job: Job<NotifyJob>, token?: string, full = false, failure?: Error): Promise<void> {
-    const { origin: ackOrigin, text: ackText } = job.data;
-    const firstRun = job.attemptsMade === 0 && !job.stalledCounter;
-    if (!full && job.data.kind === 'ack' && ackOrigin && ackText !== undefined && firstRun)
-      return this.deliverAck(job, ackOrigin, ackText, token);
-    // A progress edit renders from the subtasks too: it reads both in one statement.
-    const withSubtasks =
-      job.data.kind === 'progress' ? await loadTaskWithSubtasks(this.ctx.db, job.data.taskId) : undefined;
-    const task =
-      withSubtasks !== undefined
-        ? withSubtasks?.task
-        : await this.ctx.db.selectFrom('tasks').selectAll().where('id', '=', job.data.taskId).executeTakeFirst();
-    if (!task) return;
+  /** Queues the delivery of one row under its deterministic job id. */
+  private async relay(row: Pick<OutboxRow, 'kind' | 'task_id' | 'event_id' | 'id'>, platform?: string): Promise<void> {
+    const data: NotifyJob = {
+      kind: row.kind,
+      taskId: row.task_id,
+      ...(row.event_id ? { eventId: row.event_id } : { rowId: row.id }),
+      ...(platform ? { platform } : {}),
+    };
+    await this.ctx.queues.get(NOTIFY_QUEUE).add(row.kind, data, { ...this.jobOpts, jobId: jobIdOf(row) });
+  }
+
+  /** Trailing-edge throttle: one progress delivery per interval, rendering the latest state when it runs. */
+  private async relayProgress(taskId: string, platform: string): Promise<void> {
+    const interval = this.ctx.config.PROGRESS_INTERVAL_MS;
+    await this.ctx.queues.get(NOTIFY_QUEUE).add(
+      'progress',
+      { kind: 'progress', taskId, platform },
+      {
+        ...this.jobOpts,
+        delay: interval,
+        ...(interval > 0 ? { deduplication: { id: `progress-${taskId}`, ttl: interval } } : {}),
+      },
+    );
+  }
+
+  /** Delivers one job's row, marks it delivered, and handles a platform's refusal. */
+  private async deliver(job: Job<NotifyJob>, token?: string): Promise<void> {
+    const { db } = this.ctx;
+    const { kind, eventId, rowId, taskId } = job.data;
+    const found =
+      kind === 'progress'
+        ? await claimProgress(db, taskId)
+        : eventId || rowId
+          ? await loadOutboxRow(db, eventId ? { eventId } : { id: rowId! })
+          : await this.looseNotice(job.data);
+    if (!found || (found.row?.delivered_at && kind !== 'progress')) return;
+    // A progress edit a transient report made due has no row; nor has a loose notice (id '').
+    const row = found.row ?? UNSTORED_PROGRESS;
+    const loaded = { ...found, row };
+    const { task } = loaded;
+    const stored = row.id !== '';
     const origin = originOf(task);
     const frontend = this.frontends.get(origin.platform);
+    const log = this.ctx.log.child({ taskId, jobId: job.id, platform: origin.platform });
     if (!frontend) {
-      this.ctx.log.warn(
-        { taskId: task.id, platform: origin.platform },
-        'no frontend for the origin platform in this process; message dropped',
-      );
+      log.warn('no frontend for the origin platform in this process; message dropped');
+      if (stored) await recordFailure(db, row, `no frontend for ${origin.platform}`, true);
       return;
     }
-    const log = this.ctx.log.child({ taskId: task.id, jobId: job.id, platform: origin.platform });
-    const msg = (kind: OutboundMessage['kind'], text: string): OutboundMessage => ({
-      taskId: task.id,
-      kind,
-      text: text.slice(0, frontend.limits.maxLength),
-    });
+    let done: Delivered;
     try {
-      if (failure) throw failure;
-      const { kind } = job.data;
-      if (kind === 'info') {
-        await frontend.send(origin, msg('info', job.data.text ?? ''));
-        return;
-      }
-      if (kind === 'review') {
-        if (task.status !== 'REVIEW') return;
-        await frontend.send(origin, { ...msg('info', renderReview(task)), actions: ['approve', 'reject'] });
-        return;
-      }
-      const progressRef = task.progress_message as MessageRef | null;
-      if (kind === 'ack') {
-        // Already acknowledged, or finished (the final message says everything; a late "accepted" would confuse).
-        if (progressRef || task.final_notified || isTerminalTask(task.status)) return;
-        const text = job.data.text ?? renderAck(task, await loadSubtasks(this.ctx.db, task.id));
-        const ref = await frontend.send(origin, { ...msg('ack', text), actions: ['cancel'] });
-        await this.saveProgressRef(task.id, ref);
-        return;
-      }
-      if (kind === 'progress') {
-        if (isTerminalTask(task.status)) return; // the final job owns the last edit
-        const text = renderProgress(
-          task,
-          progressOf(task, withSubtasks?.subtasks ?? (await loadSubtasks(this.ctx.db, task.id))),
-        );
-        if (progressRef && frontend.edit)
-          await frontend.edit(progressRef, { ...msg('progress', text), actions: ['cancel'] });
-        // When the frontend answered the request itself, its reply becomes the progress message once attached.
-        else if (frontend.limits.canEdit && !origin.ackedByFrontend)
-          await this.saveProgressRef(
-            task.id,
-            await frontend.send(origin, { ...msg('progress', text), actions: ['cancel'] }),
-          );
-        return;
-      }
-      // final: settle the progress message, then send the result as a new message (new messages notify people; edits do not).
-      const waits = job.data.waits ?? 0;
-      if (
-        !task.final_notified &&
-        !progressRef &&
-        origin.ackedByFrontend &&
-        frontend.limits.canEdit &&
-        waits < MAX_ATTACH_WAITS &&
-        token
-      ) {
-        // The frontend's own reply is still on its way to becoming the progress message: let it land first.
-        await job.updateData({ ...job.data, waits: waits + 1 });
-        await job.moveToDelayed(Date.now() + ATTACH_WAIT_MS, token);
-        throw new DelayedError();
-      }
-      if (!task.final_notified) {
-        if (progressRef && frontend.edit)
-          await frontend
-            .edit(progressRef, msg('progress', renderFinalLine(task)))
-            .catch((err) => log.warn({ err: errorText(err) }, 'could not settle the progress message'));
-        const parts = splitText(renderFinal(task, frontend.limits.markup), frontend.limits.maxLength);
-        const actions = task.status === 'FAILED' ? ['retry' as const] : undefined;
-        const files = task.status === 'COMPLETED' && task.has_outputs ? await outboundFiles(this.ctx, task.id) : [];
-        for (const [i, part] of parts.entries()) {
-          await frontend.send(origin, {
-            taskId: task.id,
-            kind: task.status === 'COMPLETED' ? 'result' : 'failure',
-            text: part,
-            ...(i === parts.length - 1 && actions ? { actions } : {}),
-            ...(i === parts.length - 1 && files.length ? { files } : {}),
-          });
-        }
-        const settled = await this.ctx.db
-          .updateTable('tasks')
-          .set({ final_notified: true })
-          .where('id', '=', task.id)
-          .returningAll()
-          .executeTakeFirst();
-        await this.ctx.emit(
-          [
-            {
-              id: null,
-              taskId: task.id,
-              subtaskId: null,
-              type: 'delivered',
-              data: { parts: parts.length },
-              actor: 'notifier',
-              at: new Date().toISOString(),
-            },
-          ],
-          settled ?? task,
-        );
-      }
+      done = await DELIVERIES[kind]({ ...loaded, ctx: this.ctx, origin, frontend, log });
     } catch (err) {
       if (err instanceof RateLimitedError && token) {
         await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
         throw new DelayedError();
       }
+      if (!stored) throw err;
       if (err instanceof PermanentError) {
         log.warn({ err: errorText(err) }, 'permanent delivery failure; not retried');
-        const recorded = await insertEvents(this.ctx.db, [
+        const recorded = await insertEvents(db, [
           {
-            task_id: task.id,
+            task_id: taskId,
             subtask_id: null,
             type: 'notify.failed',
             actor: 'notifier',
-            data: { kind: job.data.kind, error: errorText(err) },
+            data: { kind, error: errorText(err) },
           },
         ]);
-        const settled =
-          job.data.kind === 'final'
-            ? await this.ctx.db
-                .updateTable('tasks')
-                .set({ final_notified: true })
-                .where('id', '=', task.id)
-                .returningAll()
-                .executeTakeFirst()
-            : undefined;
+        const settled = await recordFailure(db, row, errorText(err), true);
         await this.ctx.emit(recorded, settled ?? task);
         throw new UnrecoverableError(errorText(err));
       }
+      await recordFailure(db, row, errorText(err), false);
       throw err;
     }
+    // A progress row was marked when claimed; the others are marked now (an acknowledgement's ref becomes the
+    // progress message where the platform can edit).
+    if (!stored || kind === 'progress') return;
+    // The message is out: a failed mark would send it again, so a lost connection is retried here first.
+    const progressMessage = kind === 'ack' && frontend.limits.canEdit;
+    const settled = await persist(() => markDelivered(db, row, done.ref, { progressMessage }), log);
+    if (kind === 'final' && done.ref) await this.ctx.emit([delivered(taskId, done.parts ?? 1)], settled ?? task);
+  }
+
+  /** A notice queued without an outbox row (monitor runs): sent once per job, not tracked. */
+  private async looseNotice(data: NotifyJob): Promise<OutboxDelivery | null> {
+    if (data.kind !== 'info' || data.text === undefined) return null;
+    const task = await this.ctx.db.selectFrom('tasks').selectAll().where('id', '=', data.taskId).executeTakeFirst();
+    if (!task) return null;
+    const row = { id: '', task_id: task.id, event_id: null, kind: 'info', payload: { text: data.text } } as const;
+    return {
+      row: { ...row, created_at: new Date(), delivered_at: null, message_ref: null, attempts: 0, last_error: null },
+      task,
+      subtasks: [],
+    };
   }
 
   /** Tells `onDelivery` how a job went: delivered, retried later, or failed for good (a delay is neither). */
@@ -366,15 +238,7 @@ export class Notifier {
         ? 'failed'
         : 'retried';
     const latencyMs = Date.now() - job.timestamp - (job.opts.delay ?? 0);
-    this.opts.onDelivery({ taskId: job.data.taskId, platform: job.data.origin?.platform, outcome, latencyMs });
-  }
-
-  private async saveProgressRef(taskId: string, ref: MessageRef): Promise<void> {
-    await this.ctx.db
-      .updateTable('tasks')
-      .set({ progress_message: json(ref) })
-      .where('id', '=', taskId)
-      .execute();
+    this.opts.onDelivery({ taskId: job.data.taskId, platform: job.data.platform, outcome, latencyMs });
   }
 
   /** Deliveries for one task run one at a time in this process, so edits land in order. */
@@ -391,6 +255,24 @@ export class Notifier {
   }
 }
 
+/**
+ * Runs a write that must not be lost after a platform call (a retry of the job would send again): up to
+ * MARK_ATTEMPTS tries with a short backoff, riding out a dropped connection or a Postgres restart.
+ */
+async function persist<T>(write: () => Promise<T>, log: { warn: (o: object, m: string) => void }): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (attempt >= MARK_ATTEMPTS) throw err;
+      log.warn({ err: errorText(err), attempt }, 'could not mark a sent message delivered; retrying');
+      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+    }
+  }
+}
+
+const MARK_ATTEMPTS = 6;
+
 /** How one notification job went, for metrics. */
 export interface DeliveryReport {
   taskId: string;
@@ -400,9 +282,30 @@ export interface DeliveryReport {
   latencyMs: number;
 }
 
-/** A final delivery waits at most MAX_ATTACH_WAITS x ATTACH_WAIT_MS for the frontend's reply to be attached. */
-const ATTACH_WAIT_MS = 500;
-const MAX_ATTACH_WAITS = 10;
+/** The stand-in row of a progress edit without one (nothing to mark). */
+const UNSTORED_PROGRESS: OutboxRow = {
+  id: '',
+  task_id: '',
+  event_id: null,
+  kind: 'progress',
+  payload: null,
+  created_at: new Date(0),
+  delivered_at: null,
+  message_ref: null,
+  attempts: 0,
+  last_error: null,
+};
+
+/** The job id of a row's delivery: one acknowledgement per task, else one per causing event (or per row). */
+function jobIdOf(row: Pick<OutboxRow, 'kind' | 'task_id' | 'event_id' | 'id'>): string {
+  return row.kind === 'ack' ? `ack-${row.task_id}` : `${row.kind}-${row.task_id}-${row.event_id ?? `r${row.id}`}`;
+}
+
+/** The transient event that says a task's final message went out (tracing and tests listen for it). */
+function delivered(taskId: string, parts: number): HubEvent {
+  const at = new Date().toISOString();
+  return { id: null, taskId, subtaskId: null, type: 'delivered', data: { parts }, actor: 'notifier', at };
+}
 
 /** Delivery job options: NOTIFY_ATTEMPTS tries with exponential backoff from NOTIFY_BACKOFF_MS. */
 function deliveryJobOptions(config: Config) {

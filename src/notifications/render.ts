@@ -1,26 +1,11 @@
-// Turns task state into the text people see in their conversation.
+// Turns task state into the text people see in their conversation (the acknowledgement is core's renderAck).
 import type { FrontendLimits } from '../frontends/frontend.ts';
 import { markdownFor } from './markdown-text.ts';
-import { formatDuration } from '../core/commands/describe-task.ts';
+import { formatDuration, progressLine, statusWord } from '../core/commands/describe-task.ts';
 import { shortId } from '../core/ids.ts';
-import type { SubtaskRow, TaskRow } from '../core/store/schema.ts';
+import type { TaskRow } from '../core/store/schema.ts';
 import { usageLine } from '../core/traces/usage-text.ts';
 import type { DerivedProgress } from '../core/types.ts';
-
-/** The acknowledgement sent when a task is accepted; later edited in place with progress. */
-export function renderAck(task: TaskRow, subtasks: Array<Pick<SubtaskRow, 'capability'>>): string {
-  if (task.question) return `Task ${shortId(task.id)} accepted: I need one answer before I can plan it.`;
-  const caps = [...new Set(subtasks.map((s) => s.capability))].join(', ');
-  return `Task ${shortId(task.id)} accepted: ${subtasks.length} step${subtasks.length === 1 ? '' : 's'} (${caps})${plannerNote(task)}. I'll update this message as it runs.`;
-}
-
-/** Which planner made the plan, when it is worth saying (an LLM plan, or the rule planner standing in for one). */
-function plannerNote(task: TaskRow): string {
-  const by = task.planned_by;
-  if (!by) return '';
-  if (by === 'llm') return ', planned by the LLM planner';
-  return by.startsWith('rules (fallback') ? `, planned by the rule planner ${by.slice('rules '.length)}` : '';
-}
 
 /** "3 steps, 12.4k tokens, $0.018" for a task that made LLM calls, else empty. */
 function usageNote(task: TaskRow): string {
@@ -28,15 +13,19 @@ function usageNote(task: TaskRow): string {
   return `\n(${usageLine({ steps: task.plan_steps, tokens: task.llm_tokens, costUsd: task.llm_cost_usd, unpriced: task.llm_unpriced })})`;
 }
 
-/** One line of live progress. */
+/** The progress message: the task's live state in one line. */
 export function renderProgress(task: TaskRow, p: DerivedProgress): string {
-  const parts = [`Task ${shortId(task.id)}: ${statusWord(task.status)} ${Math.floor(p.percent)}%`];
-  if (p.stage) parts.push(p.stage);
-  if (p.total) parts.push(`${p.done ?? 0}/${p.total} items`);
-  if (p.etaMs !== undefined && p.percent < 100) parts.push(`ETA ${formatDuration(p.etaMs)}`);
-  parts.push(`step ${Math.min(p.subtasksDone + 1, p.subtasksTotal)} of ${p.subtasksTotal}`);
-  if (p.message) parts.push(p.message);
-  return parts.join(' · ');
+  return `Task ${shortId(task.id)}: ${progressLine(task.status, p)}`;
+}
+
+/** An info message from its outbox payload (the event that caused it and its data). */
+export function renderInfo(task: TaskRow, payload: Record<string, unknown> | null): string {
+  const data = (payload?.data ?? {}) as Record<string, unknown>;
+  if (payload?.event === 'no_worker') {
+    const caps = (data.capabilities as string[] | undefined)?.join(', ') ?? 'a needed capability';
+    return `No worker is online for ${caps}; task ${shortId(task.id)} waits until one connects (or cancel it).`;
+  }
+  return String(data.message ?? payload?.text ?? `Task ${shortId(task.id)}: ${String(payload?.event ?? 'notice')}.`);
 }
 
 /** The one-line final state that replaces the progress message. */
@@ -90,20 +79,4 @@ export function renderResult(result: unknown, markup: FrontendLimits['markup'] =
     return (result as { text: string }).text;
   }
   return typeof result === 'string' ? result : JSON.stringify(result, null, 2);
-}
-
-function statusWord(status: string): string {
-  return (
-    (
-      {
-        ASSIGNED: 'queued',
-        IN_PROGRESS: 'running',
-        COMPLETED: 'completed',
-        FAILED: 'failed',
-        CANCELLED: 'cancelled',
-        REJECTED: 'rejected',
-        REVIEW: 'awaiting review',
-      } as Record<string, string>
-    )[status] ?? status.toLowerCase()
-  );
 }

@@ -173,6 +173,11 @@ describe('sms acceptance', () => {
   const text = (from: string, body: string, opts: Parameters<TwilioFake['text']>[3] = {}) =>
     fake.text(url, from, body, { signedUrl: `${PUBLIC_URL}${SMS_WEBHOOK_PATH}`, ...opts });
   const api = (to: string) => fake.messagesTo(to).filter((m) => m.via === 'api');
+  /** The acknowledgement texted to a number (through the API), once it arrives. */
+  const ackOf = async (to: string) =>
+    (await fake.waitFor(to, (ms) => ms.some((m) => m.via === 'api' && /^Got it/.test(m.body)))).find(
+      (m) => m.via === 'api' && /^Got it/.test(m.body),
+    )!.body;
   const taskByText = (t: string) =>
     h.until(
       async () =>
@@ -214,7 +219,9 @@ describe('sms acceptance', () => {
     expect(fake.messagesTo(from)).toHaveLength(0);
     const ok = await text(from, 'task genuine one');
     expect(ok.status).toBe(200);
-    expect(ok.reply).toMatch(/^Got it: task [0-9a-f]{8} queued/);
+    // The acknowledgement is the notifier's (one owner, one text), sent through the API rather than as TwiML.
+    expect(ok.reply).toBeUndefined();
+    expect(await ackOf(from)).toMatch(/^Got it: task [0-9a-f]{8} queued/);
   });
 
   it('odd input gets a clear answer, never a 500: empty, picture-only, oversized, not a form', async () => {
@@ -248,9 +255,10 @@ describe('sms acceptance', () => {
     const from = '+15550003010';
     const first = await text(from, 'task dedup me', { messageSid: 'SM0123456789abcdef0123456789abcdef' });
     const again = await text(from, 'task dedup me', { messageSid: 'SM0123456789abcdef0123456789abcdef' });
-    expect(first.reply).toMatch(/Got it/);
+    expect(await ackOf(from)).toMatch(/Got it/);
     expect(again.status).toBe(200);
     expect(again.reply).toBeUndefined();
+    expect(first.reply).toBeUndefined();
     const tasks = await h.hub.ctx.db.selectFrom('tasks').select('id').where('text', '=', 'dedup me').execute();
     expect(tasks).toHaveLength(1);
   });
@@ -281,10 +289,12 @@ describe('sms acceptance', () => {
 
     expect((await text(from, 'start')).reply).toBeUndefined();
     const back = await text(from, 'task hello after start');
-    expect(back.reply).toMatch(/Got it/);
+    expect(back.reply).toBeUndefined();
+    expect(await ackOf(from)).toMatch(/Got it/);
     const sent = await fake.waitFor(from, (ms) => ms.some((m) => m.via === 'api' && /completed/.test(m.body)));
-    expect(sent.filter((m) => m.via === 'api')).toHaveLength(1);
-    expect(sent.filter((m) => m.via === 'api')[0]!.body).toContain('hello after start');
+    const paid = sent.filter((m) => m.via === 'api' && !/^Got it/.test(m.body));
+    expect(paid).toHaveLength(1);
+    expect(paid[0]!.body).toContain('hello after start');
   });
 
   it('STOP survives a Redis flush: an outbound SMS to the opted-out number is still suppressed', async () => {
@@ -314,8 +324,8 @@ describe('sms acceptance', () => {
 
   it('"CANCEL <id>" cancels a task while "CANCEL" alone opts out', async () => {
     const from = '+15550003030';
-    const ack = await text(from, 'task long work sleep 20 seconds');
-    const id = /task ([0-9a-f]{8})/.exec(ack.reply ?? '')![1]!;
+    await text(from, 'task long work sleep 20 seconds');
+    const id = /task ([0-9a-f]{8})/.exec(await ackOf(from))![1]!;
     const cancel = await text(from, `CANCEL ${id}`);
     expect(cancel.reply).toMatch(new RegExp(`Cancelling task ${id}`));
     const task = await taskByText('long work sleep 20 seconds');
@@ -330,7 +340,7 @@ describe('sms acceptance', () => {
     await text(from, 'use test.big: make it long');
     const task = await taskByText('use test.big: make it long');
     await h.waitForTask(task.id, (t) => t.status === 'COMPLETED' && t.final_notified, 30_000);
-    const finals = api(from);
+    const finals = api(from).filter((m) => !/^Got it/.test(m.body));
     expect(finals).toHaveLength(1);
     const body = finals[0]!.body;
     const link = `More: ${PUBLIC_URL}/tasks/${task.id}`;
@@ -345,8 +355,8 @@ describe('sms acceptance', () => {
 
   it('STATUS <id>, STATUS and HELP work as plain words', async () => {
     const from = '+15550003050';
-    const ack = await text(from, 'task hello status words');
-    const id = /task ([0-9a-f]{8})/.exec(ack.reply ?? '')![1]!;
+    await text(from, 'task hello status words');
+    const id = /task ([0-9a-f]{8})/.exec(await ackOf(from))![1]!;
     await fake.waitFor(from, (ms) => ms.some((m) => m.via === 'api' && /completed/.test(m.body)));
     expect((await text(from, `STATUS ${id}`)).reply).toMatch(new RegExp(`^Task ${id}: COMPLETED - hello status words`));
     expect((await text(from, 'Status')).reply).toMatch(new RegExp(`^Task ${id}: COMPLETED`));
@@ -354,7 +364,7 @@ describe('sms acceptance', () => {
     expect(help).toMatch(/^Commands:\ntask <what to do>/);
     expect(measureSms(help).segments).toBeLessThanOrEqual(4);
     expect((await text(from, 'info')).reply).toMatch(/^Commands:/);
-    expect(api(from)).toHaveLength(1); // command answers are TwiML only; the result was the one paid message
+    expect(api(from).map((m) => m.body)).toHaveLength(2); // command answers are TwiML only; the acknowledgement and the result are paid
   });
 
   it('a 429 waits Retry-After and a 5xx is retried; the result still arrives once', async () => {
@@ -363,15 +373,19 @@ describe('sms acceptance', () => {
     await text(from, 'task hello limited');
     await fake.waitFor(from, (ms) => ms.some((m) => m.via === 'api'), 30_000);
     const calls = fake.calls.filter((c) => c.to === from);
-    expect(calls.map((c) => c.status)).toEqual([429, 201]);
+    expect(calls[0]!.status).toBe(429);
+    expect(calls.slice(1).every((c) => c.status === 201)).toBe(true);
     expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(900);
 
     const other = '+15550003061';
     fake.failNext({ status: 503 });
     await text(other, 'task hello unavailable');
     await fake.waitFor(other, (ms) => ms.some((m) => m.via === 'api'), 30_000);
-    expect(fake.calls.filter((c) => c.to === other).map((c) => c.status)).toEqual([503, 201]);
-    expect(api(other)).toHaveLength(1);
+    await fake.waitFor(other, (ms) => ms.some((m) => m.via === 'api' && /completed/.test(m.body)), 30_000);
+    const statuses = fake.calls.filter((c) => c.to === other).map((c) => c.status);
+    expect(statuses[0]).toBe(503);
+    expect(statuses.slice(1).every((s) => s === 201)).toBe(true);
+    expect(api(other).filter((m) => /completed/.test(m.body))).toHaveLength(1);
   });
 
   it('admin reprocess: refused for a non-admin; an admin re-runs the dead letter and the original number gets the new outcome', async () => {
@@ -403,9 +417,9 @@ describe('sms acceptance', () => {
       .executeTakeFirstOrThrow();
     expect(sub).toEqual({ generation: before + 1, status: 'DEAD' });
     const failures = (
-      await fake.waitFor(user, (ms) => ms.filter((m) => m.via === 'api' && /failed/.test(m.body)).length >= 2)
+      await fake.waitFor(user, (ms) => ms.filter((m) => m.via === 'api' && /^Task .* failed/.test(m.body)).length >= 2)
     ).filter((m: SmsSent) => m.via === 'api');
-    expect(failures).toHaveLength(2);
+    expect(failures.filter((m) => !/^Got it/.test(m.body))).toHaveLength(2);
     expect(api(ADMIN)).toHaveLength(0);
   });
 });

@@ -10,15 +10,15 @@ import type { HubContext } from '../hub-context.ts';
 import { shortId } from '../ids.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { progressOf } from '../tasks/task-service.ts';
-import type { InboundMessage } from '../types.ts';
+import type { ConversationRef, InboundMessage } from '../types.ts';
 import { helpText, parseCommand } from './parse-command.ts';
-import { describeTask, renderTaskLine } from './describe-task.ts';
+import { describeTask, renderAck, renderTaskLine } from './describe-task.ts';
 
 /** What a frontend should answer in the conversation. */
 export interface CommandReply {
   text: string;
   kind: 'ack' | 'info' | 'error';
-  /** The task this reply is about; for `ack`, the frontend attaches its reply as the task's progress message. */
+  /** The task this reply is about (for `ack`, a new one: the notifier acknowledges it in the conversation). */
   taskId?: string | undefined;
   actions?: Array<'cancel' | 'retry' | 'approve' | 'reject'> | undefined;
 }
@@ -73,23 +73,14 @@ export class CommandService {
         case 'task': {
           const { task, subtasks, warnings } = await this.tasks.submit({
             attachments: acceptedAttachments(msg.attachments),
-            origin: { ...msg.origin, ackedByFrontend: true },
+            origin: msg.origin,
             text: cmd.text,
             priority: cmd.priority,
             requiresReview: cmd.review,
           });
-          if (task.question)
-            return { kind: 'ack', taskId: task.id, text: `Got it: task ${shortId(task.id)} needs one answer first.` };
-          const steps = `${subtasks.length} step${subtasks.length === 1 ? '' : 's'}`;
-          return {
-            kind: 'ack',
-            taskId: task.id,
-            actions: ['cancel'],
-            text: [
-              `Got it: task ${shortId(task.id)} queued (${steps}). I'll update this message as it runs.`,
-              ...warnings,
-            ].join('\n'),
-          };
+          // The notifier sends the acknowledgement (the same text) from the outbox; this reply is for callers.
+          const text = [renderAck(task, subtasks), ...warnings].join('\n');
+          return { kind: 'ack', taskId: task.id, text, ...(task.question ? {} : { actions: ['cancel'] }) };
         }
         case 'status': {
           const id = cmd.id ?? (await this.tasks.list(caller, { limit: 1 })).tasks[0]?.id;
@@ -126,7 +117,7 @@ export class CommandService {
           return { kind: 'info', taskId: task.id, text: `Retrying task ${shortId(task.id)} from where it failed.` };
         }
         case 'duplicate': {
-          const { task } = await this.tasks.duplicate(cmd.id, caller, { ...msg.origin, ackedByFrontend: true });
+          const { task } = await this.tasks.duplicate(cmd.id, caller, msg.origin);
           return {
             kind: 'ack',
             taskId: task.id,
@@ -152,7 +143,7 @@ export class CommandService {
         }
         case 'schedule': {
           const { schedule, nextRunAt } = await this.requireSchedules().createFromText({
-            origin: msg.origin,
+            origin: standing(msg.origin),
             text: cmd.text,
           });
           const next = nextRunAt ? ` Next run: ${nextRunAt.toISOString().replace('T', ' ').slice(0, 16)} UTC.` : '';
@@ -190,7 +181,7 @@ export class CommandService {
           return { kind: 'info', text: `Your time zone is now ${await svc.setTimezone(userId, cmd.zone)}.` };
         }
         case 'monitor':
-          return await runMonitorCommand(this.monitors, cmd, msg.origin, caller);
+          return await runMonitorCommand(this.monitors, cmd, standing(msg.origin), caller);
         case 'admin':
           return await this.runAdmin(cmd, userId);
         case 'help':
@@ -334,4 +325,10 @@ function actionsFor(status: string): CommandReply['actions'] {
   if (status === 'REVIEW') return ['approve', 'reject'];
   if (['COMPLETED', 'CANCELLED', 'REJECTED'].includes(status)) return undefined;
   return ['cancel'];
+}
+
+/** An origin for standing work (schedules, monitors): their runs are new tasks, not this request's placeholder. */
+function standing(origin: ConversationRef): ConversationRef {
+  const { progressMessageId: _, ...rest } = origin;
+  return rest;
 }

@@ -2,6 +2,7 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { AccessEventsTable, AccessGrantsTable, PairingCodesTable } from './access-rows.ts';
 import type { MonitorSnapshotsTable, MonitorsTable } from './monitor-rows.ts';
+import type { OutboxTable } from './outbox-rows.ts';
 import type { ScheduleRunsTable, SchedulesTable, UserSettingsTable } from './schedule-rows.ts';
 import type { LlmUsageTable, TaskTracesTable } from './trace-rows.ts';
 import type {
@@ -128,6 +129,7 @@ export interface Database {
   task_traces: TaskTracesTable;
   artifacts: ArtifactsTable;
   sms_opt_outs: SmsOptOutsTable;
+  outbox: OutboxTable;
 }
 
 /** A row of `sms_opt_outs`: a phone number that said STOP (migration 0020). */
@@ -140,7 +142,6 @@ export type TaskRow = Selectable<TasksTable>;
 export type SubtaskRow = Selectable<SubtasksTable>;
 export type TaskEventRow = Selectable<TaskEventsTable>;
 export type DeadLetterRow = Selectable<DeadLettersTable>;
-export type NewTaskEvent = Insertable<TaskEventsTable>;
 
 /** A row of `artifacts`: a file of a task (an upload, a chat attachment, or a capability's output). */
 export interface ArtifactsTable {

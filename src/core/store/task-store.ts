@@ -4,16 +4,27 @@ import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { rows } from './jsonb-rows.ts';
 import { toHubEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
 import type { Database, SubtaskRow, TaskRow } from './schema.ts';
+import { outboxCte } from './outbox-rules.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** Inserts audit events and returns them in the shape they travel in. */
+/**
+ * Inserts audit events, and the outbox rows they cause (in the same statement), and returns the events in the
+ * shape they travel in.
+ */
 export async function insertEvents(db: Db, events: NewTaskEvent[]): Promise<HubEvent[]> {
   if (events.length === 0) return [];
   const rows = await db
-    .insertInto('task_events')
-    .values(events.map((e) => ({ ...e, data: e.data == null ? null : JSON.stringify(e.data) })))
-    .returningAll()
+    .with('ev', (q) =>
+      q
+        .insertInto('task_events')
+        .values(events.map((e) => ({ ...e, data: e.data == null ? null : JSON.stringify(e.data) })))
+        .returningAll(),
+    )
+    .with('ob', outboxCte('ev', 'tasks'))
+    .selectFrom('ev')
+    .selectAll()
+    .orderBy('id')
     .execute();
   return rows.map(toHubEvent);
 }

@@ -9,6 +9,7 @@ import { toHubEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
 import type { Database, SubtaskRow, SubtasksTable, TaskEventRow, TaskRow, TasksTable } from './schema.ts';
 import { json } from './task-store.ts';
 import { revive, rows } from './jsonb-rows.ts';
+import { outboxCte, outboxInsert } from './outbox-rules.ts';
 import type { TaskStatus } from '../types.ts';
 
 type Trx = Transaction<Database>;
@@ -18,8 +19,8 @@ const eventValues = (events: NewTaskEvent[]) =>
   events.map((e) => ({ ...e, data: e.data == null ? null : JSON.stringify(e.data) }));
 
 /**
- * Inserts a task, its subtasks and its first events in one statement, and takes the owner's admission lock in
- * the same statement (so admission, in the next statement, sees the new subtasks under the lock).
+ * Inserts a task, its subtasks, its first events and the outbox rows they cause in one statement, and takes the
+ * owner's admission lock in the same statement (so admission, in the next statement, sees the new subtasks under the lock).
  * Subtasks come back in the order given.
  */
 export async function insertTaskGraph(
@@ -32,6 +33,7 @@ export async function insertTaskGraph(
     .with('t', (db) => db.insertInto('tasks').values(task).returningAll())
     .with('s', (db) => db.insertInto('subtasks').values(subtasks).returningAll())
     .with('e', (db) => db.insertInto('task_events').values(eventValues(events)).returningAll())
+    .with('ob', outboxCte('e', 't'))
     .selectNoFrom([
       sql<unknown>`(select to_jsonb(t) from t)`.as('task'),
       sql<unknown>`(select jsonb_agg(s) from s)`.as('subtasks'),
@@ -102,7 +104,10 @@ export async function updateSubtaskWithSiblings(
   return i < 0 ? null : { sub: siblings[i]!, siblings };
 }
 
-/** The end of a step: optionally complete the task, optionally admit the user's waiting work, and record events. */
+/**
+ * The end of a step: optionally complete the task, optionally admit the user's waiting work, and record events
+ * (with the outbox rows they cause).
+ */
 export interface StepEnd {
   /** Complete the task with this result (from `from` statuses), marking it started if it was not. */
   complete?: { taskId: string; result: unknown; from: TaskStatus[] };
@@ -133,6 +138,7 @@ export async function endStep(
     );
     ctes.push(
       sql`ev as (insert into task_events (task_id, subtask_id, type, actor, data) values ${sql.join(values)} returning *)`,
+      sql`ob as (${outboxInsert('ev', 'tasks')})`,
     );
   }
   if (ctes.length === 0) return { task: null, admitted: [], events: [] };

@@ -16,10 +16,9 @@ export interface ReconcileReport {
   checked: number;
   requeued: number;
   appliedFromRedis: number;
-  renotified: number;
 }
 
-/** Re-enqueues due work Redis lost, applies results Redis has but Postgres does not, re-sends lost final messages. */
+/** Re-enqueues due work Redis lost and applies results Redis has but Postgres does not. */
 export class Reconciler {
   private timer?: NodeJS.Timeout;
   private running?: Promise<ReconcileReport>;
@@ -27,8 +26,6 @@ export class Reconciler {
   constructor(
     private readonly ctx: HubContext,
     private readonly conductor: Conductor,
-    /** Called for terminal tasks whose final message was never confirmed delivered. */
-    private readonly renotify: (task: TaskRow) => Promise<void> = async () => {},
     private readonly opts: { graceMs?: number; batch?: number } = {},
   ) {}
 
@@ -57,7 +54,7 @@ export class Reconciler {
   private async pass(): Promise<ReconcileReport> {
     const { db, redis, queues, keys } = this.ctx;
     const graceMs = this.opts.graceMs ?? 2000;
-    const report: ReconcileReport = { checked: 0, requeued: 0, appliedFromRedis: 0, renotified: 0 };
+    const report: ReconcileReport = { checked: 0, requeued: 0, appliedFromRedis: 0 };
     // Workers find queues through this set; if Redis lost it, announce again.
     if ((await redis.exists(keys.capabilities)) === 0) this.ctx.forgetAnnouncements();
 
@@ -114,19 +111,6 @@ export class Reconciler {
       }
     }
 
-    const unnotified = await db
-      .selectFrom('tasks')
-      .selectAll()
-      .where('status', 'in', ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'])
-      .where('final_notified', '=', false)
-      .where('notify_policy', '!=', 'silent')
-      .where('finished_at', '<', sql<Date>`now() - make_interval(secs => ${graceMs / 1000})`)
-      .limit(200)
-      .execute();
-    for (const t of unnotified) {
-      await this.renotify(t);
-      report.renotified++;
-    }
     if (report.requeued || report.appliedFromRedis) this.ctx.log.info(report, 'reconciled');
     return report;
   }

@@ -44,7 +44,6 @@ import {
   TASK_STATUSES,
   type ConversationRef,
   type DerivedProgress,
-  type MessageRef,
   type NotifyPolicy,
   type Priority,
   type TaskStatus,
@@ -524,16 +523,6 @@ export class TaskService {
       .orderBy('created_at', 'desc')
       .limit(1)
       .executeTakeFirst();
-  }
-
-  /** Records the message a frontend sent in reply to a request as the task's progress message. */
-  async attachProgressMessage(taskId: string, ref: MessageRef): Promise<void> {
-    await this.ctx.db
-      .updateTable('tasks')
-      .set({ progress_message: json(ref) })
-      .where('id', '=', taskId)
-      .where('progress_message', 'is', null)
-      .execute();
   }
 
   /** Runs a review decision on a task in REVIEW under its row lock; admits what became ready, then emits. */

@@ -92,14 +92,21 @@ export class DiscordOutbound {
     return key.token && Date.now() < (key.createdAt ?? 0) + this.tokenTtlMs ? key.token : undefined;
   }
 
-  /** Edits a message: through the interaction webhook while its token is valid, else through the channel with the bot token. */
-  async edit(ref: MessageRef, message: OutboundMessage): Promise<void> {
+  /**
+   * Edits a message: through the interaction webhook while its token is valid, else through the channel with the
+   * bot token. An edit of an interaction's original response returns its ref with the message id learned from it
+   * (so it stays editable after the token expires).
+   */
+  async edit(ref: MessageRef, message: OutboundMessage): Promise<MessageRef | void> {
     const key = decodeMessageKey(ref.messageId);
     const body = messageBody(message.text, message.taskId, message.actions);
-    if (this.liveToken(ref.messageId) && key.token) {
+    // An original response not yet filled (a deferral) has no other route than its token.
+    if (key.token && (this.liveToken(ref.messageId) || !key.messageId)) {
       try {
-        await this.api.editOriginal(ref.threadId ?? ref.conversationId, key.token, body);
-        return;
+        const posted = await this.api.editOriginal(ref.threadId ?? ref.conversationId, key.token, body);
+        return posted?.id && !key.messageId
+          ? { ...ref, messageId: encodeMessageKey({ ...key, messageId: posted.id }) }
+          : undefined;
       } catch (err) {
         if (!key.messageId || !isInvalidToken(err)) throw err;
       }

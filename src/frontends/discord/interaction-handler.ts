@@ -1,4 +1,5 @@
-// Handles one Discord interaction: answer within Discord's 3 s, run the shared grammar, reply through the token.
+// Handles one Discord interaction: answer within Discord's 3 s (a deferral), run the shared grammar, reply through
+// the token; a new task's acknowledgement fills the deferral from the notifier.
 import { InteractionResponseType, MessageFlags } from 'discord.js';
 import type { CommandReply } from '../../core/commands/command-service.ts';
 import { describeError, errorText } from '../../core/errors.ts';
@@ -9,6 +10,7 @@ import { withAttachments } from '../attachments.ts';
 import { handleInbound } from '../handle-inbound.ts';
 import { discordAttachments } from './discord-attachments.ts';
 import type { DiscordOutbound } from './discord-outbound.ts';
+import { encodeMessageKey, snowflakeTime } from './message-ref.ts';
 import {
   buttonText,
   commandText,
@@ -92,8 +94,15 @@ export class InteractionHandler {
       });
     await this.initial(i, respond, Answer.DeferredMessage);
     const files = await discordAttachments(i.data, this.deps.tasks.maxFileBytes);
+    // The deferred response ("thinking…") is where a new task's acknowledgement goes: the notifier fills it.
+    const placeholder = encodeMessageKey({ token: i.token, createdAt: snowflakeTime(i.id) });
     const msg = withAttachments(
-      { eventId: i.id, origin, text: commandText(i.data), plainTextIsTask: isDirect(i) },
+      {
+        eventId: i.id,
+        origin: { ...origin, progressMessageId: placeholder },
+        text: commandText(i.data),
+        plainTextIsTask: isDirect(i),
+      },
       files,
     );
     const answered = await this.inbound(msg, (r) => this.out.replyOriginal(i, origin, r));

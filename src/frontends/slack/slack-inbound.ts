@@ -2,7 +2,7 @@
 import type { App, RespondFn } from '@slack/bolt';
 import type { CommandReply } from '../../core/commands/command-service.ts';
 import { parseCommand } from '../../core/commands/parse-command.ts';
-import { errorText, PermanentError, RateLimitedError } from '../../core/errors.ts';
+import { PermanentError, RateLimitedError } from '../../core/errors.ts';
 import type { InboundAttachment, InboundMessage, MessageRef } from '../../core/types.ts';
 import type { FrontendDeps, OutboundMessage } from '../frontend.ts';
 import { withAttachments } from '../attachments.ts';
@@ -47,7 +47,6 @@ export function registerSlackListeners(
   out: SlackOutbound,
   fetchFiles: (files: SlackFile[] | undefined) => Promise<InboundAttachment[]> = async () => [],
 ): void {
-  const log = deps.log;
   const origin = (channel: string, user: string, threadId?: string) => ({
     platform: 'slack',
     conversationId: channel,
@@ -94,21 +93,10 @@ export function registerSlackListeners(
       text: isVerb ? `${name} ${fromSlackText(command.text ?? '')}` : fromSlackText(command.text ?? ''),
       plainTextIsTask: false,
     };
-    await handleInbound(deps, msg, async (r) => {
-      if (r.kind !== 'ack') return ephemeral(respond, r);
-      const posting = withRetries(() => out.post(command.channel_id, undefined, toOutbound(r)));
-      if (r.taskId) out.rememberThread(r.taskId, posting);
-      try {
-        return await posting;
-      } catch (err) {
-        if (!(err instanceof PermanentError)) throw err;
-        log.warn({ err: errorText(err), channel: command.channel_id }, 'cannot post in the channel of a slash command');
-        await ephemeral(respond, {
-          ...r,
-          text: `${r.text}\nI cannot post in this channel (${err.message.replace(/^Slack [\w.]+ failed: /, '')}); invite me with /invite to get progress and the result here.`,
-        });
-      }
-    });
+    // A new task's acknowledgement is posted in the channel by the notifier; if the bot cannot post there, it
+    // falls back to this command's private answer.
+    out.rememberResponder(msg.origin, (text) => ephemeral(respond, { kind: 'ack', text }));
+    await handleInbound(deps, msg, (r) => ephemeral(respond, r));
   });
 
   app.action(new RegExp(`^${ACTION_PREFIX}(${VERBS.join('|')})$`), async ({ ack, body, respond }) => {

@@ -1,6 +1,6 @@
 // Posting and editing Slack messages with chat.postMessage / chat.update, errors mapped for the notifier.
 import type { App } from '@slack/bolt';
-import { RateLimitedError } from '../../core/errors.ts';
+import { PermanentError, RateLimitedError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { TaskService } from '../../core/tasks/task-service.ts';
 import type { ConversationRef, MessageRef } from '../../core/types.ts';
@@ -11,11 +11,13 @@ import { fitForSlack, renderMessage, splitForSlack } from './slack-text.ts';
 type WebClient = App['client'];
 
 const REMEMBER_THREAD_MS = 10 * 60_000;
+const RESPONDER_MS = 60_000;
 
 /** Delivers messages to Slack channels and threads; after a 429 it leaves that channel alone for Retry-After. */
 export class SlackOutbound {
   private readonly blockedUntil = new Map<string, number>();
   private readonly pendingThreads = new Map<string, Promise<string | undefined>>();
+  private readonly responders = new Map<string, { respond: (text: string) => Promise<unknown>; at: number }>();
 
   constructor(
     private readonly client: WebClient,
@@ -30,7 +32,36 @@ export class SlackOutbound {
    */
   async send(ref: ConversationRef, message: OutboundMessage): Promise<MessageRef> {
     const thread = ref.threadId ?? (await this.progressThread(ref, message.taskId));
-    return this.post(ref.conversationId, thread, message);
+    const posting = this.post(ref.conversationId, thread, message);
+    // The acknowledgement of a request without a thread (a slash command) starts the thread the rest goes in.
+    if (message.kind === 'ack' && !thread) this.rememberThread(message.taskId, posting);
+    try {
+      return await posting;
+    } catch (err) {
+      if (message.kind === 'ack' && err instanceof PermanentError) await this.tellPrivately(ref, message, err);
+      throw err;
+    }
+  }
+
+  /** Keeps a slash command's private answer for a minute, for an acknowledgement the channel refuses. */
+  rememberResponder(origin: ConversationRef, respond: (text: string) => Promise<unknown>): void {
+    const now = Date.now();
+    for (const [key, r] of this.responders) if (r.at < now - RESPONDER_MS) this.responders.delete(key);
+    this.responders.set(`${origin.conversationId}:${origin.userId}`, { respond, at: now });
+  }
+
+  /** Tells the person who asked, privately, why the acknowledgement is not in the channel and how to fix it. */
+  private async tellPrivately(ref: ConversationRef, message: OutboundMessage, err: PermanentError): Promise<void> {
+    const key = `${ref.conversationId}:${ref.userId}`;
+    const responder = this.responders.get(key);
+    if (!responder) return;
+    this.responders.delete(key);
+    const why = err.message.replace(/^Slack [\w.]+ failed: /, '');
+    await responder
+      .respond(
+        `${message.text}\nI cannot post in this channel (${why}); invite me with /invite to get progress and the result here.`,
+      )
+      .catch((e: unknown) => this.log.warn({ err: e }, 'could not answer the slash command privately'));
   }
 
   /** Posts `message` in `channel` (in thread `threadTs` when given). */
@@ -86,7 +117,7 @@ export class SlackOutbound {
    * Remembers the message a task's later messages thread under while it is posted and attached, so a result that
    * arrives before the progress message is stored still lands in its thread.
    */
-  rememberThread(taskId: string, posting: Promise<MessageRef | void>): void {
+  private rememberThread(taskId: string, posting: Promise<MessageRef | void>): void {
     this.pendingThreads.set(
       taskId,
       posting.then(

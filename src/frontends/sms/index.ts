@@ -1,6 +1,6 @@
 // The SMS frontend (Twilio): inbound webhook -> shared commands; outbound results as single, segment-budgeted SMS.
 import type { Redis } from 'ioredis';
-import { ConfigError, PermanentError } from '../../core/errors.ts';
+import { ConfigError, PermanentError, RateLimitedError } from '../../core/errors.ts';
 import type { ConversationRef, MessageRef } from '../../core/types.ts';
 import type { FrontendDeps, FrontendLimits, IFrontend, OutboundMessage } from '../frontend.ts';
 import type { OptOutStore } from './opt-out.ts';
@@ -60,6 +60,7 @@ export function createSmsFrontend(deps: FrontendDeps, opts: SmsFrontendOptions =
 
   const limits: FrontendLimits = { maxLength: ANY_LENGTH, canEdit: false, threads: false, markup: 'none' };
   let skipped = 0;
+  const blockedUntil = new Map<string, number>();
 
   return {
     name: 'sms',
@@ -84,6 +85,10 @@ export function createSmsFrontend(deps: FrontendDeps, opts: SmsFrontendOptions =
       }
       if (await optOuts.isOptedOut(to))
         throw new PermanentError('The recipient replied STOP; no SMS is sent to them until they reply START.');
+      // After a 429 the number is left alone for Retry-After, so its messages keep their order.
+      const waitMs = (blockedUntil.get(to) ?? 0) - Date.now();
+      if (waitMs > 0) throw new RateLimitedError(`Twilio asked to wait before texting ${to}`, waitMs);
+      blockedUntil.delete(to);
       try {
         const sent = await client.messages.create({
           to,
@@ -92,7 +97,9 @@ export function createSmsFrontend(deps: FrontendDeps, opts: SmsFrontendOptions =
         });
         return { platform: 'sms', conversationId: to, messageId: sent.sid };
       } catch (err) {
-        throw toDeliveryError(err);
+        const mapped = toDeliveryError(err);
+        if (mapped instanceof RateLimitedError) blockedUntil.set(to, Date.now() + mapped.retryAfterMs);
+        throw mapped;
       }
     },
   };

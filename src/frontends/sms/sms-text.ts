@@ -28,22 +28,15 @@ export class SmsText {
     return fitSms(compact(text), { maxSegments: this.maxSegments, more }).text;
   }
 
-  /** The TwiML answer to a command: a new task gets a one-segment acknowledgement (there are no edits to promise). */
+  /** The TwiML answer to a command (a new task's acknowledgement is not one: the notifier texts it). */
   reply(r: CommandReply): string {
-    if (r.kind === 'ack' && r.taskId) {
-      const id = shortId(r.taskId);
-      const warnings = r.text.split('\n').slice(1);
-      return this.fit(
-        [`Got it: task ${id} queued. I'll text you the result (reply CANCEL ${id} to stop).`, ...warnings].join('\n'),
-      );
-    }
     return this.fit(r.text, r.taskId);
   }
 }
 
 /**
  * Whether an outbound message is worth an SMS: acknowledgements, results and failures, and review requests.
- * Progress never (nothing can be edited), nor other notices (a missing worker is already said in the acknowledgement).
+ * Progress never (nothing can be edited), nor other notices (the submitter already heard about a missing worker).
  */
 export function worthSending(message: OutboundMessage): boolean {
   if (message.kind === 'progress') return false;
