@@ -12,10 +12,11 @@ import { startBenchHub, type BenchHub } from './lib/bench-hub.ts';
 import { BenchEnv, DATABASE_URL } from './lib/env.ts';
 import { TimingPlanner } from './lib/instrument.ts';
 import { PoolClient } from './lib/pool-client.ts';
-import { renderMarkdown, renderTable } from './lib/report.ts';
+import { renderMarkdown, renderTable, renderTargets } from './lib/report.ts';
 import { round } from './lib/stats.ts';
 import { runBaseline, type BaselineResult } from './scenarios/baseline.ts';
 import { runCost, type CostResult } from './scenarios/cost.ts';
+import { runDurableFloor, type DurableFloorResult } from './scenarios/durable-floor.ts';
 import { runProgressLatency, type ProgressLatencyResult } from './scenarios/progress-latency.ts';
 import type { ScaleOptions, ScaleResult } from './scenarios/scale.ts';
 import type { ScaleCommand, ScaleReply } from './scale-child.ts';
@@ -35,6 +36,7 @@ const requestedScaleTasks = Number(flag('scale-tasks') ?? (quick ? 1000 : 10_000
 /** Everything one run produced. */
 export interface BenchResults {
   baseline?: BaselineResult;
+  floor?: DurableFloorResult;
   submit?: SubmitLatencyResult;
   progress?: ProgressLatencyResult;
   e2e?: ThroughputResult;
@@ -71,6 +73,8 @@ async function main(): Promise<void> {
     if (want(1)) {
       log('1/7 baseline: raw BullMQ');
       r.baseline = await runBaseline(env, { quick });
+      log('1/7 durable floor: raw BullMQ + one INSERT at submit and one UPDATE at completion');
+      r.floor = await runDurableFloor(env, { quick });
     }
     if (want(7)) {
       log('7/7 cost per task (dedicated idle hub, 2 worker processes)');
@@ -161,7 +165,7 @@ async function main(): Promise<void> {
       ? ` — other processes used ${foreignPct}% of the machine meanwhile: numbers are noisy, run again on a quiet machine`
       : '';
   process.stdout.write(
-    `\n${renderTable(rows)}\n\nfinished in ${seconds} s${quick ? ' (--quick)' : ''}; other processes' CPU: ${foreignPct}% of the machine${shared}\n`,
+    `\n${renderTable(rows)}\n\n${renderTargets(rows)}\n\nfinished in ${seconds} s${quick ? ' (--quick)' : ''}; other processes' CPU: ${foreignPct}% of the machine${shared}\n`,
   );
   if (!args.includes('--no-write')) {
     const machine = await describeMachine();
