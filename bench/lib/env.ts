@@ -134,7 +134,15 @@ export class BenchEnv {
       {
         cwd: root,
         stdio: ['ignore', 'ignore', 'pipe'],
-        env: { PATH: process.env.PATH ?? '', REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL, ...extraEnv },
+        env: {
+          PATH: process.env.PATH ?? '',
+          REDIS_URL,
+          QUEUE_PREFIX: prefix,
+          LOG_LEVEL,
+          // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the workers (see bench/profile-summary.ts)
+          ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}),
+          ...extraEnv,
+        },
       },
     );
     // Forward the worker's stderr, minus its own "shutting down gracefully" notice when the bench stops it.

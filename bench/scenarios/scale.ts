@@ -131,7 +131,7 @@ export async function runScale(env: BenchEnv, h: BenchHub, opts: ScaleOptions): 
     const rssAtMaxInFlight = rssMax;
     const t0 = nowMs();
     await Promise.all(queues.map((q) => q.resume()));
-    await h.finals.waitFor(ids, 180_000);
+    await h.finals.waitFor(ids, 300_000);
     stopCounting();
     const seconds = (Math.max(...ids.map((id) => h.finals.finals.get(id) ?? nowMs())) - t0) / 1000;
 
