@@ -18,7 +18,7 @@ import { runBaseline, type BaselineResult } from './scenarios/baseline.ts';
 import { runCost, type CostResult } from './scenarios/cost.ts';
 import { runDurableFloor, type DurableFloorResult } from './scenarios/durable-floor.ts';
 import { runProgressLatency, type ProgressLatencyResult } from './scenarios/progress-latency.ts';
-import type { ScaleOptions, ScaleResult } from './scenarios/scale.ts';
+import type { InFlightMemory, ScaleOptions, ScaleResult } from './scenarios/scale.ts';
 import type { ScaleCommand, ScaleReply } from './scale-child.ts';
 import { runSubmitLatency, type SubmitLatencyResult } from './scenarios/submit-latency.ts';
 import { runThroughput, type ThroughputResult } from './scenarios/throughput.ts';
@@ -42,6 +42,8 @@ export interface BenchResults {
   e2e?: ThroughputResult;
   dag?: ThroughputResult;
   scale?: ScaleResult;
+  /** The scale run's hub memory with its whole batch in flight (kept when the run fails later). */
+  scaleInFlight?: InFlightMemory;
   cost?: CostResult;
   llm?: LlmPlannerResult;
 }
@@ -144,13 +146,16 @@ async function main(): Promise<void> {
         `6/7 scale: 500 workers in 4 processes, ${tasks} tasks${tasks < requestedScaleTasks ? ` (scaled down from ${requestedScaleTasks} to fit the time budget)` : ''}`,
       );
       // A scale run that fails (a timeout on a loaded machine) is reported; the other scenarios' results stay.
-      r.scale = await runScaleChild({
-        tasks,
-        requestedTasks: requestedScaleTasks,
-        processes: 4,
-        levels: quick ? [10, 100] : [10, 100, 500],
-        quick,
-      }).catch((err) => {
+      r.scale = await runScaleChild(
+        {
+          tasks,
+          requestedTasks: requestedScaleTasks,
+          processes: 4,
+          levels: quick ? [10, 100] : [10, 100, 500],
+          quick,
+        },
+        r,
+      ).catch((err) => {
         log(`scale scenario failed: ${String(err?.message ?? err)}`);
         failed.push(`6 scale: ${String(err?.message ?? err)}`);
         return undefined;
@@ -189,14 +194,17 @@ async function main(): Promise<void> {
 }
 
 /** Runs scenario 6 in its own process (bench/scale-child.ts) and returns its result. */
-async function runScaleChild(opts: ScaleOptions): Promise<ScaleResult> {
+async function runScaleChild(opts: ScaleOptions, r: BenchResults): Promise<ScaleResult> {
   // --expose-gc only to measure, after the run, what the hub's heap really retains (peak RSS includes garbage).
   // BENCH_HUB_NODE_FLAGS (e.g. "--max-old-space-size=160") tries V8 heap settings on the hub under test.
   const flags = (process.env.BENCH_HUB_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const child = env.forkScript('scale-child.ts', {}, ['--expose-gc', ...flags]);
   try {
-    const reply = await new Promise<ScaleReply>((resolve, reject) => {
-      child.once('message', (m: ScaleReply) => resolve(m));
+    const reply = await new Promise<Exclude<ScaleReply, { t: 'in-flight' }>>((resolve, reject) => {
+      child.on('message', (m: ScaleReply) => {
+        if (m.t === 'in-flight') r.scaleInFlight = m.memory;
+        else resolve(m);
+      });
       child.once('exit', (code) => reject(new Error(`scale process exited with ${code} before reporting`)));
       setTimeout(() => reject(new Error('scale scenario did not finish in 420 s')), 420_000).unref();
       child.send({ t: 'run', opts } satisfies ScaleCommand);

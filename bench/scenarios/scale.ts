@@ -70,8 +70,20 @@ export interface ScaleOptions {
   quick: boolean;
 }
 
+/** The hub's memory with the whole big batch in flight: reported as soon as known, so a run that times out later keeps it. */
+export interface InFlightMemory {
+  maxInFlight: number;
+  hubRssMb: number;
+  hubHeapMb: number;
+}
+
 /** Runs the scale scenario on a hub in this process (see bench/scale-child.ts). */
-export async function runScale(env: BenchEnv, h: BenchHub, opts: ScaleOptions): Promise<ScaleResult> {
+export async function runScale(
+  env: BenchEnv,
+  h: BenchHub,
+  opts: ScaleOptions,
+  onInFlight: (m: InFlightMemory) => void = () => {},
+): Promise<ScaleResult> {
   const pools = Array.from({ length: opts.processes }, () => new PoolClient(env, h.prefix));
   let rssMax = 0;
   let heapMax = 0;
@@ -129,6 +141,7 @@ export async function runScale(env: BenchEnv, h: BenchHub, opts: ScaleOptions): 
     });
     await sleep(1000); // the acknowledgements go out and the sampler sees the whole batch in flight
     const rssAtMaxInFlight = rssMax;
+    onInFlight({ maxInFlight, hubRssMb: round(rssMax / 2 ** 20, 0), hubHeapMb: round(heapMax / 2 ** 20, 0) });
     const t0 = nowMs();
     await Promise.all(queues.map((q) => q.resume()));
     await h.finals.waitFor(ids, 300_000);
