@@ -357,17 +357,13 @@ export class WorkerRuntime {
     }
   }
 
-  /**
-   * Puts a result on the durable results queue; the job id makes a resend while it waits a no-op. Once applied it
-   * is deleted at once (Postgres holds the outcome, and a later duplicate meets the conductor's status guard):
-   * keeping it would cost Redis a sorted-set insert and the trimming of an older job on every result.
-   */
+  /** Puts a result on the durable results queue; the job id makes a resend a no-op. */
   private async report(result: JobResult, id: string): Promise<void> {
     await this.results.add(result.kind, result, {
       jobId: id,
       attempts: 10,
       backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: true,
+      removeOnComplete: { age: 3600, count: 1000 },
       removeOnFail: { age: 7 * 24 * 3600 },
     });
   }
