@@ -144,7 +144,7 @@ export function buildRows(r: BenchResults): Row[] {
     rows.push({
       scenario: '',
       metric: `hub RSS (max), ${fmt(sc.maxInFlight)} tasks in flight at most`,
-      value: `${sc.hubRssMaxMb} MB (${sc.hubRssAtMaxInFlightMb} MB with all in flight, ${sc.hubRssStartMb} MB at start; heap max ${sc.hubHeapMaxMb} MB, ${sc.hubHeapAfterGcMb} MB after GC)`,
+      value: `${sc.hubRssMaxMb} MB (${sc.hubRssAtMaxInFlightMb} MB with all in flight, ${sc.hubRssStartMb} MB at start; heap max ${sc.hubHeapMaxMb} MB; after GC ${sc.hubHeapInFlightAfterGcMb} MB in flight, ${sc.hubHeapAfterGcMb} MB at the end)`,
       ...rssTarget(sc.hubRssMaxMb, sc.maxInFlight),
     });
     rows.push({
@@ -182,7 +182,7 @@ export function buildRows(r: BenchResults): Row[] {
     rows.push({
       scenario: '6 scale (did not finish)',
       metric: `hub RSS with ${fmt(m.maxInFlight)} tasks in flight`,
-      value: `${m.hubRssMb} MB (heap max ${m.hubHeapMb} MB)`,
+      value: `${m.hubRssMb} MB (heap max ${m.hubHeapMb} MB, ${m.hubHeapAfterGcMb} MB after GC)`,
       ...rssTarget(m.hubRssMb, m.maxInFlight),
     });
   }

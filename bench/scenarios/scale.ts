@@ -48,6 +48,8 @@ export interface ScaleResult {
   maxInFlight: number;
   /** Hub RSS (max) while all of the big batch was in flight, before its queues were resumed. */
   hubRssAtMaxInFlightMb: number;
+  /** Hub heap after a full GC with all of the big batch in flight. */
+  hubHeapInFlightAfterGcMb: number;
   /** RSS when the hub had started, before any worker or task. */
   hubRssStartMb: number;
   /** Largest V8 heap in use seen. */
@@ -75,6 +77,8 @@ export interface InFlightMemory {
   maxInFlight: number;
   hubRssMb: number;
   hubHeapMb: number;
+  /** Heap in use after a full GC with the whole batch in flight: what the in-flight tasks really hold. */
+  hubHeapAfterGcMb: number;
 }
 
 /** Runs the scale scenario on a hub in this process (see bench/scale-child.ts). */
@@ -141,7 +145,15 @@ export async function runScale(
     });
     await sleep(1000); // the acknowledgements go out and the sampler sees the whole batch in flight
     const rssAtMaxInFlight = rssMax;
-    onInFlight({ maxInFlight, hubRssMb: round(rssMax / 2 ** 20, 0), hubHeapMb: round(heapMax / 2 ** 20, 0) });
+    // What the hub retains with all of it in flight (the peak above includes garbage not yet collected).
+    (globalThis as { gc?: () => void }).gc?.();
+    const heapInFlightAfterGc = process.memoryUsage().heapUsed;
+    onInFlight({
+      maxInFlight,
+      hubRssMb: round(rssMax / 2 ** 20, 0),
+      hubHeapMb: round(heapMax / 2 ** 20, 0),
+      hubHeapAfterGcMb: round(heapInFlightAfterGc / 2 ** 20, 0),
+    });
     const t0 = nowMs();
     await Promise.all(queues.map((q) => q.resume()));
     await h.finals.waitFor(ids, 300_000);
@@ -203,6 +215,7 @@ export async function runScale(
       hubRssMaxMb: round(rssMax / 2 ** 20, 0),
       maxInFlight,
       hubRssAtMaxInFlightMb: round(rssAtMaxInFlight / 2 ** 20, 0),
+      hubHeapInFlightAfterGcMb: round(heapInFlightAfterGc / 2 ** 20, 0),
       hubRssStartMb: round(rssStart / 2 ** 20, 0),
       hubHeapMaxMb: round(heapMax / 2 ** 20, 0),
       hubHeapAfterGcMb: round(heapAfterGc / 2 ** 20, 0),
