@@ -1,22 +1,27 @@
 // Runs scenario 6 in a process of its own (forked by bench/run.ts), so the RSS sampled is that of a hub
 // process alone, not of a process that also ran the earlier scenarios.
-import { startBenchHub } from './lib/bench-hub.ts';
+import { compiledStartHub, startBenchHub } from './lib/bench-hub.ts';
 import { BenchEnv } from './lib/env.ts';
 import { debug } from './lib/stats.ts';
-import { runScale, type ScaleOptions, type ScaleResult } from './scenarios/scale.ts';
+import { runScale, type InFlightMemory, type ScaleOptions, type ScaleResult } from './scenarios/scale.ts';
 
 /** Parent -> child. */
 export type ScaleCommand = { t: 'run'; opts: ScaleOptions };
 /** Child -> parent. */
-export type ScaleReply = { t: 'result'; result: ScaleResult } | { t: 'error'; message: string };
+export type ScaleReply =
+  | { t: 'result'; result: ScaleResult }
+  | { t: 'in-flight'; memory: InFlightMemory }
+  | { t: 'error'; message: string };
 
 const env = new BenchEnv('scale');
 process.once('message', (cmd: ScaleCommand) => {
   void (async () => {
     debug('scale child: starting hub');
-    const h = await startBenchHub(env, 'scale');
+    const h = await startBenchHub(env, 'scale', { start: await compiledStartHub() });
     try {
-      const result = await runScale(env, h, cmd.opts);
+      const result = await runScale(env, h, cmd.opts, (memory) =>
+        process.send?.({ t: 'in-flight', memory } satisfies ScaleReply),
+      );
       process.send?.({ t: 'result', result } satisfies ScaleReply);
     } finally {
       await h.close();

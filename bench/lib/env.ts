@@ -8,6 +8,7 @@ import pg from 'pg';
 import { loadConfig, type Config } from '../../src/core/config.ts';
 import { migrateToLatest, type DatabaseHandle } from '../../src/core/store/create-database.ts';
 import type { Database } from '../../src/core/store/schema.ts';
+import { cpuSnapshot, cpuUsedBetween, pidsNamed, type PidGroups } from './proc-cpu.ts';
 import { SqlCounter } from './sql-counter.ts';
 import { sleep, waitUntil } from './stats.ts';
 
@@ -27,6 +28,39 @@ export interface CountedDatabase extends DatabaseHandle {
   counter: SqlCounter;
   /** The pool itself (its waitingCount shows connection contention). */
   pool: pg.Pool;
+}
+
+/**
+ * The processes whose CPU a window measures: this process (the hub or the floor), the given workers, Redis,
+ * and of Postgres only the backends of the pool named `applicationName` plus the server's own background
+ * processes (WAL writer, checkpointer…) — other clients of the same server (another test run) are left out.
+ */
+export async function processGroups(applicationName: string, workerPids: number[] = []): Promise<PidGroups> {
+  const admin = new pg.Client({ connectionString: DATABASE_URL });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ pid: number }>(
+      `select pid from pg_stat_activity where application_name = $1 or backend_type <> 'client backend'`,
+      [applicationName],
+    );
+    return {
+      hub: [process.pid],
+      workers: workerPids,
+      redis: pidsNamed('redis-server'),
+      postgres: rows.map((r) => r.pid),
+    };
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Starts a CPU window over `processGroups(...)`; the function it returns ends it with the CPU ms per group. */
+export async function cpuWindow(
+  applicationName: string,
+  workerPids: number[] = [],
+): Promise<() => Promise<Record<string, number>>> {
+  const before = cpuSnapshot(await processGroups(applicationName, workerPids));
+  return async () => cpuUsedBetween(before, cpuSnapshot(await processGroups(applicationName, workerPids)));
 }
 
 /** Everything one run creates, so `cleanup()` can remove all of it. */
@@ -54,7 +88,13 @@ export class BenchEnv {
     await admin.end();
     this.schemas.add(schema);
     const counter = new SqlCounter();
-    const pool = new pg.Pool({ connectionString: DATABASE_URL, max: poolSize, options: `-c search_path=${schema}` });
+    const pool = new pg.Pool({
+      connectionString: DATABASE_URL,
+      max: poolSize,
+      options: `-c search_path=${schema}`,
+      // Names the pool's backends, so their CPU can be told apart from other clients' (see processGroups).
+      application_name: schema,
+    });
     pool.on('error', () => {});
     pool.on('connect', (client) => counter.wrap(client));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
@@ -94,7 +134,15 @@ export class BenchEnv {
       {
         cwd: root,
         stdio: ['ignore', 'ignore', 'pipe'],
-        env: { PATH: process.env.PATH ?? '', REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL, ...extraEnv },
+        env: {
+          PATH: process.env.PATH ?? '',
+          REDIS_URL,
+          QUEUE_PREFIX: prefix,
+          LOG_LEVEL,
+          // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the workers (see bench/profile-summary.ts)
+          ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}),
+          ...extraEnv,
+        },
       },
     );
     // Forward the worker's stderr, minus its own "shutting down gracefully" notice when the bench stops it.

@@ -32,9 +32,28 @@ export function pidsNamed(...names: string[]): number[] {
   }
 }
 
-/** Snapshot of CPU ms per group; `diff` gives the CPU each group used in between. */
-export function cpuSnapshot(groups: Record<string, number[]>): Record<string, number> {
-  return Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, pids.reduce((a, p) => a + cpuMsOf(p), 0)]));
+/** The pids of each process group at one moment; a group is re-read at each end of a window (backends come and go). */
+export type PidGroups = Record<string, number[]>;
+
+/** CPU ms of every pid of every group, at one moment. */
+export type CpuSnapshot = Record<string, Map<number, number>>;
+
+/** CPU ms of every pid of each group now. */
+export function cpuSnapshot(groups: PidGroups): CpuSnapshot {
+  return Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, new Map(pids.map((p) => [p, cpuMsOf(p)]))]));
+}
+
+/**
+ * CPU ms each group used between two snapshots. A pid first seen at the end (a pool connection opened during
+ * the window) counts from zero; a pid gone by the end is lost (its CPU cannot be read any more).
+ */
+export function cpuUsedBetween(before: CpuSnapshot, after: CpuSnapshot): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after).map(([k, pids]) => [
+      k,
+      [...pids].reduce((a, [pid, ms]) => a + Math.max(0, ms - (before[k]?.get(pid) ?? 0)), 0),
+    ]),
+  );
 }
 
 function readStat(pid: number): { ppid: number; comm: string; cpuMs: number } | null {

@@ -7,6 +7,8 @@ export interface RedisCounts {
   client: number;
   lua: number;
   byCommand: Record<string, number>;
+  /** Commands run inside Lua scripts on prefixed keys, by name. */
+  byLuaCommand: Record<string, number>;
 }
 
 /**
@@ -18,6 +20,7 @@ export class RedisCounter {
   private client = new Map<string, number>();
   private bySource = new Map<string, number>();
   private lua = 0;
+  private luaByCommand = new Map<string, number>();
   private buffer = '';
 
   private constructor(
@@ -56,7 +59,11 @@ export class RedisCounter {
     const [, source, command] = m as unknown as [string, string, string];
     const touches = line.includes(this.prefix);
     if (source === 'lua') {
-      if (touches) this.lua++;
+      if (touches) {
+        this.lua++;
+        const name = command.toLowerCase();
+        this.luaByCommand.set(name, (this.luaByCommand.get(name) ?? 0) + 1);
+      }
       return;
     }
     if (touches) this.clients.add(source);
@@ -68,8 +75,13 @@ export class RedisCounter {
 
   /** Counts since the last reset. */
   snapshot(): RedisCounts {
-    const byCommand = Object.fromEntries([...this.client].sort((a, b) => b[1] - a[1]));
-    return { client: [...this.client.values()].reduce((a, b) => a + b, 0), lua: this.lua, byCommand };
+    const sorted = (m: Map<string, number>) => Object.fromEntries([...m].sort((a, b) => b[1] - a[1]));
+    return {
+      client: [...this.client.values()].reduce((a, b) => a + b, 0),
+      lua: this.lua,
+      byCommand: sorted(this.client),
+      byLuaCommand: sorted(this.luaByCommand),
+    };
   }
 
   /** Client commands sent over one connection (`host:port` as Redis sees the client) since the last reset. */
@@ -81,6 +93,7 @@ export class RedisCounter {
     this.client = new Map();
     this.bySource = new Map();
     this.lua = 0;
+    this.luaByCommand = new Map();
   }
 
   stop(): void {

@@ -17,6 +17,7 @@ export interface TaskCost {
   redisClientCommands: number;
   redisLuaCommands: number;
   redisByCommand: Record<string, number>;
+  redisByLuaCommand: Record<string, number>;
 }
 
 /** Costs one at a time (nothing to batch with) and under a steady 100 tasks/s. */
@@ -88,11 +89,14 @@ function perTask(
   idleScale: number,
 ): TaskCost {
   const net = (x: number, idle: number) => round(Math.max(0, x - idle * idleScale) / tasks, 2);
-  const byCommand: Record<string, number> = {};
-  for (const [k, v] of Object.entries(r.byCommand)) {
-    const n = net(v, idleR.byCommand[k] ?? 0);
-    if (n >= 0.05) byCommand[k] = n;
-  }
+  const netCounts = (counts: Record<string, number>, idle: Record<string, number>) => {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(counts)) {
+      const n = net(v, idle[k] ?? 0);
+      if (n >= 0.05) out[k] = n;
+    }
+    return out;
+  };
   const byKind: Record<string, number> = {};
   for (const [k, v] of Object.entries(s.byKind)) byKind[k] = net(v, idleS.byKind[k] ?? 0);
   return {
@@ -103,6 +107,7 @@ function perTask(
     sqlByKind: byKind,
     redisClientCommands: net(r.client, idleR.client),
     redisLuaCommands: net(r.lua, idleR.lua),
-    redisByCommand: byCommand,
+    redisByCommand: netCounts(r.byCommand, idleR.byCommand),
+    redisByLuaCommand: netCounts(r.byLuaCommand, idleR.byLuaCommand),
   };
 }

@@ -44,6 +44,12 @@ export interface ScaleResult {
   /** Subtasks whose result the reconciler applied (their worker_id reads "reconciler"). */
   appliedByReconciler: number;
   hubRssMaxMb: number;
+  /** Most tasks of the big batch submitted and not yet finished at once (the batch is submitted with its queues paused). */
+  maxInFlight: number;
+  /** Hub RSS (max) while all of the big batch was in flight, before its queues were resumed. */
+  hubRssAtMaxInFlightMb: number;
+  /** Hub heap after a full GC with all of the big batch in flight. */
+  hubHeapInFlightAfterGcMb: number;
   /** RSS when the hub had started, before any worker or task. */
   hubRssStartMb: number;
   /** Largest V8 heap in use seen. */
@@ -66,16 +72,34 @@ export interface ScaleOptions {
   quick: boolean;
 }
 
+/** The hub's memory with the whole big batch in flight: reported as soon as known, so a run that times out later keeps it. */
+export interface InFlightMemory {
+  maxInFlight: number;
+  hubRssMb: number;
+  hubHeapMb: number;
+  /** Heap in use after a full GC with the whole batch in flight: what the in-flight tasks really hold. */
+  hubHeapAfterGcMb: number;
+}
+
 /** Runs the scale scenario on a hub in this process (see bench/scale-child.ts). */
-export async function runScale(env: BenchEnv, h: BenchHub, opts: ScaleOptions): Promise<ScaleResult> {
+export async function runScale(
+  env: BenchEnv,
+  h: BenchHub,
+  opts: ScaleOptions,
+  onInFlight: (m: InFlightMemory) => void = () => {},
+): Promise<ScaleResult> {
   const pools = Array.from({ length: opts.processes }, () => new PoolClient(env, h.prefix));
   let rssMax = 0;
   let heapMax = 0;
+  let maxInFlight = 0;
+  const ids: string[] = [];
+  let finished = 0;
   const rssStart = process.memoryUsage().rss;
   const sampler = setInterval(() => {
     const m = process.memoryUsage();
     rssMax = Math.max(rssMax, m.rss);
     heapMax = Math.max(heapMax, m.heapUsed);
+    maxInFlight = Math.max(maxInFlight, ids.length - finished);
   }, 200);
   const specs: RuntimeSpec[] = [];
   const patternsOf = new Map<string, string[]>();
@@ -103,15 +127,37 @@ export async function runScale(env: BenchEnv, h: BenchHub, opts: ScaleOptions): 
     const redisClients = Number(/connected_clients:(\d+)/.exec(info)?.[1] ?? 0);
     const redisMaxClients = Number(/maxclients:(\d+)/.exec(info)?.[1] ?? 0);
 
-    // The big batch.
+    // The big batch, submitted with its queues paused, so that all of it is in flight at once (the hub's memory
+    // with that many tasks open), then resumed and run to the end.
     debug(`big batch of ${opts.tasks}`);
-    const ids: string[] = [];
-    const t0 = nowMs();
+    const queues = SCALE_CAPABILITIES.map((c) => h.hub.ctx.queues.forCapability(c));
+    await Promise.all(queues.map((q) => q.pause()));
+    const batch = new Set<string>();
+    const stopCounting = h.frontend.listen((d) => {
+      if (d.op === 'send' && (d.message.kind === 'result' || d.message.kind === 'failure'))
+        if (batch.delete(d.message.taskId)) finished++;
+    });
     await pool(opts.tasks, 32, async (i) => {
       const cap = SCALE_CAPABILITIES[i % SCALE_CAPABILITIES.length]!;
-      ids.push((await h.hub.tasks.submit({ origin: benchOrigin(`s${i}`, i), text: `use ${cap}: item ${i}` })).task.id);
+      const id = (await h.hub.tasks.submit({ origin: benchOrigin(`s${i}`, i), text: `use ${cap}: item ${i}` })).task.id;
+      ids.push(id);
+      batch.add(id);
     });
-    await h.finals.waitFor(ids, 180_000);
+    await sleep(1000); // the acknowledgements go out and the sampler sees the whole batch in flight
+    const rssAtMaxInFlight = rssMax;
+    // What the hub retains with all of it in flight (the peak above includes garbage not yet collected).
+    (globalThis as { gc?: () => void }).gc?.();
+    const heapInFlightAfterGc = process.memoryUsage().heapUsed;
+    onInFlight({
+      maxInFlight,
+      hubRssMb: round(rssMax / 2 ** 20, 0),
+      hubHeapMb: round(heapMax / 2 ** 20, 0),
+      hubHeapAfterGcMb: round(heapInFlightAfterGc / 2 ** 20, 0),
+    });
+    const t0 = nowMs();
+    await Promise.all(queues.map((q) => q.resume()));
+    await h.finals.waitFor(ids, 300_000);
+    stopCounting();
     const seconds = (Math.max(...ids.map((id) => h.finals.finals.get(id) ?? nowMs())) - t0) / 1000;
 
     // Verification from Postgres (the source of truth): every subtask ran on a worker whose patterns match.
@@ -167,6 +213,9 @@ export async function runScale(env: BenchEnv, h: BenchHub, opts: ScaleOptions): 
       misroutedSamples,
       appliedByReconciler,
       hubRssMaxMb: round(rssMax / 2 ** 20, 0),
+      maxInFlight,
+      hubRssAtMaxInFlightMb: round(rssAtMaxInFlight / 2 ** 20, 0),
+      hubHeapInFlightAfterGcMb: round(heapInFlightAfterGc / 2 ** 20, 0),
       hubRssStartMb: round(rssStart / 2 ** 20, 0),
       hubHeapMaxMb: round(heapMax / 2 ** 20, 0),
       hubHeapAfterGcMb: round(heapAfterGc / 2 ** 20, 0),

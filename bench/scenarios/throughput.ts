@@ -1,8 +1,14 @@
 // Scenarios 4 and 5: end-to-end throughput, submit -> final notification, for 1-step and 10-subtask (fan-out/join) tasks.
 import type { BenchHub } from '../lib/bench-hub.ts';
 import { benchOrigin } from '../lib/bench-frontend.ts';
-import { cpuSnapshot, pidsNamed } from '../lib/proc-cpu.ts';
+import { cpuWindow } from '../lib/env.ts';
 import { nowMs, pool, round } from '../lib/stats.ts';
+
+/** CPU ms per task of each group, and their sum as `total`. */
+export function perTask(cpuMs: Record<string, number>, tasks: number): Record<string, number> {
+  const split = Object.fromEntries(Object.entries(cpuMs).map(([k, v]) => [k, round(v / Math.max(1, tasks), 2)]));
+  return { ...split, total: round(Object.values(cpuMs).reduce((a, b) => a + b, 0) / Math.max(1, tasks), 2) };
+}
 
 /** What one throughput run measured. */
 export interface ThroughputResult {
@@ -33,13 +39,7 @@ export async function runThroughput(
   },
 ): Promise<ThroughputResult> {
   const ids: string[] = [];
-  const groups = {
-    hub: [process.pid],
-    workers: opts.workerPids ?? [],
-    redis: pidsNamed('redis-server'),
-    postgres: pidsNamed('postgres'),
-  };
-  const split0 = cpuSnapshot(groups);
+  const endCpu = await cpuWindow(h.db.schema!, opts.workerPids);
   const cpu0 = process.cpuUsage();
   const t0 = nowMs();
   await pool(opts.tasks, opts.inFlight ?? 32, async (i) => {
@@ -50,7 +50,7 @@ export async function runThroughput(
   const last = Math.max(...ids.map((id) => h.finals.finals.get(id) ?? 0));
   const end = ok ? last : nowMs();
   const cpu = process.cpuUsage(cpu0);
-  const split1 = cpuSnapshot(groups);
+  const split = await endCpu();
   const seconds = (end - t0) / 1000;
   const completed = ids.filter((id) => h.finals.finals.has(id)).length;
   return {
@@ -62,8 +62,6 @@ export async function runThroughput(
     submitPerSec: round(opts.tasks / ((submitted - t0) / 1000), 1),
     completed,
     hubCpuPct: round(((cpu.user + cpu.system) / 1000 / (seconds * 1000)) * 100, 0),
-    cpuMsPerTask: Object.fromEntries(
-      Object.keys(split0).map((k) => [k, round((split1[k]! - split0[k]!) / Math.max(1, completed), 2)]),
-    ),
+    cpuMsPerTask: perTask(split, completed),
   };
 }
