@@ -39,6 +39,7 @@ export class Notifier {
   private worker?: Worker<NotifyJob>;
   private connection?: Redis;
   private timer?: NodeJS.Timeout;
+  private sweeping?: Promise<number>;
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly jobOpts: ReturnType<typeof deliveryJobOptions>;
 
@@ -114,7 +115,17 @@ export class Notifier {
    * commit and relay, Redis losing the job, or a job that exhausted its retries in a platform outage (a finished
    * job under the same id must be removed first, or BullMQ ignores the add). Returns how many it relayed.
    */
-  async sweep(graceMs = this.ctx.config.OUTBOX_GRACE_MS): Promise<number> {
+  sweep(graceMs = this.ctx.config.OUTBOX_GRACE_MS): Promise<number> {
+    // One pass at a time (passes queued behind a Redis outage would otherwise all run at once when it is back, and
+    // race each other removing and re-adding the same jobs); none while Redis is away.
+    if (this.ctx.redis.status !== 'ready') return Promise.resolve(0);
+    this.sweeping ??= this.sweepOnce(graceMs).finally(() => {
+      this.sweeping = undefined;
+    });
+    return this.sweeping;
+  }
+
+  private async sweepOnce(graceMs: number): Promise<number> {
     const queue = this.ctx.queues.get(NOTIFY_QUEUE);
     let relayed = 0;
     for (const row of await undeliveredRows(this.ctx.db, graceMs)) {
