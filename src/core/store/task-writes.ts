@@ -2,13 +2,14 @@
 // Every round trip to Postgres costs a write, a wake-up of the backend and a context switch; the submit and
 // result paths run once per task, so these keep them to two or three statements inside their transaction.
 // Rows that come back through to_jsonb are revived to what pg returns: `*_at` columns become Dates again.
-import { sql, type Insertable, type RawBuilder, type Transaction, type UpdateObject } from 'kysely';
+import { sql, type Insertable, type RawBuilder, type Transaction } from 'kysely';
 import { admissionLock, admissionUpdate } from '../tasks/admission.ts';
 import { toHubEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
 import type { Database, SubtaskRow, SubtasksTable, TaskEventRow, TaskRow, TasksTable } from './schema.ts';
 import { json } from './task-store.ts';
 import { revive, rows } from './jsonb-rows.ts';
 import { outboxCte, outboxInsert } from './outbox-rules.ts';
+import { PREPARED } from './prepared.ts';
 import type { TaskStatus } from '../types.ts';
 
 type Trx = Transaction<Database>;
@@ -56,50 +57,48 @@ export async function insertTaskGraph(
  */
 export async function lockTasksAndAdmission(trx: Trx, taskIds: string[]): Promise<Map<string, TaskRow>> {
   // The scalar subquery reads all of `t` (locking every row) before it takes the first advisory lock.
-  const { rows: found } = await sql<TaskRow & { locked: unknown }>`
+  const { rows: found } = await sql<TaskRow & { locked: unknown }>`${PREPARED}
     with t as (select * from tasks where id = any(${[...new Set(taskIds)]}::text[]) order by id for update)
     select t.*, (select count(${admissionLock(sql.ref('x.u'))})
       from (select distinct user_id as u from t order by 1) x) as locked from t`.execute(trx);
   return new Map(found.map(({ locked: _, ...task }) => [task.id, task]));
 }
 
+/** A step's success as the conductor stores it. */
+export interface StepSuccess {
+  taskId: string;
+  subtaskId: string;
+  generation: number;
+  /** The statuses the step may succeed from (the transitions' guard). */
+  from: readonly SubtaskRow['status'][];
+  /** The output, as a JSON string (or null). */
+  output: string | null;
+  /** BullMQ's attempt number: a finished attempt counts once, one more than the runs recorded, at least this. */
+  attempt: number;
+  workerId: string;
+  /** When the worker started it, for a step whose start was not recorded. */
+  startedAt: Date | null;
+}
+
 /**
- * Applies a guarded subtask update (`where status in from`) and reads all the task's subtasks after it, in one
- * statement; null when the guard matched nothing (a duplicate or stale result). Siblings are in plan order.
+ * Marks a step SUCCEEDED (guarded: this generation, in one of `from`) and reads all the task's subtasks after it,
+ * in one statement; null when the guard matched nothing (a duplicate or stale result). Siblings are in plan order.
  */
-export async function updateSubtaskWithSiblings(
+export async function succeedStep(
   trx: Trx,
-  taskId: string,
-  subtaskId: string,
-  generation: number,
-  from: SubtaskRow['status'][],
-  set: UpdateObject<Database, 'subtasks'>,
+  s: StepSuccess,
 ): Promise<{ sub: SubtaskRow; siblings: SubtaskRow[] } | null> {
-  const all = await trx
-    .with('upd', (db) =>
-      db
-        .updateTable('subtasks')
-        .set(set)
-        .where('id', '=', subtaskId)
-        .where('generation', '=', generation)
-        .where('status', 'in', from)
-        .returningAll(),
-    )
-    .selectFrom('upd')
-    .selectAll()
-    .select(sql<boolean>`true`.as('updated'))
-    .unionAll((eb) =>
-      eb
-        .selectFrom('subtasks')
-        .selectAll()
-        .select(sql<boolean>`false`.as('updated'))
-        .where('task_id', '=', taskId)
-        .where('id', '!=', subtaskId),
-    )
-    .orderBy('created_at')
-    .orderBy('key')
-    .execute();
-  const siblings = all.map(({ updated: _, ...s }) => s as SubtaskRow);
+  const { rows: all } = await sql<SubtaskRow & { updated: boolean }>`${PREPARED}
+    with upd as (update subtasks set status = 'SUCCEEDED', output = ${s.output}::jsonb,
+        attempts = greatest(attempts + 1, ${s.attempt}::int), error = null, worker_id = ${s.workerId},
+        finished_at = now(), updated_at = now(), started_at = coalesce(started_at, ${s.startedAt}::timestamptz)
+      where id = ${s.subtaskId} and generation = ${s.generation}::int and status in (${sql.join(s.from)})
+      returning *)
+    select upd.*, true as updated from upd
+    union all
+    select s.*, false as updated from subtasks s where s.task_id = ${s.taskId} and s.id <> ${s.subtaskId}
+    order by created_at, key`.execute(trx);
+  const siblings = all.map(({ updated: _, ...row }) => row as SubtaskRow);
   const i = all.findIndex((r) => r.updated);
   return i < 0 ? null : { sub: siblings[i]!, siblings };
 }
@@ -153,7 +152,7 @@ export async function endStep(
   const admitted = users.map((_, i) => sql`select * from ${sql.ref(`adm${i}`)}`);
   const {
     rows: [out],
-  } = await sql<{ tasks: unknown; admitted: unknown; events: unknown }>`
+  } = await sql<{ tasks: unknown; admitted: unknown; events: unknown }>`${PREPARED}
     with ${sql.join(ctes)}
     select ${done.length ? sql`(select jsonb_agg(fin) from fin)` : sql`null`} as tasks,
       ${users.length ? sql`(select jsonb_agg(a) from (${sql.join(admitted, sql` union all `)}) a)` : sql`null`} as admitted,

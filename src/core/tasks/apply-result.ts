@@ -10,7 +10,7 @@ import { NotFoundError } from '../errors.ts';
 import { taskEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
 import type { Database, SubtaskRow, TaskRow } from '../store/schema.ts';
 import { json, now } from '../store/task-store.ts';
-import { endStep, lockTasksAndAdmission, updateSubtaskWithSiblings } from '../store/task-writes.ts';
+import { endStep, lockTasksAndAdmission, succeedStep } from '../store/task-writes.ts';
 import { recordLlm, splitLlmOutput } from '../traces/llm-accounting.ts';
 import type { JobResult, TaskStatus } from '../types.ts';
 import { WORKING_TASK } from './lifecycle.ts';
@@ -111,25 +111,16 @@ export async function applySucceeded(
   // Usage and traces travel under a reserved key, files as bytes: both are stored apart from the output.
   const { output: reported, llm } = splitLlmOutput(result.output);
   const { output, files } = splitOutputFiles(reported, config.MAX_ARTIFACT_BYTES);
-  const settled = await updateSubtaskWithSiblings(
-    trx,
-    task.id,
-    result.subtaskId,
-    result.generation,
-    [...STEP.succeed],
-    {
-      status: 'SUCCEEDED',
-      output: json(output),
-      attempts: countAttempt(result.attempt),
-      error: null,
-      worker_id: result.workerId,
-      finished_at: now,
-      updated_at: now,
-      ...(result.startedAt
-        ? { started_at: (eb) => eb.fn.coalesce('started_at', eb.val(new Date(result.startedAt!))) }
-        : {}),
-    },
-  );
+  const settled = await succeedStep(trx, {
+    taskId: task.id,
+    subtaskId: result.subtaskId,
+    generation: result.generation,
+    from: STEP.succeed,
+    output: json(output),
+    attempt: result.attempt,
+    workerId: result.workerId,
+    startedAt: result.startedAt ? new Date(result.startedAt) : null,
+  });
   if (!settled) return null;
   const { sub, siblings } = settled;
   if (llm)

