@@ -1,6 +1,6 @@
 // Named (prepared) statements for the hottest fixed-text statements: Postgres parses and plans an unnamed statement
 // on every call; a named one is parsed once per connection and its plan can be reused. Measured on the result path
-// (one result per transaction): Postgres CPU per result 2.7 -> 1.8 ms; in batches of 16: 0.84 -> 0.42 ms.
+// (Postgres backend CPU per applied result): one result per transaction 2.8 -> 1.9 ms, batches of 16 0.94 -> 0.41 ms.
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type pg from 'pg';
