@@ -1,8 +1,12 @@
 // Group commit of worker results: results arriving together share one transaction, a duplicate inside a batch is
 // applied once, and a poisoned result fails alone while the rest of its batch is applied.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { createDatabase } from '../src/core/store/create-database.ts';
+import { PREPARED } from '../src/core/store/prepared.ts';
 import type { JobResult } from '../src/core/types.ts';
 import { createHarness, type Harness } from './helpers/hub-harness.ts';
+import { databaseUrl } from './helpers/test-env.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -79,5 +83,22 @@ describe('batched result application', () => {
     expect(await h.hub.conductor.applyResult(results[2]!)).toBe(true);
     const done = await h.waitForTask(results[2]!.taskId, (t) => t.status === 'COMPLETED');
     expect(done.result).toEqual(results[2]!.output);
+  });
+});
+
+describe('named statements', () => {
+  it.skipIf(!databaseUrl())('a statement marked PREPARED is prepared once per connection; others are not', async () => {
+    const { db, close } = await createDatabase({ url: databaseUrl(), poolSize: 1 });
+    try {
+      for (const n of [1, 2, 3]) {
+        const { rows } = await sql<{ n: number }>`${PREPARED} select ${n}::int as n`.execute(db);
+        expect(rows).toEqual([{ n }]);
+      }
+      await sql`select ${4}::int as unmarked`.execute(db);
+      const { rows } = await sql<{ statement: string }>`select statement from pg_prepared_statements`.execute(db);
+      expect(rows.map((r) => r.statement)).toEqual(['/* prepared */ select $1::int as n']);
+    } finally {
+      await close();
+    }
   });
 });
