@@ -3,14 +3,14 @@ import type { Redis } from 'ioredis';
 
 /** What the hub tells every worker. */
 export type ControlMessage =
-  /** The task finished: workers drop what they keep for it (sessions). */
-  | { t: 'task-ended'; taskId: string }
+  /** These tasks finished (one message per settled batch): workers drop what they keep for them (sessions). */
+  | { t: 'tasks-ended'; taskIds: string[] }
   /** The task was cancelled or its subtasks withdrawn: workers abort its running jobs. */
   | { t: 'cancel'; taskId: string }
   /** A capability queue was announced: workers whose patterns match start consuming it now, not at their next poll. */
   | { t: 'capability'; capability: string };
 
-const KINDS = new Set<ControlMessage['t']>(['task-ended', 'cancel', 'capability']);
+const KINDS = new Set<ControlMessage['t']>(['tasks-ended', 'cancel', 'capability']);
 
 /** Publishes one control message on `channel` (the prefix's `keys.control`). */
 export async function publishControl(redis: Redis, channel: string, msg: ControlMessage): Promise<void> {
@@ -28,6 +28,10 @@ export function parseControl(raw: string): ControlMessage | undefined {
   if (typeof msg !== 'object' || msg === null) return undefined;
   const m = msg as Record<string, unknown>;
   if (!KINDS.has(m.t as ControlMessage['t'])) return undefined;
+  if (m.t === 'tasks-ended')
+    return Array.isArray(m.taskIds) && m.taskIds.every((id) => typeof id === 'string')
+      ? (m as ControlMessage)
+      : undefined;
   const field = m.t === 'capability' ? m.capability : m.taskId;
   return typeof field === 'string' ? (m as ControlMessage) : undefined;
 }

@@ -236,8 +236,8 @@ export class WorkerRuntime {
       void this.discover().catch((err) => this.fault(err));
       return;
     }
-    if (msg.t === 'task-ended') {
-      void this.sessions.disposeTask(msg.taskId);
+    if (msg.t === 'tasks-ended') {
+      for (const taskId of msg.taskIds) void this.sessions.disposeTask(taskId);
       return;
     }
     if (msg.t === 'cancel') {

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { migrations } from '../../../migrations/index.ts';
 import { HubError } from '../errors.ts';
 import type { Database } from './schema.ts';
+import { prepareMarked } from './prepared.ts';
 
 /** A database handle plus how to close it. */
 export interface DatabaseHandle {
@@ -48,7 +49,10 @@ export async function createDatabase(opts: DatabaseOptions): Promise<DatabaseHan
     // A connection lost while idle (pool 'error') or while checked out (the client's own 'error') must not
     // crash the process: the query in flight rejects and its caller retries, the pool opens a new connection.
     pool.on('error', () => {});
-    pool.on('connect', (client) => client.on('error', () => {}));
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+      prepareMarked(client);
+    });
     dialect = new PostgresDialect({ pool });
   } else {
     kind = 'pglite';

@@ -1,16 +1,18 @@
-// How one worker result changes Postgres, per outcome: a step succeeded, will be retried, or is dead. Each runs
-// inside the conductor's transaction under the task row and admission locks, and returns what settle acts on
-// (or null for a duplicate or stale result, whose guard matched nothing).
+// How worker results change Postgres: a batch of results in one transaction (task rows, then admission locks; each
+// result's own moves per outcome — a step succeeded, will be retried, or is dead; then one statement for every
+// completion, admission and event of the batch), and what settle acts on per task. A duplicate or stale result's
+// guard matches nothing: it changes nothing and says so.
 import { sql, type Transaction, type UpdateObject } from 'kysely';
 import { insertArtifacts } from '../artifacts/artifact-store.ts';
 import { splitOutputFiles } from '../artifacts/artifact-transport.ts';
 import type { Config } from '../config.ts';
-import { taskEvent, type NewTaskEvent } from '../events.ts';
+import { NotFoundError } from '../errors.ts';
+import { taskEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
 import type { Database, SubtaskRow, TaskRow } from '../store/schema.ts';
-import { insertEvents, json, now } from '../store/task-store.ts';
-import { endStep, updateSubtaskWithSiblings } from '../store/task-writes.ts';
+import { json, now } from '../store/task-store.ts';
+import { endStep, lockTasksAndAdmission, succeedStep } from '../store/task-writes.ts';
 import { recordLlm, splitLlmOutput } from '../traces/llm-accounting.ts';
-import type { JobResult } from '../types.ts';
+import type { JobResult, TaskStatus } from '../types.ts';
 import { WORKING_TASK } from './lifecycle.ts';
 import type { Outcome } from './settle.ts';
 import { finishOrReview, releaseDependents, resultOf } from './task-flow.ts';
@@ -19,6 +21,82 @@ import { completeInStep, fail, start, STEP, stopSteps, toReview } from './transi
 type Trx = Transaction<Database>;
 type Succeeded = Extract<JobResult, { kind: 'succeeded' }>;
 type Failed = Extract<JobResult, { kind: 'failed' }>;
+
+/**
+ * What one result did inside the batch's transaction, before the batch's last statement: the task as it stands, the
+ * events to record, the completion to make (the row lock makes its guard certain) and whether its owner's waiting
+ * work is admitted.
+ */
+export interface StepDraft {
+  task: TaskRow;
+  events: NewTaskEvent[];
+  complete?: { taskId: string; result: unknown; from: readonly TaskStatus[] } | undefined;
+  admit: boolean;
+  withdraw?: SubtaskRow[] | undefined;
+  siblings?: SubtaskRow[] | undefined;
+}
+
+/**
+ * Applies results in the caller's transaction: locks their tasks and owners, applies each result in order (a later
+ * result of the same task sees the earlier one's writes), then completes, admits and records events for all of
+ * them in one statement. Returns, per result, whether it changed anything, and one outcome per touched task (plus
+ * one for work admitted for tasks outside the batch). A result whose task does not exist throws.
+ */
+export async function applyResults(
+  trx: Trx,
+  config: Config,
+  results: JobResult[],
+): Promise<{ applied: boolean[]; outcomes: Outcome[] }> {
+  const tasks = await lockTasksAndAdmission(
+    trx,
+    results.map((r) => r.taskId),
+  );
+  const drafts: StepDraft[] = [];
+  const applied: boolean[] = [];
+  for (const result of results) {
+    const task = tasks.get(result.taskId);
+    if (!task) throw new NotFoundError(`Task ${result.taskId} does not exist.`);
+    const draft =
+      result.kind === 'succeeded'
+        ? await applySucceeded(trx, config, task, result)
+        : result.final
+          ? await applyDead(trx, task, result)
+          : await applyRetrying(trx, task, result);
+    applied.push(draft !== null);
+    if (!draft) continue;
+    tasks.set(task.id, draft.task);
+    drafts.push(draft);
+  }
+  const end = await endStep(trx, {
+    complete: drafts.flatMap((d) => (d.complete ? [d.complete] : [])),
+    admit: { userIds: drafts.filter((d) => d.admit).map((d) => d.task.user_id), cap: config.MAX_INFLIGHT_PER_USER },
+    events: drafts.flatMap((d) => d.events),
+  });
+  return { applied, outcomes: outcomesByTask(drafts, end) };
+}
+
+/** One outcome per task of the batch (its last row, its events in order), and one for admitted work of other tasks. */
+function outcomesByTask(
+  drafts: StepDraft[],
+  end: { tasks: TaskRow[]; admitted: SubtaskRow[]; events: HubEvent[] },
+): Outcome[] {
+  const byTask = new Map<string, Outcome>();
+  for (const d of drafts) {
+    const o = byTask.get(d.task.id) ?? { withdraw: [] };
+    byTask.set(d.task.id, {
+      task: d.task,
+      withdraw: [...o.withdraw!, ...(d.withdraw ?? [])],
+      siblings: d.siblings ?? o.siblings,
+    });
+  }
+  for (const t of end.tasks) byTask.get(t.id)!.task = t;
+  for (const [id, o] of byTask) {
+    o.events = end.events.filter((e) => e.taskId === id);
+    o.admitted = end.admitted.filter((s) => s.task_id === id);
+  }
+  const others = end.admitted.filter((s) => !byTask.has(s.task_id));
+  return [...byTask.values(), ...(others.length ? [{ admitted: others }] : [])];
+}
 
 /** A finished attempt counts once: one more than the runs recorded (a redelivered run counted one), at least BullMQ's. */
 const countAttempt = (attempt: number) => sql<number>`greatest(attempts + 1, ${attempt})`;
@@ -29,29 +107,20 @@ export async function applySucceeded(
   config: Config,
   task: TaskRow,
   result: Succeeded,
-): Promise<Outcome | null> {
+): Promise<StepDraft | null> {
   // Usage and traces travel under a reserved key, files as bytes: both are stored apart from the output.
   const { output: reported, llm } = splitLlmOutput(result.output);
   const { output, files } = splitOutputFiles(reported, config.MAX_ARTIFACT_BYTES);
-  const settled = await updateSubtaskWithSiblings(
-    trx,
-    task.id,
-    result.subtaskId,
-    result.generation,
-    [...STEP.succeed],
-    {
-      status: 'SUCCEEDED',
-      output: json(output),
-      attempts: countAttempt(result.attempt),
-      error: null,
-      worker_id: result.workerId,
-      finished_at: now,
-      updated_at: now,
-      ...(result.startedAt
-        ? { started_at: (eb) => eb.fn.coalesce('started_at', eb.val(new Date(result.startedAt!))) }
-        : {}),
-    },
-  );
+  const settled = await succeedStep(trx, {
+    taskId: task.id,
+    subtaskId: result.subtaskId,
+    generation: result.generation,
+    from: STEP.succeed,
+    output: json(output),
+    attempt: result.attempt,
+    workerId: result.workerId,
+    startedAt: result.startedAt ? new Date(result.startedAt) : null,
+  });
   if (!settled) return null;
   const { sub, siblings } = settled;
   if (llm)
@@ -64,7 +133,6 @@ export async function applySucceeded(
     ? [taskEvent('subtask.started', task.id, result.workerId, step, sub.id)]
     : [];
   events.push(taskEvent('subtask.succeeded', task.id, result.workerId, step, sub.id));
-  const admit = { userId: task.user_id, cap: config.MAX_INFLIGHT_PER_USER };
   const allDone = siblings.every((s) => s.status === 'SUCCEEDED');
   if (WORKING_TASK.includes(task.status) && !task.requires_review && allDone) {
     // The last step of a task without review: complete it, admit and record in one statement. The row lock makes
@@ -72,8 +140,7 @@ export async function applySucceeded(
     const fused = completeInStep(task, resultOf(siblings), startHere);
     if (fused.started) events.splice(1, 0, fused.started);
     events.push(fused.completed);
-    const end = await endStep(trx, { complete: fused.complete, admit, events });
-    return { task: end.task ?? task, events: end.events, admitted: end.admitted, siblings };
+    return { task, events, complete: fused.complete, admit: true, siblings };
   }
   let current = startHere ? await markInProgress(trx, task, events, 1) : task;
   if (current.status === 'REVIEW') {
@@ -88,12 +155,11 @@ export async function applySucceeded(
     await releaseDependents(trx, siblings);
     current = await markInProgress(trx, current, events);
   }
-  const end = await endStep(trx, { admit, events });
-  return { task: current, events: end.events, admitted: end.admitted, siblings };
+  return { task: current, events, admit: true, siblings };
 }
 
 /** A failed attempt with attempts left: back to READY (BullMQ retries the job after its backoff). */
-export async function applyRetrying(trx: Trx, task: TaskRow, result: Failed): Promise<Outcome | null> {
+export async function applyRetrying(trx: Trx, task: TaskRow, result: Failed): Promise<StepDraft | null> {
   const sub = await stepUpdate(trx, result, STEP.retry, {
     status: 'READY',
     attempts: countAttempt(result.attempt),
@@ -109,11 +175,11 @@ export async function applyRetrying(trx: Trx, task: TaskRow, result: Failed): Pr
     { ...data, retryInMs: result.retryInMs },
     sub.id,
   );
-  return { task, events: await insertEvents(trx, [event]) };
+  return { task, events: [event], admit: false };
 }
 
 /** The last attempt failed: dead-letter the step, stop what is left of the task and fail it with the reason. */
-export async function applyDead(trx: Trx, config: Config, task: TaskRow, result: Failed): Promise<Outcome | null> {
+export async function applyDead(trx: Trx, task: TaskRow, result: Failed): Promise<StepDraft | null> {
   const sub = await stepUpdate(trx, result, STEP.dead, {
     status: 'DEAD',
     attempts: countAttempt(result.attempt),
@@ -151,11 +217,10 @@ export async function applyDead(trx: Trx, config: Config, task: TaskRow, result:
   const stopped = await stopSteps(trx, task.id, 'SKIPPED');
   const failed = await fail(trx, task.id, reason);
   if (failed) events.push(failed.event);
-  const end = await endStep(trx, { admit: { userId: task.user_id, cap: config.MAX_INFLIGHT_PER_USER }, events });
   return {
     task: failed?.task ?? task,
-    events: end.events,
-    admitted: end.admitted,
+    events,
+    admit: true,
     withdraw: stopped.filter((s) => s.status === 'CANCELLED'),
   };
 }

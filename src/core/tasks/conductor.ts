@@ -1,5 +1,6 @@
 // Consumes worker results (the results queue) and signals (the signals channel) and applies them to Postgres:
-// results through apply-result.ts, signals here; settle() acts on what committed.
+// results in batches (group commit, result-batcher.ts) through apply-result.ts, signals here; settle() acts on
+// what committed.
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -8,22 +9,31 @@ import { taskEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
 import type { HubContext } from '../hub-context.ts';
 import { duplicateRedis, hubWorkerOptions, RESULTS_QUEUE, telemetryOption } from '../queues.ts';
 import { insertEvents, json, lockTask, now } from '../store/task-store.ts';
-import { lockTaskAndAdmission } from '../store/task-writes.ts';
 import type { JobResult, WorkerSignal } from '../types.ts';
-import { applyDead, applyRetrying, applySucceeded, markInProgress } from './apply-result.ts';
+import { applyResults, markInProgress } from './apply-result.ts';
+import { ResultBatcher, type ItemResult } from './result-batcher.ts';
 import { LIVE_SUBTASK } from './lifecycle.ts';
 import { settle, type Outcome } from './settle.ts';
 import { SignalLeases } from './signal-leases.ts';
 import { STEP } from './transitions.ts';
 import { outageLogFor } from '../outage-log.ts';
 
+/**
+ * Results applied in one transaction at most. The results worker holds up to this many jobs, so a full batch is
+ * ready when the previous one commits; one batch is in flight per hub, so results take one pool connection.
+ */
+const BATCH_MAX = 64;
+
 /** Consumes the results queue and the workers' signal channel. */
 export class Conductor {
+  /** Result transactions committed and the results they held (for metrics and tests). */
+  readonly stats = { transactions: 0, results: 0 };
   private worker?: Worker;
   private connection?: Redis;
   private subscriber?: Redis;
   private readonly chains = new Map<string, Promise<void>>();
   private readonly leases: SignalLeases;
+  private readonly batcher = new ResultBatcher<JobResult, boolean>((results) => this.applyBatch(results), BATCH_MAX);
 
   constructor(
     private readonly ctx: HubContext,
@@ -44,7 +54,7 @@ export class Conductor {
       {
         connection: this.connection,
         prefix: this.ctx.config.QUEUE_PREFIX,
-        concurrency: this.opts.concurrency ?? 16,
+        concurrency: this.opts.concurrency ?? BATCH_MAX,
         ...hubWorkerOptions(),
         removeOnComplete: { age: 3600, count: 1000 },
         removeOnFail: { age: 7 * 24 * 3600 },
@@ -82,26 +92,39 @@ export class Conductor {
     await this.leases.releaseAll().catch((err) => this.ctx.log.warn({ err }, 'signal leases not released'));
   }
 
-  /** Applies a worker's result once: a duplicate or stale (older generation) result changes nothing. */
-  async applyResult(result: JobResult): Promise<boolean> {
-    const { config } = this.ctx;
-    const applied = await this.ctx.db.transaction().execute(async (trx) => {
-      // The task row, then its owner's admission lock (every outcome admits when a slot frees up).
-      const task = await lockTaskAndAdmission(trx, result.taskId);
-      if (result.kind === 'succeeded') return applySucceeded(trx, config, task, result);
-      return result.final ? applyDead(trx, config, task, result) : applyRetrying(trx, task, result);
-    });
-    if (!applied) {
-      this.ctx.log.debug(
-        { subtaskId: result.subtaskId, generation: result.generation },
-        'duplicate or stale result ignored',
-      );
-      return false;
+  /**
+   * Applies a worker's result once: a duplicate or stale (older generation) result changes nothing (false). Results
+   * arriving while a batch is in flight go together in the next one; this resolves after its batch settled.
+   */
+  applyResult(result: JobResult): Promise<boolean> {
+    return this.batcher.push(result);
+  }
+
+  /**
+   * Applies a batch in one transaction and settles it. If the transaction throws (one poisoned result), each result
+   * is applied alone, so the others still go through and only the bad one fails (BullMQ retries it).
+   */
+  private async applyBatch(results: JobResult[]): Promise<ItemResult<boolean>[]> {
+    let committed: Awaited<ReturnType<typeof applyResults>>;
+    try {
+      committed = await this.ctx.db.transaction().execute((trx) => applyResults(trx, this.ctx.config, results));
+    } catch (error) {
+      if (results.length === 1) return [{ ok: false, error }];
+      this.ctx.log.warn({ err: error, size: results.length }, 'result batch failed; applying its results one by one');
+      const out: ItemResult<boolean>[] = [];
+      for (const r of results) out.push(...(await this.applyBatch([r])));
+      return out;
     }
-    if (result.kind === 'succeeded' || result.final) this.forget(result.subtaskId);
-    for (const s of applied.withdraw ?? []) this.forget(s.id);
-    await settle(this.ctx, applied);
-    return true;
+    this.stats.transactions++;
+    this.stats.results += results.length;
+    results.forEach((r, i) => {
+      if (!committed.applied[i]) {
+        this.ctx.log.debug({ subtaskId: r.subtaskId, generation: r.generation }, 'duplicate or stale result ignored');
+      } else if (r.kind === 'succeeded' || r.final) this.forget(r.subtaskId);
+    });
+    for (const o of committed.outcomes) for (const s of o.withdraw ?? []) this.forget(s.id);
+    await settle(this.ctx, committed.outcomes);
+    return committed.applied.map((value) => ({ ok: true, value }));
   }
 
   /** Applies a start or progress signal; stale ones (other generation, finished subtask) are ignored. */

@@ -30,16 +30,23 @@ export interface Outcome {
  *    (and its acknowledgement) reaches them before a worker can report the first step started, a replay's
  *    `retried` before the new attempt starts, a step's `subtask.succeeded` before its dependents start;
  * 3. enqueue what admission let in;
- * 4. when the task ended, tell workers (they drop the task's sessions), after its last job was withdrawn.
+ * 4. when tasks ended, tell workers (they drop the tasks' sessions), after their last jobs were withdrawn.
+ * Several outcomes (a batch of results, one per task) run steps 1-3 side by side and share one message in step 4.
  */
-export async function settle(ctx: HubContext, o: Outcome): Promise<void> {
+export async function settle(ctx: HubContext, outcomes: Outcome | Outcome[]): Promise<void> {
+  const all = Array.isArray(outcomes) ? outcomes : [outcomes];
+  await Promise.all(all.map((o) => act(ctx, o)));
+  const ended = all.flatMap(({ task, events }) => (task && endedHere(task, events) ? [task.id] : []));
+  if (ended.length) await publishControl(ctx.redis, ctx.keys.control, { t: 'tasks-ended', taskIds: ended });
+}
+
+/** Steps 1-3 for one outcome. */
+async function act(ctx: HubContext, o: Outcome): Promise<void> {
   const { task } = o;
   if (task && o.withdraw?.length) await withdrawSubtasks(ctx, task.id, o.withdraw);
   if (task && o.events?.length) await ctx.emit(o.events, task);
   if (o.admitted?.length)
     await enqueueAdmitted(ctx, o.admitted, task && o.siblings ? [{ task, siblings: o.siblings }] : []);
-  if (task && endedHere(task, o.events))
-    await publishControl(ctx.redis, ctx.keys.control, { t: 'task-ended', taskId: task.id });
 }
 
 /** Whether this outcome finished the task: it is final now and one of the events announces that status. */
