@@ -51,7 +51,7 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
   };
   const config = loadConfig(vars);
   const database = await createDatabase({ url, memory: !url, schema, poolSize: 5 });
-  await migrateWhileOthersDrop(database);
+  await migrateToLatest(database);
   const redis = createRedis(redisUrl());
   const ctx = new HubContext(config, database.db, redis, createLogger(config.LOG_LEVEL));
   return {
@@ -75,20 +75,4 @@ export async function createTestEnv(env: Record<string, string> = {}): Promise<T
       }
     },
   };
-}
-
-/**
- * Migrates, again if need be: the migrator lists the tables of every schema, and another test file dropping its own
- * schema at that moment fails the listing ("schema t_… does not exist", naming the other schema).
- */
-async function migrateWhileOthersDrop(database: DatabaseHandle): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await migrateToLatest(database);
-      return;
-    } catch (err) {
-      const other = /schema "(t_\w+)" does not exist/.exec(String((err as Error).message))?.[1];
-      if (!other || other === database.schema || attempt >= 5) throw err;
-    }
-  }
 }

@@ -100,7 +100,11 @@ export async function migrateToLatest(handle: Pick<DatabaseHandle, 'db' | 'schem
     // Name the schema so the migrator does not mistake another schema's bookkeeping tables for its own.
     migrationTableSchema: handle.schema ?? 'public',
   });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // Before running anything the migrator lists the tables of every schema; a schema dropped by someone else at that
+  // moment (tests and benchmarks each use their own) fails the listing. Nothing was applied then: try again.
+  for (let attempt = 1; error && !results?.length && attempt < 5; attempt++)
+    ({ error, results } = await migrator.migrateToLatest());
   const failed = results?.find((r) => r.status === 'Error');
   if (error)
     throw new HubError(
