@@ -45,6 +45,21 @@ export async function admitWaiting(
   return (await admissionUpdate(userId, cap).execute(trx)).rows;
 }
 
+/**
+ * Admits the waiting READY subtasks of several users (each up to the free capacity) in one statement, inside the
+ * caller's transaction; the caller already holds their admission locks (taken in an earlier statement).
+ */
+export async function admitUsers(trx: Transaction<Database>, userIds: string[], cap: number): Promise<SubtaskRow[]> {
+  const users = [...new Set(userIds)];
+  if (users.length === 0) return [];
+  const ctes = users.map((u, i) => sql`${sql.raw(`a${i}`)} as (${admissionUpdate(u, cap)})`);
+  const all = sql.join(
+    users.map((_, i) => sql`select * from ${sql.raw(`a${i}`)}`),
+    sql` union all `,
+  );
+  return (await sql<SubtaskRow>`with ${sql.join(ctes)} ${all}`.execute(trx)).rows;
+}
+
 /** Enqueues admitted subtasks, loading their tasks (and siblings, for dependency outputs) where needed. */
 export async function enqueueAdmitted(
   ctx: HubContext,
