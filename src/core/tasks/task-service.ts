@@ -493,17 +493,20 @@ export class TaskService {
 
   /** The user's newest task in this conversation (and thread) waiting for an answer to the planner's question. */
   async pendingQuestion(origin: ConversationRef): Promise<TaskRow | undefined> {
-    return this.ctx.db
-      .selectFrom('tasks')
-      .selectAll()
-      .where('user_id', '=', origin.userId)
-      .where('status', '=', 'REVIEW')
-      .where('question', 'is not', null)
-      .where(sql<string>`origin->>'conversationId'`, '=', origin.conversationId)
-      .where(sql<string>`coalesce(origin->>'threadId', '')`, '=', origin.threadId ?? '')
-      .orderBy('created_at', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    // Chat messages ask this before submitting: it rides out a database restart as the submission does.
+    return retryTransient(() =>
+      this.ctx.db
+        .selectFrom('tasks')
+        .selectAll()
+        .where('user_id', '=', origin.userId)
+        .where('status', '=', 'REVIEW')
+        .where('question', 'is not', null)
+        .where(sql<string>`origin->>'conversationId'`, '=', origin.conversationId)
+        .where(sql<string>`coalesce(origin->>'threadId', '')`, '=', origin.threadId ?? '')
+        .orderBy('created_at', 'desc')
+        .limit(1)
+        .executeTakeFirst(),
+    );
   }
 
   /** Runs a review decision on a task in REVIEW under its row lock; admits what became ready, then emits. */
