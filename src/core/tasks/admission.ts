@@ -46,18 +46,31 @@ export async function admitWaiting(
 }
 
 /**
- * Admits the waiting READY subtasks of several users (each up to the free capacity) in one statement, inside the
- * caller's transaction; the caller already holds their admission locks (taken in an earlier statement).
+ * Admits the waiting READY subtasks of several users (each up to their free capacity, in admissionUpdate's order)
+ * in one statement of one text whatever the number of users, inside the caller's transaction; the caller already
+ * holds their admission locks (taken in an earlier statement).
  */
 export async function admitUsers(trx: Transaction<Database>, userIds: string[], cap: number): Promise<SubtaskRow[]> {
   const users = [...new Set(userIds)];
   if (users.length === 0) return [];
-  const ctes = users.map((u, i) => sql`${sql.raw(`a${i}`)} as (${admissionUpdate(u, cap)})`);
-  const all = sql.join(
-    users.map((_, i) => sql`select * from ${sql.raw(`a${i}`)}`),
-    sql` union all `,
-  );
-  return (await sql<SubtaskRow>`with ${sql.join(ctes)} ${all}`.execute(trx)).rows;
+  const { rows } = await sql<SubtaskRow>`
+    update subtasks set queued_at = now(), updated_at = now()
+    where id in (
+      select w.id from (
+        select s.id, s.user_id, row_number() over (partition by s.user_id
+          order by case t.priority when 'urgent' then 0 when 'normal' then 1 else 2 end, s.created_at, s.key) as nth
+        from subtasks s join tasks t on t.id = s.task_id
+        where s.user_id = any(${users}::text[]) and s.status = 'READY' and s.queued_at is null
+      ) w
+      join (
+        select u.id as user_id, ${cap} - (select count(*) from subtasks l where l.user_id = u.id
+          and l.status in (${sql.join(LIVE_SUBTASK)}) and l.queued_at is not null) as free
+        from unnest(${users}::text[]) as u (id)
+      ) f on f.user_id = w.user_id
+      where w.nth <= f.free
+    )
+    returning *`.execute(trx);
+  return rows;
 }
 
 /** Enqueues admitted subtasks, loading their tasks (and siblings, for dependency outputs) where needed. */

@@ -21,6 +21,9 @@ export const DB_DOWN_TEXT = 'The database is not reachable; nothing was stored: 
 /** Most graphs one transaction persists (keeps the statement well under Postgres's parameter limit). */
 const MAX_BATCH = 100;
 
+/** How long the batcher keeps its connection after the last batch (a steady stream of submissions keeps it). */
+const LINGER_MS = 100;
+
 // Postgres codes of a connection going away: admin shutdown, crash shutdown, starting up, connection exceptions.
 const TRANSIENT_CODES = /^(57P01|57P02|57P03|08\d\d\d)$/;
 
@@ -64,10 +67,15 @@ interface Waiting extends PendingGraph {
   reject: (err: unknown) => void;
 }
 
-/** Persists submissions in batches, one transaction in flight at a time. */
+/**
+ * Persists submissions in batches, one transaction in flight at a time, on a connection of its own while
+ * submissions keep coming: a submission never queues for the pool behind result transactions.
+ */
 export class SubmitBatcher {
   private queue: Waiting[] = [];
   private flushing = false;
+  private pinned: { db: Kysely<Database>; release: () => void } | undefined;
+  private idle: NodeJS.Timeout | undefined;
   /** Transactions run so far (for tests and metrics). */
   transactions = 0;
 
@@ -85,12 +93,42 @@ export class SubmitBatcher {
   }
 
   private async drain(): Promise<void> {
+    clearTimeout(this.idle);
     this.flushing = true;
     try {
       while (this.queue.length) await this.flush(this.queue.splice(0, MAX_BATCH));
     } finally {
       this.flushing = false;
+      this.idle = setTimeout(() => this.unpin(), LINGER_MS);
     }
+  }
+
+  /** The batcher's own connection (taken from the pool once per busy period). */
+  private connection(): Promise<Kysely<Database>> {
+    if (this.pinned) return Promise.resolve(this.pinned.db);
+    return new Promise((resolve, reject) => {
+      let got = false;
+      this.ctx.db
+        .connection()
+        .execute(async (db) => {
+          got = true;
+          const held = new Promise<void>((release) => {
+            this.pinned = { db, release };
+          });
+          resolve(db);
+          await held;
+        })
+        .catch((err) => {
+          if (!got) reject(err);
+        });
+    });
+  }
+
+  /** Gives the connection back to the pool (after a lull, or when it broke). */
+  private unpin(): void {
+    const p = this.pinned;
+    this.pinned = undefined;
+    p?.release();
   }
 
   /** One transaction for the batch; when it fails for a reason of its own (a duplicate key), each member alone. */
@@ -115,7 +153,8 @@ export class SubmitBatcher {
   private async write(batch: Waiting[]): Promise<{ graphs: StoredGraph[]; admitted: SubtaskRow[] }> {
     this.transactions++;
     try {
-      return await this.ctx.db.transaction().execute(async (trx) => {
+      const db = await this.connection();
+      return await db.transaction().execute(async (trx) => {
         const graphs = await insertTaskGraphs(
           trx,
           batch.map((w) => w.graph),
@@ -125,6 +164,7 @@ export class SubmitBatcher {
         return { graphs, admitted: await admitUsers(trx, users, this.ctx.config.MAX_INFLIGHT_PER_USER) };
       });
     } catch (err) {
+      if (isTransientDbError(err)) this.unpin();
       // After a lost connection the commit may have gone through: the task's id is then taken by itself.
       if (batch.length === 1 && isTaskIdTaken(err)) return loadCommitted(this.ctx.db, batch[0]!.graph);
       throw err;
