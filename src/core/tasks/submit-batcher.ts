@@ -30,7 +30,9 @@ const TRANSIENT_CODES = /^(57P01|57P02|57P03|08\d\d\d)$/;
 /** Whether a database error means the connection or server is gone for now, rather than a fault of the request. */
 export function isTransientDbError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return (typeof code === 'string' && TRANSIENT_CODES.test(code)) || isConnectionError(err);
+  if (typeof code === 'string' && TRANSIENT_CODES.test(code)) return true;
+  // pg's answer on a connection that broke while the pool (or the batcher) held it.
+  return isConnectionError(err) || /is not queryable/.test((err as Error | null)?.message ?? '');
 }
 
 /**
