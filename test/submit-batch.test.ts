@@ -132,3 +132,31 @@ describe('submit while the database is away', () => {
     },
   );
 });
+
+describe('batched admission', () => {
+  let capped: TestEnv;
+  afterAll(async () => {
+    await capped?.close();
+  });
+
+  it('admits each user of a batch up to their own capacity', async () => {
+    capped = await createTestEnv({ MAX_INFLIGHT_PER_USER: '1', MAX_TASKS_PER_HOUR: '1000' });
+    await capped.ctx.redis.ping();
+    const service = new TaskService(capped.ctx, new RulePlanner());
+    const out = await Promise.all([
+      ...Array.from({ length: 3 }, (_, i) => service.submit({ origin: origin('a'), text: `a ${i}`, priority: 'low' })),
+      service.submit({ origin: origin('a'), text: 'a urgent', priority: 'urgent' }),
+      ...Array.from({ length: 3 }, (_, i) => service.submit({ origin: origin('b'), text: `b ${i}` })),
+    ]);
+    expect(service.batcher.transactions).toBeLessThan(out.length);
+    const queued = await capped.ctx.db
+      .selectFrom('subtasks')
+      .innerJoin('tasks', 'tasks.id', 'subtasks.task_id')
+      .select(['tasks.text', 'subtasks.user_id'])
+      .where('subtasks.queued_at', 'is not', null)
+      .execute();
+    const byUser = (u: string) => queued.filter((q) => q.user_id === `test:${u}`);
+    expect(byUser('a')).toHaveLength(1);
+    expect(byUser('b')).toHaveLength(1);
+  });
+});
