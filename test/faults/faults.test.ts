@@ -146,7 +146,9 @@ describe.skipIf(!postgresBinDir() && !process.env.CI)('faults', () => {
     const answered = s.chat.answered(during);
     r.extra = { refusedDuringRestart: answered.refused, storedDuringRestart: answered.final };
     expectClean(r, { inFlightAllowed: 16 });
-    expect(answered.final + answered.refused).toBe(during.length);
+    // A submission rides out the restart (retried for up to 10 s) instead of being refused.
+    expect(answered.final).toBe(during.length);
+    expect(answered.refused).toBe(0);
     expect(hub.alive, hub.tail()).toBe(true);
   }, 90_000);
 

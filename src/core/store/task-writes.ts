@@ -18,35 +18,69 @@ type Trx = Transaction<Database>;
 const eventValues = (events: NewTaskEvent[]) =>
   events.map((e) => ({ ...e, data: e.data == null ? null : JSON.stringify(e.data) }));
 
+/** A task to insert with its subtasks (in plan order) and first events. */
+export interface TaskGraph {
+  task: Insertable<TasksTable>;
+  subtasks: Insertable<SubtasksTable>[];
+  events: NewTaskEvent[];
+}
+
+/** A stored task graph, as the database returned it. */
+export interface StoredGraph {
+  task: TaskRow;
+  subtasks: SubtaskRow[];
+  events: HubEvent[];
+}
+
 /**
- * Inserts a task, its subtasks, its first events and the outbox rows they cause in one statement, and takes the
- * owner's admission lock in the same statement (so admission, in the next statement, sees the new subtasks under the lock).
- * Subtasks come back in the order given.
+ * Inserts tasks, their subtasks, their first events and the outbox rows they cause in one statement (a batch of
+ * submissions commits as one), and takes the owners' admission locks in the same statement, the distinct users
+ * in a fixed order (by lock key, so two batches never wait for each other crosswise). Admission, in the next
+ * statement, sees the new subtasks under the locks. Graphs come back in the order given, subtasks in plan order.
  */
-export async function insertTaskGraph(
-  trx: Trx,
-  task: Insertable<TasksTable>,
-  subtasks: Insertable<SubtasksTable>[],
-  events: NewTaskEvent[],
-): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; events: HubEvent[] }> {
+export async function insertTaskGraphs(trx: Trx, graphs: TaskGraph[]): Promise<StoredGraph[]> {
+  const users = [...new Set(graphs.map((g) => g.task.user_id))];
   const out = await trx
-    .with('t', (db) => db.insertInto('tasks').values(task).returningAll())
-    .with('s', (db) => db.insertInto('subtasks').values(subtasks).returningAll())
-    .with('e', (db) => db.insertInto('task_events').values(eventValues(events)).returningAll())
+    .with('t', (db) =>
+      db
+        .insertInto('tasks')
+        .values(graphs.map((g) => g.task))
+        .returningAll(),
+    )
+    .with('s', (db) =>
+      db
+        .insertInto('subtasks')
+        .values(graphs.flatMap((g) => g.subtasks))
+        .returningAll(),
+    )
+    .with('e', (db) =>
+      db
+        .insertInto('task_events')
+        .values(eventValues(graphs.flatMap((g) => g.events)))
+        .returningAll(),
+    )
     .with('ob', outboxCte('e', 't'))
     .selectNoFrom([
-      sql<unknown>`(select to_jsonb(t) from t)`.as('task'),
+      sql<unknown>`(select jsonb_agg(t) from t)`.as('tasks'),
       sql<unknown>`(select jsonb_agg(s) from s)`.as('subtasks'),
       sql<unknown>`(select jsonb_agg(e order by e.id) from e)`.as('events'),
-      sql<unknown>`${admissionLock(task.user_id)}`.as('locked'),
+      // offset 0 keeps the ordered subquery from being flattened: the locks are taken in its order.
+      sql<unknown>`(select count(*) from (select ${admissionLock(sql.ref('u.id'))} from (select id
+        from unnest(${users}::text[]) as x (id) order by hashtext('sb-admit:' || id), id offset 0) u) l)`.as('locked'),
     ])
     .executeTakeFirstOrThrow();
-  const order = new Map(subtasks.map((s, i) => [s.id, i]));
-  return {
-    task: revive<TaskRow>(out.task),
-    subtasks: rows<SubtaskRow>(out.subtasks).sort((a, b) => order.get(a.id)! - order.get(b.id)!),
-    events: rows<TaskEventRow>(out.events).map(toHubEvent),
-  };
+  const tasks = new Map(rows<TaskRow>(out.tasks).map((t) => [t.id, t]));
+  const subtasks = rows<SubtaskRow>(out.subtasks);
+  const events = rows<TaskEventRow>(out.events).map(toHubEvent);
+  return graphs.map((g) => {
+    const id = g.task.id as string;
+    const order = new Map(g.subtasks.map((s, i) => [s.id, i]));
+    return {
+      task: tasks.get(id)!,
+      subtasks: subtasks.filter((s) => s.task_id === id).sort((a, b) => order.get(a.id)! - order.get(b.id)!),
+      events: events.filter((e) => e.taskId === id),
+    };
+  });
 }
 
 /**

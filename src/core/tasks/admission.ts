@@ -12,6 +12,9 @@ export function admissionLock(userId: string | RawBuilder<unknown>): RawBuilder<
   return sql`pg_advisory_xact_lock(hashtext('sb-admit:' || ${userId}))`;
 }
 
+// The order admission lets waiting subtasks (s, of tasks t) in: urgent first, then oldest.
+const ADMIT_ORDER = sql`case t.priority when 'urgent' then 0 when 'normal' then 1 else 2 end, s.created_at, s.key`;
+
 /**
  * The admission UPDATE (returning the admitted rows): the user's waiting READY subtasks, urgent first, then
  * oldest, up to the free capacity. It must run in a statement that starts after the admission lock is held.
@@ -22,7 +25,7 @@ export function admissionUpdate(userId: string, cap: number): RawBuilder<Subtask
     where id in (
       select s.id from subtasks s join tasks t on t.id = s.task_id
       where s.user_id = ${userId} and s.status = 'READY' and s.queued_at is null
-      order by case t.priority when 'urgent' then 0 when 'normal' then 1 else 2 end, s.created_at, s.key
+      order by ${ADMIT_ORDER}
       limit greatest(0, ${cap} - (
         select count(*) from subtasks
         where user_id = ${userId} and status in (${sql.join(LIVE_SUBTASK)}) and queued_at is not null))
@@ -32,17 +35,39 @@ export function admissionUpdate(userId: string, cap: number): RawBuilder<Subtask
 
 /**
  * Admits the user's waiting READY subtasks up to the free capacity, inside the caller's transaction, taking
- * the admission lock first unless the caller already holds it (`locked`).
- * Returns the admitted rows; enqueue them with `enqueueAdmitted` after commit.
+ * the admission lock first. Returns the admitted rows; enqueue them with `enqueueAdmitted` after commit.
  */
-export async function admitWaiting(
-  trx: Transaction<Database>,
-  userId: string,
-  cap: number,
-  opts: { locked?: boolean } = {},
-): Promise<SubtaskRow[]> {
-  if (!opts.locked) await sql`select ${admissionLock(userId)}`.execute(trx);
+export async function admitWaiting(trx: Transaction<Database>, userId: string, cap: number): Promise<SubtaskRow[]> {
+  await sql`select ${admissionLock(userId)}`.execute(trx);
   return (await admissionUpdate(userId, cap).execute(trx)).rows;
+}
+
+/**
+ * Admits the waiting READY subtasks of several users (each up to their free capacity, in admissionUpdate's order)
+ * in one statement of one text whatever the number of users, inside the caller's transaction; the caller already
+ * holds their admission locks (taken in an earlier statement).
+ */
+export async function admitUsers(trx: Transaction<Database>, userIds: string[], cap: number): Promise<SubtaskRow[]> {
+  const users = [...new Set(userIds)];
+  if (users.length === 0) return [];
+  const { rows } = await sql<SubtaskRow>`
+    update subtasks set queued_at = now(), updated_at = now()
+    where id in (
+      select w.id from (
+        select s.id, s.user_id, row_number() over (partition by s.user_id
+          order by ${ADMIT_ORDER}) as nth
+        from subtasks s join tasks t on t.id = s.task_id
+        where s.user_id = any(${users}::text[]) and s.status = 'READY' and s.queued_at is null
+      ) w
+      join (
+        select u.id as user_id, ${cap} - (select count(*) from subtasks l where l.user_id = u.id
+          and l.status in (${sql.join(LIVE_SUBTASK)}) and l.queued_at is not null) as free
+        from unnest(${users}::text[]) as u (id)
+      ) f on f.user_id = w.user_id
+      where w.nth <= f.free
+    )
+    returning *`.execute(trx);
+  return rows;
 }
 
 /** Enqueues admitted subtasks, loading their tasks (and siblings, for dependency outputs) where needed. */

@@ -10,10 +10,9 @@ import {
   type NewArtifact,
 } from '../artifacts/artifact-store.ts';
 import { policyFor, type Config } from '../config.ts';
-import { insertTaskGraph } from '../store/task-writes.ts';
 import { admitWaiting } from './admission.ts';
-import { ConflictError, InvalidInputError, NotFoundError, RateLimitedError, UnavailableError } from '../errors.ts';
-import { taskEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
+import { ConflictError, InvalidInputError, NotFoundError, UnavailableError } from '../errors.ts';
+import { taskEvent, type NewTaskEvent } from '../events.ts';
 import type { HubContext } from '../hub-context.ts';
 import { newId, shortId } from '../ids.ts';
 import { isTerminalTask } from './lifecycle.ts';
@@ -25,6 +24,8 @@ import { withNextRuns, type TaskWithNextRun } from '../schedules/next-runs.ts';
 import { validateRequest } from './request-input.ts';
 import type { Database, SubtaskRow, TaskEventRow, TaskRow, TasksTable } from '../store/schema.ts';
 import { settle } from './settle.ts';
+import { reserveSubmission } from './rate-limit.ts';
+import { retryTransient, SubmitBatcher } from './submit-batcher.ts';
 import { finishOrReview, releaseDependents } from './task-flow.ts';
 import {
   accept,
@@ -93,10 +94,15 @@ export interface TaskDetail {
 
 /** Submits, reads and controls tasks. Frontends and the admin service go through it. */
 export class TaskService {
+  /** Persists submissions in batches (group commit). */
+  readonly batcher: SubmitBatcher;
+
   constructor(
     private readonly ctx: HubContext,
     private readonly planner: Planner,
-  ) {}
+  ) {
+    this.batcher = new SubmitBatcher(ctx);
+  }
 
   /** Largest file a request may carry (MAX_ARTIFACT_BYTES). */
   get maxFileBytes(): number {
@@ -129,7 +135,11 @@ export class TaskService {
       throw new UnavailableError(`The task queue (Redis) is not reachable right now. ${notStored}`);
     let release: (() => Promise<void>) | undefined;
     if (!req.parentTaskId && !admin) {
-      const reserving = this.rateLimit(req.origin.userId);
+      const reserving = reserveSubmission(
+        this.ctx.redis,
+        this.ctx.keys.rate(req.origin.userId),
+        this.ctx.config.MAX_TASKS_PER_HOUR,
+      );
       release = await this.redisBound(reserving, `The task queue (Redis) did not answer. ${notStored}`).catch((err) => {
         // Answered 503 while the reservation waits in ioredis's queue: give the place back once Redis runs it.
         if (err instanceof UnavailableError) void reserving.then((r) => r()).catch(() => {});
@@ -155,12 +165,14 @@ export class TaskService {
 
   /** The task an earlier submission with this Idempotency-Key created, or undefined; a different text is a conflict. */
   private async byIdempotencyKey(userId: string, key: string, text: string): Promise<Submitted | undefined> {
-    const task = await this.ctx.db
-      .selectFrom('tasks')
-      .selectAll()
-      .where('user_id', '=', userId)
-      .where('idempotency_key', '=', key)
-      .executeTakeFirst();
+    const task = await retryTransient(() =>
+      this.ctx.db
+        .selectFrom('tasks')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .where('idempotency_key', '=', key)
+        .executeTakeFirst(),
+    );
     if (!task) return undefined;
     if (task.text !== text)
       throw new ConflictError(
@@ -237,8 +249,11 @@ export class TaskService {
       ...(req.idempotencyKey !== undefined ? { idempotency_key: req.idempotencyKey } : {}),
     };
     if (plan.question) {
-      const asked = await insertQuestionTask(this.ctx.db, values, { ...plan, question: plan.question }, (trx) =>
-        insertArtifacts(trx, config, taskId, files, 'upload'),
+      const question = { ...plan, question: plan.question };
+      const asked = await retryTransient(() =>
+        insertQuestionTask(this.ctx.db, values, question, (trx) =>
+          insertArtifacts(trx, config, taskId, files, 'upload'),
+        ),
       );
       onStored(asked.task);
       await this.redisBound(this.ctx.emit(asked.events, asked.task), storedButQueueDown(asked.task));
@@ -254,38 +269,36 @@ export class TaskService {
     );
 
     const ids = new Map(plan.steps.map((s) => [s.key, newId()]));
-    const { task, subtasks, events, admitted } = await this.ctx.db.transaction().execute(async (trx) => {
-      // Two statements: the task, its subtasks and first events with the user's admission lock, then admission.
-      const accepted = accept(values, 'ASSIGNED', { priority });
-      const planned = taskEvent('planned', taskId, 'planner', {
-        status: 'ASSIGNED',
-        summary: plan.summary,
-        ...plannedEventData(plan),
-      });
-      const rows = subtaskRows(config, taskId, req.origin.userId, plan, ids);
-      const created = await insertTaskGraph(trx, accepted.values, rows, [accepted.event, planned]);
-      if (plan.llm) await recordLlm(trx, { taskId, subtaskId: null, userId: req.origin.userId }, plan.llm);
-      await insertArtifacts(trx, config, taskId, files, 'upload');
-      const admitted = await admitWaiting(trx, req.origin.userId, config.MAX_INFLIGHT_PER_USER, { locked: true });
-      return { ...created, admitted };
+    const accepted = accept(values, 'ASSIGNED', { priority });
+    const planned = taskEvent('planned', taskId, 'planner', {
+      status: 'ASSIGNED',
+      summary: plan.summary,
+      ...plannedEventData(plan),
+    });
+    const llm = plan.llm;
+    const { task, subtasks, settled } = await this.batcher.persist({
+      graph: {
+        task: accepted.values,
+        subtasks: subtaskRows(config, taskId, userId, plan, ids),
+        events: [accepted.event, planned],
+      },
+      also:
+        llm || files.length
+          ? async (trx) => {
+              if (llm) await recordLlm(trx, { taskId, subtaskId: null, userId }, llm);
+              await insertArtifacts(trx, config, taskId, files, 'upload');
+            }
+          : undefined,
     });
     onStored(task);
-    const warnings = await this.redisBound(
-      this.queueStored(task, subtasks, events, admitted),
-      storedButQueueDown(task),
-    );
-    this.ctx.log.info({ taskId, steps: subtasks.length, user: req.origin.userId }, 'task submitted');
+    const warnings = await this.redisBound(this.queueStored(task, subtasks, settled), storedButQueueDown(task));
+    this.ctx.log.info({ taskId, steps: subtasks.length, user: userId }, 'task submitted');
     return { task, subtasks, warnings };
   }
 
-  /** Announces a stored task and queues its admitted subtasks; returns the warnings for the submitter. */
-  private async queueStored(
-    task: TaskRow,
-    subtasks: SubtaskRow[],
-    events: HubEvent[],
-    admitted: Awaited<ReturnType<typeof admitWaiting>>,
-  ): Promise<string[]> {
-    await settle(this.ctx, { task, events, admitted, siblings: subtasks });
+  /** Waits for the batch's events and admitted work, then warns about (and records) capabilities nobody serves. */
+  private async queueStored(task: TaskRow, subtasks: SubtaskRow[], settled: Promise<void>): Promise<string[]> {
+    await settled;
     const warnings: string[] = [];
     const unserved = await this.ctx.workers.unserved(subtasks.map((s) => s.capability));
     if (unserved.length) {
@@ -296,38 +309,6 @@ export class TaskService {
       await settle(this.ctx, { task, events: await insertEvents(this.ctx.db, [noWorker]) });
     }
     return warnings;
-  }
-
-  /**
-   * Refuses a user's submission over MAX_TASKS_PER_HOUR (sliding hour), saying when to try again. Otherwise the
-   * submission holds a place in the hour until the returned release gives it back (a submission refused later on).
-   */
-  private async rateLimit(userId: string): Promise<() => Promise<void>> {
-    const key = this.ctx.keys.rate(userId);
-    const nowMs = Date.now();
-    const hour = 3_600_000;
-    const member = `${nowMs}-${newId().slice(0, 8)}`;
-    const res = await this.ctx.redis
-      .multi()
-      .zremrangebyscore(key, '-inf', nowMs - hour)
-      .zadd(key, nowMs, member)
-      .zcard(key)
-      .zrange(key, 0, 0, 'WITHSCORES')
-      .pexpire(key, hour)
-      .exec();
-    const count = Number(res?.[2]?.[1] ?? 0);
-    const max = this.ctx.config.MAX_TASKS_PER_HOUR;
-    const release = async () => {
-      await this.ctx.redis.zrem(key, member);
-    };
-    if (count <= max) return release;
-    await release();
-    const oldest = Number((res?.[3]?.[1] as string[] | undefined)?.[1] ?? nowMs);
-    const retryAfterMs = Math.max(1000, oldest + hour - nowMs);
-    throw new RateLimitedError(
-      `You have submitted ${max} tasks in the last hour, the limit. Try again in ${Math.ceil(retryAfterMs / 60_000)} minute(s).`,
-      retryAfterMs,
-    );
   }
 
   /** A task the caller may see (their own, or any for admins), else NotFound (never Forbidden). */
@@ -512,17 +493,20 @@ export class TaskService {
 
   /** The user's newest task in this conversation (and thread) waiting for an answer to the planner's question. */
   async pendingQuestion(origin: ConversationRef): Promise<TaskRow | undefined> {
-    return this.ctx.db
-      .selectFrom('tasks')
-      .selectAll()
-      .where('user_id', '=', origin.userId)
-      .where('status', '=', 'REVIEW')
-      .where('question', 'is not', null)
-      .where(sql<string>`origin->>'conversationId'`, '=', origin.conversationId)
-      .where(sql<string>`coalesce(origin->>'threadId', '')`, '=', origin.threadId ?? '')
-      .orderBy('created_at', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    // Chat messages ask this before submitting: it rides out a database restart as the submission does.
+    return retryTransient(() =>
+      this.ctx.db
+        .selectFrom('tasks')
+        .selectAll()
+        .where('user_id', '=', origin.userId)
+        .where('status', '=', 'REVIEW')
+        .where('question', 'is not', null)
+        .where(sql<string>`origin->>'conversationId'`, '=', origin.conversationId)
+        .where(sql<string>`coalesce(origin->>'threadId', '')`, '=', origin.threadId ?? '')
+        .orderBy('created_at', 'desc')
+        .limit(1)
+        .executeTakeFirst(),
+    );
   }
 
   /** Runs a review decision on a task in REVIEW under its row lock; admits what became ready, then emits. */

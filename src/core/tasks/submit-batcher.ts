@@ -1,0 +1,207 @@
+// Group commit of submissions: while one transaction persists a batch, new submissions wait in the next batch,
+// which then commits as one (one insert statement for all graphs, one admission statement for their users).
+// A submission waits for at most the batch in flight instead of for its own turn at the pool and its own WAL flush.
+// Transient connection failures (a Postgres restart) are retried for a bounded time before the caller is told.
+import type { Kysely, Transaction } from 'kysely';
+import { UnavailableError } from '../errors.ts';
+import { toHubEvent } from '../events.ts';
+import type { HubContext } from '../hub-context.ts';
+import { isConnectionError } from '../outage-log.ts';
+import type { Database, SubtaskRow } from '../store/schema.ts';
+import { loadSubtasks } from '../store/task-store.ts';
+import { insertTaskGraphs, type StoredGraph, type TaskGraph } from '../store/task-writes.ts';
+import { admitUsers, enqueueAdmitted } from './admission.ts';
+
+/** How long a submission keeps retrying while the database is unreachable before it answers UnavailableError. */
+export const DB_RETRY_MS = 10_000;
+
+/** The answer when the database stayed unreachable: nothing was stored. */
+export const DB_DOWN_TEXT = 'The database is not reachable; nothing was stored: send it again.';
+
+/** Most graphs one transaction persists (keeps the statement well under Postgres's parameter limit). */
+const MAX_BATCH = 100;
+
+/** How long the batcher keeps its connection after the last batch (a steady stream of submissions keeps it). */
+const LINGER_MS = 100;
+
+// Postgres codes of a connection going away: admin shutdown, crash shutdown, starting up, connection exceptions.
+const TRANSIENT_CODES = /^(57P01|57P02|57P03|08\d\d\d)$/;
+
+/** Whether a database error means the connection or server is gone for now, rather than a fault of the request. */
+export function isTransientDbError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && TRANSIENT_CODES.test(code)) return true;
+  // pg's answer on a connection that broke while the pool (or the batcher) held it.
+  return isConnectionError(err) || /is not queryable/.test((err as Error | null)?.message ?? '');
+}
+
+/**
+ * Runs `work` (one transaction), again after transient connection failures, for up to `budgetMs`; then throws
+ * UnavailableError(DB_DOWN_TEXT). Other errors pass through. `work` must be safe to repeat: a transaction that
+ * failed this way either committed nothing or committed (the caller tells by the rows' ids).
+ */
+export async function retryTransient<T>(work: () => Promise<T>, budgetMs = DB_RETRY_MS): Promise<T> {
+  const until = Date.now() + budgetMs;
+  for (let wait = 100; ; wait = Math.min(wait * 2, 1_000)) {
+    try {
+      return await work();
+    } catch (err) {
+      if (!isTransientDbError(err)) throw err;
+      if (Date.now() + wait > until) throw new UnavailableError(DB_DOWN_TEXT, err);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+/** A submission's graph and its other writes in the same transaction (uploaded files, planning usage). */
+export interface PendingGraph {
+  graph: TaskGraph;
+  also?: ((trx: Transaction<Database>) => Promise<unknown>) | undefined;
+}
+
+/** A committed graph; `settled` resolves once the batch's events are announced and its admitted work queued. */
+export interface Persisted extends StoredGraph {
+  settled: Promise<void>;
+}
+
+interface Waiting extends PendingGraph {
+  resolve: (p: Persisted) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Persists submissions in batches, one transaction in flight at a time, on a connection of its own while
+ * submissions keep coming: a submission never queues for the pool behind result transactions.
+ */
+export class SubmitBatcher {
+  private queue: Waiting[] = [];
+  private flushing = false;
+  private pinned: { db: Kysely<Database>; release: () => void } | undefined;
+  private idle: NodeJS.Timeout | undefined;
+  /** Transactions run so far (for tests and metrics). */
+  transactions = 0;
+
+  constructor(
+    private readonly ctx: HubContext,
+    private readonly budgetMs = DB_RETRY_MS,
+  ) {}
+
+  /** Persists one graph with whatever else is pending; resolves when its transaction committed. */
+  persist(pending: PendingGraph): Promise<Persisted> {
+    return new Promise<Persisted>((resolve, reject) => {
+      this.queue.push({ ...pending, resolve, reject });
+      if (!this.flushing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    clearTimeout(this.idle);
+    this.flushing = true;
+    try {
+      while (this.queue.length) await this.flush(this.queue.splice(0, MAX_BATCH));
+    } finally {
+      this.flushing = false;
+      this.idle = setTimeout(() => this.unpin(), LINGER_MS);
+    }
+  }
+
+  /** The batcher's own connection (taken from the pool once per busy period). */
+  private connection(): Promise<Kysely<Database>> {
+    if (this.pinned) return Promise.resolve(this.pinned.db);
+    return new Promise((resolve, reject) => {
+      let got = false;
+      this.ctx.db
+        .connection()
+        .execute(async (db) => {
+          got = true;
+          const held = new Promise<void>((release) => {
+            this.pinned = { db, release };
+          });
+          resolve(db);
+          await held;
+        })
+        .catch((err) => {
+          if (!got) reject(err);
+        });
+    });
+  }
+
+  /** Gives the connection back to the pool (after a lull, or when it broke). */
+  private unpin(): void {
+    const p = this.pinned;
+    this.pinned = undefined;
+    p?.release();
+  }
+
+  /** One transaction for the batch; when it fails for a reason of its own (a duplicate key), each member alone. */
+  private async flush(batch: Waiting[]): Promise<void> {
+    let stored: { graphs: StoredGraph[]; admitted: SubtaskRow[] };
+    try {
+      stored = await retryTransient(() => this.write(batch), this.budgetMs);
+    } catch (err) {
+      if (batch.length === 1 || err instanceof UnavailableError) {
+        for (const w of batch) w.reject(err);
+        return;
+      }
+      for (const w of batch) await this.flush([w]);
+      return;
+    }
+    const settled = this.settle(stored.graphs, stored.admitted);
+    settled.catch(() => {}); // each member awaits it (and reports) itself
+    batch.forEach((w, i) => w.resolve({ ...stored.graphs[i]!, settled }));
+  }
+
+  /** The batch's transaction: graphs and locks, the members' other writes, then admission of their users. */
+  private async write(batch: Waiting[]): Promise<{ graphs: StoredGraph[]; admitted: SubtaskRow[] }> {
+    this.transactions++;
+    try {
+      const db = await this.connection();
+      return await db.transaction().execute(async (trx) => {
+        const graphs = await insertTaskGraphs(
+          trx,
+          batch.map((w) => w.graph),
+        );
+        for (const w of batch) await w.also?.(trx);
+        const users = graphs.map((g) => g.task.user_id);
+        return { graphs, admitted: await admitUsers(trx, users, this.ctx.config.MAX_INFLIGHT_PER_USER) };
+      });
+    } catch (err) {
+      if (isTransientDbError(err)) this.unpin();
+      // After a lost connection the commit may have gone through: the task's id is then taken by itself.
+      if (batch.length === 1 && isTaskIdTaken(err)) return loadCommitted(this.ctx.db, batch[0]!.graph);
+      throw err;
+    }
+  }
+
+  /** After commit, for the whole batch: every task's events, then what admission let in (so `accepted` goes first). */
+  private async settle(graphs: StoredGraph[], admitted: SubtaskRow[]): Promise<void> {
+    await Promise.all(graphs.map((g) => this.ctx.emit(g.events, g.task)));
+    if (admitted.length)
+      await enqueueAdmitted(
+        this.ctx,
+        admitted,
+        graphs.map((g) => ({ task: g.task, siblings: g.subtasks })),
+      );
+  }
+}
+
+/** Whether the insert failed because a task with this id exists (an earlier attempt of the same batch committed). */
+function isTaskIdTaken(err: unknown): boolean {
+  const e = err as { code?: unknown; constraint?: unknown } | null;
+  return e?.code === '23505' && e.constraint === 'tasks_pkey';
+}
+
+/** A graph an earlier attempt committed, read back; its admitted subtasks (queued_at set) are queued again. */
+async function loadCommitted(
+  db: Kysely<Database>,
+  graph: TaskGraph,
+): Promise<{ graphs: StoredGraph[]; admitted: SubtaskRow[] }> {
+  const id = graph.task.id as string;
+  const task = await db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const subtasks = await loadSubtasks(db, id);
+  const events = await db.selectFrom('task_events').selectAll().where('task_id', '=', id).orderBy('id').execute();
+  return {
+    graphs: [{ task, subtasks, events: events.map(toHubEvent) }],
+    admitted: subtasks.filter((s) => s.status === 'READY' && s.queued_at !== null),
+  };
+}
