@@ -46,7 +46,11 @@ export class CommandService {
    * who may not use the hub was already told so recently.
    */
   async handle(msg: InboundMessage): Promise<CommandReply | null> {
-    if (!(await this.firstDelivery(msg))) return null;
+    // A repeat of a platform event is dropped, except a task request: it is submitted again under the event's
+    // Idempotency-Key, so a hub that died between marking the event seen and storing the task still stores it once.
+    const first = await this.firstDelivery(msg);
+    const again = !first && parseCommand(msg.text ?? '', msg.plainTextIsTask).name === 'task';
+    if (!first && !again) return null;
     const gate = await this.access.check(msg.origin).catch((err: unknown): { allowed: false; reply: string } => {
       this.ctx.log.error({ err: errorText(err), user: msg.origin.userId }, 'access check failed');
       return { allowed: false, reply: 'I cannot check who may use this bot right now; try again in a minute.' };
@@ -58,7 +62,7 @@ export class CommandService {
     const log = this.ctx.log.child({ platform: msg.origin.platform, user: userId, command: cmd.name });
     try {
       // Plain text from a user whose task here waits for the planner's question is the answer: re-plan with it.
-      if ((cmd.name === 'task' || cmd.name === 'unknown') && !/^\W*(task|do)\b/i.test(msg.text)) {
+      if (!again && (cmd.name === 'task' || cmd.name === 'unknown') && !/^\W*(task|do)\b/i.test(msg.text)) {
         const waiting = await this.tasks.pendingQuestion(msg.origin);
         if (waiting) {
           const task = await this.tasks.revise(waiting.id, caller, msg.text);
@@ -71,13 +75,15 @@ export class CommandService {
       }
       switch (cmd.name) {
         case 'task': {
-          const { task, subtasks, warnings } = await this.tasks.submit({
+          const { task, subtasks, warnings, replayed } = await this.tasks.submit({
             attachments: acceptedAttachments(msg.attachments),
             origin: msg.origin,
             text: cmd.text,
             priority: cmd.priority,
             requiresReview: cmd.review,
+            ...(msg.eventId ? { idempotencyKey: `chat:${msg.origin.platform}:${msg.eventId}` } : {}),
           });
+          if (again && replayed) return null; // the first delivery stored it and was answered
           // The notifier sends the acknowledgement (the same text) from the outbox; this reply is for callers.
           const text = [renderAck(task, subtasks), ...warnings].join('\n');
           return { kind: 'ack', taskId: task.id, text, ...(task.question ? {} : { actions: ['cancel'] }) };
