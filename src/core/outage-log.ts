@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
 const CONNECTION =
-  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|Connection is closed|Socket closed unexpectedly|Connection terminated|the database system is (shutting down|starting up)/i;
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|Connection is closed|Socket closed unexpectedly|Connection terminated|the database system is (shutting down|starting up)|terminating connection due to administrator command|is not queryable/i;
 const MAX_KINDS = 200;
 
 /** An error's message and code as one line. */
