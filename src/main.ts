@@ -30,7 +30,6 @@ import { createWebFrontend, type WebFrontend } from './frontends/web/index.ts';
 import { Notifier } from './notifications/notifier.ts';
 import { createHubOps, type HubOps } from './ops/hub-ops.ts';
 import { serveWorkerMetrics, startWorkerTracing, WorkerMetrics } from './ops/worker-ops.ts';
-import { builtinCapabilities } from './workers/capabilities/index.ts';
 import type { CapabilityHandlers } from './workers/capability.ts';
 import { WorkerRuntime } from './workers/worker-runtime.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
@@ -91,6 +90,11 @@ async function openDatabase(config: Config, log: Logger): Promise<DatabaseHandle
   return database;
 }
 
+/** The built-in capabilities, imported only by a process that runs workers (their libraries weigh ~50 MB). */
+async function loadBuiltinCapabilities(config: Config): Promise<CapabilityHandlers> {
+  return (await import('./workers/capabilities/index.ts')).builtinCapabilities(config);
+}
+
 /** Resolves REDIS_URL, or starts an embedded redis-server. */
 async function openRedis(config: Config, log: Logger): Promise<{ url: string; embedded?: EmbeddedRedis }> {
   if (config.REDIS_URL) {
@@ -134,7 +138,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const redis: Redis = new ConnectionWatch(log, 'Redis').watch(createRedis(redisInfo.url));
   const ctx = new HubContext(config, database.db, redis, log);
   const planner = opts.planner ?? createPlanner(ctx);
-  const ops = createHubOps(config, ctx, { planner, version: VERSION });
+  const ops = await createHubOps(config, ctx, { planner, version: VERSION });
   const tasks = new TaskService(
     ctx,
     new MonitorPlanner(ops.planner(planner), { db: database.db, redis, keys: ctx.keys }),
@@ -167,10 +171,11 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     version: VERSION,
   });
   frontends.register(web);
-  ops.attach({ server: web.server, tasks, tokens: config.HUB_API_TOKENS });
+  await ops.attach({ server: web.server, tasks, tokens: config.HUB_API_TOKENS });
   for (const f of opts.frontends ?? []) frontends.register(f);
   const deps: FrontendDeps = { config, ctx, commands, tasks, log, http: web.server };
-  for (const factory of opts.frontendFactories ?? chatFrontendFactories(config)) frontends.register(factory(deps));
+  for (const factory of opts.frontendFactories ?? (await chatFrontendFactories(config)))
+    frontends.register(factory(deps));
 
   const workers: WorkerRuntime[] = [];
   if (opts.embeddedWorkers) {
@@ -180,7 +185,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
         prefix: config.QUEUE_PREFIX,
         patterns: config.WORKER_CAPABILITIES,
         // Capabilities that keep state in Redis (llm.* budgets, checkpoints) need the resolved (maybe embedded) URL.
-        handlers: opts.handlers ?? builtinCapabilities({ ...config, REDIS_URL: redisInfo.url }),
+        handlers: opts.handlers ?? (await loadBuiltinCapabilities({ ...config, REDIS_URL: redisInfo.url })),
         concurrency: config.WORKER_CONCURRENCY,
         log,
         heartbeatMs: config.WORKER_HEARTBEAT_MS,
@@ -265,12 +270,12 @@ export async function startWorker(
     throw new ConfigError(
       'REDIS_URL must be set for a standalone worker (it is how workers reach the hub; the hub prints it at start), e.g. REDIS_URL=redis://127.0.0.1:6379.',
     );
-  const tracing = startWorkerTracing(config, VERSION);
+  const tracing = await startWorkerTracing(config, VERSION);
   const concurrency = opts.concurrency ?? config.WORKER_CONCURRENCY;
   let running = () => 0;
   const metrics = new WorkerMetrics(() => ({ running: running(), concurrency }));
   const worker = await startSdkWorker({
-    capabilities: metrics.wrap(opts.handlers ?? builtinCapabilities(config)),
+    capabilities: metrics.wrap(opts.handlers ?? (await loadBuiltinCapabilities(config))),
     patterns: config.WORKER_CAPABILITIES,
     redisUrl: config.REDIS_URL,
     concurrency,

@@ -1,19 +1,36 @@
-// Which chat frontends run: each one whose credentials are configured. Several run side by side.
+// Which chat frontends run: each one whose credentials are configured. Several run side by side. A platform's SDK
+// is imported only when its frontend is enabled (discord.js, @slack/bolt, twilio and grammy weigh ~80 MB together).
 import type { Config } from '../core/config.ts';
-import { createDiscordFrontend } from './discord/index.ts';
 import type { FrontendFactory } from './frontend.ts';
-import { createSlackFrontend } from './slack/index.ts';
-import { createSmsFrontend } from './sms/index.ts';
-import { createTelegramFrontend } from './telegram/index.ts';
 
-/** Factories of the chat frontends enabled by the configuration. */
-export function chatFrontendFactories(config: Config): FrontendFactory[] {
-  const factories: FrontendFactory[] = [];
-  if (config.TELEGRAM_BOT_TOKEN) factories.push((deps) => createTelegramFrontend(deps));
-  if (config.DISCORD_BOT_TOKEN && config.DISCORD_APPLICATION_ID) factories.push((deps) => createDiscordFrontend(deps));
-  // With neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN the factory stops start-up naming them, rather than Slack being silently off.
-  if (config.SLACK_BOT_TOKEN) factories.push((deps) => createSlackFrontend(deps));
-  if (config.TWILIO_ACCOUNT_SID || config.TWILIO_AUTH_TOKEN || config.TWILIO_FROM)
-    factories.push((deps) => createSmsFrontend(deps));
-  return factories;
+/** A chat platform: whether the configuration enables it, and how to load its factory. */
+interface ChatPlatform {
+  enabled(config: Config): boolean;
+  load(): Promise<FrontendFactory>;
+}
+
+const PLATFORMS: readonly ChatPlatform[] = [
+  {
+    enabled: (c) => Boolean(c.TELEGRAM_BOT_TOKEN),
+    load: async () => (await import('./telegram/index.ts')).createTelegramFrontend,
+  },
+  {
+    enabled: (c) => Boolean(c.DISCORD_BOT_TOKEN && c.DISCORD_APPLICATION_ID),
+    load: async () => (await import('./discord/index.ts')).createDiscordFrontend,
+  },
+  // With neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN the factory stops start-up naming them, rather than Slack
+  // being silently off.
+  {
+    enabled: (c) => Boolean(c.SLACK_BOT_TOKEN),
+    load: async () => (await import('./slack/index.ts')).createSlackFrontend,
+  },
+  {
+    enabled: (c) => Boolean(c.TWILIO_ACCOUNT_SID || c.TWILIO_AUTH_TOKEN || c.TWILIO_FROM),
+    load: async () => (await import('./sms/index.ts')).createSmsFrontend,
+  },
+];
+
+/** Factories of the chat frontends the configuration enables; only their SDKs are loaded. */
+export async function chatFrontendFactories(config: Config): Promise<FrontendFactory[]> {
+  return Promise.all(PLATFORMS.filter((p) => p.enabled(config)).map((p) => p.load()));
 }

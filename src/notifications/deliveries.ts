@@ -1,9 +1,9 @@
 // One small delivery per message kind: what each sends (or edits) for its outbox row, rendered from the task's
 // state when it is delivered. A delivery with nothing (left) to say returns a null ref: the row is then settled.
 import { renderAck } from '../core/commands/describe-task.ts';
-import { errorText } from '../core/errors.ts';
 import type { HubContext } from '../core/hub-context.ts';
 import type { Logger } from '../core/logger.ts';
+import type { OutageLog } from '../core/outage-log.ts';
 import type { MessageKind, OutboxRow } from '../core/store/outbox-rows.ts';
 import type { SubtaskRow, TaskRow } from '../core/store/schema.ts';
 import { isTerminalTask } from '../core/tasks/lifecycle.ts';
@@ -24,6 +24,8 @@ export interface DeliveryInput {
   origin: ConversationRef;
   frontend: IFrontend;
   log: Logger;
+  /** The platform's outage log: errors while it is down are counted, not logged one by one. */
+  outage: OutageLog;
 }
 
 /** What a delivery did: the ref of the message it sent or edited (null: nothing to send), and a final's parts. */
@@ -88,7 +90,7 @@ async function final(d: DeliveryInput): Promise<Delivered> {
   if (at && frontend.edit)
     await frontend
       .edit(at, message(d, 'progress', renderFinalLine(task)))
-      .catch((err) => d.log.warn({ err: errorText(err) }, 'could not settle the progress message'));
+      .catch((err) => d.outage.report(err, 'could not settle the progress message', { taskId: task.id }));
   const parts = splitText(renderFinal(task, frontend.limits.markup), frontend.limits.maxLength);
   const actions = task.status === 'FAILED' ? ['retry' as const] : undefined;
   const files = task.status === 'COMPLETED' && task.has_outputs ? await outboundFiles(d.ctx, task.id) : [];

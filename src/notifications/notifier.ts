@@ -1,11 +1,13 @@
 // The outbox relay: committed events -> one BullMQ delivery job per outbox row (deterministic ids, so duplicates
 // collapse and several hubs are safe) -> the per-kind delivery -> the row marked delivered with the message ref.
-// A periodic sweep re-relays rows left undelivered (a crash between commit and relay, retries exhausted).
+// A periodic sweep re-relays rows left undelivered (a crash between commit and relay, retries exhausted). A platform
+// outage is logged once per platform (an OutageLog each), Redis errors through the hub's Redis outage log.
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../core/config.ts';
 import { errorText, PermanentError, RateLimitedError } from '../core/errors.ts';
 import type { HubContext, HubEvent } from '../core/hub-context.ts';
+import { OutageLog, outageLogFor } from '../core/outage-log.ts';
 import { duplicateRedis, hubWorkerOptions, NOTIFY_QUEUE, telemetryOption } from '../core/queues.ts';
 import {
   claimProgress,
@@ -41,6 +43,8 @@ export class Notifier {
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<number>;
   private readonly chains = new Map<string, Promise<unknown>>();
+  /** One outage log per platform: a platform that is down is reported once, not once per failed message. */
+  private readonly platformOutages = new Map<string, OutageLog>();
   private readonly jobOpts: ReturnType<typeof deliveryJobOptions>;
 
   constructor(
@@ -75,9 +79,8 @@ export class Notifier {
 
   /** Starts delivering, and sweeps now and every RECONCILE_INTERVAL_MS for rows left undelivered. */
   async start(): Promise<void> {
-    this.connection = duplicateRedis(this.ctx.redis, (err) =>
-      this.ctx.log.warn({ err: err.message }, 'notifier redis error'),
-    );
+    const outage = outageLogFor(this.ctx.redis, this.ctx.log);
+    this.connection = duplicateRedis(this.ctx.redis, (err) => outage.report(err, 'notifier redis error'));
     this.worker = new Worker<NotifyJob>(
       NOTIFY_QUEUE,
       (job, token) =>
@@ -96,9 +99,16 @@ export class Notifier {
         ...telemetryOption(),
       },
     );
-    this.worker.on('error', (err) => this.ctx.log.error({ err }, 'notify worker error'));
+    this.worker.on('error', (err) => outage.report(err, 'notify worker error'));
     await this.worker.waitUntilReady();
-    const sweep = () => void this.sweep().catch((err) => this.ctx.log.error({ err }, 'outbox sweep failed'));
+    // One sweep at a time: while Redis is away a sweep waits for it, and ten waiting sweeps would each re-relay
+    // (and log) the same rows once it is back.
+    let sweeping: Promise<unknown> | undefined;
+    const sweep = () => {
+      sweeping ??= this.sweep()
+        .catch((err) => this.ctx.log.error({ err }, 'outbox sweep failed'))
+        .finally(() => (sweeping = undefined));
+    };
     sweep();
     this.timer = setInterval(sweep, this.ctx.config.RECONCILE_INTERVAL_MS);
     this.timer.unref();
@@ -191,14 +201,17 @@ export class Notifier {
       if (stored) await recordFailure(db, row, `no frontend for ${origin.platform}`, true);
       return;
     }
+    const outage = this.platformOutage(origin.platform);
     let done: Delivered;
     try {
-      done = await DELIVERIES[kind]({ ...loaded, ctx: this.ctx, origin, frontend, log });
+      done = await DELIVERIES[kind]({ ...loaded, ctx: this.ctx, origin, frontend, log, outage });
+      if (done.ref) outage.recovered();
     } catch (err) {
       if (err instanceof RateLimitedError && token) {
         await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
         throw new DelayedError();
       }
+      if (!(err instanceof PermanentError)) outage.report(err, 'delivery failed; retried', { taskId, kind });
       if (!stored) throw err;
       if (err instanceof PermanentError) {
         log.warn({ err: errorText(err) }, 'permanent delivery failure; not retried');
@@ -225,6 +238,13 @@ export class Notifier {
     const progressMessage = kind === 'ack' && frontend.limits.canEdit;
     const settled = await persist(() => markDelivered(db, row, done.ref, { progressMessage }), log);
     if (kind === 'final' && done.ref) await this.ctx.emit([delivered(taskId, done.parts ?? 1)], settled ?? task);
+  }
+
+  /** The outage log of a platform's deliveries. */
+  private platformOutage(platform: string): OutageLog {
+    let outage = this.platformOutages.get(platform);
+    if (!outage) this.platformOutages.set(platform, (outage = new OutageLog(this.ctx.log, `${platform} platform`)));
+    return outage;
   }
 
   /** A notice queued without an outbox row (monitor runs): sent once per job, not tracked. */

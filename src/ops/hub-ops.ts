@@ -1,5 +1,6 @@
 // Operations wiring of a hub process: metrics, tracing, request ids in logs, the queue board. main.ts makes
-// two calls (createHubOps before the services, attach once the HTTP server exists) and stops it last.
+// two calls (createHubOps before the services, attach once the HTTP server exists) and stops it last. Tracing (the
+// OpenTelemetry SDK) and the queue board are imported only when configured.
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../core/config.ts';
 import { RateLimitedError } from '../core/errors.ts';
@@ -10,9 +11,8 @@ import { setQueueTelemetry } from '../core/queues.ts';
 import type { TaskService } from '../core/tasks/task-service.ts';
 import { HubMetrics } from './hub-metrics.ts';
 import { installHttpMetrics, registerMetricsRoute, registerSuccessRoute } from './metrics-routes.ts';
-import { registerQueueBoard } from './queue-board.ts';
-import { TaskTracer, installRequestTracing } from './task-tracer.ts';
-import { startTracing, type Tracing } from './tracing.ts';
+import type { TaskTracer } from './task-tracer.ts';
+import type { Tracing } from './tracing.ts';
 
 /** The operations side of one hub. */
 export interface HubOps {
@@ -22,7 +22,7 @@ export interface HubOps {
   /** The planner to hand the task service (traced when tracing is on). */
   planner(inner: Planner): Planner;
   /** Adds /metrics, request metrics, request ids, request spans, the queue board; instruments submissions. */
-  attach(deps: { server: FastifyInstance; tasks: TaskService; tokens: Map<string, string> }): void;
+  attach(deps: { server: FastifyInstance; tasks: TaskService; tokens: Map<string, string> }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -33,39 +33,46 @@ export function plannerLabel(planner: Planner): string {
 }
 
 /** Creates the hub's metrics and (if configured) tracing, and registers their event sinks. */
-export function createHubOps(
+export async function createHubOps(
   config: Config,
   ctx: HubContext,
   opts: { planner: Planner; version: string; exportDelayMs?: number },
-): HubOps {
+): Promise<HubOps> {
   const metrics = new HubMetrics(ctx, {
     planner: plannerLabel(opts.planner),
     windowMinutes: config.METRICS_WINDOW_MINUTES,
   });
   ctx.onEvents(metrics.sink);
-  const tracing = startTracing({
-    endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
-    serviceName: config.OTEL_SERVICE_NAME,
-    version: opts.version,
-    exportDelayMs: opts.exportDelayMs,
-  });
-  const tracer = tracing ? new TaskTracer(tracing.tracer) : undefined;
-  if (tracing && tracer) {
-    setQueueTelemetry(tracing.bullmq);
-    ctx.onEvents(tracer.sink);
+  let tracing: Tracing | undefined;
+  let tracer: TaskTracer | undefined;
+  if (config.OTEL_EXPORTER_OTLP_ENDPOINT) {
+    const [{ TaskTracer }, { startTracing }] = await Promise.all([import('./task-tracer.ts'), import('./tracing.ts')]);
+    tracing = startTracing({
+      endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+      serviceName: config.OTEL_SERVICE_NAME,
+      version: opts.version,
+      exportDelayMs: opts.exportDelayMs,
+    });
+    if (tracing) {
+      tracer = new TaskTracer(tracing.tracer);
+      setQueueTelemetry(tracing.bullmq);
+      ctx.onEvents(tracer.sink);
+    }
   }
   return {
     metrics,
     tracing,
     planner: (inner) => (tracer ? tracer.planner(inner) : inner),
-    attach({ server, tasks, tokens }) {
+    async attach({ server, tasks, tokens }) {
       installRequestIds(server);
       installHttpMetrics(server, metrics);
-      if (tracer) installRequestTracing(server, tracer.tracer);
+      if (tracer) (await import('./task-tracer.ts')).installRequestTracing(server, tracer.tracer);
       registerMetricsRoute(server, metrics, config.METRICS_TOKEN);
       registerSuccessRoute(server, { ctx, tokens, metrics });
-      if (config.QUEUE_BOARD !== 'off')
+      if (config.QUEUE_BOARD !== 'off') {
+        const { registerQueueBoard } = await import('./queue-board.ts');
         registerQueueBoard(server, { ctx, tokens, readOnly: config.QUEUE_BOARD === 'readonly' });
+      }
       instrumentSubmit(tasks, metrics, tracer);
     },
     async stop() {

@@ -8,7 +8,7 @@ import type { CapabilityHandler, CapabilityHandlers } from '../workers/capabilit
 import { bearerToken } from '../frontends/web/auth.ts';
 import { tokenMatches } from './metrics-routes.ts';
 import { exposition, METRICS_CONTENT_TYPE } from './process-metrics.ts';
-import { startTracing, type Tracing } from './tracing.ts';
+import type { Tracing } from './tracing.ts';
 
 /** Job metrics of one worker process. */
 export class WorkerMetrics {
@@ -106,8 +106,13 @@ export async function serveWorkerMetrics(
   };
 }
 
-/** Tracing for a worker process (its jobs continue the hub's traces through BullMQ), or undefined when off. */
-export function startWorkerTracing(config: Config, version: string): Tracing | undefined {
+/**
+ * Tracing for a worker process (its jobs continue the hub's traces through BullMQ), or undefined when off; the
+ * OpenTelemetry SDK is imported only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+ */
+export async function startWorkerTracing(config: Config, version: string): Promise<Tracing | undefined> {
+  if (!config.OTEL_EXPORTER_OTLP_ENDPOINT) return undefined;
+  const { startTracing } = await import('./tracing.ts');
   const tracing = startTracing({
     endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
     serviceName: `${config.OTEL_SERVICE_NAME}-worker`,

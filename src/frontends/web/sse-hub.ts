@@ -1,6 +1,7 @@
 // Live fan-out for SSE: one Redis subscriber per frontend, delivering task events and web messages to open streams.
 import type { Redis } from 'ioredis';
 import type { HubContext, HubEvent } from '../../core/hub-context.ts';
+import { duplicateRedis } from '../../core/queues.ts';
 import { progressOf } from '../../core/tasks/task-service.ts';
 import { loadSubtasks } from '../../core/store/task-store.ts';
 import type { OutboundMessage } from '../frontend.ts';
@@ -55,8 +56,8 @@ export class SseHub {
   /** Opens the subscriber connection and subscribes; resolves once subscribed. */
   async start(): Promise<void> {
     if (this.sub) return;
-    const sub = this.ctx.redis.duplicate();
-    sub.on('error', (err) => this.ctx.log.warn({ err }, 'web SSE subscriber error'));
+    // A lost connection is the outage of the hub's Redis, reported once by its outage log.
+    const sub = duplicateRedis(this.ctx.redis, (err) => this.ctx.log.warn({ err }, 'web SSE subscriber error'));
     sub.on('message', (channel: string, payload: string) => this.onMessage(channel, payload));
     this.sub = sub;
     await sub.subscribe(this.ctx.keys.events, this.ctx.keys.web);
@@ -93,6 +94,8 @@ export class SseHub {
   }
 
   private onMessage(channel: string, payload: string): void {
+    // Every event of every task is published here: with no stream open there is nothing to parse it for.
+    if (this.byTask.size === 0) return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(payload);

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { HubError, InvalidInputError } from '../../core/errors.ts';
 import type { HubContext, HubEvent } from '../../core/hub-context.ts';
 import { toHubEvent } from '../../core/hub-context.ts';
+import { duplicateRedis } from '../../core/queues.ts';
 import type { TaskService } from '../../core/tasks/task-service.ts';
 import { callerOf, type WebCaller } from './auth.ts';
 import { serializeTask } from './serialize.ts';
@@ -58,8 +59,8 @@ export class WsHub {
   async start(): Promise<void> {
     if (this.sub) return;
     const { ctx } = this.opts;
-    const sub = ctx.redis.duplicate();
-    sub.on('error', (err) => ctx.log.warn({ err }, 'web WebSocket subscriber error'));
+    // A lost connection is the outage of the hub's Redis, reported once by its outage log.
+    const sub = duplicateRedis(ctx.redis, (err) => ctx.log.warn({ err }, 'web WebSocket subscriber error'));
     sub.on('message', (_channel: string, payload: string) => this.onMessage(payload));
     this.sub = sub;
     await sub.subscribe(ctx.keys.events);
