@@ -101,14 +101,7 @@ export class Notifier {
     );
     this.worker.on('error', (err) => outage.report(err, 'notify worker error'));
     await this.worker.waitUntilReady();
-    // One sweep at a time: while Redis is away a sweep waits for it, and ten waiting sweeps would each re-relay
-    // (and log) the same rows once it is back.
-    let sweeping: Promise<unknown> | undefined;
-    const sweep = () => {
-      sweeping ??= this.sweep()
-        .catch((err) => this.ctx.log.error({ err }, 'outbox sweep failed'))
-        .finally(() => (sweeping = undefined));
-    };
+    const sweep = () => void this.sweep().catch((err) => this.ctx.log.error({ err }, 'outbox sweep failed'));
     sweep();
     this.timer = setInterval(sweep, this.ctx.config.RECONCILE_INTERVAL_MS);
     this.timer.unref();
