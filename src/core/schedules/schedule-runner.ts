@@ -107,7 +107,7 @@ export class ScheduleRunner {
     await this.worker.waitUntilReady();
     await this.reconcile();
     this.timer = setInterval(() => {
-      void this.reconcile().catch((err) => outage.report(err, 'schedule reconcile failed'));
+      void this.reconcile().catch((err) => this.ctx.log.error({ err: errorText(err) }, 'schedule reconcile failed'));
     }, this.opts.reconcileIntervalMs ?? this.ctx.config.RECONCILE_INTERVAL_MS);
     this.timer.unref();
   }
