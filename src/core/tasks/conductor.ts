@@ -1,6 +1,7 @@
 // Consumes worker results (the results queue) and signals (the signals channel) and applies them to Postgres:
 // results in batches (group commit, result-batcher.ts) through apply-result.ts, signals here; settle() acts on
 // what committed.
+import { context, type Context } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -33,6 +34,8 @@ export class Conductor {
   private subscriber?: Redis;
   private readonly chains = new Map<string, Promise<void>>();
   private readonly leases: SignalLeases;
+  /** The trace context each result arrived in, while it waits for its batch. */
+  private readonly traces = new Map<JobResult, Context>();
   private readonly batcher = new ResultBatcher<JobResult, boolean>((results) => this.applyBatch(results), BATCH_MAX);
 
   constructor(
@@ -97,7 +100,8 @@ export class Conductor {
    * arriving while a batch is in flight go together in the next one; this resolves after its batch settled.
    */
   applyResult(result: JobResult): Promise<boolean> {
-    return this.batcher.push(result);
+    this.traces.set(result, context.active());
+    return this.batcher.push(result).finally(() => this.traces.delete(result));
   }
 
   /**
@@ -123,7 +127,12 @@ export class Conductor {
       } else if (r.kind === 'succeeded' || r.final) this.forget(r.subtaskId);
     });
     for (const o of committed.outcomes) for (const s of o.withdraw ?? []) this.forget(s.id);
-    await settle(this.ctx, committed.outcomes);
+    // Each task's messages and jobs carry the trace of its own result, not of the job that started the flush.
+    const traces = new Map(results.map((r) => [r.taskId, this.traces.get(r)]));
+    await settle(
+      this.ctx,
+      committed.outcomes.map((o) => (o.task ? { ...o, trace: traces.get(o.task.id) } : o)),
+    );
     return committed.applied.map((value) => ({ ok: true, value }));
   }
 

@@ -1,5 +1,6 @@
 // What happens after a commit, for every path that changed tasks (submit, cancel, review decisions, replay,
 // conductor results and signals, reconciler, schedules, admin): one function, one order.
+import { context, type Context } from '@opentelemetry/api';
 import { publishControl } from '../control-messages.ts';
 import type { HubEvent } from '../events.ts';
 import type { HubContext } from '../hub-context.ts';
@@ -20,6 +21,8 @@ export interface Outcome {
   admitted?: SubtaskRow[] | undefined;
   /** All of `task`'s subtasks when the caller has them (saves a read when enqueueing, for dependency outputs). */
   siblings?: SubtaskRow[] | undefined;
+  /** The trace context of the work that caused it (a batch settles many tasks; each keeps its own trace). */
+  trace?: Context | undefined;
 }
 
 /**
@@ -35,7 +38,7 @@ export interface Outcome {
  */
 export async function settle(ctx: HubContext, outcomes: Outcome | Outcome[]): Promise<void> {
   const all = Array.isArray(outcomes) ? outcomes : [outcomes];
-  await Promise.all(all.map((o) => act(ctx, o)));
+  await Promise.all(all.map((o) => (o.trace ? context.with(o.trace, () => act(ctx, o)) : act(ctx, o))));
   const ended = all.flatMap(({ task, events }) => (task && endedHere(task, events) ? [task.id] : []));
   if (ended.length) await publishControl(ctx.redis, ctx.keys.control, { t: 'tasks-ended', taskIds: ended });
 }
