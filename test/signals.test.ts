@@ -5,7 +5,7 @@ import { HubContext } from '../src/core/hub-context.ts';
 import { newId } from '../src/core/ids.ts';
 import { createLogger } from '../src/core/logger.ts';
 import { createRedis } from '../src/core/queues.ts';
-import { json } from '../src/core/store/task-store.ts';
+import { json, newTaskValues } from '../src/core/store/task-store.ts';
 import { Conductor } from '../src/core/tasks/conductor.ts';
 import type { WorkerSignal } from '../src/core/types.ts';
 import { createTestEnv, redisUrl, type TestEnv } from './helpers/test-env.ts';
@@ -25,23 +25,17 @@ async function oneStepTask(): Promise<{ taskId: string; subtaskId: string }> {
   const user = 'test:alice';
   await env.ctx.db
     .insertInto('tasks')
-    .values({
-      id: taskId,
-      user_id: user,
-      origin: json({ platform: 'test', conversationId: 'c', userId: user })!,
-      text: 'x',
-      status: 'ASSIGNED',
-      priority: 'normal',
-      notify_policy: 'silent',
-      progress: null,
-      result: null,
-      error: null,
-      progress_message: null,
-      parent_task_id: null,
-      started_at: null,
-      finished_at: null,
-      feedback: null,
-    })
+    .values(
+      newTaskValues({
+        id: taskId,
+        user_id: user,
+        origin: json({ platform: 'test', conversationId: 'c', userId: user })!,
+        text: 'x',
+        status: 'ASSIGNED',
+        priority: 'normal',
+        notify_policy: 'silent',
+      }),
+    )
     .execute();
   await env.ctx.db
     .insertInto('subtasks')

@@ -2,7 +2,7 @@
 // yields its event; subtask guards come from the same table.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../src/core/ids.ts';
-import { json } from '../src/core/store/task-store.ts';
+import { json, newTaskValues } from '../src/core/store/task-store.ts';
 import type { TaskRow } from '../src/core/store/schema.ts';
 import { canMoveSubtask, canMoveTask, subtaskSourcesFor, taskSourcesFor } from '../src/core/tasks/lifecycle.ts';
 import * as moves from '../src/core/tasks/transitions.ts';
@@ -22,23 +22,17 @@ afterAll(async () => {
 async function taskIn(status: TaskStatus): Promise<TaskRow> {
   return env.ctx.db
     .insertInto('tasks')
-    .values({
-      id: newId(),
-      user_id: 'test:alice',
-      origin: json({ platform: 'test', conversationId: 'c', userId: 'test:alice' })!,
-      text: 'x',
-      status,
-      priority: 'normal',
-      notify_policy: 'done_only',
-      progress: null,
-      result: null,
-      error: null,
-      progress_message: null,
-      parent_task_id: null,
-      started_at: null,
-      finished_at: null,
-      feedback: null,
-    })
+    .values(
+      newTaskValues({
+        id: newId(),
+        user_id: 'test:alice',
+        origin: json({ platform: 'test', conversationId: 'c', userId: 'test:alice' })!,
+        text: 'x',
+        status,
+        priority: 'normal',
+        notify_policy: 'done_only',
+      }),
+    )
     .returningAll()
     .executeTakeFirstOrThrow();
 }

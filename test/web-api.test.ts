@@ -9,6 +9,7 @@ import { TaskService } from '../src/core/tasks/task-service.ts';
 import { createWebFrontend, type WebFrontend } from '../src/frontends/web/index.ts';
 import { checkReadiness } from '../src/frontends/web/health-routes.ts';
 import { createTestEnv, type TestEnv } from './helpers/test-env.ts';
+import { newTaskValues } from '../src/core/store/task-store.ts';
 
 const ALICE = 'alice-token-1';
 const BOB = 'bob-token-22';
@@ -665,20 +666,15 @@ describe('pagination precision', () => {
         await env.ctx.db
           .insertInto('tasks')
           .values({
-            id: `00000000-0000-0000-0000-00000000000${i}`,
-            user_id: 'web:pager',
-            origin: JSON.stringify({ platform: 'web', conversationId: 'web:pager', userId: 'web:pager' }),
-            text: `t${i}`,
-            status: 'COMPLETED',
-            priority: 'normal',
-            notify_policy: 'silent',
-            progress: null,
-            result: null,
-            error: null,
-            progress_message: null,
-            parent_task_id: null,
-            started_at: null,
-            finished_at: null,
+            ...newTaskValues({
+              id: `00000000-0000-0000-0000-00000000000${i}`,
+              user_id: 'web:pager',
+              origin: JSON.stringify({ platform: 'web', conversationId: 'web:pager', userId: 'web:pager' }),
+              text: `t${i}`,
+              status: 'COMPLETED',
+              priority: 'normal',
+              notify_policy: 'silent',
+            }),
             created_at: sql<Date>`${`${base}${us}Z`}::timestamptz`,
           })
           .execute();

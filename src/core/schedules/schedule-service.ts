@@ -10,7 +10,7 @@ import type { Database, TaskRow } from '../store/schema.ts';
 import { settle } from '../tasks/settle.ts';
 import { accept, cancel, complete } from '../tasks/transitions.ts';
 import type { Caller } from '../tasks/task-service.ts';
-import { insertEvents, json, now as sqlNow } from '../store/task-store.ts';
+import { insertEvents, json, newTaskValues, now as sqlNow } from '../store/task-store.ts';
 import type { ConversationRef, NotifyPolicy, Priority } from '../types.ts';
 import { toSchedule, type Schedule, type ScheduleStatus } from '../store/schedule-rows.ts';
 import {
@@ -144,7 +144,7 @@ export class ScheduleService {
     const { schedule, parent, events } = await this.db.transaction().execute(async (trx) => {
       // A schedule's task waits in SCHEDULED; the schedule's own reply acknowledges it (no `accepted` event).
       const { values } = accept(
-        {
+        newTaskValues({
           id: parentId,
           user_id: userId,
           origin: json(req.origin)!,
@@ -152,16 +152,7 @@ export class ScheduleService {
           status: 'SCHEDULED',
           priority,
           notify_policy: notifyPolicy,
-          progress: null,
-          result: null,
-          error: null,
-          progress_message: null,
-          parent_task_id: null,
-          started_at: null,
-          finished_at: null,
-          requires_review: false,
-          feedback: null,
-        },
+        }),
         'SCHEDULED',
       );
       const parent = await trx.insertInto('tasks').values(values).returningAll().executeTakeFirstOrThrow();

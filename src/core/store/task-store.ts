@@ -1,9 +1,9 @@
 // Small database helpers shared by the task service, conductor, reconciler and admin service.
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { rows } from './jsonb-rows.ts';
 import { toHubEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
-import type { Database, SubtaskRow, TaskRow } from './schema.ts';
+import type { Database, SubtaskRow, TaskRow, TasksTable } from './schema.ts';
 import { outboxCte } from './outbox-rules.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -92,4 +92,26 @@ export async function loadTaskWithSubtasks(
   if (!row) return null;
   const { subtasks_json: subtasks, ...task } = row;
   return { task, subtasks: rows<SubtaskRow>(subtasks) };
+}
+
+/** The columns every new task names; the rest start empty. */
+type NewTaskCore = Pick<
+  Insertable<TasksTable>,
+  'id' | 'user_id' | 'origin' | 'text' | 'status' | 'priority' | 'notify_policy'
+>;
+
+/** A new task row: what it is and who asked, with every column that starts empty set to null (or false). */
+export function newTaskValues(core: NewTaskCore & Partial<Insertable<TasksTable>>): Insertable<TasksTable> {
+  return {
+    progress: null,
+    result: null,
+    error: null,
+    progress_message: null,
+    parent_task_id: null,
+    started_at: null,
+    finished_at: null,
+    requires_review: false,
+    feedback: null,
+    ...core,
+  };
 }

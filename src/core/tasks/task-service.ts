@@ -40,7 +40,15 @@ import {
   type Moved,
 } from './transitions.ts';
 import { recordLlm, usageSummary } from '../traces/llm-accounting.ts';
-import { findVisibleTask, insertEvents, json, loadSubtasks, lockTask, now } from '../store/task-store.ts';
+import {
+  findVisibleTask,
+  insertEvents,
+  json,
+  loadSubtasks,
+  lockTask,
+  newTaskValues,
+  now,
+} from '../store/task-store.ts';
 import {
   TASK_STATUSES,
   type ConversationRef,
@@ -225,7 +233,7 @@ export class TaskService {
       admin,
       ...(files.length ? { attachments } : {}),
     });
-    const values: Insertable<TasksTable> = {
+    const values = newTaskValues({
       id: taskId,
       user_id: req.origin.userId,
       origin: json(req.origin)!,
@@ -234,20 +242,13 @@ export class TaskService {
       status: 'ASSIGNED',
       priority,
       notify_policy: notifyPolicy,
-      progress: null,
-      result: null,
-      error: null,
-      progress_message: null,
       parent_task_id: req.parentTaskId ?? null,
-      started_at: null,
-      finished_at: null,
       requires_review: req.requiresReview ?? false,
-      feedback: null,
       plan_steps: plan.steps.length,
       planned_by: plan.plannedBy ?? null,
       ...(files.length ? { has_uploads: true } : {}),
       ...(req.idempotencyKey !== undefined ? { idempotency_key: req.idempotencyKey } : {}),
-    };
+    });
     if (plan.question) {
       const question = { ...plan, question: plan.question };
       const asked = await retryTransient(() =>
