@@ -66,6 +66,35 @@ describe('batched result application', () => {
     }
   });
 
+  it('a task with several results in one batch sees each in turn; lone ones share one statement', async () => {
+    const lone = await pendingResults(4, 'mixed');
+    const { task, subtasks } = await h.hub.tasks.submit({
+      origin: h.origin('test:mixed-fan'),
+      text: 'split in 3 steps',
+    });
+    const branch = (key: string): JobResult => {
+      const s = subtasks.find((x) => x.key === key)!;
+      return {
+        kind: 'succeeded',
+        taskId: task.id,
+        subtaskId: s.id,
+        generation: 0,
+        attempt: 1,
+        workerId: 'w1',
+        output: key,
+      };
+    };
+    // The embedded workers may run the branches too; either way each branch succeeds once and the join is released once.
+    const sent = [lone[0]!, branch('part1'), lone[1]!, branch('part2'), lone[2]!, branch('part3'), lone[3]!];
+    await Promise.all(sent.map((r) => h.hub.conductor.applyResult(r)));
+    for (const r of lone)
+      expect((await h.waitForTask(r.taskId, (t) => t.status === 'COMPLETED')).result).toEqual(r.output);
+    const done = await h.waitForTask(task.id, (t) => t.status === 'COMPLETED');
+    const types = await eventTypes(done.id);
+    expect(types.filter((t) => t === 'subtask.succeeded')).toHaveLength(4);
+    expect(types.filter((t) => t === 'completed')).toHaveLength(1);
+  });
+
   it('a poisoned result fails alone; the rest of its batch is applied', async () => {
     const results = await pendingResults(5, 'poison');
     // A NUL character cannot be stored in jsonb: the statement for this result throws inside the batch.

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { loadConfig, type Config } from '../../src/core/config.ts';
 import { migrateToLatest, type DatabaseHandle } from '../../src/core/store/create-database.ts';
 import type { Database } from '../../src/core/store/schema.ts';
+import { prepareMarked } from '../../src/core/store/prepared.ts';
 import { cpuSnapshot, cpuUsedBetween, pidsNamed, type PidGroups } from './proc-cpu.ts';
 import { SqlCounter } from './sql-counter.ts';
 import { sleep, waitUntil } from './stats.ts';
@@ -96,7 +97,11 @@ export class BenchEnv {
       application_name: schema,
     });
     pool.on('error', () => {});
-    pool.on('connect', (client) => counter.wrap(client));
+    // As the hub's own pool (createDatabase) does: named statements for the hot paths, then counting.
+    pool.on('connect', (client) => {
+      prepareMarked(client);
+      counter.wrap(client);
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const handle: CountedDatabase = { db, kind: 'postgres', schema, counter, pool, close: () => db.destroy() };
     await migrateToLatest(handle);

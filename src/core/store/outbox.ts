@@ -6,6 +6,7 @@ import type { MessageRef } from '../types.ts';
 import { revive, rows } from './jsonb-rows.ts';
 import type { OutboxRow } from './outbox-rows.ts';
 import type { Database, SubtaskRow, TaskRow } from './schema.ts';
+import { PREPARED } from './prepared.ts';
 import { json } from './task-store.ts';
 
 type Db = Kysely<Database>;
@@ -23,7 +24,7 @@ export type OutboxKey = { eventId: string } | { id: string };
 /** The row with its task (and the subtasks, for the kinds that show steps), in one statement; null when gone. */
 export async function loadOutboxRow(db: Db, key: OutboxKey): Promise<OutboxDelivery | null> {
   const where = 'eventId' in key ? sql`o.event_id = ${key.eventId}` : sql`o.id = ${key.id}`;
-  const { rows: found } = await sql<TaskRow & { outbox_row: unknown; subtasks_json: unknown }>`
+  const { rows: found } = await sql<TaskRow & { outbox_row: unknown; subtasks_json: unknown }>`${PREPARED}
     select t.*, to_jsonb(o) as outbox_row, ${subtasksOf(sql`o.kind in ('ack', 'progress')`)} as subtasks_json
     from outbox o join tasks t on t.id = o.task_id where ${where}`.execute(db);
   return delivery(found[0]);
@@ -39,7 +40,7 @@ export async function claimProgress(
   db: Db,
   taskId: string,
 ): Promise<(Omit<OutboxDelivery, 'row'> & { row: OutboxRow | null }) | null> {
-  const { rows: found } = await sql<TaskRow & { outbox_row: unknown; subtasks_json: unknown }>`
+  const { rows: found } = await sql<TaskRow & { outbox_row: unknown; subtasks_json: unknown }>`${PREPARED}
     with c as (update outbox set delivered_at = now(), attempts = attempts + 1
       where task_id = ${taskId} and kind = 'progress' and delivered_at is null returning *)
     select t.*, (select to_jsonb(c) from c limit 1) as outbox_row, ${subtasksOf(sql`true`)} as subtasks_json
@@ -71,7 +72,7 @@ export async function markDelivered(
         ? sql`t as (update tasks set progress_message = ${json(ref)} where id = ${row.task_id}
             and progress_message is null returning *)`
         : null;
-  const { rows: found } = await sql<{ task: unknown }>`
+  const { rows: found } = await sql<{ task: unknown }>`${PREPARED}
     with o as (update outbox set delivered_at = coalesce(delivered_at, now()), message_ref = ${json(ref)},
       attempts = attempts + 1, last_error = null where id = ${row.id} returning id)
     ${task ? sql`, ${task}` : sql``}
@@ -91,7 +92,7 @@ export async function recordFailure(
   settle: boolean,
 ): Promise<TaskRow | null> {
   const final = settle && row.kind === 'final';
-  const { rows: found } = await sql<{ task: unknown }>`
+  const { rows: found } = await sql<{ task: unknown }>`${PREPARED}
     with o as (update outbox set attempts = attempts + 1, last_error = ${error.slice(0, 2000)}
       ${settle ? sql`, delivered_at = now()` : sql``} where id = ${row.id} returning id)
     ${final ? sql`, t as (update tasks set final_notified = true where id = ${row.task_id} returning *)` : sql``}

@@ -31,7 +31,7 @@ export async function insertEvents(db: Db, events: NewTaskEvent[]): Promise<HubE
 
 /** Loads a task and locks its row for the rest of the transaction (serialises work on one task). */
 export async function lockTask(trx: Transaction<Database>, taskId: string): Promise<TaskRow> {
-  const task = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).forUpdate().executeTakeFirst();
+  const task = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).forNoKeyUpdate().executeTakeFirst();
   if (!task) throw new NotFoundError(`Task ${taskId} does not exist.`);
   return task;
 }

@@ -3,7 +3,7 @@
 // result paths run once per task, so these keep them to two or three statements inside their transaction.
 // Rows that come back through to_jsonb are revived to what pg returns: `*_at` columns become Dates again.
 import { sql, type Insertable, type RawBuilder, type Transaction } from 'kysely';
-import { admissionLock, admissionUpdate } from '../tasks/admission.ts';
+import { admissionLocks, admissionUpdate } from '../tasks/admission.ts';
 import { toHubEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
 import type { Database, SubtaskRow, SubtasksTable, TaskEventRow, TaskRow, TasksTable } from './schema.ts';
 import { json } from './task-store.ts';
@@ -64,9 +64,7 @@ export async function insertTaskGraphs(trx: Trx, graphs: TaskGraph[]): Promise<S
       sql<unknown>`(select jsonb_agg(t) from t)`.as('tasks'),
       sql<unknown>`(select jsonb_agg(s) from s)`.as('subtasks'),
       sql<unknown>`(select jsonb_agg(e order by e.id) from e)`.as('events'),
-      // offset 0 keeps the ordered subquery from being flattened: the locks are taken in its order.
-      sql<unknown>`(select count(*) from (select ${admissionLock(sql.ref('u.id'))} from (select id
-        from unnest(${users}::text[]) as x (id) order by hashtext('sb-admit:' || id), id offset 0) u) l)`.as('locked'),
+      admissionLocks(sql`select id from unnest(${users}::text[]) as n (id)`).as('locked'),
     ])
     .executeTakeFirstOrThrow();
   const tasks = new Map(rows<TaskRow>(out.tasks).map((t) => [t.id, t]));
@@ -84,7 +82,7 @@ export async function insertTaskGraphs(trx: Trx, graphs: TaskGraph[]): Promise<S
 }
 
 /**
- * Locks the rows of the given tasks in id order, then their owners' admission locks in user order, in one statement
+ * Locks the rows of the given tasks in id order, then their owners' admission locks in lock-key order, in one statement
  * (rows first, as everywhere else; a fixed order, so two batches never deadlock). Tasks that do not exist are
  * missing from the map. The statement's own snapshot is never used for decisions: later statements see what
  * committed meanwhile.
@@ -92,9 +90,8 @@ export async function insertTaskGraphs(trx: Trx, graphs: TaskGraph[]): Promise<S
 export async function lockTasksAndAdmission(trx: Trx, taskIds: string[]): Promise<Map<string, TaskRow>> {
   // The scalar subquery reads all of `t` (locking every row) before it takes the first advisory lock.
   const { rows: found } = await sql<TaskRow & { locked: unknown }>`${PREPARED}
-    with t as (select * from tasks where id = any(${[...new Set(taskIds)]}::text[]) order by id for update)
-    select t.*, (select count(${admissionLock(sql.ref('x.u'))})
-      from (select distinct user_id as u from t order by 1) x) as locked from t`.execute(trx);
+    with t as (select * from tasks where id = any(${[...new Set(taskIds)]}::text[]) order by id for no key update)
+    select t.*, ${admissionLocks(sql`select distinct user_id as id from t`)} as locked from t`.execute(trx);
   return new Map(found.map(({ locked: _, ...task }) => [task.id, task]));
 }
 
@@ -103,8 +100,6 @@ export interface StepSuccess {
   taskId: string;
   subtaskId: string;
   generation: number;
-  /** The statuses the step may succeed from (the transitions' guard). */
-  from: readonly SubtaskRow['status'][];
   /** The output, as a JSON string (or null). */
   output: string | null;
   /** BullMQ's attempt number: a finished attempt counts once, one more than the runs recorded, at least this. */
@@ -114,27 +109,48 @@ export interface StepSuccess {
   startedAt: Date | null;
 }
 
+/** A succeeded step and all its task's subtasks after it, in plan order. */
+export interface SucceededStep {
+  sub: SubtaskRow;
+  siblings: SubtaskRow[];
+}
+
 /**
- * Marks a step SUCCEEDED (guarded: this generation, in one of `from`) and reads all the task's subtasks after it,
- * in one statement; null when the guard matched nothing (a duplicate or stale result). Siblings are in plan order.
+ * Marks steps SUCCEEDED (each guarded: its generation, in one of `from`) and reads all their tasks' subtasks after
+ * it, in one statement of one text whatever their number. Per step, in the order given: null when the guard matched
+ * nothing (a duplicate or stale result). At most one step per task: a task's siblings show every step of the call.
  */
-export async function succeedStep(
+export async function succeedSteps(
   trx: Trx,
-  s: StepSuccess,
-): Promise<{ sub: SubtaskRow; siblings: SubtaskRow[] } | null> {
+  steps: StepSuccess[],
+  from: readonly SubtaskRow['status'][],
+): Promise<(SucceededStep | null)[]> {
+  if (steps.length === 0) return [];
   const { rows: all } = await sql<SubtaskRow & { updated: boolean }>`${PREPARED}
-    with upd as (update subtasks set status = 'SUCCEEDED', output = ${s.output}::jsonb,
-        attempts = greatest(attempts + 1, ${s.attempt}::int), error = null, worker_id = ${s.workerId},
-        finished_at = now(), updated_at = now(), started_at = coalesce(started_at, ${s.startedAt}::timestamptz)
-      where id = ${s.subtaskId} and generation = ${s.generation}::int and status in (${sql.join(s.from)})
-      returning *)
+    with r as (select * from unnest(${steps.map((s) => s.subtaskId)}::text[], ${steps.map((s) => s.generation)}::int[],
+        ${steps.map((s) => s.output)}::jsonb[], ${steps.map((s) => s.attempt)}::int[],
+        ${steps.map((s) => s.workerId)}::text[], ${steps.map((s) => s.startedAt?.toISOString() ?? null)}::timestamptz[])
+        as r (id, generation, output, attempt, worker_id, started_at)),
+    upd as (update subtasks s set status = 'SUCCEEDED', output = r.output, attempts = greatest(s.attempts + 1, r.attempt),
+        error = null, worker_id = r.worker_id, finished_at = now(), updated_at = now(),
+        started_at = coalesce(s.started_at, r.started_at)
+      from r where s.id = r.id and s.generation = r.generation and s.status in (${sql.join(from)})
+      returning s.*)
     select upd.*, true as updated from upd
     union all
-    select s.*, false as updated from subtasks s where s.task_id = ${s.taskId} and s.id <> ${s.subtaskId}
-    order by created_at, key`.execute(trx);
-  const siblings = all.map(({ updated: _, ...row }) => row as SubtaskRow);
-  const i = all.findIndex((r) => r.updated);
-  return i < 0 ? null : { sub: siblings[i]!, siblings };
+    select s.*, false as updated from subtasks s
+    where s.task_id in (select task_id from upd) and s.id not in (select id from upd)
+    order by task_id, created_at, key`.execute(trx);
+  const byTask = new Map<string, SubtaskRow[]>();
+  const updated = new Map<string, SubtaskRow>();
+  for (const { updated: isNew, ...row } of all) {
+    byTask.set(row.task_id, [...(byTask.get(row.task_id) ?? []), row as SubtaskRow]);
+    if (isNew) updated.set(row.id, row as SubtaskRow);
+  }
+  return steps.map((s) => {
+    const sub = updated.get(s.subtaskId);
+    return sub ? { sub, siblings: byTask.get(sub.task_id)! } : null;
+  });
 }
 
 /**
@@ -171,7 +187,7 @@ export async function endStep(
       where t.id = c.id and t.status in (${sql.join(from)}) returning t.*)`);
   }
   const users = [...new Set(end.admit?.userIds ?? [])].sort();
-  users.forEach((u, i) => ctes.push(sql`${sql.ref(`adm${i}`)} as (${admissionUpdate(u, end.admit!.cap)})`));
+  if (users.length) ctes.push(sql`adm as (${admissionUpdate(users, end.admit!.cap)})`);
   if (end.events.length) {
     const e = eventValues(end.events);
     ctes.push(
@@ -183,13 +199,12 @@ export async function endStep(
     );
   }
   if (ctes.length === 0) return { tasks: [], admitted: [], events: [] };
-  const admitted = users.map((_, i) => sql`select * from ${sql.ref(`adm${i}`)}`);
   const {
     rows: [out],
   } = await sql<{ tasks: unknown; admitted: unknown; events: unknown }>`${PREPARED}
     with ${sql.join(ctes)}
     select ${done.length ? sql`(select jsonb_agg(fin) from fin)` : sql`null`} as tasks,
-      ${users.length ? sql`(select jsonb_agg(a) from (${sql.join(admitted, sql` union all `)}) a)` : sql`null`} as admitted,
+      ${users.length ? sql`(select jsonb_agg(adm) from adm)` : sql`null`} as admitted,
       ${end.events.length ? sql`(select jsonb_agg(ev order by ev.id) from ev)` : sql`null`} as events`.execute(trx);
   return {
     tasks: rows<TaskRow>(out?.tasks),

@@ -4,6 +4,7 @@ import { sql, type RawBuilder, type Transaction } from 'kysely';
 import { enqueueSubtasks } from './dispatcher.ts';
 import { LIVE_SUBTASK } from './lifecycle.ts';
 import type { HubContext } from '../hub-context.ts';
+import { PREPARED } from '../store/prepared.ts';
 import type { Database, SubtaskRow, TaskRow } from '../store/schema.ts';
 import { loadSubtasks } from '../store/task-store.ts';
 
@@ -12,23 +13,39 @@ export function admissionLock(userId: string | RawBuilder<unknown>): RawBuilder<
   return sql`pg_advisory_xact_lock(hashtext('sb-admit:' || ${userId}))`;
 }
 
+/**
+ * Takes the admission locks of the users `ids` (a subquery with a column `id`) in one fixed order, by lock key,
+ * so two transactions that each lock several users never wait for each other crosswise; the count of locks taken.
+ */
+export function admissionLocks(ids: RawBuilder<unknown>): RawBuilder<unknown> {
+  // offset 0 keeps the ordered subquery from being flattened: the locks are taken in its order.
+  return sql`(select count(*) from (select ${admissionLock(sql.ref('u.id'))} from (select id from (${ids}) x
+    order by hashtext('sb-admit:' || id), id offset 0) u) l)`;
+}
+
 // The order admission lets waiting subtasks (s, of tasks t) in: urgent first, then oldest.
 const ADMIT_ORDER = sql`case t.priority when 'urgent' then 0 when 'normal' then 1 else 2 end, s.created_at, s.key`;
 
 /**
- * The admission UPDATE (returning the admitted rows): the user's waiting READY subtasks, urgent first, then
- * oldest, up to the free capacity. It must run in a statement that starts after the admission lock is held.
+ * The admission UPDATE (returning the admitted rows) for several users, in one text whatever their number: each
+ * user's waiting READY subtasks, urgent first, then oldest, up to that user's free capacity. It must run in a
+ * statement that starts after the users' admission locks are held.
  */
-export function admissionUpdate(userId: string, cap: number): RawBuilder<SubtaskRow> {
+export function admissionUpdate(userIds: string[], cap: number): RawBuilder<SubtaskRow> {
   return sql<SubtaskRow>`
     update subtasks set queued_at = now(), updated_at = now()
     where id in (
-      select s.id from subtasks s join tasks t on t.id = s.task_id
-      where s.user_id = ${userId} and s.status = 'READY' and s.queued_at is null
-      order by ${ADMIT_ORDER}
-      limit greatest(0, ${cap} - (
-        select count(*) from subtasks
-        where user_id = ${userId} and status in (${sql.join(LIVE_SUBTASK)}) and queued_at is not null))
+      select w.id from (
+        select s.id, s.user_id, row_number() over (partition by s.user_id order by ${ADMIT_ORDER}) as nth
+        from subtasks s join tasks t on t.id = s.task_id
+        where s.user_id = any(${userIds}::text[]) and s.status = 'READY' and s.queued_at is null
+      ) w
+      join (
+        select u.id as user_id, ${cap}::int - (select count(*) from subtasks l where l.user_id = u.id
+          and l.status in (${sql.join(LIVE_SUBTASK)}) and l.queued_at is not null) as free
+        from unnest(${userIds}::text[]) as u (id)
+      ) f on f.user_id = w.user_id
+      where w.nth <= f.free
     )
     returning *`;
 }
@@ -38,36 +55,18 @@ export function admissionUpdate(userId: string, cap: number): RawBuilder<Subtask
  * the admission lock first. Returns the admitted rows; enqueue them with `enqueueAdmitted` after commit.
  */
 export async function admitWaiting(trx: Transaction<Database>, userId: string, cap: number): Promise<SubtaskRow[]> {
-  await sql`select ${admissionLock(userId)}`.execute(trx);
-  return (await admissionUpdate(userId, cap).execute(trx)).rows;
+  await sql`${PREPARED} select ${admissionLock(userId)}`.execute(trx);
+  return admitUsers(trx, [userId], cap);
 }
 
 /**
- * Admits the waiting READY subtasks of several users (each up to their free capacity, in admissionUpdate's order)
- * in one statement of one text whatever the number of users, inside the caller's transaction; the caller already
- * holds their admission locks (taken in an earlier statement).
+ * Admits the waiting READY subtasks of several users (each up to their free capacity) inside the caller's
+ * transaction; the caller already holds their admission locks (taken in an earlier statement).
  */
 export async function admitUsers(trx: Transaction<Database>, userIds: string[], cap: number): Promise<SubtaskRow[]> {
   const users = [...new Set(userIds)];
   if (users.length === 0) return [];
-  const { rows } = await sql<SubtaskRow>`
-    update subtasks set queued_at = now(), updated_at = now()
-    where id in (
-      select w.id from (
-        select s.id, s.user_id, row_number() over (partition by s.user_id
-          order by ${ADMIT_ORDER}) as nth
-        from subtasks s join tasks t on t.id = s.task_id
-        where s.user_id = any(${users}::text[]) and s.status = 'READY' and s.queued_at is null
-      ) w
-      join (
-        select u.id as user_id, ${cap} - (select count(*) from subtasks l where l.user_id = u.id
-          and l.status in (${sql.join(LIVE_SUBTASK)}) and l.queued_at is not null) as free
-        from unnest(${users}::text[]) as u (id)
-      ) f on f.user_id = w.user_id
-      where w.nth <= f.free
-    )
-    returning *`.execute(trx);
-  return rows;
+  return (await sql<SubtaskRow>`${PREPARED} ${admissionUpdate(users, cap)}`.execute(trx)).rows;
 }
 
 /** Enqueues admitted subtasks, loading their tasks (and siblings, for dependency outputs) where needed. */

@@ -10,7 +10,13 @@ import { NotFoundError } from '../errors.ts';
 import { taskEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
 import type { Database, SubtaskRow, TaskRow } from '../store/schema.ts';
 import { json, now } from '../store/task-store.ts';
-import { endStep, lockTasksAndAdmission, succeedStep } from '../store/task-writes.ts';
+import {
+  endStep,
+  lockTasksAndAdmission,
+  succeedSteps,
+  type StepSuccess,
+  type SucceededStep,
+} from '../store/task-writes.ts';
 import { recordLlm, splitLlmOutput } from '../traces/llm-accounting.ts';
 import type { JobResult, TaskStatus } from '../types.ts';
 import { WORKING_TASK } from './lifecycle.ts';
@@ -51,6 +57,7 @@ export async function applyResults(
     trx,
     results.map((r) => r.taskId),
   );
+  const stored = await storeLoneSuccesses(trx, config, results);
   const drafts: StepDraft[] = [];
   const applied: boolean[] = [];
   for (const result of results) {
@@ -58,7 +65,7 @@ export async function applyResults(
     if (!task) throw new NotFoundError(`Task ${result.taskId} does not exist.`);
     const draft =
       result.kind === 'succeeded'
-        ? await applySucceeded(trx, config, task, result)
+        ? await applySucceeded(trx, config, task, result, stored.get(result))
         : result.final
           ? await applyDead(trx, task, result)
           : await applyRetrying(trx, task, result);
@@ -73,6 +80,54 @@ export async function applyResults(
     events: drafts.flatMap((d) => d.events),
   });
   return { applied, outcomes: outcomesByTask(drafts, end) };
+}
+
+/** A success's output split from the usage and files that travel with it, and its guarded update. */
+interface PreparedSuccess {
+  step: StepSuccess;
+  output: unknown;
+  llm: ReturnType<typeof splitLlmOutput>['llm'];
+  files: ReturnType<typeof splitOutputFiles>['files'];
+}
+
+function prepareSuccess(config: Config, task: Pick<TaskRow, 'id'>, result: Succeeded): PreparedSuccess {
+  // Usage and traces travel under a reserved key, files as bytes: both are stored apart from the output.
+  const { output: reported, llm } = splitLlmOutput(result.output);
+  const { output, files } = splitOutputFiles(reported, config.MAX_ARTIFACT_BYTES);
+  const step: StepSuccess = {
+    taskId: task.id,
+    subtaskId: result.subtaskId,
+    generation: result.generation,
+    output: json(output),
+    attempt: result.attempt,
+    workerId: result.workerId,
+    startedAt: result.startedAt ? new Date(result.startedAt) : null,
+  };
+  return { step, output, llm, files };
+}
+
+/** A stored success, prepared: its update already made (null: its guard matched nothing). */
+type StoredSuccess = PreparedSuccess & { settled: SucceededStep | null };
+
+/**
+ * Stores, in one statement, the successes of the tasks that have only that one result in the batch (a task with
+ * several applies them one by one, so each sees the one before). The common case under load: one per task.
+ */
+async function storeLoneSuccesses(
+  trx: Trx,
+  config: Config,
+  results: JobResult[],
+): Promise<Map<JobResult, StoredSuccess>> {
+  const perTask = new Map<string, number>();
+  for (const r of results) perTask.set(r.taskId, (perTask.get(r.taskId) ?? 0) + 1);
+  const lone = results.filter((r): r is Succeeded => r.kind === 'succeeded' && perTask.get(r.taskId) === 1);
+  const prepared = lone.map((r) => prepareSuccess(config, { id: r.taskId }, r));
+  const settled = await succeedSteps(
+    trx,
+    prepared.map((p) => p.step),
+    STEP.succeed,
+  );
+  return new Map(lone.map((r, i) => [r, { ...prepared[i]!, settled: settled[i]! }]));
 }
 
 /** One outcome per task of the batch (its last row, its events in order), and one for admitted work of other tasks. */
@@ -101,26 +156,19 @@ function outcomesByTask(
 /** A finished attempt counts once: one more than the runs recorded (a redelivered run counted one), at least BullMQ's. */
 const countAttempt = (attempt: number) => sql<number>`greatest(attempts + 1, ${attempt})`;
 
-/** Stores a step's output; releases dependents, stops for review, or completes the task (fused when it can). */
+/**
+ * Stores a step's output (unless the batch already did: `stored`); releases dependents, stops for review, or
+ * completes the task (fused when it can).
+ */
 export async function applySucceeded(
   trx: Trx,
   config: Config,
   task: TaskRow,
   result: Succeeded,
+  stored?: StoredSuccess,
 ): Promise<StepDraft | null> {
-  // Usage and traces travel under a reserved key, files as bytes: both are stored apart from the output.
-  const { output: reported, llm } = splitLlmOutput(result.output);
-  const { output, files } = splitOutputFiles(reported, config.MAX_ARTIFACT_BYTES);
-  const settled = await succeedStep(trx, {
-    taskId: task.id,
-    subtaskId: result.subtaskId,
-    generation: result.generation,
-    from: STEP.succeed,
-    output: json(output),
-    attempt: result.attempt,
-    workerId: result.workerId,
-    startedAt: result.startedAt ? new Date(result.startedAt) : null,
-  });
+  const { step: update, output, llm, files } = stored ?? prepareSuccess(config, task, result);
+  const settled = stored ? stored.settled : (await succeedSteps(trx, [update], STEP.succeed))[0]!;
   if (!settled) return null;
   const { sub, siblings } = settled;
   if (llm)
