@@ -133,7 +133,8 @@ describe('a platform down longer than the retry window', () => {
     await events.close();
     expect(finalJob.data.taskId).toBe(task.id);
     expect(await finalJob.getState()).toBe('failed');
-    expect(finalJob.attemptsMade).toBe(2);
+    // The hub's own attempt, then the queued job's (NOTIFY_ATTEMPTS in all).
+    expect(finalJob.attemptsMade).toBe(1);
     const row = await o.hub.ctx.db.selectFrom('outbox').selectAll().where('task_id', '=', task.id).execute();
     expect(row).toMatchObject([{ kind: 'final', delivered_at: null, attempts: 2, last_error: '503 platform down' }]);
     expect(await o.hub.notifier.sweep(0)).toBe(1);

@@ -22,6 +22,8 @@ export function redisKeys(prefix: string) {
     rate: (userId: string) => `${base}:rate:${userId}`,
     /** Marker that a user who may not use the hub was told so recently (refusals are rate-limited). */
     accessRefused: (userId: string) => `${base}:access-refused:${userId}`,
+    /** Marker that a hub delivers a message itself (not through the notify queue), so no sweep relays it meanwhile. */
+    delivering: (jobId: string) => `${base}:delivering:${jobId}`,
     /** Channel: web frontend messages. */
     web: `${base}:web`,
   };

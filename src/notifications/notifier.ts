@@ -1,7 +1,9 @@
-// The outbox relay: committed events -> one BullMQ delivery job per outbox row (deterministic ids, so duplicates
-// collapse and several hubs are safe) -> the per-kind delivery -> the row marked delivered with the message ref.
-// A periodic sweep re-relays rows left undelivered (a crash between commit and relay, retries exhausted). A platform
-// outage is logged once per platform (an OutageLog each), Redis errors through the hub's Redis outage log.
+// The outbox's delivery: committed events -> the per-kind delivery of each outbox row they wrote -> the row marked
+// delivered with the message ref. The hub that committed an event delivers its rows itself, at once (no queue job);
+// a failed attempt, or a row beyond what this hub delivers at once, goes to the notify queue (one BullMQ job per row,
+// deterministic ids, so duplicates collapse and several hubs are safe), which retries with backoff. A periodic sweep
+// re-relays rows left undelivered (a crash between commit and delivery, retries exhausted). A platform outage is
+// logged once per platform (an OutageLog each), Redis errors through the hub's Redis outage log.
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../core/config.ts';
@@ -36,13 +38,25 @@ interface NotifyJob {
   text?: string;
 }
 
+/** Messages this process delivers at once, at most; beyond that, rows wait on the notify queue. */
+const DIRECT_MAX = 64;
+
+/** How long other hubs' sweeps leave a row alone while this hub delivers it itself. */
+const DIRECT_MARK_MS = 30_000;
+
 /** Subscribes to task events and delivers their outbox rows through the frontends. */
 export class Notifier {
   private worker?: Worker<NotifyJob>;
   private connection?: Redis;
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<number>;
+  /** Whether this notifier delivers (started, not stopped); a stopped one leaves events' rows to the queue. */
+  private running = false;
   private readonly chains = new Map<string, Promise<unknown>>();
+  /** Deliveries this process makes itself, by job id, while in flight. */
+  private readonly direct = new Map<string, Promise<void>>();
+  /** Tasks with a progress edit due (and its timer when PROGRESS_INTERVAL_MS delays it). */
+  private readonly progressDue = new Map<string, NodeJS.Timeout | undefined>();
   /** One outage log per platform: a platform that is down is reported once, not once per failed message. */
   private readonly platformOutages = new Map<string, OutageLog>();
   private readonly jobOpts: ReturnType<typeof deliveryJobOptions>;
@@ -68,11 +82,10 @@ export class Notifier {
       const kind = messageFor(e.type, task.notify_policy);
       if (!kind) continue;
       if (kind !== 'progress') {
-        const row = { kind, task_id: task.id, event_id: e.id, id: '' };
-        await this.relay(row, platform);
+        await this.dispatch({ kind, task_id: task.id, event_id: e.id, id: '' }, platform);
       } else if (!settles && !progress) {
         progress = true;
-        await this.relayProgress(task.id, platform);
+        await this.dispatchProgress(task.id, platform);
       }
     }
   };
@@ -84,7 +97,13 @@ export class Notifier {
     this.worker = new Worker<NotifyJob>(
       NOTIFY_QUEUE,
       (job, token) =>
-        this.serial(job.data.taskId, () => this.deliver(job, token)).then(
+        this.serial(job.data.taskId, () =>
+          this.deliver(job.data, job.id, async (err) => {
+            if (!token) throw err;
+            await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
+            throw new DelayedError();
+          }),
+        ).then(
           () => this.report(job),
           (err) => {
             this.report(job, err);
@@ -101,6 +120,7 @@ export class Notifier {
     );
     this.worker.on('error', (err) => outage.report(err, 'notify worker error'));
     await this.worker.waitUntilReady();
+    this.running = true;
     const sweep = () => void this.sweep().catch((err) => this.ctx.log.error({ err }, 'outbox sweep failed'));
     sweep();
     this.timer = setInterval(sweep, this.ctx.config.RECONCILE_INTERVAL_MS);
@@ -108,7 +128,12 @@ export class Notifier {
   }
 
   async stop(): Promise<void> {
+    this.running = false;
     if (this.timer) clearInterval(this.timer);
+    // A due progress edit is dropped (edits are best-effort; its row is swept); messages in flight finish.
+    for (const t of this.progressDue.values()) clearTimeout(t);
+    this.progressDue.clear();
+    await Promise.allSettled([...this.direct.values()]);
     await this.worker?.close();
     this.connection?.disconnect();
   }
@@ -132,6 +157,9 @@ export class Notifier {
     const queue = this.ctx.queues.get(NOTIFY_QUEUE);
     let relayed = 0;
     for (const row of await undeliveredRows(this.ctx.db, graceMs)) {
+      // Being delivered by this hub or, by its marker, another one.
+      if (this.direct.has(jobIdOf(row)) || (await this.ctx.redis.exists(this.ctx.keys.delivering(jobIdOf(row)))))
+        continue;
       const previous = await queue.getJob(jobIdOf(row));
       if (previous) {
         const state = await previous.getState();
@@ -145,18 +173,108 @@ export class Notifier {
     return relayed;
   }
 
-  /** Queues the delivery of one row under its deterministic job id. */
-  private async relay(row: Pick<OutboxRow, 'kind' | 'task_id' | 'event_id' | 'id'>, platform?: string): Promise<void> {
-    const data: NotifyJob = {
-      kind: row.kind,
-      taskId: row.task_id,
-      ...(row.event_id ? { eventId: row.event_id } : { rowId: row.id }),
-      ...(platform ? { platform } : {}),
-    };
-    await this.ctx.queues.get(NOTIFY_QUEUE).add(row.kind, data, { ...this.jobOpts, jobId: jobIdOf(row) });
+  /**
+   * Delivers a row now, in this process; the notify queue retries it if that fails. A stopped notifier, or one with
+   * DIRECT_MAX deliveries in flight, queues it instead.
+   */
+  private async dispatch(row: Pick<OutboxRow, 'kind' | 'task_id' | 'event_id' | 'id'>, platform: string) {
+    const id = jobIdOf(row);
+    if (!this.running || this.direct.size >= DIRECT_MAX) return this.relay(row, platform);
+    if (this.direct.has(id)) return;
+    // Fire and forget: a marker for other hubs' sweeps (which look at rows older than OUTBOX_GRACE_MS only).
+    this.ctx.redis.set(this.ctx.keys.delivering(id), '1', 'PX', DIRECT_MARK_MS).catch(() => {});
+    const data = jobData(row, platform);
+    const since = Date.now();
+    this.track(
+      id,
+      this.serial(row.task_id, () => this.deliver(data, id))
+        .then(
+          () => this.reportDirect(data, 'delivered', since),
+          (err) => this.retryQueued(row, platform, err, since),
+        )
+        .finally(() => this.ctx.redis.del(this.ctx.keys.delivering(id)).catch(() => {})),
+    );
   }
 
-  /** Trailing-edge throttle: one progress delivery per interval, rendering the latest state when it runs. */
+  /** A direct delivery that failed: handed to the notify queue (after the platform's wait, or the first backoff). */
+  private async retryQueued(
+    row: Pick<OutboxRow, 'kind' | 'task_id' | 'event_id' | 'id'>,
+    platform: string,
+    err: unknown,
+    since: number,
+  ): Promise<void> {
+    const data = jobData(row, platform);
+    if (err instanceof UnrecoverableError) return this.reportDirect(data, 'failed', since);
+    this.reportDirect(data, 'retried', since);
+    const delay = err instanceof RateLimitedError ? err.retryAfterMs : this.ctx.config.NOTIFY_BACKOFF_MS;
+    // The direct attempt was the first of NOTIFY_ATTEMPTS. If this add fails (Redis away), the sweep relays the row.
+    await this.relay(row, platform, { delay, attempts: Math.max(1, this.jobOpts.attempts - 1) }).catch((e) =>
+      this.ctx.log.warn(
+        { err: errorText(e), taskId: row.task_id },
+        'could not queue a failed delivery; the sweep will',
+      ),
+    );
+  }
+
+  /** Queues the delivery of one row under its deterministic job id. */
+  private async relay(
+    row: Pick<OutboxRow, 'kind' | 'task_id' | 'event_id' | 'id'>,
+    platform?: string,
+    opts: { delay?: number; attempts?: number } = {},
+  ): Promise<void> {
+    await this.ctx.queues
+      .get(NOTIFY_QUEUE)
+      .add(row.kind, jobData(row, platform), { ...this.jobOpts, ...opts, jobId: jobIdOf(row) });
+  }
+
+  /**
+   * Trailing-edge throttle: one progress edit per PROGRESS_INTERVAL_MS and task, rendering the latest state when it
+   * runs (a timer per task only while an edit is due). A stopped notifier queues it.
+   */
+  private async dispatchProgress(taskId: string, platform: string): Promise<void> {
+    if (!this.running) return this.relayProgress(taskId, platform);
+    if (this.progressDue.has(taskId)) return; // the edit that is due renders this state too
+    const interval = this.ctx.config.PROGRESS_INTERVAL_MS;
+    const edit = () => {
+      const since = Date.now();
+      const data: NotifyJob = { kind: 'progress', taskId, platform };
+      const id = `progress-${taskId}`;
+      this.track(
+        `${id}-${Date.now()}-${Math.random()}`,
+        this.serial(taskId, () => {
+          this.progressDue.delete(taskId); // a report from now on needs an edit of its own
+          return this.deliver(data, id);
+        }).then(
+          () => this.reportDirect(data, 'delivered', since),
+          (err) => {
+            // Best-effort: retried through the queue, as a queued edit would have been.
+            this.reportDirect(data, 'retried', since);
+            if (!(err instanceof UnrecoverableError)) return this.relayProgress(taskId, platform).catch(() => {});
+          },
+        ),
+      );
+    };
+    if (interval === 0) {
+      this.progressDue.set(taskId, undefined);
+      edit();
+    } else {
+      const timer = setTimeout(edit, interval);
+      timer.unref();
+      this.progressDue.set(taskId, timer);
+    }
+  }
+
+  /** Keeps a direct delivery in `direct` while it runs. */
+  private track(id: string, run: Promise<void>): void {
+    const tracked = run
+      .catch((err) => this.ctx.log.error({ err }, 'direct delivery failed'))
+      .finally(() => {
+        if (this.direct.get(id) === tracked) this.direct.delete(id);
+      });
+    this.direct.set(id, tracked);
+  }
+
+  /** Queues a progress edit (a stopped notifier's, or a failed direct edit's retry). */
   private async relayProgress(taskId: string, platform: string): Promise<void> {
     const interval = this.ctx.config.PROGRESS_INTERVAL_MS;
     await this.ctx.queues.get(NOTIFY_QUEUE).add(
@@ -170,16 +288,24 @@ export class Notifier {
     );
   }
 
-  /** Delivers one job's row, marks it delivered, and handles a platform's refusal. */
-  private async deliver(job: Job<NotifyJob>, token?: string): Promise<void> {
+  /**
+   * Delivers one row (a queued job's, `jobId`, or one this hub delivers itself), marks it delivered, and handles a
+   * platform's refusal: a permanent one settles the row and throws UnrecoverableError; a rate limit goes to
+   * `onRateLimit` (a queued job waits as told), else it throws like any other failure.
+   */
+  private async deliver(
+    data: NotifyJob,
+    jobId: string | undefined,
+    onRateLimit: (err: RateLimitedError) => Promise<never> = (err) => Promise.reject(err),
+  ): Promise<void> {
     const { db } = this.ctx;
-    const { kind, eventId, rowId, taskId } = job.data;
+    const { kind, eventId, rowId, taskId } = data;
     const found =
       kind === 'progress'
         ? await claimProgress(db, taskId)
         : eventId || rowId
           ? await loadOutboxRow(db, eventId ? { eventId } : { id: rowId! })
-          : await this.looseNotice(job.data);
+          : await this.looseNotice(data);
     if (!found || (found.row?.delivered_at && kind !== 'progress')) return;
     // A progress edit a transient report made due has no row; nor has a loose notice (id '').
     const row = found.row ?? UNSTORED_PROGRESS;
@@ -188,7 +314,7 @@ export class Notifier {
     const stored = row.id !== '';
     const origin = originOf(task);
     const frontend = this.frontends.get(origin.platform);
-    const log = this.ctx.log.child({ taskId, jobId: job.id, platform: origin.platform });
+    const log = this.ctx.log.child({ taskId, jobId, platform: origin.platform });
     if (!frontend) {
       log.warn('no frontend for the origin platform in this process; message dropped');
       if (stored) await recordFailure(db, row, `no frontend for ${origin.platform}`, true);
@@ -200,10 +326,7 @@ export class Notifier {
       done = await DELIVERIES[kind]({ ...loaded, ctx: this.ctx, origin, frontend, log, outage });
       if (done.ref) outage.recovered();
     } catch (err) {
-      if (err instanceof RateLimitedError && token) {
-        await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
-        throw new DelayedError();
-      }
+      if (err instanceof RateLimitedError) await onRateLimit(err);
       if (!(err instanceof PermanentError)) outage.report(err, 'delivery failed; retried', { taskId, kind });
       if (!stored) throw err;
       if (err instanceof PermanentError) {
@@ -251,6 +374,11 @@ export class Notifier {
       task,
       subtasks: [],
     };
+  }
+
+  /** Tells `onDelivery` how a delivery this hub made itself went (retried: handed to the queue). */
+  private reportDirect(data: NotifyJob, outcome: DeliveryReport['outcome'], since: number): void {
+    this.opts.onDelivery?.({ taskId: data.taskId, platform: data.platform, outcome, latencyMs: Date.now() - since });
   }
 
   /** Tells `onDelivery` how a job went: delivered, retried later, or failed for good (a delay is neither). */
@@ -319,6 +447,16 @@ const UNSTORED_PROGRESS: OutboxRow = {
   attempts: 0,
   last_error: null,
 };
+
+/** What a queued delivery of the row carries. */
+function jobData(row: Pick<OutboxRow, 'kind' | 'task_id' | 'event_id' | 'id'>, platform?: string): NotifyJob {
+  return {
+    kind: row.kind,
+    taskId: row.task_id,
+    ...(row.event_id ? { eventId: row.event_id } : { rowId: row.id }),
+    ...(platform ? { platform } : {}),
+  };
+}
 
 /** The job id of a row's delivery: one acknowledgement per task, else one per causing event (or per row). */
 function jobIdOf(row: Pick<OutboxRow, 'kind' | 'task_id' | 'event_id' | 'id'>): string {

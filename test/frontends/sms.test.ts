@@ -1,9 +1,8 @@
 // SMS frontend (twilio SDK) end to end against a local Twilio fake: segment math, the shared contract, SMS acceptance.
-import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError, RateLimitedError } from '../../src/core/errors.ts';
-import { createRedis, NOTIFY_QUEUE } from '../../src/core/queues.ts';
+import { createRedis } from '../../src/core/queues.ts';
 import { createSmsFrontend } from '../../src/frontends/sms/index.ts';
 import { optKeyword } from '../../src/frontends/sms/opt-out.ts';
 import { importRedisOptOuts, PostgresOptOutStore } from '../../src/frontends/sms/opt-out-store.ts';
@@ -144,32 +143,13 @@ describe('sms acceptance', () => {
   let redis: Redis;
   let h: Harness;
   let url: string;
-  let notifyEvents: QueueEvents;
-  const extra: Redis[] = [];
-  const createRedisOnce = (): Redis => {
-    const r = createRedis(redisUrl());
-    extra.push(r);
-    return r;
+  /** Resolves with the reason once the task's final message has failed for good (a `notify.failed` event). */
+  const notifyFailed = async (taskId: string) => {
+    const e = await h.waitForEvent(
+      (x) => x.type === 'notify.failed' && x.taskId === taskId && (x.data as { kind?: string }).kind === 'final',
+    );
+    return (e.data as { error: string }).error;
   };
-  const notifyFailures: Array<{ jobId: string; reason: string }> = [];
-  const failureWaiters = new Set<() => void>();
-  /** Resolves once a delivery job of the task has failed for good (the notifier emits no hub event for that). */
-  const notifyFailed = (taskId: string) =>
-    new Promise<string>((resolve, reject) => {
-      const check = () => {
-        const f = notifyFailures.find((x) => x.jobId.startsWith(`final-${taskId}`));
-        if (!f) return;
-        failureWaiters.delete(check);
-        clearTimeout(timer);
-        resolve(f.reason);
-      };
-      const timer = setTimeout(() => {
-        failureWaiters.delete(check);
-        reject(new Error(`no failed delivery for ${taskId}`));
-      }, 20_000);
-      failureWaiters.add(check);
-      check();
-    });
   const text = (from: string, body: string, opts: Parameters<TwilioFake['text']>[3] = {}) =>
     fake.text(url, from, body, { signedUrl: `${PUBLIC_URL}${SMS_WEBHOOK_PATH}`, ...opts });
   const api = (to: string) => fake.messagesTo(to).filter((m) => m.via === 'api');
@@ -195,18 +175,11 @@ describe('sms acceptance', () => {
       frontendFactories: [(deps) => createSmsFrontend(deps, { redis })],
     });
     url = `${h.hub.web.url()}${SMS_WEBHOOK_PATH}`;
-    notifyEvents = new QueueEvents(NOTIFY_QUEUE, { connection: createRedisOnce(), prefix: h.hub.config.QUEUE_PREFIX });
-    notifyEvents.on('failed', ({ jobId, failedReason }) => {
-      notifyFailures.push({ jobId, reason: failedReason });
-      for (const w of [...failureWaiters]) w();
-    });
-    await notifyEvents.waitUntilReady();
   }, 60_000);
   afterAll(async () => {
-    await notifyEvents?.close();
     await h?.close();
     await fake?.stop();
-    for (const r of [redis, ...extra]) r?.disconnect();
+    redis?.disconnect();
   });
 
   it('refuses a missing, bad or wrongly-addressed signature with 403 and creates no task', async () => {
