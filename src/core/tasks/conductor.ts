@@ -10,6 +10,8 @@ import { taskEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
 import type { HubContext } from '../hub-context.ts';
 import { duplicateRedis, hubWorkerOptions, RESULTS_QUEUE, telemetryOption } from '../queues.ts';
 import { insertEvents, json, lockTask, now } from '../store/task-store.ts';
+import { PREPARED } from '../store/prepared.ts';
+import type { TaskRow } from '../store/schema.ts';
 import type { JobResult, WorkerSignal } from '../types.ts';
 import { applyResults, markInProgress } from './apply-result.ts';
 import { ResultBatcher, type ItemResult } from './result-batcher.ts';
@@ -199,21 +201,14 @@ export class Conductor {
 
   /** Stores a progress report (one statement with the task read), recording a `progress.stage` when it changes. */
   private async applyProgress(signal: Extract<WorkerSignal, { t: 'progress' }>): Promise<Outcome | null> {
-    const row = await this.ctx.db
-      .with('sub', (db) =>
-        db
-          .updateTable('subtasks')
-          .set({ progress: json(signal.progress), updated_at: now })
-          .where('id', '=', signal.subtaskId)
-          .where('generation', '=', signal.generation)
-          .where('status', 'in', LIVE_SUBTASK)
-          .returning(['id as subtask_id', 'task_id', 'key']),
-      )
-      .selectFrom('sub')
-      .innerJoin('tasks', 'tasks.id', 'sub.task_id')
-      .selectAll('tasks')
-      .select(['sub.subtask_id', 'sub.key'])
-      .executeTakeFirst();
+    const {
+      rows: [row],
+    } = await sql<TaskRow & { subtask_id: string; key: string }>`${PREPARED}
+      with sub as (update subtasks set progress = ${json(signal.progress)}::jsonb, updated_at = now()
+        where id = ${signal.subtaskId} and generation = ${signal.generation}::int
+          and status in (${sql.join(LIVE_SUBTASK)})
+        returning id as subtask_id, task_id, key)
+      select t.*, sub.subtask_id, sub.key from sub join tasks t on t.id = sub.task_id`.execute(this.ctx.db);
     if (!row) return null;
     const { subtask_id: subtaskId, key, ...task } = row;
     const events: HubEvent[] = [];
