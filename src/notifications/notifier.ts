@@ -4,6 +4,7 @@
 // deterministic ids, so duplicates collapse and several hubs are safe), which retries with backoff. A periodic sweep
 // re-relays rows left undelivered (a crash between commit and delivery, retries exhausted). A platform outage is
 // logged once per platform (an OutageLog each), Redis errors through the hub's Redis outage log.
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../core/config.ts';
@@ -25,6 +26,7 @@ import type { TaskRow } from '../core/store/schema.ts';
 import { insertEvents } from '../core/store/task-store.ts';
 import type { ConversationRef, MessageRef } from '../core/types.ts';
 import type { FrontendRegistry } from '../frontends/registry.ts';
+import { TASK_ID_ATTR } from '../ops/task-tracer.ts';
 import { DELIVERIES, type Delivered } from './deliveries.ts';
 
 /** A delivery job: the outbox row it delivers (by its event, or by id); a progress job takes the pending one. */
@@ -187,7 +189,7 @@ export class Notifier {
     const since = Date.now();
     this.track(
       id,
-      this.serial(row.task_id, () => this.deliver(data, id))
+      this.serial(row.task_id, () => traced(id, data, () => this.deliver(data, id)))
         .then(
           () => this.reportDirect(data, 'delivered', since),
           (err) => this.retryQueued(row, platform, err, since),
@@ -243,7 +245,7 @@ export class Notifier {
         `${id}-${Date.now()}-${Math.random()}`,
         this.serial(taskId, () => {
           this.progressDue.delete(taskId); // a report from now on needs an edit of its own
-          return this.deliver(data, id);
+          return traced(id, data, () => this.deliver(data, id));
         }).then(
           () => this.reportDirect(data, 'delivered', since),
           (err) => {
@@ -447,6 +449,24 @@ const UNSTORED_PROGRESS: OutboxRow = {
   attempts: 0,
   last_error: null,
 };
+
+/**
+ * A delivery this hub makes itself, as a `deliver <kind>` span in the task's trace (a queued one has BullMQ's
+ * `process notify` span instead).
+ */
+function traced(id: string, data: NotifyJob, fn: () => Promise<void>): Promise<void> {
+  const attributes = { [TASK_ID_ATTR]: data.taskId, 'switchboard.delivery_id': id };
+  return trace.getTracer('switchboard').startActiveSpan(`deliver ${data.kind}`, { attributes }, async (span) => {
+    try {
+      await fn();
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: errorText(err) });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
 
 /** What a queued delivery of the row carries. */
 function jobData(row: Pick<OutboxRow, 'kind' | 'task_id' | 'event_id' | 'id'>, platform?: string): NotifyJob {
