@@ -5,7 +5,7 @@ import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { QueueSet } from './queues.ts';
 import { redisKeys, type RedisKeys } from './redis-keys.ts';
-import type { Database, TaskRow } from './store/schema.ts';
+import type { Database, SubtaskRow, TaskRow } from './store/schema.ts';
 import type { HubEvent } from './events.ts';
 import { publishControl } from './control-messages.ts';
 import { WorkerDirectory } from './worker-registry.ts';
@@ -14,7 +14,11 @@ import { WorkerDirectory } from './worker-registry.ts';
 export { toHubEvent, type HubEvent } from './events.ts';
 
 /** Receives committed events (notifier, SSE fan-out). Composition registers sinks; core knows none. */
-export type EventSink = (events: HubEvent[], task: TaskRow) => Promise<void> | void;
+/**
+ * Receives committed events with their task as committed, and all its subtasks when the caller has them (so the
+ * notifier renders an acknowledgement without reading them back).
+ */
+export type EventSink = (events: HubEvent[], task: TaskRow, subtasks?: SubtaskRow[]) => Promise<void> | void;
 
 /** Shared state of the core services. */
 export class HubContext {
@@ -42,12 +46,12 @@ export class HubContext {
   }
 
   /** Hands committed events to every sink and to other hub processes; sink failures are logged, not thrown. */
-  async emit(events: HubEvent[], task: TaskRow): Promise<void> {
+  async emit(events: HubEvent[], task: TaskRow, subtasks?: SubtaskRow[]): Promise<void> {
     if (events.length === 0) return;
     await Promise.all(
       this.sinks.map(async (sink) => {
         try {
-          await sink(events, task);
+          await sink(events, task, subtasks);
         } catch (err) {
           this.log.error({ err, taskId: task.id }, 'event sink failed');
         }

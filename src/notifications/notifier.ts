@@ -22,7 +22,7 @@ import {
 } from '../core/store/outbox.ts';
 import type { MessageKind, OutboxRow } from '../core/store/outbox-rows.ts';
 import { messageFor } from '../core/store/outbox-rules.ts';
-import type { TaskRow } from '../core/store/schema.ts';
+import type { SubtaskRow, TaskRow } from '../core/store/schema.ts';
 import { insertEvents } from '../core/store/task-store.ts';
 import type { ConversationRef, MessageRef } from '../core/types.ts';
 import type { FrontendRegistry } from '../frontends/registry.ts';
@@ -42,6 +42,9 @@ interface NotifyJob {
 
 /** Messages this process delivers at once, at most; beyond that, rows wait on the notify queue. */
 const DIRECT_MAX = 64;
+
+/** How long a stopping notifier waits for the deliveries it makes itself. */
+const STOP_WAIT_MS = 10_000;
 
 /** How long other hubs' sweeps leave a row alone while this hub delivers it itself. */
 const DIRECT_MARK_MS = 30_000;
@@ -75,7 +78,7 @@ export class Notifier {
    * The event sink to register with `ctx.onEvents`: relays the outbox rows the events wrote (the same rules
    * table decided which). A worker's transient progress report (id null, no row) makes a progress edit due.
    */
-  readonly sink = async (events: HubEvent[], task: TaskRow): Promise<void> => {
+  readonly sink = async (events: HubEvent[], task: TaskRow, subtasks?: SubtaskRow[]): Promise<void> => {
     const platform = (task.origin as ConversationRef).platform;
     // Progress rows are not written in a batch with the acknowledgement or a final message (they render it all).
     const settles = events.some((e) => ['ack', 'final'].includes(messageFor(e.type, task.notify_policy) ?? ''));
@@ -84,7 +87,10 @@ export class Notifier {
       const kind = messageFor(e.type, task.notify_policy);
       if (!kind) continue;
       if (kind !== 'progress') {
-        await this.dispatch({ kind, task_id: task.id, event_id: e.id, id: '' }, platform);
+        const row = { kind, task_id: task.id, event_id: e.id, id: '' };
+        // What the committing transaction returned is what a read would give now: rendered without one.
+        const known = kind === 'final' || (kind === 'ack' && subtasks) ? { task, subtasks: subtasks ?? [] } : undefined;
+        await this.dispatch(row, platform, known);
       } else if (!settles && !progress) {
         progress = true;
         await this.dispatchProgress(task.id, platform);
@@ -135,7 +141,13 @@ export class Notifier {
     // A due progress edit is dropped (edits are best-effort; its row is swept); messages in flight finish.
     for (const t of this.progressDue.values()) clearTimeout(t);
     this.progressDue.clear();
-    await Promise.allSettled([...this.direct.values()]);
+    // A platform call that hangs does not hold the stop up for long: its row is swept if it never finishes.
+    let wait: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.direct.values()]),
+      new Promise((r) => (wait = setTimeout(r, STOP_WAIT_MS))),
+    ]);
+    clearTimeout(wait);
     await this.worker?.close();
     this.connection?.disconnect();
   }
@@ -179,7 +191,11 @@ export class Notifier {
    * Delivers a row now, in this process; the notify queue retries it if that fails. A stopped notifier, or one with
    * DIRECT_MAX deliveries in flight, queues it instead.
    */
-  private async dispatch(row: Pick<OutboxRow, 'kind' | 'task_id' | 'event_id' | 'id'>, platform: string) {
+  private async dispatch(
+    row: Pick<OutboxRow, 'kind' | 'task_id' | 'event_id' | 'id'>,
+    platform: string,
+    known?: Omit<OutboxDelivery, 'row'>,
+  ) {
     const id = jobIdOf(row);
     if (!this.running || this.direct.size >= DIRECT_MAX) return this.relay(row, platform);
     if (this.direct.has(id)) return;
@@ -189,7 +205,9 @@ export class Notifier {
     const since = Date.now();
     this.track(
       id,
-      this.serial(row.task_id, () => traced(id, data, () => this.deliver(data, id)))
+      this.serial(row.task_id, () =>
+        traced(id, data, () => this.deliver(data, id, undefined, known && { ...known, row: freshRow(row) })),
+      )
         .then(
           () => this.reportDirect(data, 'delivered', since),
           (err) => this.retryQueued(row, platform, err, since),
@@ -299,11 +317,13 @@ export class Notifier {
     data: NotifyJob,
     jobId: string | undefined,
     onRateLimit: (err: RateLimitedError) => Promise<never> = (err) => Promise.reject(err),
+    known?: OutboxDelivery,
   ): Promise<void> {
     const { db } = this.ctx;
     const { kind, eventId, rowId, taskId } = data;
-    const found =
-      kind === 'progress'
+    const found = known
+      ? known
+      : kind === 'progress'
         ? await claimProgress(db, taskId)
         : eventId || rowId
           ? await loadOutboxRow(db, eventId ? { eventId } : { id: rowId! })
@@ -313,7 +333,7 @@ export class Notifier {
     const row = found.row ?? UNSTORED_PROGRESS;
     const loaded = { ...found, row };
     const { task } = loaded;
-    const stored = row.id !== '';
+    const stored = row.id !== '' || row.event_id !== null;
     const origin = originOf(task);
     const frontend = this.frontends.get(origin.platform);
     const log = this.ctx.log.child({ taskId, jobId, platform: origin.platform });
@@ -434,6 +454,11 @@ export interface DeliveryReport {
   outcome: 'delivered' | 'retried' | 'failed';
   /** From queueing (after any intended delay) to the end of this attempt. */
   latencyMs: number;
+}
+
+/** A row just committed, as its delivery sees it without reading it back (marked by its event). */
+function freshRow(row: Pick<OutboxRow, 'kind' | 'task_id' | 'event_id'>): OutboxRow {
+  return { ...UNSTORED_PROGRESS, ...row, id: '', created_at: new Date() };
 }
 
 /** The stand-in row of a progress edit without one (nothing to mark). */

@@ -61,7 +61,7 @@ export async function claimProgress(
  */
 export async function markDelivered(
   db: Db,
-  row: Pick<OutboxRow, 'id' | 'task_id' | 'kind'>,
+  row: OutboxKeyed,
   ref: MessageRef | null,
   opts: { progressMessage?: boolean } = {},
 ): Promise<TaskRow | null> {
@@ -74,7 +74,7 @@ export async function markDelivered(
         : null;
   const { rows: found } = await sql<{ task: unknown }>`${PREPARED}
     with o as (update outbox set delivered_at = coalesce(delivered_at, now()), message_ref = ${json(ref)},
-      attempts = attempts + 1, last_error = null where id = ${row.id} returning id)
+      attempts = attempts + 1, last_error = null where ${rowKey(row)} returning id)
     ${task ? sql`, ${task}` : sql``}
     select ${task ? sql`(select to_jsonb(t) from t)` : sql`null`} as task`.execute(db);
   const out = found[0]?.task;
@@ -85,16 +85,11 @@ export async function markDelivered(
  * Records a failed attempt; `settle` gives the row up (a permanent error: it is not re-sent, and a final message
  * counts as notified). Returns the task after the update for a settled final message, else null.
  */
-export async function recordFailure(
-  db: Db,
-  row: Pick<OutboxRow, 'id' | 'task_id' | 'kind'>,
-  error: string,
-  settle: boolean,
-): Promise<TaskRow | null> {
+export async function recordFailure(db: Db, row: OutboxKeyed, error: string, settle: boolean): Promise<TaskRow | null> {
   const final = settle && row.kind === 'final';
   const { rows: found } = await sql<{ task: unknown }>`${PREPARED}
     with o as (update outbox set attempts = attempts + 1, last_error = ${error.slice(0, 2000)}
-      ${settle ? sql`, delivered_at = now()` : sql``} where id = ${row.id} returning id)
+      ${settle ? sql`, delivered_at = now()` : sql``} where ${rowKey(row)} returning id)
     ${final ? sql`, t as (update tasks set final_notified = true where id = ${row.task_id} returning *)` : sql``}
     select ${final ? sql`(select to_jsonb(t) from t)` : sql`null`} as task`.execute(db);
   const out = found[0]?.task;
@@ -116,6 +111,11 @@ export async function undeliveredRows(
     .limit(limit)
     .execute();
 }
+
+/** A row to mark: by its id, or (a row its delivery did not read back: id '') by its causing event. */
+type OutboxKeyed = Pick<OutboxRow, 'id' | 'task_id' | 'kind' | 'event_id'>;
+
+const rowKey = (row: OutboxKeyed) => (row.id ? sql`id = ${row.id}` : sql`event_id = ${row.event_id}`);
 
 /** The task's subtasks in plan order as jsonb, when `when` holds (else null). */
 function subtasksOf(when: ReturnType<typeof sql>) {

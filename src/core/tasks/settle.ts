@@ -47,7 +47,7 @@ export async function settle(ctx: HubContext, outcomes: Outcome | Outcome[]): Pr
 async function act(ctx: HubContext, o: Outcome): Promise<void> {
   const { task } = o;
   if (task && o.withdraw?.length) await withdrawSubtasks(ctx, task.id, o.withdraw);
-  if (task && o.events?.length) await ctx.emit(o.events, task);
+  if (task && o.events?.length) await ctx.emit(o.events, task, o.siblings);
   if (o.admitted?.length)
     await enqueueAdmitted(ctx, o.admitted, task && o.siblings ? [{ task, siblings: o.siblings }] : []);
 }

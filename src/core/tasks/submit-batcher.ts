@@ -175,7 +175,7 @@ export class SubmitBatcher {
 
   /** After commit, for the whole batch: every task's events, then what admission let in (so `accepted` goes first). */
   private async settle(graphs: StoredGraph[], admitted: SubtaskRow[]): Promise<void> {
-    await Promise.all(graphs.map((g) => this.ctx.emit(g.events, g.task)));
+    await Promise.all(graphs.map((g) => this.ctx.emit(g.events, g.task, g.subtasks)));
     if (admitted.length)
       await enqueueAdmitted(
         this.ctx,
