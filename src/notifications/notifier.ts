@@ -17,6 +17,7 @@ import {
   loadOutboxRow,
   markDelivered,
   recordFailure,
+  type DeliveryMark,
   undeliveredRows,
   type OutboxDelivery,
 } from '../core/store/outbox.ts';
@@ -27,6 +28,7 @@ import { insertEvents } from '../core/store/task-store.ts';
 import type { ConversationRef, MessageRef } from '../core/types.ts';
 import type { FrontendRegistry } from '../frontends/registry.ts';
 import { TASK_ID_ATTR } from '../ops/task-tracer.ts';
+import { ResultBatcher } from '../core/tasks/result-batcher.ts';
 import { DELIVERIES, type Delivered } from './deliveries.ts';
 
 /** A delivery job: the outbox row it delivers (by its event, or by id); a progress job takes the pending one. */
@@ -42,6 +44,9 @@ interface NotifyJob {
 
 /** Messages this process delivers at once, at most; beyond that, rows wait on the notify queue. */
 const DIRECT_MAX = 64;
+
+/** Delivery marks written in one statement at most. */
+const MARK_BATCH = 64;
 
 /** How long a stopping notifier waits for the deliveries it makes itself. */
 const STOP_WAIT_MS = 10_000;
@@ -65,6 +70,11 @@ export class Notifier {
   /** One outage log per platform: a platform that is down is reported once, not once per failed message. */
   private readonly platformOutages = new Map<string, OutageLog>();
   private readonly jobOpts: ReturnType<typeof deliveryJobOptions>;
+  /** Group commit of delivery marks: marks made while a batch is being written go together in the next one. */
+  private readonly marks = new ResultBatcher<DeliveryMark, TaskRow | null>(async (marks) => {
+    const tasks = await markDelivered(this.ctx.db, marks);
+    return tasks.map((value) => ({ ok: true, value }));
+  }, MARK_BATCH);
 
   constructor(
     private readonly ctx: HubContext,
@@ -374,7 +384,7 @@ export class Notifier {
     if (!stored || kind === 'progress') return;
     // The message is out: a failed mark would send it again, so a lost connection is retried here first.
     const progressMessage = kind === 'ack' && frontend.limits.canEdit;
-    const settled = await persist(() => markDelivered(db, row, done.ref, { progressMessage }), log);
+    const settled = await persist(() => this.marks.push({ row, ref: done.ref, progressMessage }), log);
     if (kind === 'final' && done.ref) await this.ctx.emit([delivered(taskId, done.parts ?? 1)], settled ?? task);
   }
 

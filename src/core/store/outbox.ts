@@ -54,31 +54,41 @@ export async function claimProgress(
   return delivery(row);
 }
 
+/** A sent (or settled: `ref` null) message to mark; an acknowledgement's ref may become the progress message. */
+export interface DeliveryMark {
+  row: OutboxKeyed;
+  ref: MessageRef | null;
+  progressMessage?: boolean;
+}
+
 /**
- * Marks a row delivered (or settled with nothing to send: `ref` null) in one statement; an acknowledgement's ref
- * also becomes the task's progress message (`progressMessage`), and a final message sets `final_notified`.
- * Returns the task row after the update when it changed (for a final message), else null.
+ * Marks rows delivered in one statement of one text whatever their number (a batch of deliveries commits as one):
+ * each row with its platform ref; an acknowledgement's ref also becomes the task's progress message (when asked and
+ * none is set), and a final message sets `final_notified`. Per mark, in order: the task row after the update for a
+ * final message, else null. At most one mark per task.
  */
-export async function markDelivered(
-  db: Db,
-  row: OutboxKeyed,
-  ref: MessageRef | null,
-  opts: { progressMessage?: boolean } = {},
-): Promise<TaskRow | null> {
-  const task =
-    row.kind === 'final'
-      ? sql`t as (update tasks set final_notified = true where id = ${row.task_id} returning *)`
-      : opts.progressMessage && ref
-        ? sql`t as (update tasks set progress_message = ${json(ref)} where id = ${row.task_id}
-            and progress_message is null returning *)`
-        : null;
-  const { rows: found } = await sql<{ task: unknown }>`${PREPARED}
-    with o as (update outbox set delivered_at = coalesce(delivered_at, now()), message_ref = ${json(ref)},
-      attempts = attempts + 1, last_error = null where ${rowKey(row)} returning id)
-    ${task ? sql`, ${task}` : sql``}
-    select ${task ? sql`(select to_jsonb(t) from t)` : sql`null`} as task`.execute(db);
-  const out = found[0]?.task;
-  return out ? revive<TaskRow>(out) : null;
+export async function markDelivered(db: Db, marks: DeliveryMark[]): Promise<(TaskRow | null)[]> {
+  if (marks.length === 0) return [];
+  const {
+    rows: [out],
+  } = await sql<{ tasks: unknown }>`${PREPARED}
+    with m as (select * from unnest(${marks.map((m) => m.row.id || null)}::bigint[],
+        ${marks.map((m) => (m.row.id ? null : m.row.event_id))}::bigint[], ${marks.map((m) => m.row.task_id)}::text[],
+        ${marks.map((m) => m.row.kind)}::text[], ${marks.map((m) => json(m.ref))}::jsonb[],
+        ${marks.map((m) => m.progressMessage === true)}::boolean[])
+      as m (id, event_id, task_id, kind, ref, progress)),
+    by_id as (update outbox x set delivered_at = coalesce(x.delivered_at, now()), message_ref = m.ref,
+        attempts = x.attempts + 1, last_error = null
+      from m where m.id is not null and x.id = m.id returning x.id),
+    by_event as (update outbox x set delivered_at = coalesce(x.delivered_at, now()), message_ref = m.ref,
+        attempts = x.attempts + 1, last_error = null
+      from m where m.id is null and x.event_id = m.event_id returning x.id),
+    pm as (update tasks t set progress_message = m.ref from m
+      where t.id = m.task_id and m.progress and m.ref is not null and t.progress_message is null returning t.id),
+    fin as (update tasks t set final_notified = true from m where t.id = m.task_id and m.kind = 'final' returning t.*)
+    select (select jsonb_agg(fin) from fin) as tasks`.execute(db);
+  const finals = new Map(rows<TaskRow>(out?.tasks).map((t) => [t.id, t]));
+  return marks.map((m) => (m.row.kind === 'final' ? (finals.get(m.row.task_id) ?? null) : null));
 }
 
 /**
