@@ -2,6 +2,7 @@
 import { QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NOTIFY_QUEUE } from '../src/core/queues.ts';
+import { markDelivered } from '../src/core/store/outbox.ts';
 import { Notifier } from '../src/notifications/notifier.ts';
 import { createHarness, type Harness } from './helpers/hub-harness.ts';
 import { redisUrl } from './helpers/test-env.ts';
@@ -67,6 +68,32 @@ describe('a crash between commit and relay', () => {
     // Nothing is left to re-send.
     expect(await h.hub.notifier.sweep(0)).toBe(0);
   }, 60_000);
+});
+
+describe('delivery marks', () => {
+  it('many rows are marked in one statement: by id or by event, an ack naming the progress message, a final notified', async () => {
+    await h.hub.notifier.stop(); // nothing delivers: the rows stay pending for the marks below
+    try {
+      const a = await h.submit('hello marks one');
+      const b = await h.submit('hello marks two');
+      await h.waitForTask(b.id, (t) => t.status === 'COMPLETED');
+      const ackA = (await rows(a.id)).find((r) => r.kind === 'ack')!;
+      const finalB = (await rows(b.id)).find((r) => r.kind === 'final')!;
+      const ref = { platform: 'test', conversationId: 'c', messageId: 'm-ack' };
+      const out = await markDelivered(h.hub.ctx.db, [
+        { row: { ...ackA, id: '' }, ref, progressMessage: true }, // by its event
+        { row: finalB, ref: { ...ref, messageId: 'm-final' } }, // by its id
+      ]);
+      expect(out[0]).toBeNull();
+      expect(out[1]).toMatchObject({ id: b.id, final_notified: true });
+      expect((await rows(a.id)).find((r) => r.kind === 'ack')).toMatchObject({ attempts: 1, message_ref: ref });
+      expect((await rows(b.id)).find((r) => r.kind === 'final')?.delivered_at).not.toBeNull();
+      const taskA = await h.hub.ctx.db.selectFrom('tasks').selectAll().where('id', '=', a.id).executeTakeFirstOrThrow();
+      expect(taskA.progress_message).toEqual(ref);
+    } finally {
+      await h.hub.notifier.start();
+    }
+  });
 });
 
 describe('a duplicated relay', () => {
