@@ -118,7 +118,7 @@ export interface SucceededStep {
 /**
  * Marks steps SUCCEEDED (each guarded: its generation, in one of `from`) and reads all their tasks' subtasks after
  * it, in one statement of one text whatever their number. Per step, in the order given: null when the guard matched
- * nothing (a duplicate or stale result). At most one step per task: a task's siblings show every step of the call.
+ * nothing (a duplicate or stale result). A task's siblings show every step of the call (all its updates at once).
  */
 export async function succeedSteps(
   trx: Trx,
@@ -147,9 +147,13 @@ export async function succeedSteps(
     byTask.set(row.task_id, [...(byTask.get(row.task_id) ?? []), row as SubtaskRow]);
     if (isNew) updated.set(row.id, row as SubtaskRow);
   }
+  // A step given twice (a duplicated result) was updated once: the first of its generation gets the row.
+  const taken = new Set<string>();
   return steps.map((s) => {
     const sub = updated.get(s.subtaskId);
-    return sub ? { sub, siblings: byTask.get(sub.task_id)! } : null;
+    if (!sub || sub.generation !== s.generation || taken.has(sub.id)) return null;
+    taken.add(sub.id);
+    return { sub, siblings: byTask.get(sub.task_id)! };
   });
 }
 

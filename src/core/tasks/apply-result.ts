@@ -8,6 +8,7 @@ import { splitOutputFiles } from '../artifacts/artifact-transport.ts';
 import type { Config } from '../config.ts';
 import { NotFoundError } from '../errors.ts';
 import { taskEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
+import { PREPARED } from '../store/prepared.ts';
 import type { Database, SubtaskRow, TaskRow } from '../store/schema.ts';
 import { json, now } from '../store/task-store.ts';
 import {
@@ -57,19 +58,27 @@ export async function applyResults(
     trx,
     results.map((r) => r.taskId),
   );
-  const stored = await storeLoneSuccesses(trx, config, results);
+  for (const r of results) if (!tasks.has(r.taskId)) throw new NotFoundError(`Task ${r.taskId} does not exist.`);
+  const { stored, grouped } = await storeSuccesses(trx, config, results, tasks);
   const drafts: StepDraft[] = [];
-  const applied: boolean[] = [];
-  for (const result of results) {
-    const task = tasks.get(result.taskId);
-    if (!task) throw new NotFoundError(`Task ${result.taskId} does not exist.`);
-    const draft =
-      result.kind === 'succeeded'
-        ? await applySucceeded(trx, config, task, result, stored.get(result))
-        : result.final
-          ? await applyDead(trx, task, result)
-          : await applyRetrying(trx, task, result);
-    applied.push(draft !== null);
+  const applied: (boolean | undefined)[] = [];
+  for (const [i, result] of results.entries()) {
+    if (applied[i] !== undefined) continue; // applied with its task's other results
+    const task = tasks.get(result.taskId)!;
+    const group = grouped.get(task.id);
+    let draft: StepDraft | null;
+    if (group) {
+      draft = await applyGroup(trx, config, task, group, stored);
+      for (const g of group) applied[g.index] = stored.get(g.index)!.settled !== null;
+    } else {
+      draft =
+        result.kind === 'succeeded'
+          ? await applySucceeded(trx, config, task, result, stored.get(i))
+          : result.final
+            ? await applyDead(trx, task, result)
+            : await applyRetrying(trx, task, result);
+      applied[i] = draft !== null;
+    }
     if (!draft) continue;
     tasks.set(task.id, draft.task);
     drafts.push(draft);
@@ -79,7 +88,7 @@ export async function applyResults(
     admit: { userIds: drafts.filter((d) => d.admit).map((d) => d.task.user_id), cap: config.MAX_INFLIGHT_PER_USER },
     events: drafts.flatMap((d) => d.events),
   });
-  return { applied, outcomes: outcomesByTask(drafts, end) };
+  return { applied: applied.map(Boolean), outcomes: outcomesByTask(drafts, end) };
 }
 
 /** A success's output split from the usage and files that travel with it, and its guarded update. */
@@ -110,24 +119,109 @@ function prepareSuccess(config: Config, task: Pick<TaskRow, 'id'>, result: Succe
 type StoredSuccess = PreparedSuccess & { settled: SucceededStep | null };
 
 /**
- * Stores, in one statement, the successes of the tasks that have only that one result in the batch (a task with
- * several applies them one by one, so each sees the one before). The common case under load: one per task.
+ * Stores the batch's successes in one statement where that gives what applying them one by one would: a task with
+ * only that one result in the batch, and a task whose several results all succeeded while it runs without review
+ * (`grouped`: they are decided together by applyGroup). A task with a failure among its results, or review on the
+ * task or on one of the steps, applies its results one by one, so each sees the one before.
  */
-async function storeLoneSuccesses(
+async function storeSuccesses(
   trx: Trx,
   config: Config,
   results: JobResult[],
-): Promise<Map<JobResult, StoredSuccess>> {
-  const perTask = new Map<string, number>();
-  for (const r of results) perTask.set(r.taskId, (perTask.get(r.taskId) ?? 0) + 1);
-  const lone = results.filter((r): r is Succeeded => r.kind === 'succeeded' && perTask.get(r.taskId) === 1);
-  const prepared = lone.map((r) => prepareSuccess(config, { id: r.taskId }, r));
+  tasks: Map<string, TaskRow>,
+): Promise<{ stored: Map<number, StoredSuccess>; grouped: Map<string, Indexed[]> }> {
+  const byTask = new Map<string, Indexed<JobResult>[]>();
+  for (const [index, result] of results.entries())
+    byTask.set(result.taskId, [...(byTask.get(result.taskId) ?? []), { index, result }]);
+  const several = [...byTask].filter(([id, rs]) => {
+    const task = tasks.get(id)!;
+    return (
+      rs.length > 1 &&
+      rs.every((r) => r.result.kind === 'succeeded') &&
+      !task.requires_review &&
+      WORKING_TASK.includes(task.status)
+    );
+  }) as [string, Indexed[]][];
+  const reviewed = several.length
+    ? await stepsWithReview(
+        trx,
+        several.flatMap(([, rs]) => rs.map((r) => r.result.subtaskId)),
+      )
+    : new Set<string>();
+  const grouped = new Map(several.filter(([, rs]) => !rs.some((r) => reviewed.has(r.result.subtaskId))));
+  const batched = [...byTask.values()].flatMap((rs) =>
+    rs.length === 1 || grouped.has(rs[0]!.result.taskId)
+      ? (rs.filter((r) => r.result.kind === 'succeeded') as Indexed[])
+      : [],
+  );
+  const prepared = batched.map(({ result }) => prepareSuccess(config, { id: result.taskId }, result));
   const settled = await succeedSteps(
     trx,
     prepared.map((p) => p.step),
     STEP.succeed,
   );
-  return new Map(lone.map((r, i) => [r, { ...prepared[i]!, settled: settled[i]! }]));
+  return { stored: new Map(batched.map((r, i) => [r.index, { ...prepared[i]!, settled: settled[i]! }])), grouped };
+}
+
+/** A result and its place in the batch. */
+interface Indexed<R extends JobResult = Succeeded> {
+  index: number;
+  result: R;
+}
+
+/** Which of these steps stop for review when they succeed. */
+async function stepsWithReview(trx: Trx, subtaskIds: string[]): Promise<Set<string>> {
+  const { rows: found } = await sql<{ id: string }>`${PREPARED}
+    select id from subtasks where id = any(${subtaskIds}::text[]) and requires_review`.execute(trx);
+  return new Set(found.map((r) => r.id));
+}
+
+/**
+ * Several successes of one task (stored together, none with review): each records its events in order, then the
+ * task is decided once, from all its steps after them — complete it when every step succeeded, else release what
+ * they unblocked — which is what applying them one after another would decide. Null when none changed anything.
+ */
+async function applyGroup(
+  trx: Trx,
+  config: Config,
+  task: TaskRow,
+  group: Indexed[],
+  stored: Map<number, StoredSuccess>,
+): Promise<StepDraft | null> {
+  const events: NewTaskEvent[] = [];
+  let siblings: SubtaskRow[] | undefined;
+  let startedHere = false;
+  for (const { index, result } of group) {
+    const s = stored.get(index)!;
+    if (!s.settled) continue;
+    siblings = s.settled.siblings;
+    const sub = await recordSuccessExtras(trx, config, task, s);
+    const startHere = result.startSignalled === false;
+    const step = { key: sub.key, attempt: result.attempt };
+    if (startHere) events.push(taskEvent('subtask.started', task.id, result.workerId, step, sub.id));
+    events.push(taskEvent('subtask.succeeded', task.id, result.workerId, step, sub.id));
+    startedHere ||= startHere;
+  }
+  if (!siblings) return null;
+  if (siblings.every((s) => s.status === 'SUCCEEDED')) {
+    const fused = completeInStep(task, resultOf(siblings), startedHere);
+    if (fused.started) events.splice(1, 0, fused.started);
+    events.push(fused.completed);
+    return { task, events, complete: fused.complete, admit: true, siblings };
+  }
+  let current = startedHere ? await markInProgress(trx, task, events, 1) : task;
+  await releaseDependents(trx, siblings);
+  current = await markInProgress(trx, current, events);
+  return { task: current, events, admit: true, siblings };
+}
+
+/** A stored success's usage and files, stored apart from its output; returns its subtask. */
+async function recordSuccessExtras(trx: Trx, config: Config, task: TaskRow, s: StoredSuccess): Promise<SubtaskRow> {
+  const { sub } = s.settled!;
+  if (s.llm)
+    await recordLlm(trx, { taskId: task.id, subtaskId: sub.id, userId: task.user_id, purpose: sub.capability }, s.llm);
+  await insertArtifacts(trx, config, task.id, s.files, sub.id);
+  return sub;
 }
 
 /** One outcome per task of the batch (its last row, its events in order), and one for admitted work of other tasks. */
@@ -167,13 +261,12 @@ export async function applySucceeded(
   result: Succeeded,
   stored?: StoredSuccess,
 ): Promise<StepDraft | null> {
-  const { step: update, output, llm, files } = stored ?? prepareSuccess(config, task, result);
-  const settled = stored ? stored.settled : (await succeedSteps(trx, [update], STEP.succeed))[0]!;
+  const prepared = stored ?? prepareSuccess(config, task, result);
+  const settled = stored ? stored.settled : (await succeedSteps(trx, [prepared.step], STEP.succeed))[0]!;
   if (!settled) return null;
-  const { sub, siblings } = settled;
-  if (llm)
-    await recordLlm(trx, { taskId: task.id, subtaskId: sub.id, userId: task.user_id, purpose: sub.capability }, llm);
-  await insertArtifacts(trx, config, task.id, files, sub.id);
+  const { siblings } = settled;
+  const { output } = prepared;
+  const sub = await recordSuccessExtras(trx, config, task, { ...prepared, settled });
   const step = { key: sub.key, attempt: result.attempt };
   // A job that finished before its start was signalled: its start is recorded here, in the same order.
   const startHere = result.startSignalled === false;
