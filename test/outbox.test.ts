@@ -96,6 +96,25 @@ describe('delivery marks', () => {
   });
 });
 
+describe('a message this hub is delivering', () => {
+  it("is left alone by another hub's sweep while the platform call runs", async () => {
+    const other = new Notifier(h.hub.ctx, h.hub.frontends); // another hub: sweeps only
+    const release = h.chat.holdNext();
+    const task = (
+      await h.hub.tasks.submit({ origin: h.origin(), text: 'hello slow platform', notifyPolicy: 'done_only' })
+    ).task;
+    await h.waitForTask(task.id, (t) => t.status === 'COMPLETED');
+    await h.until(async () => ((await pending(task.id)).includes('final') ? true : undefined), 20_000, 'the final row');
+    // The row is undelivered past the grace period (0 here), but marked as being delivered: not relayed.
+    const [row] = await rows(task.id);
+    await other.sweep(0);
+    expect(await h.hub.ctx.queues.get(NOTIFY_QUEUE).getJob(`final-${task.id}-${row!.event_id}`)).toBeUndefined();
+    release();
+    await h.waitForTask(task.id, (t) => t.final_notified);
+    expect(kinds(task.id)).toEqual(['send result']);
+  });
+});
+
 describe('a duplicated relay', () => {
   it('the same row relayed twice, to two notifiers, is sent once', async () => {
     const second = new Notifier(h.hub.ctx, h.hub.frontends);

@@ -27,6 +27,8 @@ export class HubContext {
   /** Cached view of which capabilities live workers serve (for the submit-time warning). */
   readonly workers: WorkerDirectory;
   private readonly sinks: EventSink[] = [];
+  private unpublished: HubEvent[] = [];
+  private publishing: Promise<void> | undefined;
   private readonly knownCapabilities = new Set<string>();
 
   constructor(
@@ -57,9 +59,25 @@ export class HubContext {
         }
       }),
     );
-    await this.redis
-      .publish(this.keys.events, JSON.stringify(events))
-      .catch((err) => this.log.warn({ err }, 'event publish failed'));
+    await this.publish(events);
+  }
+
+  /**
+   * Publishes events on the events channel, together with those emitted in the same turn of the event loop (a
+   * batch of results settles many tasks at once): one message for all of them. Resolves once it was published.
+   */
+  private publish(events: HubEvent[]): Promise<void> {
+    this.unpublished.push(...events);
+    this.publishing ??= new Promise<void>((r) => setImmediate(r)).then(() => {
+      const batch = this.unpublished;
+      this.unpublished = [];
+      this.publishing = undefined;
+      return this.redis.publish(this.keys.events, JSON.stringify(batch)).then(
+        () => {},
+        (err) => this.log.warn({ err }, 'event publish failed'),
+      );
+    });
+    return this.publishing;
   }
 
   /** Records that a capability has a queue, so workers whose patterns match start consuming it. */

@@ -51,6 +51,9 @@ const MARK_BATCH = 64;
 /** How long a stopping notifier waits for the deliveries it makes itself. */
 const STOP_WAIT_MS = 10_000;
 
+/** How long a direct delivery runs before other hubs' sweeps are told to leave its row alone (see markWhileSlow). */
+const MARK_AFTER_MS = 1_000;
+
 /** How long other hubs' sweeps leave a row alone while this hub delivers it itself. */
 const DIRECT_MARK_MS = 30_000;
 
@@ -209,8 +212,7 @@ export class Notifier {
     const id = jobIdOf(row);
     if (!this.running || this.direct.size >= DIRECT_MAX) return this.relay(row, platform);
     if (this.direct.has(id)) return;
-    // Fire and forget: a marker for other hubs' sweeps (which look at rows older than OUTBOX_GRACE_MS only).
-    this.ctx.redis.set(this.ctx.keys.delivering(id), '1', 'PX', DIRECT_MARK_MS).catch(() => {});
+    const marker = this.markWhileSlow(id);
     const data = jobData(row, platform);
     const since = Date.now();
     this.track(
@@ -222,8 +224,29 @@ export class Notifier {
           () => this.reportDirect(data, 'delivered', since),
           (err) => this.retryQueued(row, platform, err, since),
         )
-        .finally(() => this.ctx.redis.del(this.ctx.keys.delivering(id)).catch(() => {})),
+        .finally(marker),
     );
+  }
+
+  /**
+   * Other hubs' sweeps look only at rows older than OUTBOX_GRACE_MS: a delivery still running at half that (at most
+   * MARK_AFTER_MS) gets a Redis marker that keeps them off it. Most deliveries take a few milliseconds and need
+   * none. Returns what to call when the delivery is over.
+   */
+  private markWhileSlow(id: string): () => void {
+    const key = this.ctx.keys.delivering(id);
+    let marked = false;
+    const mark = () => {
+      marked = true;
+      this.ctx.redis.set(key, '1', 'PX', DIRECT_MARK_MS).catch(() => {});
+    };
+    const after = Math.min(MARK_AFTER_MS, this.ctx.config.OUTBOX_GRACE_MS / 2);
+    const timer = after > 0 ? setTimeout(mark, after) : undefined;
+    if (!timer) mark();
+    return () => {
+      clearTimeout(timer);
+      if (marked) this.ctx.redis.del(key).catch(() => {});
+    };
   }
 
   /** A direct delivery that failed: handed to the notify queue (after the platform's wait, or the first backoff). */

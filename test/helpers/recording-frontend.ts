@@ -20,6 +20,7 @@ export class RecordingFrontend implements IFrontend {
   readonly limits: FrontendLimits;
   private readonly waiters: Array<{ check: () => boolean; resolve: () => void }> = [];
   private failures: Error[] = [];
+  private holds: Promise<void>[] = [];
 
   constructor(
     readonly name = 'test',
@@ -36,7 +37,15 @@ export class RecordingFrontend implements IFrontend {
     this.failures.push(...errors);
   }
 
+  /** Makes the next call wait until the returned function is called (a slow platform). */
+  holdNext(): () => void {
+    let release!: () => void;
+    this.holds.push(new Promise<void>((r) => (release = r)));
+    return release;
+  }
+
   async send(ref: ConversationRef, message: OutboundMessage): Promise<MessageRef> {
+    await this.holds.shift();
     const failure = this.failures.shift();
     if (failure) {
       this.failedCalls.push({ op: 'send', taskId: message.taskId, error: failure, at: Date.now() });
@@ -48,6 +57,7 @@ export class RecordingFrontend implements IFrontend {
   }
 
   async edit(ref: MessageRef, message: OutboundMessage): Promise<void> {
+    await this.holds.shift();
     const failure = this.failures.shift();
     if (failure) {
       this.failedCalls.push({ op: 'edit', taskId: message.taskId, error: failure, at: Date.now() });
