@@ -76,7 +76,7 @@ describe('tracing', () => {
       expect(byName('plan')).toHaveLength(1);
       expect(byName('addBulk cap-demo.echo')).toHaveLength(1);
       expect(byName('process cap-demo.echo', new RegExp(`^${subtask.id}$`))).toHaveLength(1);
-      expect(byName('process results')).toHaveLength(1);
+      expect(byName('apply result')).toHaveLength(1);
       // The hub delivers the acknowledgement and the result itself (no notify job when the first attempt works).
       expect(byName('deliver ack')).toHaveLength(1);
       expect(byName('deliver final')).toHaveLength(1);

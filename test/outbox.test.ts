@@ -99,7 +99,7 @@ describe('delivery marks', () => {
 describe('a message this hub is delivering', () => {
   it("is left alone by another hub's sweep while the platform call runs", async () => {
     const other = new Notifier(h.hub.ctx, h.hub.frontends); // another hub: sweeps only
-    const release = h.chat.holdNext();
+    const release = h.chat.holdNext((m) => m.text.includes('hello slow platform'));
     const task = (
       await h.hub.tasks.submit({ origin: h.origin(), text: 'hello slow platform', notifyPolicy: 'done_only' })
     ).task;

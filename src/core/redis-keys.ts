@@ -12,6 +12,8 @@ export function redisKeys(prefix: string) {
     capabilities: `${base}:capabilities`,
     /** Channel: workers -> hub progress/started signals. */
     signals: `${base}:signals`,
+    /** Stream: workers -> hubs results (read by the hubs' consumer group; see core/tasks/result-stream.ts). */
+    results: `${base}:results`,
     /** Channel: hub -> workers control broadcasts (task ended, cancel). */
     control: `${base}:control`,
     /** Channel: hub -> hub task events (for SSE on any hub process). */

@@ -45,6 +45,9 @@ interface NotifyJob {
 /** Messages this process delivers at once, at most; beyond that, rows wait on the notify queue. */
 const DIRECT_MAX = 64;
 
+/** Acknowledgements remembered at most (a task whose final message another hub sends is forgotten this way). */
+const MAX_REMEMBERED_ACKS = 10_000;
+
 /** Delivery marks written in one statement at most. */
 const MARK_BATCH = 64;
 
@@ -68,6 +71,8 @@ export class Notifier {
   private readonly chains = new Map<string, Promise<unknown>>();
   /** Deliveries this process makes itself, by job id, while in flight. */
   private readonly direct = new Map<string, Promise<void>>();
+  /** The progress message of tasks whose acknowledgement this process sent (see withProgressMessage). */
+  private readonly acks = new Map<string, MessageRef>();
   /** Tasks with a progress edit due (and its timer when PROGRESS_INTERVAL_MS delays it). */
   private readonly progressDue = new Map<string, NodeJS.Timeout | undefined>();
   /** One outage log per platform: a platform that is down is reported once, not once per failed message. */
@@ -354,6 +359,7 @@ export class Notifier {
   ): Promise<void> {
     const { db } = this.ctx;
     const { kind, eventId, rowId, taskId } = data;
+    if (known && kind === 'final') known = this.withProgressMessage(known);
     const found = known
       ? known
       : kind === 'progress'
@@ -408,7 +414,28 @@ export class Notifier {
     // The message is out: a failed mark would send it again, so a lost connection is retried here first.
     const progressMessage = kind === 'ack' && frontend.limits.canEdit;
     const settled = await persist(() => this.marks.push({ row, ref: done.ref, progressMessage }), log);
+    if (progressMessage && done.ref) this.rememberAck(taskId, done.ref);
+    if (kind === 'final') this.acks.delete(taskId);
     if (kind === 'final' && done.ref) await this.ctx.emit([delivered(taskId, done.parts ?? 1)], settled ?? task);
+  }
+
+  /**
+   * A final message rendered from the row its transaction returned must still settle the progress message, which
+   * that row may predate: the acknowledgement this process sent gives it; without one, where the task has an
+   * acknowledgement (another hub's, or one not sent yet), the row is read back (undefined).
+   */
+  private withProgressMessage(known: OutboxDelivery): OutboxDelivery | undefined {
+    const { task } = known;
+    if (task.progress_message) return known;
+    const ack = this.acks.get(task.id);
+    if (ack) return { ...known, task: { ...task, progress_message: ack } };
+    return messageFor('accepted', task.notify_policy) === 'ack' ? undefined : known;
+  }
+
+  /** The acknowledgements this process sent, while their tasks run (bounded: the oldest go first). */
+  private rememberAck(taskId: string, ref: MessageRef): void {
+    this.acks.set(taskId, ref);
+    if (this.acks.size > MAX_REMEMBERED_ACKS) this.acks.delete(this.acks.keys().next().value!);
   }
 
   /** The outage log of a platform's deliveries. */

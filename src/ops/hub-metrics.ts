@@ -47,6 +47,7 @@ export class HubMetrics {
   /** HTTP request durations by method and route. */
   readonly httpDuration: Histogram<'method' | 'route'>;
   private readonly queueDepth: Gauge<'capability'>;
+  private readonly resultsBacklog: Gauge<never>;
   private readonly queueActive: Gauge<'capability'>;
   private readonly oldestWaiting: Gauge<'capability'>;
   private readonly admissionWaiting: Gauge<'capability'>;
@@ -114,6 +115,11 @@ export class HubMetrics {
       ['capability'],
     );
     this.queueActive = gauge('queue_active', 'Jobs being processed, by capability.', ['capability']);
+    this.resultsBacklog = gauge(
+      'results_backlog',
+      'Worker results on the results stream not yet applied and acknowledged by a hub.',
+      [],
+    );
     this.oldestWaiting = gauge(
       'queue_oldest_waiting_seconds',
       'Age of the oldest queued subtask not yet started (from Postgres).',
@@ -218,7 +224,7 @@ export class HubMetrics {
   /** Sets the scrape-time gauges: queue counts (BullMQ), workers (heartbeats), admission and age (Postgres). */
   async refresh(): Promise<void> {
     const { ctx } = this;
-    const [caps, workers, pending, rates] = await Promise.all([
+    const [caps, workers, pending, rates, backlog] = await Promise.all([
       ctx.redis.smembers(ctx.keys.capabilities),
       listLiveWorkers(ctx.redis, ctx.keys),
       sql<{ capability: string; waiting: string; oldest: Date | null }>`
@@ -227,7 +233,9 @@ export class HubMetrics {
           min(queued_at) filter (where queued_at is not null) as oldest
         from subtasks where status = 'READY' group by capability`.execute(ctx.db),
       this.window.read(),
+      ctx.redis.xlen(ctx.keys.results),
     ]);
+    this.resultsBacklog.set(backlog);
     const counts = await Promise.all(
       caps.map((c) => ctx.queues.forCapability(c).getJobCounts('waiting', 'prioritized', 'delayed', 'active')),
     );
@@ -258,7 +266,7 @@ export class HubMetrics {
       if (s.rate !== null) this.workerRate.set({ worker }, s.rate);
   }
 
-  /** BullMQ's own export for the hub's internal queues (results backlog, notifications), where it adds something. */
+  /** BullMQ's own export for the hub's internal queues (results of older workers, queued notifications). */
   async bullmqText(): Promise<string> {
     const texts = await Promise.all(
       [RESULTS_QUEUE, NOTIFY_QUEUE].map((q) => this.ctx.queues.get(q).exportPrometheusMetrics()),

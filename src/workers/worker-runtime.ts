@@ -1,14 +1,15 @@
 // A stateless worker: consumes every capability queue its patterns match, needs only Redis.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { matchesAny, matchesPattern } from '../core/capability-pattern.ts';
 import { artifactReader } from '../core/artifacts/artifact-transport.ts';
 import { errorText } from '../core/errors.ts';
 import { outageLogFor, type OutageLog } from '../core/outage-log.ts';
-import { capabilityQueueName, duplicateRedis, jobIdFor, RESULTS_QUEUE, telemetryOption } from '../core/queues.ts';
+import { capabilityQueueName, duplicateRedis, jobIdFor, telemetryOption } from '../core/queues.ts';
+import { appendResult } from '../core/tasks/result-stream.ts';
 import { redisKeys } from '../core/redis-keys.ts';
 import { parseControl, type ControlMessage } from '../core/control-messages.ts';
 import type { CapabilitySpec, JobData, JobResult, WorkerInfo, WorkerSignal } from '../core/types.ts';
@@ -58,7 +59,6 @@ export class WorkerRuntime {
   private readonly cancelled = new Set<string>();
   private readonly sessions = new SessionStore();
   private readonly slots: Semaphore;
-  private readonly results: Queue;
   private subscriber?: Redis;
   private timers: NodeJS.Timeout[] = [];
   private state: WorkerInfo['state'] = 'IDLE';
@@ -76,9 +76,6 @@ export class WorkerRuntime {
     this.patterns = o.patterns.filter((p) => this.patternServes(p));
     this.specs = this.advertisedSpecs();
     this.outage = outageLogFor(o.redis, o.log);
-    this.results = new Queue(RESULTS_QUEUE, { connection: o.redis, prefix: o.prefix, ...telemetryOption() });
-    // Without a listener BullMQ prints every connection error raw to the console.
-    this.results.on('error', (err) => this.fault(err));
   }
 
   /** Handler keys (names or patterns) this worker advertises: those its patterns allow. */
@@ -163,7 +160,6 @@ export class WorkerRuntime {
     }
     await this.sessions.close();
     await removeHeartbeat(this.o.redis, this.keys, this.id).catch(() => {});
-    await this.results.close();
     this.subscriber?.disconnect();
     this.o.log.info({ workerId: this.id }, 'worker stopped');
   }
@@ -326,10 +322,7 @@ export class WorkerRuntime {
       ]);
       clearTimeout(startTimer);
       progress.close();
-      await this.report(
-        { kind: 'succeeded', ...base, startedAt, startSignalled, output: output ?? null },
-        `r-${jobId}`,
-      );
+      await this.report({ kind: 'succeeded', ...base, startedAt, startSignalled, output: output ?? null });
       log.debug('job succeeded');
       return output ?? null;
     } catch (err) {
@@ -341,16 +334,13 @@ export class WorkerRuntime {
       const final = permanent || attempt >= maxAttempts;
       const backoff =
         typeof job.opts.backoff === 'object' ? (job.opts.backoff.delay ?? 0) : Number(job.opts.backoff ?? 0);
-      await this.report(
-        {
-          kind: 'failed',
-          ...base,
-          error: errorText(err),
-          final,
-          retryInMs: final ? undefined : backoff * 2 ** (attempt - 1),
-        },
-        `r-${jobId}-a${attempt}`,
-      );
+      await this.report({
+        kind: 'failed',
+        ...base,
+        error: errorText(err),
+        final,
+        retryInMs: final ? undefined : backoff * 2 ** (attempt - 1),
+      });
       log.warn({ err: errorText(err), final }, 'job failed');
       throw permanent && !(err instanceof UnrecoverableError) ? new UnrecoverableError(errorText(err)) : err;
     } finally {
@@ -362,15 +352,9 @@ export class WorkerRuntime {
     }
   }
 
-  /** Puts a result on the durable results queue; the job id makes a resend a no-op. */
-  private async report(result: JobResult, id: string): Promise<void> {
-    await this.results.add(result.kind, result, {
-      jobId: id,
-      attempts: 10,
-      backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: { age: 3600, count: 1000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    });
+  /** Appends a result to the durable results stream (a resend is applied once: the hub's guards). */
+  private async report(result: JobResult): Promise<void> {
+    await appendResult(this.o.redis, this.keys.results, result);
   }
 
   private signal(s: WorkerSignal): void {

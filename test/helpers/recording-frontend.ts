@@ -20,7 +20,7 @@ export class RecordingFrontend implements IFrontend {
   readonly limits: FrontendLimits;
   private readonly waiters: Array<{ check: () => boolean; resolve: () => void }> = [];
   private failures: Error[] = [];
-  private holds: Promise<void>[] = [];
+  private holds: { which: (m: OutboundMessage) => boolean; until: Promise<void> }[] = [];
 
   constructor(
     readonly name = 'test',
@@ -37,15 +37,23 @@ export class RecordingFrontend implements IFrontend {
     this.failures.push(...errors);
   }
 
-  /** Makes the next call wait until the returned function is called (a slow platform). */
-  holdNext(): () => void {
+  /** Makes the next call whose message matches `which` wait until the returned function is called (a slow platform). */
+  holdNext(which: (m: OutboundMessage) => boolean): () => void {
     let release!: () => void;
-    this.holds.push(new Promise<void>((r) => (release = r)));
+    this.holds.push({ which, until: new Promise<void>((r) => (release = r)) });
     return release;
   }
 
+  /** Waits while a hold matches the message (the hold is used up). */
+  private async held(message: OutboundMessage): Promise<void> {
+    const i = this.holds.findIndex((h) => h.which(message));
+    if (i < 0) return;
+    const [hold] = this.holds.splice(i, 1);
+    await hold!.until;
+  }
+
   async send(ref: ConversationRef, message: OutboundMessage): Promise<MessageRef> {
-    await this.holds.shift();
+    await this.held(message);
     const failure = this.failures.shift();
     if (failure) {
       this.failedCalls.push({ op: 'send', taskId: message.taskId, error: failure, at: Date.now() });
@@ -57,7 +65,7 @@ export class RecordingFrontend implements IFrontend {
   }
 
   async edit(ref: MessageRef, message: OutboundMessage): Promise<void> {
-    await this.holds.shift();
+    await this.held(message);
     const failure = this.failures.shift();
     if (failure) {
       this.failedCalls.push({ op: 'edit', taskId: message.taskId, error: failure, at: Date.now() });

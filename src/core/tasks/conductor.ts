@@ -1,6 +1,6 @@
-// Consumes worker results (the results queue) and signals (the signals channel) and applies them to Postgres:
-// results in batches (group commit, result-batcher.ts) through apply-result.ts, signals here; settle() acts on
-// what committed.
+// Consumes worker results (the results stream; the results queue for older workers) and signals (the signals
+// channel) and applies them to Postgres: results in batches (group commit, result-batcher.ts) through
+// apply-result.ts, signals here; settle() acts on what committed.
 import { context, type Context } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
@@ -15,6 +15,7 @@ import type { TaskRow } from '../store/schema.ts';
 import type { JobResult, WorkerSignal } from '../types.ts';
 import { applyResults, markInProgress } from './apply-result.ts';
 import { ResultBatcher, type ItemResult } from './result-batcher.ts';
+import { ResultStream } from './result-stream.ts';
 import { LIVE_SUBTASK } from './lifecycle.ts';
 import { settle, type Outcome } from './settle.ts';
 import { SignalLeases } from './signal-leases.ts';
@@ -39,12 +40,15 @@ export class Conductor {
   /** The trace context each result arrived in, while it waits for its batch. */
   private readonly traces = new Map<JobResult, Context>();
   private readonly batcher = new ResultBatcher<JobResult, boolean>((results) => this.applyBatch(results), BATCH_MAX);
+  /** Results from the workers' stream (the results queue carries those of older workers). */
+  readonly stream: ResultStream;
 
   constructor(
     private readonly ctx: HubContext,
     private readonly opts: { concurrency?: number } = {},
   ) {
     this.leases = new SignalLeases(ctx.redis, ctx.keys.signals, randomUUID());
+    this.stream = new ResultStream(ctx, (r) => this.applyResult(r));
   }
 
   /** Starts consuming results and signals. */
@@ -86,10 +90,12 @@ export class Conductor {
       });
     });
     await this.worker.waitUntilReady();
+    await this.stream.start();
   }
 
   /** Stops consuming; in-flight results finish first. */
   async stop(): Promise<void> {
+    await this.stream.stop();
     await this.worker?.close();
     this.connection?.disconnect();
     this.subscriber?.disconnect();
