@@ -22,6 +22,8 @@ const TRACE_FIELD = 't';
 const READ_COUNT = 256;
 /** Entries read and not yet acknowledged, at most (reading pauses above it). */
 const MAX_IN_FLIGHT = 1024;
+/** A consumer (a hub) with nothing pending and idle this long is gone: removed from the group at a hub's start. */
+const CONSUMER_GONE_MS = 10 * 60_000;
 /** Entries kept at most (roughly) while no hub reads them: beyond, the oldest go and the reconciler steps in. */
 const MAX_LEN = 100_000;
 
@@ -72,6 +74,9 @@ export class ResultStream {
     // Its own connection: a blocking read holds it.
     this.reader = duplicateRedis(this.ctx.redis, (err) => outage.report(err, 'results stream reader error'));
     await this.createGroup();
+    await this.forgetGoneConsumers().catch((err) =>
+      this.ctx.log.warn({ err: errorText(err) }, 'consumer cleanup failed'),
+    );
     this.loop = this.readLoop();
     this.timer = setInterval(
       () => void this.claim().catch((err) => outage.report(err, 'claiming results failed')),
@@ -100,6 +105,17 @@ export class ResultStream {
       await this.ctx.redis.xgroup('CREATE', this.key, GROUP, '0', 'MKSTREAM');
     } catch (err) {
       if (!/BUSYGROUP/.test(errorText(err))) throw err;
+    }
+  }
+
+  /** Removes the group's consumers of hubs long gone (nothing pending, idle for CONSUMER_GONE_MS): one per hub start. */
+  private async forgetGoneConsumers(): Promise<void> {
+    const consumers = (await this.ctx.redis.xinfo('CONSUMERS', this.key, GROUP)) as unknown[][];
+    for (const c of consumers) {
+      const info = new Map<string, unknown>();
+      for (let i = 0; i + 1 < c.length; i += 2) info.set(String(c[i]), c[i + 1]);
+      if (Number(info.get('pending')) === 0 && Number(info.get('idle')) > CONSUMER_GONE_MS)
+        await this.ctx.redis.xgroup('DELCONSUMER', this.key, GROUP, String(info.get('name')));
     }
   }
 
@@ -200,7 +216,10 @@ export class ResultStream {
   async claim(): Promise<number> {
     if (this.stopped || this.ctx.redis.status !== 'ready') return 0;
     const { claimIdleMs, maxDeliveries } = this.opts;
-    const pending = (await this.ctx.redis.xpending(this.key, GROUP, 'IDLE', claimIdleMs, '-', '+', READ_COUNT)) as [
+    const pending = (await this.ctx.redis
+      .xpending(this.key, GROUP, 'IDLE', claimIdleMs, '-', '+', READ_COUNT)
+      // The group is gone (Redis flushed): the reader makes it again; nothing is pending.
+      .catch((err) => (/NOGROUP/.test(errorText(err)) ? [] : Promise.reject(err)))) as [
       string,
       string,
       number,
