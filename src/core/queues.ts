@@ -4,7 +4,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { isConnectionError, outageLogOf, shareOutageLog } from './outage-log.ts';
 import type { Priority } from './types.ts';
 
-/** Queue that carries worker results to the conductor. */
+/** Queue that carried worker results to the conductor (workers of older versions; now the results stream). */
 export const RESULTS_QUEUE = 'results';
 /** Queue of notifications to deliver to origin conversations. */
 export const NOTIFY_QUEUE = 'notify';

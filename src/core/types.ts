@@ -126,7 +126,7 @@ export interface JobData {
   artifacts?: ArtifactRef[] | undefined;
 }
 
-/** What a worker sends back on the results queue. */
+/** What a worker sends back on the results stream (older workers: the results queue). */
 export type JobResult =
   | {
       kind: 'succeeded';

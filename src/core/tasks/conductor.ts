@@ -28,7 +28,7 @@ import { outageLogFor } from '../outage-log.ts';
  */
 const BATCH_MAX = 64;
 
-/** Consumes the results queue and the workers' signal channel. */
+/** Consumes the results stream (and queue) and the workers' signal channel. */
 export class Conductor {
   /** Result transactions committed and the results they held (for metrics and tests). */
   readonly stats = { transactions: 0, results: 0 };
