@@ -146,6 +146,22 @@ export class FaultScenario {
     return `tasks ${await by('tasks')}; subtasks ${await by('subtasks')}`;
   }
 
+  /**
+   * Submits `n` requests from the chat and waits until each was acknowledged and, with `running`, until that many
+   * steps run (the moment most faults strike). Returns the chats.
+   */
+  async submitAndRun(n: number, text: (i: number) => string, running = 0): Promise<number[]> {
+    const chats = this.chat.submit(n, text);
+    await this.chat.untilAcked(chats, chats.length);
+    if (running)
+      await this.until(
+        async () => (await this.rows(`SELECT 1 FROM subtasks WHERE status = 'RUNNING'`)).length >= running || undefined,
+        20_000,
+        `${running} running subtasks`,
+      );
+    return chats;
+  }
+
   /** Resolves with `probe()`'s first truthy value, asked every 100 ms (the database has no change feed here). */
   async until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
     const deadline = Date.now() + timeoutMs;

@@ -42,13 +42,7 @@ describe.skipIf(!postgresBinDir() && !process.env.CI)('faults', () => {
     const s = (scenario = await FaultScenario.start(pg));
     const hub = await s.hub();
     const doomed = await s.worker(8);
-    const chats = s.chat.submit(16, (i) => `long work sleep 2 seconds 20 items ${i}`);
-    await s.chat.untilAcked(chats, chats.length);
-    await s.until(
-      async () => (await s.rows(`SELECT 1 FROM subtasks WHERE status = 'RUNNING'`)).length >= 8 || undefined,
-      20_000,
-      '8 running subtasks',
-    );
+    const chats = await s.submitAndRun(16, (i) => `long work sleep 2 seconds 20 items ${i}`, 8);
     await doomed.kill9();
     const faultAt = Date.now();
     await s.worker(8);
@@ -87,13 +81,7 @@ describe.skipIf(!postgresBinDir() && !process.env.CI)('faults', () => {
     const s = (scenario = await FaultScenario.start(pg));
     const hub = await s.hub();
     await s.worker(8);
-    const chats = s.chat.submit(30, (i) => `long work sleep 1 seconds 10 items ${i}`);
-    await s.chat.untilAcked(chats, chats.length);
-    await s.until(
-      async () => (await s.rows(`SELECT 1 FROM subtasks WHERE status = 'RUNNING'`)).length >= 8 || undefined,
-      20_000,
-      '8 running subtasks',
-    );
+    const chats = await s.submitAndRun(30, (i) => `long work sleep 1 seconds 10 items ${i}`, 8);
     await s.redis.command((r) => r.flushall());
     const faultAt = Date.now();
     const r = await s.settle('redis FLUSHALL', chats, { faultAt, boundMs: 40_000 });
@@ -105,13 +93,7 @@ describe.skipIf(!postgresBinDir() && !process.env.CI)('faults', () => {
     const s = (scenario = await FaultScenario.start(pg));
     const hub = await s.hub();
     await s.worker(8);
-    const chats = s.chat.submit(30, (i) => `long work sleep 1 seconds 10 items ${i}`);
-    await s.chat.untilAcked(chats, chats.length);
-    await s.until(
-      async () => (await s.rows(`SELECT 1 FROM subtasks WHERE status = 'RUNNING'`)).length >= 8 || undefined,
-      20_000,
-      '8 running subtasks',
-    );
+    const chats = await s.submitAndRun(30, (i) => `long work sleep 1 seconds 10 items ${i}`, 8);
     await s.redis.kill9();
     const faultAt = Date.now();
     await new Promise((r) => setTimeout(r, 1_000));
@@ -156,8 +138,7 @@ describe.skipIf(!postgresBinDir() && !process.env.CI)('faults', () => {
     const s = (scenario = await FaultScenario.start(pg));
     const hub = await s.hub();
     await s.worker(16);
-    const chats = s.chat.submit(20, (i) => `long work sleep 1 seconds 10 items ${i}`);
-    await s.chat.untilAcked(chats, chats.length);
+    const chats = await s.submitAndRun(20, (i) => `long work sleep 1 seconds 10 items ${i}`);
     s.chat.proxy.down();
     const faultAt = Date.now();
     // Longer than the notifier's retry window (3 attempts, 200 ms backoff): every final delivery fails for good.
@@ -185,8 +166,7 @@ describe.skipIf(!postgresBinDir() && !process.env.CI)('faults', () => {
     const s = (scenario = await FaultScenario.start(pg, { LOG_LEVEL: 'info' }));
     const hub = await s.hub();
     const worker = await s.worker(8);
-    const chats = s.chat.submit(30, (i) => `long work sleep 1 seconds 10 items ${i}`);
-    await s.chat.untilAcked(chats, chats.length);
+    const chats = await s.submitAndRun(30, (i) => `long work sleep 1 seconds 10 items ${i}`);
     await s.redis.kill9();
     const faultAt = Date.now();
     // Requests that arrive while Redis is away: each must end as a task or as a reply saying so, never silence.
