@@ -64,6 +64,10 @@ async function oneStepTask(): Promise<{ taskId: string; subtaskId: string }> {
   return { taskId, subtaskId };
 }
 
+/** A subtask's row as stored now. */
+const subtaskRow = (id: string) =>
+  env.ctx.db.selectFrom('subtasks').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
 const eventTypes = async (taskId: string) =>
   (await env.ctx.db.selectFrom('task_events').select('type').where('task_id', '=', taskId).orderBy('id').execute()).map(
     (e) => e.type,
@@ -109,8 +113,7 @@ describe('signals', () => {
     const again: WorkerSignal = { t: 'started', ...base, workerId: 'w2', at: Date.now(), redelivered: true };
     await conductor.applySignal(again);
     await conductor.applySignal(again); // a duplicate of the same run changes nothing
-    const sub = () =>
-      env.ctx.db.selectFrom('subtasks').selectAll().where('id', '=', subtaskId).executeTakeFirstOrThrow();
+    const sub = () => subtaskRow(subtaskId);
     expect(await sub()).toMatchObject({ status: 'RUNNING', worker_id: 'w2', attempts: 1 });
     const redelivered = await env.ctx.db
       .selectFrom('task_events')
@@ -147,11 +150,7 @@ describe('signals', () => {
     await conductor.applyResult(failed);
     await conductor.applySignal({ t: 'started', ...base, attempt: 2, workerId: 'w3', at: Date.now() });
     await conductor.applyResult({ kind: 'succeeded', ...base, attempt: 2, workerId: 'w3', output: 1 });
-    const sub = await env.ctx.db
-      .selectFrom('subtasks')
-      .selectAll()
-      .where('id', '=', subtaskId)
-      .executeTakeFirstOrThrow();
+    const sub = await subtaskRow(subtaskId);
     expect(sub).toMatchObject({ status: 'SUCCEEDED', attempts: 3 });
   });
 
@@ -163,11 +162,7 @@ describe('signals', () => {
     await conductor.applySignal({ t: 'started', ...base, attempt: 1, workerId: 'w1', at: Date.now() - 1000 });
     await conductor.applySignal({ t: 'started', ...base, attempt: 2, workerId: 'w1', at: Date.now() });
     await conductor.applyResult({ kind: 'succeeded', ...base, attempt: 2, workerId: 'w1', output: 1 });
-    const sub = await env.ctx.db
-      .selectFrom('subtasks')
-      .selectAll()
-      .where('id', '=', subtaskId)
-      .executeTakeFirstOrThrow();
+    const sub = await subtaskRow(subtaskId);
     expect(sub).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
     expect(await eventTypes(taskId)).not.toContain('subtask.redelivered');
   });
