@@ -56,6 +56,8 @@ async function run(cmd: HttpLoadCommand): Promise<HttpLoadReply['results']> {
     });
   const results: HttpLoadReply['results'] = [];
   const gap = 1000 / cmd.ratePerSec;
+  // A full collection now (the parent passes --expose-gc), so none falls inside the timed requests.
+  (globalThis as { gc?: () => void }).gc?.();
   const t0 = nowMs() + 20;
   const inFlight: Promise<void>[] = [];
   for (let i = 0; i < cmd.count; i++) {

@@ -9,6 +9,7 @@ import { loadConfig, type Config } from '../../src/core/config.ts';
 import { migrateToLatest, type DatabaseHandle } from '../../src/core/store/create-database.ts';
 import type { Database } from '../../src/core/store/schema.ts';
 import { prepareMarked } from '../../src/core/store/prepared.ts';
+import { allowStatementGroups } from '../../src/core/store/statement-group.ts';
 import { cpuSnapshot, cpuUsedBetween, pidsNamed, type PidGroups } from './proc-cpu.ts';
 import { SqlCounter } from './sql-counter.ts';
 import { sleep, waitUntil } from './stats.ts';
@@ -103,6 +104,7 @@ export class BenchEnv {
       counter.wrap(client);
     });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    allowStatementGroups(db);
     const handle: CountedDatabase = { db, kind: 'postgres', schema, counter, pool, close: () => db.destroy() };
     await migrateToLatest(handle);
     counter.reset();

@@ -1,5 +1,6 @@
 // Counts the SQL statements a pg Pool sends, by kind and by statement text (for the cost scenario).
 import type pg from 'pg';
+import { GROUP_MARK } from '../../src/core/store/statement-group.ts';
 
 /** Per-kind statement counts since the last reset. */
 export interface SqlCounts {
@@ -29,7 +30,9 @@ export class SqlCounter {
           : typeof (first as { text?: unknown })?.text === 'string'
             ? (first as { text: string }).text
             : '';
-      this.record(text);
+      // A statement group counts as its statements.
+      for (const statement of text.startsWith(GROUP_MARK) ? text.split(';\n') : [text])
+        this.record(statement.replace(GROUP_MARK, ''));
       return original(...args);
     };
   }

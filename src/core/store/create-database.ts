@@ -8,6 +8,7 @@ import { migrations } from '../../../migrations/index.ts';
 import { HubError } from '../errors.ts';
 import type { Database } from './schema.ts';
 import { prepareMarked } from './prepared.ts';
+import { allowStatementGroups } from './statement-group.ts';
 
 /** A database handle plus how to close it. */
 export interface DatabaseHandle {
@@ -81,6 +82,7 @@ export async function createDatabase(opts: DatabaseOptions): Promise<DatabaseHan
     };
   }
   const db = new Kysely<Database>({ dialect });
+  if (kind === 'postgres') allowStatementGroups(db);
   return {
     db,
     kind,

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type pg from 'pg';
+import { GROUP_MARK, groupResult } from './statement-group.ts';
 
 const MARK = '/* prepared */';
 
@@ -14,7 +15,8 @@ const MARK = '/* prepared */';
 export const PREPARED = sql.raw(MARK);
 
 /**
- * Makes a pg client send statements that start with PREPARED as named statements (call once per connection).
+ * Makes a pg client send statements that start with PREPARED as named statements, and answer a statement group
+ * (statement-group.ts) with every statement's rows (call once per connection).
  * When a table changes under a prepared statement that returns `*` (a migration while this process runs), Postgres
  * refuses the old plan ("cached plan must not change result type"): that call fails (its transaction is retried by
  * its caller) and the text is sent unnamed on this connection from then on.
@@ -24,6 +26,8 @@ export function prepareMarked(client: pg.PoolClient): void {
   const names = new Map<string, string>();
   const stale = new Set<string>();
   client.query = ((text: unknown, values?: unknown, callback?: unknown) => {
+    if (typeof text === 'string' && text.startsWith(GROUP_MARK))
+      return (query(text) as Promise<unknown>).then(groupResult);
     if (typeof text !== 'string' || !text.startsWith(MARK) || stale.has(text)) return query(text, values, callback);
     let name = names.get(text);
     if (!name) {

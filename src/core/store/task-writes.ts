@@ -2,7 +2,7 @@
 // Every round trip to Postgres costs a write, a wake-up of the backend and a context switch; the submit and
 // result paths run once per task, so these keep them to two or three statements inside their transaction.
 // Rows that come back through to_jsonb are revived to what pg returns: `*_at` columns become Dates again.
-import { sql, type Insertable, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Insertable, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { admissionLocks, admissionUpdate } from '../tasks/admission.ts';
 import { toHubEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
 import type { Database, SubtaskRow, SubtasksTable, TaskEventRow, TaskRow, TasksTable } from './schema.ts';
@@ -39,22 +39,27 @@ export interface StoredGraph {
  * statement, sees the new subtasks under the locks. Graphs come back in the order given, subtasks in plan order.
  */
 export async function insertTaskGraphs(trx: Trx, graphs: TaskGraph[]): Promise<StoredGraph[]> {
+  return storedGraphs(graphs, await taskGraphsInsert(trx, graphs).executeTakeFirstOrThrow());
+}
+
+/** The statement of `insertTaskGraphs` (to run it in a statement group); `storedGraphs` reads its one row. */
+export function taskGraphsInsert(db: Kysely<Database>, graphs: TaskGraph[]) {
   const users = [...new Set(graphs.map((g) => g.task.user_id))];
-  const out = await trx
-    .with('t', (db) =>
-      db
+  return db
+    .with('t', (q) =>
+      q
         .insertInto('tasks')
         .values(graphs.map((g) => g.task))
         .returningAll(),
     )
-    .with('s', (db) =>
-      db
+    .with('s', (q) =>
+      q
         .insertInto('subtasks')
         .values(graphs.flatMap((g) => g.subtasks))
         .returningAll(),
     )
-    .with('e', (db) =>
-      db
+    .with('e', (q) =>
+      q
         .insertInto('task_events')
         .values(eventValues(graphs.flatMap((g) => g.events)))
         .returningAll(),
@@ -65,8 +70,14 @@ export async function insertTaskGraphs(trx: Trx, graphs: TaskGraph[]): Promise<S
       sql<unknown>`(select jsonb_agg(s) from s)`.as('subtasks'),
       sql<unknown>`(select jsonb_agg(e order by e.id) from e)`.as('events'),
       admissionLocks(sql`select id from unnest(${users}::text[]) as n (id)`).as('locked'),
-    ])
-    .executeTakeFirstOrThrow();
+    ]);
+}
+
+/** The graphs as stored, from the row of `taskGraphsInsert`: in the order given, subtasks in plan order. */
+export function storedGraphs(
+  graphs: TaskGraph[],
+  out: { tasks: unknown; subtasks: unknown; events: unknown },
+): StoredGraph[] {
   const tasks = new Map(rows<TaskRow>(out.tasks).map((t) => [t.id, t]));
   const subtasks = rows<SubtaskRow>(out.subtasks);
   const events = rows<TaskEventRow>(out.events).map(toHubEvent);

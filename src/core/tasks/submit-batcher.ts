@@ -1,6 +1,8 @@
-// Group commit of submissions: while one transaction persists a batch, new submissions wait in the next batch,
-// which then commits as one (one insert statement for all graphs, one admission statement for their users).
-// A submission waits for at most the batch in flight instead of for its own turn at the pool and its own WAL flush.
+// Group commit of submissions: while transactions persist batches, new submissions wait in the next batch,
+// which then commits as one (one insert statement for all graphs, one admission statement for their users, sent
+// together in one round trip on Postgres).
+// Two batches can be in flight (lanes), so a submission waits for a free lane instead of for its own turn at the
+// pool and its own WAL flush.
 // Transient connection failures (a Postgres restart) are retried for a bounded time before the caller is told.
 import type { Kysely, Transaction } from 'kysely';
 import { UnavailableError } from '../errors.ts';
@@ -9,8 +11,15 @@ import type { HubContext } from '../hub-context.ts';
 import { isConnectionError } from '../outage-log.ts';
 import type { Database, SubtaskRow } from '../store/schema.ts';
 import { loadSubtasks } from '../store/task-store.ts';
-import { insertTaskGraphs, type StoredGraph, type TaskGraph } from '../store/task-writes.ts';
-import { admitUsers, enqueueAdmitted } from './admission.ts';
+import { runStatementGroup, statementGroupsAllowed } from '../store/statement-group.ts';
+import {
+  insertTaskGraphs,
+  storedGraphs,
+  taskGraphsInsert,
+  type StoredGraph,
+  type TaskGraph,
+} from '../store/task-writes.ts';
+import { admissionUpdate, admitUsers, enqueueAdmitted } from './admission.ts';
 
 /** How long a submission keeps retrying while the database is unreachable before it answers UnavailableError. */
 export const DB_RETRY_MS = 10_000;
@@ -21,8 +30,11 @@ export const DB_DOWN_TEXT = 'The database is not reachable; nothing was stored: 
 /** Most graphs one transaction persists (keeps the statement well under Postgres's parameter limit). */
 const MAX_BATCH = 100;
 
-/** How long the batcher keeps its connection after the last batch (a steady stream of submissions keeps it). */
+/** How long a lane keeps its connection after its last batch. */
 const LINGER_MS = 100;
+
+/** Batches in flight at once, each on its own connection. */
+const LANES = 2;
 
 // Postgres codes of a connection going away: admin shutdown, crash shutdown, starting up, connection exceptions.
 const TRANSIENT_CODES = /^(57P01|57P02|57P03|08\d\d\d)$/;
@@ -69,48 +81,21 @@ interface Waiting extends PendingGraph {
   reject: (err: unknown) => void;
 }
 
-/**
- * Persists submissions in batches, one transaction in flight at a time, on a connection of its own while
- * submissions keep coming: a submission never queues for the pool behind result transactions.
- */
-export class SubmitBatcher {
-  private queue: Waiting[] = [];
-  private flushing = false;
+/** One connection the batcher writes on while submissions keep coming, and whether a batch is in flight on it. */
+class Lane {
+  busy = false;
   private pinned: { db: Kysely<Database>; release: () => void } | undefined;
   private idle: NodeJS.Timeout | undefined;
-  /** Transactions run so far (for tests and metrics). */
-  transactions = 0;
 
-  constructor(
-    private readonly ctx: HubContext,
-    private readonly budgetMs = DB_RETRY_MS,
-  ) {}
+  constructor(private readonly db: Kysely<Database>) {}
 
-  /** Persists one graph with whatever else is pending; resolves when its transaction committed. */
-  persist(pending: PendingGraph): Promise<Persisted> {
-    return new Promise<Persisted>((resolve, reject) => {
-      this.queue.push({ ...pending, resolve, reject });
-      if (!this.flushing) void this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
+  /** The lane's connection (taken from the pool once per busy period). */
+  connection(): Promise<Kysely<Database>> {
     clearTimeout(this.idle);
-    this.flushing = true;
-    try {
-      while (this.queue.length) await this.flush(this.queue.splice(0, MAX_BATCH));
-    } finally {
-      this.flushing = false;
-      this.idle = setTimeout(() => this.unpin(), LINGER_MS);
-    }
-  }
-
-  /** The batcher's own connection (taken from the pool once per busy period). */
-  private connection(): Promise<Kysely<Database>> {
     if (this.pinned) return Promise.resolve(this.pinned.db);
     return new Promise((resolve, reject) => {
       let got = false;
-      this.ctx.db
+      this.db
         .connection()
         .execute(async (db) => {
           got = true;
@@ -126,24 +111,70 @@ export class SubmitBatcher {
     });
   }
 
+  /** Keeps the connection for LINGER_MS more (a steady stream of submissions keeps it), then gives it back. */
+  linger(): void {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      if (!this.busy) this.unpin();
+    }, LINGER_MS);
+  }
+
   /** Gives the connection back to the pool (after a lull, or when it broke). */
-  private unpin(): void {
+  unpin(): void {
     const p = this.pinned;
     this.pinned = undefined;
     p?.release();
   }
+}
+
+/**
+ * Persists submissions in batches on LANES connections of their own while submissions keep coming: a submission
+ * never queues for the pool behind result transactions, and waits for a free lane, not for every batch in flight
+ * (one slow commit does not hold up the next submissions).
+ */
+export class SubmitBatcher {
+  private queue: Waiting[] = [];
+  private readonly lanes: Lane[];
+  /** Transactions run so far (for tests and metrics). */
+  transactions = 0;
+
+  constructor(
+    private readonly ctx: HubContext,
+    private readonly budgetMs = DB_RETRY_MS,
+  ) {
+    this.lanes = Array.from({ length: LANES }, () => new Lane(ctx.db));
+  }
+
+  /** Persists one graph with whatever else is pending; resolves when its transaction committed. */
+  persist(pending: PendingGraph): Promise<Persisted> {
+    return new Promise<Persisted>((resolve, reject) => {
+      this.queue.push({ ...pending, resolve, reject });
+      const free = this.lanes.find((l) => !l.busy);
+      if (free) void this.drain(free);
+    });
+  }
+
+  private async drain(lane: Lane): Promise<void> {
+    lane.busy = true;
+    try {
+      while (this.queue.length) await this.flush(lane, this.queue.splice(0, MAX_BATCH));
+    } finally {
+      lane.busy = false;
+      lane.linger();
+    }
+  }
 
   /** One transaction for the batch; when it fails for a reason of its own (a duplicate key), each member alone. */
-  private async flush(batch: Waiting[]): Promise<void> {
+  private async flush(lane: Lane, batch: Waiting[]): Promise<void> {
     let stored: { graphs: StoredGraph[]; admitted: SubtaskRow[] };
     try {
-      stored = await retryTransient(() => this.write(batch), this.budgetMs);
+      stored = await retryTransient(() => this.write(lane, batch), this.budgetMs);
     } catch (err) {
       if (batch.length === 1 || err instanceof UnavailableError) {
         for (const w of batch) w.reject(err);
         return;
       }
-      for (const w of batch) await this.flush([w]);
+      for (const w of batch) await this.flush(lane, [w]);
       return;
     }
     const settled = this.settle(stored.graphs, stored.admitted);
@@ -152,21 +183,30 @@ export class SubmitBatcher {
   }
 
   /** The batch's transaction: graphs and locks, the members' other writes, then admission of their users. */
-  private async write(batch: Waiting[]): Promise<{ graphs: StoredGraph[]; admitted: SubtaskRow[] }> {
+  private async write(lane: Lane, batch: Waiting[]): Promise<{ graphs: StoredGraph[]; admitted: SubtaskRow[] }> {
     this.transactions++;
     try {
-      const db = await this.connection();
+      const db = await lane.connection();
+      const pending = batch.map((w) => w.graph);
+      const cap = this.ctx.config.MAX_INFLIGHT_PER_USER;
+      if (statementGroupsAllowed(this.ctx.db) && !batch.some((w) => w.also)) {
+        // One round trip instead of four (BEGIN, insert, admission, COMMIT): the same two statements as a group.
+        const users = [...new Set(pending.map((g) => g.task.user_id))];
+        const [inserted, admitted] = await runStatementGroup(db, [
+          taskGraphsInsert(db, pending).compile(),
+          admissionUpdate(users, cap).compile(db),
+        ]);
+        const row = inserted![0] as Parameters<typeof storedGraphs>[1];
+        return { graphs: storedGraphs(pending, row), admitted: admitted as SubtaskRow[] };
+      }
       return await db.transaction().execute(async (trx) => {
-        const graphs = await insertTaskGraphs(
-          trx,
-          batch.map((w) => w.graph),
-        );
+        const graphs = await insertTaskGraphs(trx, pending);
         for (const w of batch) await w.also?.(trx);
         const users = graphs.map((g) => g.task.user_id);
-        return { graphs, admitted: await admitUsers(trx, users, this.ctx.config.MAX_INFLIGHT_PER_USER) };
+        return { graphs, admitted: await admitUsers(trx, users, cap) };
       });
     } catch (err) {
-      if (isTransientDbError(err)) this.unpin();
+      if (isTransientDbError(err)) lane.unpin();
       // After a lost connection the commit may have gone through: the task's id is then taken by itself.
       if (batch.length === 1 && isTaskIdTaken(err)) return loadCommitted(this.ctx.db, batch[0]!.graph);
       throw err;

@@ -1,0 +1,92 @@
+// Statement groups: several statements in one round trip, all or nothing, later ones seeing earlier ones; values
+// inlined as literals come back exactly as given (quotes, backslashes, semicolons, `$1` in the text).
+import { CompiledQuery, sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase } from '../src/core/store/create-database.ts';
+import { inlineParameters, runStatementGroup, statementGroupsAllowed } from '../src/core/store/statement-group.ts';
+import { createTestEnv, databaseUrl, type TestEnv } from './helpers/test-env.ts';
+
+const q = (text: string, ...parameters: unknown[]) => CompiledQuery.raw(text, parameters);
+
+describe('inlineParameters', () => {
+  it('replaces $n outside quoted text and comments, quoting each value', () => {
+    const text = `select $1, '$1 stays', "col$2", $2 -- $1 stays\n /* $2 stays */ , $10`;
+    const values = ["it's", null, 3, 4, 5, 6, 7, 8, 9, 'ten'];
+    expect(inlineParameters(q(text, ...values))).toBe(
+      `select 'it''s', '$1 stays', "col$2", null -- $1 stays\n /* $2 stays */ , 'ten'`,
+    );
+  });
+
+  it('writes arrays, dates and objects as pg sends them, backslashes escaped', () => {
+    const at = new Date('2030-01-02T03:04:05.678Z');
+    const out = inlineParameters(q('select $1, $2, $3, $4', ['a', 'b c'], at, { k: 'v' }, 'back\\slash'));
+    expect(out).toMatch(/^select '\{"a","b c"\}', '2030-01-0\d/);
+    expect(out).toContain(`'{"k":"v"}'`);
+    expect(out).toContain(` E'back\\\\slash'`);
+  });
+
+  it('refuses binary values and parameters without a value', () => {
+    expect(() => inlineParameters(q('select $1', Buffer.from('x')))).toThrow(/binary/);
+    expect(() => inlineParameters(q('select $2', 1))).toThrow(/no value for parameter \$2/);
+  });
+});
+
+describe.skipIf(!databaseUrl())('runStatementGroup on Postgres', () => {
+  let env: TestEnv;
+
+  beforeAll(async () => {
+    env = await createTestEnv();
+    await sql`create table group_probe (id int primary key, body text, tags text[], at timestamptz, doc jsonb)`.execute(
+      env.ctx.db,
+    );
+  });
+
+  afterAll(async () => {
+    await env?.close();
+  });
+
+  it('is allowed on Postgres and not on PGlite', async () => {
+    expect(statementGroupsAllowed(env.ctx.db)).toBe(true);
+    const lite = await createDatabase({ memory: true });
+    try {
+      expect(statementGroupsAllowed(lite.db)).toBe(false);
+    } finally {
+      await lite.close();
+    }
+  });
+
+  it('runs the statements in order in one transaction: values round-trip and a later statement sees an earlier', async () => {
+    const body = `it's a \\ back'slash; '); drop table group_probe; --\n$1 "quoted" ü`;
+    const tags = ['a b', 'c"d', "e'f", 'g\\h', ''];
+    const at = new Date('2030-01-02T03:04:05.678Z');
+    const doc = { say: "it's \\ fine", n: 1 };
+    const [inserted, counted] = await runStatementGroup(env.ctx.db, [
+      q(
+        'insert into group_probe (id, body, tags, at, doc) values ($1, $2, $3, $4, $5) returning *',
+        1,
+        body,
+        tags,
+        at,
+        JSON.stringify(doc),
+      ),
+      q('select count(*)::int as n from group_probe where id = $1', 1),
+    ]);
+    expect(inserted).toEqual([{ id: 1, body, tags, at, doc }]);
+    expect(counted).toEqual([{ n: 1 }]);
+  });
+
+  it('rolls every statement back when one fails', async () => {
+    await expect(
+      runStatementGroup(env.ctx.db, [
+        q('insert into group_probe (id, body) values ($1, $2)', 2, 'kept?'),
+        q('insert into group_probe (id, body) values ($1, $2)', 1, 'duplicate key'),
+      ]),
+    ).rejects.toMatchObject({ code: '23505' });
+    const rows = await env.ctx.db
+      .selectFrom('group_probe' as never)
+      .select(sql<number>`count(*)::int`.as('n'))
+      .where(sql.ref('id'), '=', 2)
+      .executeTakeFirstOrThrow();
+    expect(rows).toEqual({ n: 0 });
+  });
+});
