@@ -193,11 +193,15 @@ async function main(): Promise<void> {
   }
 }
 
+/** The hub's V8 flags in deploy/k8s/base/hub-deployment.yaml (keep in step). */
+const DEPLOYED_HUB_FLAGS = '--max-semi-space-size=16 --max-old-space-size=192';
+
 /** Runs scenario 6 in its own process (bench/scale-child.ts) and returns its result. */
 async function runScaleChild(opts: ScaleOptions, r: BenchResults): Promise<ScaleResult> {
   // --expose-gc only to measure, after the run, what the hub's heap really retains (peak RSS includes garbage).
-  // BENCH_HUB_NODE_FLAGS (e.g. "--max-old-space-size=160") tries V8 heap settings on the hub under test.
-  const flags = (process.env.BENCH_HUB_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  // The hub runs with the V8 heap flags of its Kubernetes deployment (deploy/k8s/base/hub-deployment.yaml);
+  // BENCH_HUB_NODE_FLAGS tries others ("" for Node's defaults).
+  const flags = (process.env.BENCH_HUB_NODE_FLAGS ?? DEPLOYED_HUB_FLAGS).split(' ').filter(Boolean);
   const child = env.forkScript('scale-child.ts', {}, ['--expose-gc', ...flags]);
   try {
     const reply = await new Promise<Exclude<ScaleReply, { t: 'in-flight' }>>((resolve, reject) => {
@@ -210,7 +214,7 @@ async function runScaleChild(opts: ScaleOptions, r: BenchResults): Promise<Scale
       child.send({ t: 'run', opts } satisfies ScaleCommand);
     });
     if (reply.t === 'error') throw new Error(`scale scenario failed: ${reply.message}`);
-    return reply.result;
+    return { ...reply.result, nodeFlags: flags };
   } finally {
     await env.stopChild(child, 30_000);
   }

@@ -27,6 +27,8 @@ export interface CostAtWorkers {
 
 /** What the scale scenario measured. */
 export interface ScaleResult {
+  /** The hub process's V8 flags (set by bench/run.ts). */
+  nodeFlags?: string[];
   processes: number;
   workers: number;
   patternGroups: string[][];
