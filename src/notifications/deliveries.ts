@@ -2,7 +2,6 @@
 // state when it is delivered. A delivery with nothing (left) to say returns a null ref: the row is then settled.
 import { renderAck } from '../core/commands/describe-task.ts';
 import type { HubContext } from '../core/hub-context.ts';
-import type { Logger } from '../core/logger.ts';
 import type { OutageLog } from '../core/outage-log.ts';
 import type { MessageKind, OutboxRow } from '../core/store/outbox-rows.ts';
 import type { SubtaskRow, TaskRow } from '../core/store/schema.ts';
@@ -23,7 +22,6 @@ export interface DeliveryInput {
   /** The origin conversation, with the task's progress message (a frontend may answer through it). */
   origin: ConversationRef;
   frontend: IFrontend;
-  log: Logger;
   /** The platform's outage log: errors while it is down are counted, not logged one by one. */
   outage: OutageLog;
 }

@@ -375,23 +375,24 @@ export class Notifier {
     const stored = row.id !== '' || row.event_id !== null;
     const origin = originOf(task);
     const frontend = this.frontends.get(origin.platform);
-    const log = this.ctx.log.child({ taskId, jobId, platform: origin.platform });
+    // Bindings on each line, not a child logger: pino's child re-runs its redaction per call (~25 KB per delivery).
+    const ids = { taskId, jobId, platform: origin.platform };
     if (!frontend) {
-      log.warn('no frontend for the origin platform in this process; message dropped');
+      this.ctx.log.warn(ids, 'no frontend for the origin platform in this process; message dropped');
       if (stored) await recordFailure(db, row, `no frontend for ${origin.platform}`, true);
       return;
     }
     const outage = this.platformOutage(origin.platform);
     let done: Delivered;
     try {
-      done = await DELIVERIES[kind]({ ...loaded, ctx: this.ctx, origin, frontend, log, outage });
+      done = await DELIVERIES[kind]({ ...loaded, ctx: this.ctx, origin, frontend, outage });
       if (done.ref) outage.recovered();
     } catch (err) {
       if (err instanceof RateLimitedError) await onRateLimit(err);
       if (!(err instanceof PermanentError)) outage.report(err, 'delivery failed; retried', { taskId, kind });
       if (!stored) throw err;
       if (err instanceof PermanentError) {
-        log.warn({ err: errorText(err) }, 'permanent delivery failure; not retried');
+        this.ctx.log.warn({ ...ids, err: errorText(err) }, 'permanent delivery failure; not retried');
         const recorded = await insertEvents(db, [
           {
             task_id: taskId,
@@ -413,7 +414,10 @@ export class Notifier {
     if (!stored || kind === 'progress') return;
     // The message is out: a failed mark would send it again, so a lost connection is retried here first.
     const progressMessage = kind === 'ack' && frontend.limits.canEdit;
-    const settled = await persist(() => this.marks.push({ row, ref: done.ref, progressMessage }), log);
+    const settled = await persist(
+      () => this.marks.push({ row, ref: done.ref, progressMessage }),
+      (fields, msg) => this.ctx.log.warn({ ...ids, ...fields }, msg),
+    );
     if (progressMessage && done.ref) this.rememberAck(taskId, done.ref);
     if (kind === 'final') this.acks.delete(taskId);
     if (kind === 'final' && done.ref) await this.ctx.emit([delivered(taskId, done.parts ?? 1)], settled ?? task);
@@ -493,13 +497,13 @@ export class Notifier {
  * Runs a write that must not be lost after a platform call (a retry of the job would send again): up to
  * MARK_ATTEMPTS tries with a short backoff, riding out a dropped connection or a Postgres restart.
  */
-async function persist<T>(write: () => Promise<T>, log: { warn: (o: object, m: string) => void }): Promise<T> {
+async function persist<T>(write: () => Promise<T>, warn: (fields: object, msg: string) => void): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await write();
     } catch (err) {
       if (attempt >= MARK_ATTEMPTS) throw err;
-      log.warn({ err: errorText(err), attempt }, 'could not mark a sent message delivered; retrying');
+      warn({ err: errorText(err), attempt }, 'could not mark a sent message delivered; retrying');
       await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
     }
   }

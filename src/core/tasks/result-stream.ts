@@ -48,6 +48,8 @@ export interface ResultStreamOptions {
 /** One hub's reader of the results stream: hands each entry to `apply`, acknowledges it when that resolved. */
 export class ResultStream {
   private reader?: Redis;
+  /** Acknowledges on a connection of its own: a MULTI on the shared one copies BullMQ's ~40 scripts (~14 KB) each time. */
+  private acker?: Redis;
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private loop?: Promise<void>;
@@ -73,6 +75,7 @@ export class ResultStream {
     const outage = outageLogFor(this.ctx.redis, this.ctx.log);
     // Its own connection: a blocking read holds it.
     this.reader = duplicateRedis(this.ctx.redis, (err) => outage.report(err, 'results stream reader error'));
+    this.acker = duplicateRedis(this.ctx.redis, (err) => outage.report(err, 'results stream acknowledger error'));
     await this.createGroup();
     await this.forgetGoneConsumers().catch((err) =>
       this.ctx.log.warn({ err: errorText(err) }, 'consumer cleanup failed'),
@@ -93,6 +96,8 @@ export class ResultStream {
     await this.loop?.catch(() => {});
     await Promise.allSettled([...this.inFlight]);
     await this.acking;
+    this.acker?.disconnect();
+    this.acker = undefined;
   }
 
   private get key(): string {
@@ -191,7 +196,7 @@ export class ResultStream {
       const ids = this.acks;
       this.acks = [];
       this.acking = undefined;
-      await this.ctx.redis
+      await (this.acker ?? this.ctx.redis)
         .multi()
         .xack(this.key, GROUP, ...ids)
         .xdel(this.key, ...ids)
