@@ -1,6 +1,7 @@
 // Statement groups: several statements in one round trip, all or nothing, later ones seeing earlier ones; values
 // inlined as literals come back exactly as given (quotes, backslashes, semicolons, `$1` in the text).
 import { CompiledQuery, sql } from 'kysely';
+import { escapeLiteral } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../src/core/store/create-database.ts';
 import { inlineParameters, runStatementGroup, statementGroupsAllowed } from '../src/core/store/statement-group.ts';
@@ -23,6 +24,11 @@ describe('inlineParameters', () => {
     expect(out).toMatch(/^select '\{"a","b c"\}', '2030-01-0\d/);
     expect(out).toContain(`'{"k":"v"}'`);
     expect(out).toContain(` E'back\\\\slash'`);
+  });
+
+  it("quotes strings exactly as pg's escapeLiteral does", () => {
+    for (const text of ['plain', "it's", 'back\\slash', "both ' and \\", "'';--\n$1", '', 'ü\u0000'.slice(0, 1)])
+      expect(inlineParameters(q('select $1', text))).toBe(`select ${escapeLiteral(text)}`);
   });
 
   it('refuses binary values and parameters without a value', () => {
