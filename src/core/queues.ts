@@ -1,6 +1,7 @@
 // Queue names, job ids and job options shared by the hub and the workers.
 import { Queue, type JobsOptions, type Telemetry } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
+import { coalesceWrites } from './coalesce-writes.ts';
 import { isConnectionError, outageLogOf, shareOutageLog } from './outage-log.ts';
 import type { Priority } from './types.ts';
 
@@ -81,7 +82,7 @@ export function createRedis(url: string, extra: RedisOptions = {}, onError: (err
   const redis = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false, ...extra });
   // ioredis reconnects by itself; without a listener a refused connection would be an unhandled 'error' event.
   redis.on('error', onError);
-  return redis;
+  return coalesceWrites(redis);
 }
 
 /**
@@ -94,7 +95,7 @@ export function duplicateRedis(redis: Redis, onError: (err: Error) => void = () 
   const outage = outageLogOf(redis);
   dup.on('error', (err: Error) => (outage && isConnectionError(err) ? outage.report(err) : onError(err)));
   shareOutageLog(redis, dup);
-  return dup;
+  return coalesceWrites(dup);
 }
 
 /** Lazily created BullMQ queues (one per name) sharing one connection. */
