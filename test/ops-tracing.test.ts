@@ -74,7 +74,7 @@ describe('tracing', () => {
         attributes: { 'switchboard.task_id': id, 'switchboard.status': 'COMPLETED' },
       });
       expect(byName('plan')).toHaveLength(1);
-      expect(byName('addBulk cap-demo.echo')).toHaveLength(1);
+      expect(byName('add cap-demo.echo.demo.echo')).toHaveLength(1);
       expect(byName('process cap-demo.echo', new RegExp(`^${subtask.id}$`))).toHaveLength(1);
       expect(byName('apply result')).toHaveLength(1);
       // The hub delivers the acknowledgement and the result itself (no notify job when the first attempt works).

@@ -33,21 +33,26 @@ export async function enqueueSubtasks(
   const files = await stageJobArtifacts(ctx, task, ready, siblings);
   const byCapability = new Map<string, SubtaskRow[]>();
   for (const s of ready) byCapability.set(s.capability, [...(byCapability.get(s.capability) ?? []), s]);
+  // One add per job, not addBulk: its pipeline copies every script BullMQ defined on the connection, and the adds
+  // of one turn leave in one socket write anyway (coalesce-writes.ts).
   await Promise.all(
     [...byCapability].map(async ([capability, subs]) => {
       await ctx.announceCapability(capability);
-      await ctx.queues.forCapability(capability).addBulk(
-        subs.map((s) => ({
-          name: capability,
-          data: { ...jobDataFor(task, s, siblings), ...(files.has(s.id) ? { artifacts: files.get(s.id) } : {}) },
-          opts: subtaskJobOptions({
-            jobId: jobIdFor(s.id, s.generation),
-            priority: task.priority,
-            attempts: s.max_attempts,
-            backoffMs: s.backoff_ms,
-            jitter: s.jitter,
-          }),
-        })),
+      const queue = ctx.queues.forCapability(capability);
+      await Promise.all(
+        subs.map((s) =>
+          queue.add(
+            capability,
+            { ...jobDataFor(task, s, siblings), ...(files.has(s.id) ? { artifacts: files.get(s.id) } : {}) },
+            subtaskJobOptions({
+              jobId: jobIdFor(s.id, s.generation),
+              priority: task.priority,
+              attempts: s.max_attempts,
+              backoffMs: s.backoff_ms,
+              jitter: s.jitter,
+            }),
+          ),
+        ),
       );
     }),
   );
