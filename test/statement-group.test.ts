@@ -1,9 +1,12 @@
 // Statement groups: several statements in one round trip, all or nothing, later ones seeing earlier ones; values
-// inlined as literals come back exactly as given (quotes, backslashes, semicolons, `$1` in the text).
-import { CompiledQuery, sql } from 'kysely';
+// inlined as literals come back exactly as given (quotes, backslashes, semicolons, `$1` in the text); members marked
+// PREPARED are prepared once per connection, also after a failed group and after a migration changed their rows.
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { escapeLiteral } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../src/core/store/create-database.ts';
+import { PREPARED } from '../src/core/store/prepared.ts';
+import type { Database } from '../src/core/store/schema.ts';
 import { inlineParameters, runStatementGroup, statementGroupsAllowed } from '../src/core/store/statement-group.ts';
 import { createTestEnv, databaseUrl, type TestEnv } from './helpers/test-env.ts';
 
@@ -94,5 +97,58 @@ describe.skipIf(!databaseUrl())('runStatementGroup on Postgres', () => {
       .where(sql.ref('id'), '=', 2)
       .executeTakeFirstOrThrow();
     expect(rows).toEqual({ n: 0 });
+  });
+
+  describe('prepared members', () => {
+    const insert = (id: number, body: string) =>
+      sql`${PREPARED} insert into group_probe (id, body) values (${id}::int, ${body}::text) returning id, body`;
+    const read = (id: number) => sql`${PREPARED} select * from group_probe where id = ${id}::int`;
+    /** The group statements this connection has prepared. */
+    const preparedHere = async (conn: Kysely<Database>) =>
+      (
+        await sql<{ name: string }>`select name from pg_prepared_statements where name like 'sbg%'`.execute(conn)
+      ).rows.map((r) => r.name);
+
+    it('are prepared once per connection and run with their values inlined', async () => {
+      await env.ctx.db.connection().execute(async (conn) => {
+        const [a, b] = await runStatementGroup(conn, [
+          insert(10, "it's").compile(conn),
+          insert(11, 'two').compile(conn),
+        ]);
+        expect([a, b]).toEqual([[{ id: 10, body: "it's" }], [{ id: 11, body: 'two' }]]);
+        expect(await preparedHere(conn)).toHaveLength(1);
+        // A second group on the connection executes the prepared statement (preparing it again would fail).
+        const [c] = await runStatementGroup(conn, [insert(12, 'three').compile(conn)]);
+        expect(c).toEqual([{ id: 12, body: 'three' }]);
+        expect(await preparedHere(conn)).toHaveLength(1);
+      });
+    });
+
+    it('are known to be prepared after a group that failed after preparing them', async () => {
+      await env.ctx.db.connection().execute(async (conn) => {
+        const probe = sql`${PREPARED} select count(*)::int as n from group_probe where id >= ${20}::int`;
+        await expect(
+          runStatementGroup(conn, [probe.compile(conn), insert(1, 'duplicate key').compile(conn)]),
+        ).rejects.toMatchObject({ code: '23505' });
+        // Both were prepared before the insert failed; preparing either again would fail the next group.
+        expect(await preparedHere(conn)).toHaveLength(2);
+        const [counted] = await runStatementGroup(conn, [probe.compile(conn)]);
+        expect(counted).toEqual([{ n: 0 }]);
+      });
+    });
+
+    it('are prepared anew when a migration changed the rows they return', async () => {
+      await env.ctx.db.connection().execute(async (conn) => {
+        expect((await runStatementGroup(conn, [read(10).compile(conn)]))[0]).toEqual([
+          { id: 10, body: "it's", tags: null, at: null, doc: null },
+        ]);
+        await sql`alter table group_probe add column extra int`.execute(env.ctx.db);
+        // Postgres refuses the old plan once ("cached plan must not change result type"); the next group prepares it again.
+        await expect(runStatementGroup(conn, [read(10).compile(conn)])).rejects.toMatchObject({ code: '0A000' });
+        expect((await runStatementGroup(conn, [read(10).compile(conn)]))[0]).toEqual([
+          { id: 10, body: "it's", tags: null, at: null, doc: null, extra: null },
+        ]);
+      });
+    });
   });
 });

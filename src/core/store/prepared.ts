@@ -4,9 +4,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type pg from 'pg';
-import { GROUP_MARK, groupResult } from './statement-group.ts';
-
-const MARK = '/* prepared */';
+import { GROUP_MARK, PREPARED_MARK as MARK, sendGroup } from './statement-group.ts';
 
 /**
  * Put first in a raw statement whose text is fixed (or one of a few variants: each distinct text stays prepared on
@@ -27,7 +25,7 @@ export function prepareMarked(client: pg.PoolClient): void {
   const stale = new Set<string>();
   client.query = ((text: unknown, values?: unknown, callback?: unknown) => {
     if (typeof text === 'string' && text.startsWith(GROUP_MARK))
-      return (query(text) as Promise<unknown>).then(groupResult);
+      return sendGroup(client, (t) => query(t) as Promise<unknown>, text);
     if (typeof text !== 'string' || !text.startsWith(MARK) || stale.has(text)) return query(text, values, callback);
     let name = names.get(text);
     if (!name) {

@@ -4,12 +4,13 @@
 // Two batches can be in flight (lanes), so a submission waits for a free lane instead of for its own turn at the
 // pool and its own WAL flush.
 // Transient connection failures (a Postgres restart) are retried for a bounded time before the caller is told.
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { UnavailableError } from '../errors.ts';
 import { toHubEvent } from '../events.ts';
 import type { HubContext } from '../hub-context.ts';
 import { isConnectionError } from '../outage-log.ts';
 import type { Database, SubtaskRow } from '../store/schema.ts';
+import { PREPARED } from '../store/prepared.ts';
 import { loadSubtasks } from '../store/task-store.ts';
 import { runStatementGroup, statementGroupsAllowed } from '../store/statement-group.ts';
 import {
@@ -194,7 +195,7 @@ export class SubmitBatcher {
         const users = [...new Set(pending.map((g) => g.task.user_id))];
         const [inserted, admitted] = await runStatementGroup(db, [
           taskGraphsInsert(db, pending).compile(),
-          admissionUpdate(users, cap).compile(db),
+          sql`${PREPARED} ${admissionUpdate(users, cap)}`.compile(db),
         ]);
         const row = inserted![0] as Parameters<typeof storedGraphs>[1];
         return { graphs: storedGraphs(pending, row), admitted: admitted as SubtaskRow[] };
