@@ -83,9 +83,9 @@ export class Notifier {
   private readonly platformOutages = new Map<string, OutageLog>();
   private readonly jobOpts: ReturnType<typeof deliveryJobOptions>;
   /** Group commit of delivery marks: marks made while a batch is being written go together in the next one. */
-  private readonly marks = new ResultBatcher<DeliveryMark, TaskRow | null>(async (marks) => {
-    const tasks = await markDelivered(this.ctx.db, marks);
-    return tasks.map((value) => ({ ok: true, value }));
+  private readonly marks = new ResultBatcher<DeliveryMark, void>(async (marks) => {
+    await markDelivered(this.ctx.db, marks);
+    return marks.map(() => ({ ok: true, value: undefined }));
   }, MARK_BATCH);
 
   constructor(
@@ -418,13 +418,14 @@ export class Notifier {
     if (!stored || kind === 'progress') return;
     // The message is out: a failed mark would send it again, so a lost connection is retried here first.
     const progressMessage = kind === 'ack' && frontend.limits.canEdit;
-    const settled = await persist(
+    await persist(
       () => this.marks.push({ row, ref: done.ref, progressMessage }),
       (fields, msg) => this.ctx.log.warn({ ...ids, ...fields }, msg),
     );
     if (progressMessage && done.ref) this.rememberAck(taskId, done.ref);
     if (kind === 'final') this.acks.delete(taskId);
-    if (kind === 'final' && done.ref) await this.ctx.emit([delivered(taskId, done.parts ?? 1)], settled ?? task);
+    if (kind === 'final' && done.ref)
+      await this.ctx.emit([delivered(taskId, done.parts ?? 1)], { ...task, final_notified: true });
   }
 
   /**

@@ -64,14 +64,11 @@ export interface DeliveryMark {
 /**
  * Marks rows delivered in one statement of one text whatever their number (a batch of deliveries commits as one):
  * each row with its platform ref; an acknowledgement's ref also becomes the task's progress message (when asked and
- * none is set), and a final message sets `final_notified`. Per mark, in order: the task row after the update for a
- * final message, else null. At most one mark per task.
+ * none is set), and a final message sets `final_notified`. At most one mark per task.
  */
-export async function markDelivered(db: Db, marks: DeliveryMark[]): Promise<(TaskRow | null)[]> {
-  if (marks.length === 0) return [];
-  const {
-    rows: [out],
-  } = await sql<{ tasks: unknown }>`${PREPARED}
+export async function markDelivered(db: Db, marks: DeliveryMark[]): Promise<void> {
+  if (marks.length === 0) return;
+  await sql`${PREPARED}
     with m as (select * from unnest(${marks.map((m) => m.row.id || null)}::bigint[],
         ${marks.map((m) => (m.row.id ? null : m.row.event_id))}::bigint[], ${marks.map((m) => m.row.task_id)}::text[],
         ${marks.map((m) => m.row.kind)}::text[], ${marks.map((m) => json(m.ref))}::jsonb[],
@@ -85,10 +82,8 @@ export async function markDelivered(db: Db, marks: DeliveryMark[]): Promise<(Tas
       from m where m.id is null and x.event_id = m.event_id returning x.id),
     pm as (update tasks t set progress_message = m.ref from m
       where t.id = m.task_id and m.progress and m.ref is not null and t.progress_message is null returning t.id),
-    fin as (update tasks t set final_notified = true from m where t.id = m.task_id and m.kind = 'final' returning t.*)
-    select (select jsonb_agg(fin) from fin) as tasks`.execute(db);
-  const finals = new Map(rows<TaskRow>(out?.tasks).map((t) => [t.id, t]));
-  return marks.map((m) => (m.row.kind === 'final' ? (finals.get(m.row.task_id) ?? null) : null));
+    fin as (update tasks t set final_notified = true from m where t.id = m.task_id and m.kind = 'final' returning t.id)
+    select (select count(*) from fin) as finals`.execute(db);
 }
 
 /**
