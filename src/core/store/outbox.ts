@@ -25,7 +25,7 @@ export type OutboxKey = { eventId: string } | { id: string };
 export async function loadOutboxRow(db: Db, key: OutboxKey): Promise<OutboxDelivery | null> {
   const where = 'eventId' in key ? sql`o.event_id = ${key.eventId}` : sql`o.id = ${key.id}`;
   const { rows: found } = await sql<TaskRow & { outbox_row: unknown; subtasks_json: unknown }>`${PREPARED}
-    select t.*, to_jsonb(o) as outbox_row, ${subtasksOf(sql`o.kind in ('ack', 'progress')`)} as subtasks_json
+    select t.*, row_to_json(o) as outbox_row, ${subtasksOf(sql`o.kind in ('ack', 'progress')`)} as subtasks_json
     from outbox o join tasks t on t.id = o.task_id where ${where}`.execute(db);
   return delivery(found[0]);
 }
@@ -43,7 +43,7 @@ export async function claimProgress(
   const { rows: found } = await sql<TaskRow & { outbox_row: unknown; subtasks_json: unknown }>`${PREPARED}
     with c as (update outbox set delivered_at = now(), attempts = attempts + 1
       where task_id = ${taskId} and kind = 'progress' and delivered_at is null returning *)
-    select t.*, (select to_jsonb(c) from c limit 1) as outbox_row, ${subtasksOf(sql`true`)} as subtasks_json
+    select t.*, (select row_to_json(c) from c limit 1) as outbox_row, ${subtasksOf(sql`true`)} as subtasks_json
     from tasks t where t.id = ${taskId}`.execute(db);
   const row = found[0];
   if (!row) return null;
@@ -96,7 +96,7 @@ export async function recordFailure(db: Db, row: OutboxKeyed, error: string, set
     with o as (update outbox set attempts = attempts + 1, last_error = ${error.slice(0, 2000)}
       ${settle ? sql`, delivered_at = now()` : sql``} where ${rowKey(row)} returning id)
     ${final ? sql`, t as (update tasks set final_notified = true where id = ${row.task_id} returning *)` : sql``}
-    select ${final ? sql`(select to_jsonb(t) from t)` : sql`null`} as task`.execute(db);
+    select ${final ? sql`(select row_to_json(t) from t)` : sql`null`} as task`.execute(db);
   const out = found[0]?.task;
   return out ? revive<TaskRow>(out) : null;
 }
@@ -124,7 +124,7 @@ const rowKey = (row: OutboxKeyed) => (row.id ? sql`id = ${row.id}` : sql`event_i
 
 /** The task's subtasks in plan order as jsonb, when `when` holds (else null). */
 function subtasksOf(when: ReturnType<typeof sql>) {
-  return sql`case when ${when} then (select jsonb_agg(s order by s.created_at, s.key) from subtasks s
+  return sql`case when ${when} then (select json_agg(s order by s.created_at, s.key) from subtasks s
     where s.task_id = t.id) end`;
 }
 

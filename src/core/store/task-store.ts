@@ -83,7 +83,7 @@ export async function loadTaskWithSubtasks(
     .selectFrom('tasks')
     .selectAll()
     .select(
-      sql<unknown>`(select jsonb_agg(s order by s.created_at, s.key) from subtasks s where s.task_id = tasks.id)`.as(
+      sql<unknown>`(select json_agg(s order by s.created_at, s.key) from subtasks s where s.task_id = tasks.id)`.as(
         'subtasks_json',
       ),
     )

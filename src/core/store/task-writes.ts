@@ -1,7 +1,7 @@
 // Task writes that would take several round trips, done in one statement each (data-modifying CTEs).
 // Every round trip to Postgres costs a write, a wake-up of the backend and a context switch; the submit and
 // result paths run once per task, so these keep them to two or three statements inside their transaction.
-// Rows that come back through to_jsonb are revived to what pg returns: `*_at` columns become Dates again.
+// Rows that come back through row_to_json / json_agg are revived to what pg returns: `*_at` columns become Dates again.
 import { sql, type Insertable, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { admissionLocks, admissionUpdate } from '../tasks/admission.ts';
 import { toHubEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
@@ -66,9 +66,9 @@ export function taskGraphsInsert(db: Kysely<Database>, graphs: TaskGraph[]) {
     )
     .with('ob', outboxCte('e', 't'))
     .selectNoFrom([
-      sql<unknown>`(select jsonb_agg(t) from t)`.as('tasks'),
-      sql<unknown>`(select jsonb_agg(s) from s)`.as('subtasks'),
-      sql<unknown>`(select jsonb_agg(e order by e.id) from e)`.as('events'),
+      sql<unknown>`(select json_agg(t) from t)`.as('tasks'),
+      sql<unknown>`(select json_agg(s) from s)`.as('subtasks'),
+      sql<unknown>`(select json_agg(e order by e.id) from e)`.as('events'),
       admissionLocks(sql`select id from unnest(${users}::text[]) as n (id)`).as('locked'),
     ]);
 }
@@ -218,9 +218,9 @@ export async function endStep(
     rows: [out],
   } = await sql<{ tasks: unknown; admitted: unknown; events: unknown }>`${PREPARED}
     with ${sql.join(ctes)}
-    select ${done.length ? sql`(select jsonb_agg(fin) from fin)` : sql`null`} as tasks,
-      ${users.length ? sql`(select jsonb_agg(adm) from adm)` : sql`null`} as admitted,
-      ${end.events.length ? sql`(select jsonb_agg(ev order by ev.id) from ev)` : sql`null`} as events`.execute(trx);
+    select ${done.length ? sql`(select json_agg(fin) from fin)` : sql`null`} as tasks,
+      ${users.length ? sql`(select json_agg(adm) from adm)` : sql`null`} as admitted,
+      ${end.events.length ? sql`(select json_agg(ev order by ev.id) from ev)` : sql`null`} as events`.execute(trx);
   return {
     tasks: rows<TaskRow>(out?.tasks),
     admitted: rows<SubtaskRow>(out?.admitted),
