@@ -227,11 +227,15 @@ export class HubMetrics {
     const [caps, workers, pending, rates, backlog] = await Promise.all([
       ctx.redis.smembers(ctx.keys.capabilities),
       listLiveWorkers(ctx.redis, ctx.keys),
+      // Two halves, each served by a partial index (migration 0070) instead of a scan of every subtask.
       sql<{ capability: string; waiting: string; oldest: Date | null }>`
-        select capability,
-          count(*) filter (where queued_at is null) as waiting,
-          min(queued_at) filter (where queued_at is not null) as oldest
-        from subtasks where status = 'READY' group by capability`.execute(ctx.db),
+        select capability, sum(waiting) as waiting, min(oldest) as oldest from (
+          select capability, count(*) as waiting, null::timestamptz as oldest
+          from subtasks where status = 'READY' and queued_at is null group by capability
+          union all
+          select capability, 0, min(queued_at)
+          from subtasks where status = 'READY' and queued_at is not null group by capability
+        ) x group by capability`.execute(ctx.db),
       this.window.read(),
       ctx.redis.xlen(ctx.keys.results),
     ]);

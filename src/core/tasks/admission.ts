@@ -26,10 +26,16 @@ export function admissionLocks(ids: RawBuilder<unknown>): RawBuilder<unknown> {
 // The order admission lets waiting subtasks (s, of tasks t) in: urgent first, then oldest.
 const ADMIT_ORDER = sql`case t.priority when 'urgent' then 0 when 'normal' then 1 else 2 end, s.created_at, s.key`;
 
+// Live statuses as literals: the partial index subtasks_live (migration 0070) serves the count only when its
+// predicate can be proven from the query's, which a parameter (unknown to a cached plan) does not allow.
+const LIVE = sql.join(LIVE_SUBTASK.map((s) => sql.lit(s)));
+
 /**
  * The admission UPDATE (returning the admitted rows) for several users, in one text whatever their number: each
  * user's waiting READY subtasks, urgent first, then oldest, up to that user's free capacity. It must run in a
- * statement that starts after the users' admission locks are held.
+ * statement that starts after the users' admission locks are held. Both lookups match a partial index exactly
+ * (subtasks_waiting, subtasks_live); each user's free capacity is counted once (offset 0 keeps that subquery whole,
+ * rather than the count being repeated for every waiting row it is joined with).
  */
 export function admissionUpdate(userIds: string[], cap: number): RawBuilder<SubtaskRow> {
   return sql<SubtaskRow>`
@@ -42,8 +48,9 @@ export function admissionUpdate(userIds: string[], cap: number): RawBuilder<Subt
       ) w
       join (
         select u.id as user_id, ${cap}::int - (select count(*) from subtasks l where l.user_id = u.id
-          and l.status in (${sql.join(LIVE_SUBTASK)}) and l.queued_at is not null) as free
+          and l.status in (${LIVE}) and l.queued_at is not null) as free
         from unnest(${userIds}::text[]) as u (id)
+        offset 0
       ) f on f.user_id = w.user_id
       where w.nth <= f.free
     )
