@@ -58,6 +58,7 @@ export async function runDurableFloor(env: BenchEnv, opts: { quick: boolean }): 
     // Warm-up (connections, scripts, JIT), not measured.
     await pool(200, 32, (i) => submit(i, 'warm'));
     await waitUntil(() => done >= 200, 'durable floor warm-up', 30_000, 10);
+    await db.pool.query('analyze floor_tasks'); // steady state, as the hub's scenarios (see throughput.ts)
     done = 0;
     const endCpu = await cpuWindow(db.schema!);
     const t0 = nowMs();
