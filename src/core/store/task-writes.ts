@@ -8,7 +8,7 @@ import { toHubEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
 import type { Database, SubtaskRow, SubtasksTable, TaskEventRow, TaskRow, TasksTable } from './schema.ts';
 import { json } from './task-store.ts';
 import { revive, rows } from './jsonb-rows.ts';
-import { outboxCte, outboxInsert } from './outbox-rules.ts';
+import { outboxInsert } from './outbox-rules.ts';
 import { PREPARED } from './prepared.ts';
 import type { TaskStatus } from '../types.ts';
 
@@ -39,38 +39,71 @@ export interface StoredGraph {
  * statement, sees the new subtasks under the locks. Graphs come back in the order given, subtasks in plan order.
  */
 export async function insertTaskGraphs(trx: Trx, graphs: TaskGraph[]): Promise<StoredGraph[]> {
-  return storedGraphs(graphs, await taskGraphsInsert(trx, graphs).executeTakeFirstOrThrow());
+  const { rows } = await taskGraphsInsert(graphs).execute(trx);
+  return storedGraphs(graphs, rows[0]!);
 }
 
-/** The statement of `insertTaskGraphs` (to run it in a statement group); `storedGraphs` reads its one row. */
-export function taskGraphsInsert(db: Kysely<Database>, graphs: TaskGraph[]) {
+/**
+ * The statement of `insertTaskGraphs` (to run it in a statement group); `storedGraphs` reads its one row. Each
+ * table's rows travel as one JSON array that Postgres turns into rows (`json_populate_recordset`), so the text is
+ * the same for any number of graphs and is prepared once per connection, not parsed and planned per batch. Every
+ * task (and every subtask) of a batch must set the same columns: a column left out takes its default, which one
+ * statement cannot do for some rows only.
+ */
+export function taskGraphsInsert(
+  graphs: TaskGraph[],
+): RawBuilder<{ tasks: unknown; subtasks: unknown; events: unknown }> {
+  const tasks = graphs.map((g) => g.task as Record<string, unknown>);
+  const subtasks = graphs.flatMap((g) => g.subtasks as Record<string, unknown>[]);
+  const taskColumns = columnsOf('tasks', tasks);
+  const subtaskColumns = columnsOf('subtasks', subtasks);
   const users = [...new Set(graphs.map((g) => g.task.user_id))];
-  return db
-    .with('t', (q) =>
-      q
-        .insertInto('tasks')
-        .values(graphs.map((g) => g.task))
-        .returningAll(),
-    )
-    .with('s', (q) =>
-      q
-        .insertInto('subtasks')
-        .values(graphs.flatMap((g) => g.subtasks))
-        .returningAll(),
-    )
-    .with('e', (q) =>
-      q
-        .insertInto('task_events')
-        .values(eventValues(graphs.flatMap((g) => g.events)))
-        .returningAll(),
-    )
-    .with('ob', outboxCte('e', 't'))
-    .selectNoFrom([
-      sql<unknown>`(select json_agg(t) from t)`.as('tasks'),
-      sql<unknown>`(select json_agg(s) from s)`.as('subtasks'),
-      sql<unknown>`(select json_agg(e order by e.id) from e)`.as('events'),
-      admissionLocks(sql`select id from unnest(${users}::text[]) as n (id)`).as('locked'),
-    ]);
+  const cols = (names: readonly string[]) => sql.join(names.map((c) => sql.ref(c)));
+  return sql<{ tasks: unknown; subtasks: unknown; events: unknown }>`${PREPARED}
+    with t as (insert into tasks (${cols(taskColumns)}) select ${cols(taskColumns)}
+        from json_populate_recordset(null::tasks, ${rowsJson('tasks', tasks, taskColumns)}::json) returning *),
+      s as (insert into subtasks (${cols(subtaskColumns)}) select ${cols(subtaskColumns)}
+        from json_populate_recordset(null::subtasks, ${rowsJson('subtasks', subtasks, subtaskColumns)}::json) returning *),
+      e as (insert into task_events (${cols(EVENT_COLUMNS)}) select ${cols(EVENT_COLUMNS)}
+        from json_populate_recordset(null::task_events,
+          ${rowsJson('task_events', eventValues(graphs.flatMap((g) => g.events)), EVENT_COLUMNS)}::json) returning *),
+      ob as (${outboxInsert('e', 't')})
+    select (select json_agg(t) from t) as tasks, (select json_agg(s) from s) as subtasks,
+      (select json_agg(e order by e.id) from e) as events,
+      ${admissionLocks(sql`select id from unnest(${users}::text[]) as n (id)`)} as locked`;
+}
+
+/**
+ * The jsonb columns of the tables a graph inserts: their values are JSON text already (or objects), embedded in the
+ * batch's JSON as values rather than as strings. test/task-graphs.test.ts checks this list against the schema.
+ */
+export const JSONB_COLUMNS: Readonly<Record<'tasks' | 'subtasks' | 'task_events', readonly string[]>> = {
+  tasks: ['origin', 'progress', 'result', 'progress_message'],
+  subtasks: ['input', 'output', 'progress'],
+  task_events: ['data'],
+};
+
+const EVENT_COLUMNS = ['task_id', 'subtask_id', 'type', 'actor', 'data'] as const;
+
+/** The columns the rows set (the first row's, in a fixed order); every row must set the same ones. */
+function columnsOf(table: string, rows: Record<string, unknown>[]): string[] {
+  const columns = Object.keys(rows[0] ?? {}).sort();
+  const key = columns.join();
+  if (rows.some((r) => Object.keys(r).sort().join() !== key))
+    throw new Error(`${table} rows of one batch must set the same columns`);
+  return columns;
+}
+
+/** Rows as one JSON array of objects with `columns`; jsonb columns' JSON text is embedded as the value itself. */
+function rowsJson(
+  table: keyof typeof JSONB_COLUMNS,
+  rows: Record<string, unknown>[],
+  columns: readonly string[],
+): string {
+  const jsonb = new Set(JSONB_COLUMNS[table]);
+  const field = (c: string, v: unknown) =>
+    v === undefined || v === null ? 'null' : jsonb.has(c) && typeof v === 'string' ? v : JSON.stringify(v);
+  return `[${rows.map((r) => `{${columns.map((c) => `${JSON.stringify(c)}:${field(c, r[c])}`).join(',')}}`).join(',')}]`;
 }
 
 /** The graphs as stored, from the row of `taskGraphsInsert`: in the order given, subtasks in plan order. */

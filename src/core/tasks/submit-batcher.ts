@@ -194,7 +194,7 @@ export class SubmitBatcher {
         // One round trip instead of four (BEGIN, insert, admission, COMMIT): the same two statements as a group.
         const users = [...new Set(pending.map((g) => g.task.user_id))];
         const [inserted, admitted] = await runStatementGroup(db, [
-          taskGraphsInsert(db, pending).compile(),
+          taskGraphsInsert(pending).compile(db),
           sql`${PREPARED} ${admissionUpdate(users, cap)}`.compile(db),
         ]);
         const row = inserted![0] as Parameters<typeof storedGraphs>[1];

@@ -246,8 +246,9 @@ export class TaskService {
       requires_review: req.requiresReview ?? false,
       plan_steps: plan.steps.length,
       planned_by: plan.plannedBy ?? null,
-      ...(files.length ? { has_uploads: true } : {}),
-      ...(req.idempotencyKey !== undefined ? { idempotency_key: req.idempotencyKey } : {}),
+      // Always set (a batch's tasks must all set the same columns: task-writes.ts).
+      has_uploads: files.length > 0,
+      idempotency_key: req.idempotencyKey ?? null,
     });
     if (plan.question) {
       const question = { ...plan, question: plan.question };
