@@ -82,13 +82,19 @@ export async function sendGroup(
 ): Promise<{ command: string; rows: unknown[] }> {
   const have = preparedOn.get(client) ?? new Set<string>();
   preparedOn.set(client, have);
-  const missing = [...new Set(text.slice(0, text.indexOf('\n')).match(/sbg_\w+/g))].filter((n) => !have.has(n));
-  const prefix = missing.map((n) => `prepare ${n} as ${preparedTexts.get(n)};\n`).join('');
+  const names = [...new Set(text.slice(0, text.indexOf('\n')).match(/sbg_\w+/g))];
+  const missing = names.filter((n) => !have.has(n));
+  // Prepared members run their generic plan: Postgres would otherwise keep planning a statement whose custom plans
+  // look cheaper (admission's, for a few users), which is what preparing it was to avoid.
+  const prefix = [
+    ...missing.map((n) => `prepare ${n} as ${preparedTexts.get(n)};\n`),
+    ...(names.length ? ['set local plan_cache_mode = force_generic_plan;\n'] : []),
+  ];
   try {
-    const results = await query(prefix + text);
+    const results = await query(prefix.join('') + text);
     for (const n of missing) have.add(n);
     const list = (Array.isArray(results) ? results : [results]) as { rows: unknown[] }[];
-    return { command: 'GROUP', rows: list.slice(missing.length).map((r) => ({ rows: r.rows })) };
+    return { command: 'GROUP', rows: list.slice(prefix.length).map((r) => ({ rows: r.rows })) };
   } catch (err) {
     await resync(query, have, (err as { code?: unknown } | null)?.code === '0A000');
     throw err;
