@@ -195,14 +195,16 @@ async function main(): Promise<void> {
 
 /** The hub's V8 flags in deploy/k8s/base/hub-deployment.yaml (keep in step). */
 const DEPLOYED_HUB_FLAGS = '--max-semi-space-size=16 --max-old-space-size=192';
+/** The image's malloc setting (Dockerfile), which the deployment inherits. */
+const DEPLOYED_HUB_ENV = { MALLOC_ARENA_MAX: '2' };
 
 /** Runs scenario 6 in its own process (bench/scale-child.ts) and returns its result. */
 async function runScaleChild(opts: ScaleOptions, r: BenchResults): Promise<ScaleResult> {
   // --expose-gc only to measure, after the run, what the hub's heap really retains (peak RSS includes garbage).
-  // The hub runs with the V8 heap flags of its Kubernetes deployment (deploy/k8s/base/hub-deployment.yaml);
-  // BENCH_HUB_NODE_FLAGS tries others ("" for Node's defaults).
+  // The hub runs with the V8 heap flags of its Kubernetes deployment (deploy/k8s/base/hub-deployment.yaml) and its
+  // image's malloc setting; BENCH_HUB_NODE_FLAGS tries other flags ("" for Node's defaults).
   const flags = (process.env.BENCH_HUB_NODE_FLAGS ?? DEPLOYED_HUB_FLAGS).split(' ').filter(Boolean);
-  const child = env.forkScript('scale-child.ts', {}, ['--expose-gc', ...flags]);
+  const child = env.forkScript('scale-child.ts', DEPLOYED_HUB_ENV, ['--expose-gc', ...flags]);
   try {
     const reply = await new Promise<Exclude<ScaleReply, { t: 'in-flight' }>>((resolve, reject) => {
       child.on('message', (m: ScaleReply) => {
@@ -214,7 +216,7 @@ async function runScaleChild(opts: ScaleOptions, r: BenchResults): Promise<Scale
       child.send({ t: 'run', opts } satisfies ScaleCommand);
     });
     if (reply.t === 'error') throw new Error(`scale scenario failed: ${reply.message}`);
-    return { ...reply.result, nodeFlags: flags };
+    return { ...reply.result, nodeFlags: flags, hubEnv: DEPLOYED_HUB_ENV };
   } finally {
     await env.stopChild(child, 30_000);
   }

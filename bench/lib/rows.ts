@@ -143,7 +143,9 @@ export function buildRows(r: BenchResults): Row[] {
     });
     rows.push({
       scenario: '',
-      metric: `hub RSS (max), ${fmt(sc.maxInFlight)} tasks in flight at most, node ${sc.nodeFlags?.join(' ') || '(default flags)'}`,
+      metric: `hub RSS (max), ${fmt(sc.maxInFlight)} tasks in flight at most, ${Object.entries(sc.hubEnv ?? {})
+        .map(([k, v]) => `${k}=${v} `)
+        .join('')}node ${sc.nodeFlags?.join(' ') || '(default flags)'}`,
       value: `${sc.hubRssMaxMb} MB (${sc.hubRssAtMaxInFlightMb} MB with all in flight, ${sc.hubRssStartMb} MB at start; heap max ${sc.hubHeapMaxMb} MB; after GC ${sc.hubHeapInFlightAfterGcMb} MB in flight, ${sc.hubHeapAfterGcMb} MB at the end)`,
       ...rssTarget(sc.hubRssMaxMb, sc.maxInFlight),
     });

@@ -29,6 +29,8 @@ export interface CostAtWorkers {
 export interface ScaleResult {
   /** The hub process's V8 flags (set by bench/run.ts). */
   nodeFlags?: string[];
+  /** Environment the hub process ran with beyond the bench's own (the deployment's malloc setting). */
+  hubEnv?: Record<string, string>;
   processes: number;
   workers: number;
   patternGroups: string[][];
