@@ -11,6 +11,7 @@ import * as m0040 from './0040-monitors.ts';
 import * as m0050 from './0050-artifacts.ts';
 import * as m0060 from './0060-outbox.ts';
 import * as m0070 from './0070-admission-indexes.ts';
+import * as m0080 from './0080-lean-task-indexes.ts';
 
 /** Migrations by name, applied in name order by the kysely Migrator. */
 export const migrations: Record<string, Migration> = {
@@ -25,4 +26,5 @@ export const migrations: Record<string, Migration> = {
   '0050-artifacts': m0050,
   '0060-outbox': m0060,
   '0070-admission-indexes': m0070,
+  '0080-lean-task-indexes': m0080,
 };

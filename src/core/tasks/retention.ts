@@ -1,6 +1,8 @@
 // Retention: finished tasks older than RETENTION_DAYS are purged with their subtasks and events, in batches.
 
+import type { Kysely } from 'kysely';
 import type { HubContext } from '../hub-context.ts';
+import type { Database } from '../store/schema.ts';
 import { TERMINAL_TASK } from './lifecycle.ts';
 
 /** Purges old finished tasks periodically; each batch is its own short statement (no long locks). */
@@ -29,18 +31,7 @@ export class RetentionJanitor {
     let total = 0;
     for (;;) {
       // Subtasks, events and dead letters go with their task (ON DELETE CASCADE); children keep running (SET NULL).
-      const res = await this.ctx.db
-        .deleteFrom('tasks')
-        .where('id', 'in', (eb) =>
-          eb
-            .selectFrom('tasks')
-            .select('id')
-            .where('status', 'in', TERMINAL_TASK)
-            .where('finished_at', '<', olderThan)
-            .orderBy('finished_at')
-            .limit(this.batchSize),
-        )
-        .executeTakeFirst();
+      const res = await purgeBatch(this.ctx.db, olderThan, this.batchSize).executeTakeFirst();
       const n = Number(res.numDeletedRows ?? 0n);
       total += n;
       if (n < this.batchSize) break;
@@ -48,4 +39,19 @@ export class RetentionJanitor {
     if (total) this.ctx.log.info({ purged: total, olderThan: olderThan.toISOString() }, 'retention purge');
     return total;
   }
+}
+
+/** The delete of one batch: finished tasks whose finish is older than `olderThan`, oldest first. */
+export function purgeBatch(db: Kysely<Database>, olderThan: Date, limit: number) {
+  return db
+    .deleteFrom('tasks')
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('tasks')
+        .select('id')
+        .where('status', 'in', TERMINAL_TASK)
+        .where('finished_at', '<', olderThan)
+        .orderBy('finished_at')
+        .limit(limit),
+    );
 }

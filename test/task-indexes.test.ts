@@ -1,0 +1,82 @@
+// The tasks table keeps only indexes that answer a query, and its partial ones still serve those queries on an
+// analysed table: retention through tasks_finished, the children of a parent (and a deleted parent's SET NULL)
+// through tasks_parent_task. Each index a task's row meets costs an entry at its insert and at every status change.
+// Postgres only (PGlite has no planner stats worth the name).
+import { CompiledQuery, sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purgeBatch } from '../src/core/tasks/retention.ts';
+import { createTestEnv, databaseUrl, type TestEnv } from './helpers/test-env.ts';
+
+interface PlanNode {
+  'Node Type': string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
+}
+
+const flatten = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(flatten)];
+
+describe.skipIf(!databaseUrl())('task indexes', () => {
+  let env: TestEnv;
+
+  beforeAll(async () => {
+    env = await createTestEnv();
+    // 5,000 tasks: a fifth finished long ago, one in fifty a child of one parent, none with an idempotency key.
+    await sql`insert into tasks (id, user_id, origin, text, status, parent_task_id, finished_at)
+      select 't' || i, 'idx:u' || (i % 40), '{}'::jsonb, 'x',
+        case when i % 5 = 0 then 'COMPLETED' else 'IN_PROGRESS' end,
+        case when i % 50 = 1 and i > 1 then 't1' end,
+        case when i % 5 = 0 then now() - interval '90 days' end
+      from generate_series(1, 5000) i`.execute(env.ctx.db);
+    await sql`analyze tasks`.execute(env.ctx.db);
+  });
+
+  afterAll(async () => {
+    await env?.close();
+  });
+
+  /** The index scans of a statement's plan (a generic one for `$n` parameters, as a prepared statement runs). */
+  async function indexesOf(query: CompiledQuery): Promise<string[]> {
+    const nodes = await env.ctx.db.connection().execute(async (conn) => {
+      await sql`begin`.execute(conn);
+      try {
+        await sql`set local plan_cache_mode = force_generic_plan`.execute(conn);
+        const { rows } = await conn.executeQuery<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(
+          CompiledQuery.raw(`explain (format json) ${query.sql}`, [...query.parameters]),
+        );
+        return flatten(rows[0]!['QUERY PLAN'][0]!.Plan);
+      } finally {
+        await sql`rollback`.execute(conn);
+      }
+    });
+    return nodes.map((n) => n['Index Name']).filter((i): i is string => i !== undefined);
+  }
+
+  it('has no index a task meets for nothing', async () => {
+    const { rows } = await sql<{ indexname: string; indexdef: string }>`select indexname, indexdef from pg_indexes
+      where schemaname = current_schema() and tablename = 'tasks' order by indexname`.execute(env.ctx.db);
+    const where = Object.fromEntries(rows.map((r) => [r.indexname, r.indexdef.split(' WHERE ')[1] ?? null]));
+    expect(where).toEqual({
+      tasks_finished: '(finished_at IS NOT NULL)',
+      tasks_parent_task: '(parent_task_id IS NOT NULL)',
+      tasks_pkey: null,
+      tasks_user_created: null,
+      tasks_user_idempotency_key: '(idempotency_key IS NOT NULL)',
+    });
+  });
+
+  it('purges through tasks_finished', async () => {
+    const query = purgeBatch(env.ctx.db, new Date(Date.now() - 30 * 86_400_000), 500).compile();
+    expect(await indexesOf(query)).toContain('tasks_finished');
+    const purged = await purgeBatch(env.ctx.db, new Date(Date.now() - 30 * 86_400_000), 500).executeTakeFirst();
+    expect(Number(purged.numDeletedRows)).toBe(500);
+  });
+
+  it("finds a parent's children, and releases them when it goes, through tasks_parent_task", async () => {
+    const children = env.ctx.db.selectFrom('tasks').select('id').where('parent_task_id', '=', 't1').compile();
+    expect(await indexesOf(children)).toEqual(['tasks_parent_task']);
+    // The foreign key's ON DELETE SET NULL looks the children up the same way.
+    await env.ctx.db.deleteFrom('tasks').where('id', '=', 't1').execute();
+    const left = await env.ctx.db.selectFrom('tasks').select('id').where('parent_task_id', 'is not', null).execute();
+    expect(left).toEqual([]);
+  });
+});
