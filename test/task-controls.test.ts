@@ -311,7 +311,7 @@ describe('per-user limits', () => {
 });
 
 describe('retention', () => {
-  it('purges exactly the finished tasks older than RETENTION_DAYS, with their subtasks and events', async () => {
+  it('purges exactly the finished tasks older than RETENTION_DAYS, with their subtasks, events and messages', async () => {
     const h = await harness({}, true);
     const make = async (text: string) => (await h.hub.tasks.submit({ origin: origin('test:ret'), text })).task.id;
     const oldDone = await make('old done');
@@ -334,13 +334,18 @@ describe('retention', () => {
       .map((r) => r.id)
       .sort();
     expect(left).toEqual([recentDone, oldActive].sort());
-    for (const table of ['subtasks', 'task_events', 'dead_letters'] as const) {
+    for (const table of ['subtasks', 'task_events', 'outbox', 'dead_letters'] as const) {
       const rows = await h.hub.ctx.db
         .selectFrom(table)
         .select('task_id')
         .where('task_id', 'in', [oldDone, oldFailed])
         .execute();
       expect(rows).toEqual([]);
+    }
+    // The tasks kept keep their trail and their messages.
+    for (const table of ['task_events', 'outbox'] as const) {
+      const rows = await h.hub.ctx.db.selectFrom(table).select('task_id').where('task_id', '=', recentDone).execute();
+      expect(rows.length).toBeGreaterThan(0);
     }
     expect(await h.hub.janitor.purgeOnce()).toBe(0);
   });

@@ -30,9 +30,8 @@ export class RetentionJanitor {
   async purgeOnce(olderThan = new Date(Date.now() - this.ctx.config.RETENTION_DAYS * 86_400_000)): Promise<number> {
     let total = 0;
     for (;;) {
-      // Subtasks, events and dead letters go with their task (ON DELETE CASCADE); children keep running (SET NULL).
-      const res = await purgeBatch(this.ctx.db, olderThan, this.batchSize).executeTakeFirst();
-      const n = Number(res.numDeletedRows ?? 0n);
+      const res = await purgeBatch(this.ctx.db, olderThan, this.batchSize).executeTakeFirstOrThrow();
+      const n = Number(res.purged);
       total += n;
       if (n < this.batchSize) break;
     }
@@ -41,17 +40,29 @@ export class RetentionJanitor {
   }
 }
 
-/** The delete of one batch: finished tasks whose finish is older than `olderThan`, oldest first. */
+/**
+ * The delete of one batch: finished tasks whose finish is older than `olderThan`, oldest first, with their events and
+ * outbox rows (which have no foreign key: migration 0090). Subtasks, dead letters, traces, usage and artifacts go with
+ * their task (ON DELETE CASCADE); children keep running (SET NULL). Selects how many tasks went.
+ */
 export function purgeBatch(db: Kysely<Database>, olderThan: Date, limit: number) {
   return db
-    .deleteFrom('tasks')
-    .where('id', 'in', (eb) =>
-      eb
-        .selectFrom('tasks')
-        .select('id')
-        .where('status', 'in', TERMINAL_TASK)
-        .where('finished_at', '<', olderThan)
-        .orderBy('finished_at')
-        .limit(limit),
-    );
+    .with('gone', (q) =>
+      q
+        .deleteFrom('tasks')
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom('tasks')
+            .select('id')
+            .where('status', 'in', TERMINAL_TASK)
+            .where('finished_at', '<', olderThan)
+            .orderBy('finished_at')
+            .limit(limit),
+        )
+        .returning('id'),
+    )
+    .with('events', (q) => q.deleteFrom('task_events').where('task_id', 'in', q.selectFrom('gone').select('id')))
+    .with('messages', (q) => q.deleteFrom('outbox').where('task_id', 'in', q.selectFrom('gone').select('id')))
+    .selectFrom('gone')
+    .select((eb) => eb.fn.countAll<string>().as('purged'));
 }
