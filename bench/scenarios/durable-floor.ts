@@ -16,11 +16,18 @@ export interface DurableFloorResult {
   cpuMsPerTask: Record<string, number>;
 }
 
-/** Submits `tasks` tasks (32 submit calls in flight, as the hub scenario does) and waits until every row is done. */
-export async function runDurableFloor(env: BenchEnv, opts: { quick: boolean }): Promise<DurableFloorResult> {
+/**
+ * Submits `tasks` tasks (32 submit calls in flight, as the hub scenario does) and waits until every row is done.
+ * `name` keeps each round's schema and keys apart.
+ */
+export async function runDurableFloor(
+  env: BenchEnv,
+  opts: { quick: boolean; name?: string },
+): Promise<DurableFloorResult> {
   const tasks = opts.quick ? 1000 : 5000;
-  const db = await env.openDatabase('floor', 10);
-  const prefix = env.prefix('floor');
+  const name = opts.name ?? 'floor';
+  const db = await env.openDatabase(name, 10);
+  const prefix = env.prefix(name);
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const workerConnection = connection.duplicate();
   const queue = new Queue('floor', { connection, prefix });
