@@ -1,9 +1,9 @@
 // Logs at debug level carry request ids into task logs and never contain a configured secret; phone numbers are
 // hashed. Runs a real hub (HTTP API, worker, notifier) on real Redis and Postgres with every secret configured.
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { createLogger, REDACT_PATHS } from '../src/core/logger.ts';
+import { createLogger, lazyChild, REDACT_PATHS } from '../src/core/logger.ts';
 import { startHub, type Hub } from '../src/main.ts';
 import { createTestEnv, type TestEnv } from './helpers/test-env.ts';
 
@@ -87,6 +87,35 @@ describe('logs', () => {
     const parsed = lines.map((l) => JSON.parse(l));
     expect(parsed.some((l) => l.reqId === 'req-from-client-1' && l.msg === 'incoming request')).toBe(true);
     expect(parsed.some((l) => l.reqId === 'req-from-client-1' && l.taskId === task.id)).toBe(true);
+    // The worker's line for the job carries its ids (its child logger is made when the job first logs).
+    expect(
+      parsed.some(
+        (l) => l.msg === 'job succeeded' && l.taskId === task.id && l.subtaskId && l.jobId && l.attempt === 1,
+      ),
+    ).toBe(true);
+  });
+
+  it('makes a lazy child once, on first use, with its bindings', () => {
+    const out: string[] = [];
+    const parent = createLogger(
+      'info',
+      'switchboard',
+      new Writable({
+        write(chunk, _enc, done) {
+          out.push(String(chunk));
+          done();
+        },
+      }),
+    );
+    const child = vi.spyOn(parent, 'child');
+    const log = lazyChild(parent, { jobId: 'j1', token: 'never-shown' });
+    expect(child).not.toHaveBeenCalled();
+    log().info('one');
+    log().info('two');
+    expect(child).toHaveBeenCalledTimes(1);
+    const [first] = out.map((l) => JSON.parse(l));
+    expect(first).toMatchObject({ jobId: 'j1', msg: 'one' });
+    expect(out.join('')).not.toContain('never-shown');
   });
 
   it('redacts every secret-looking variable of the config schema (a new one must be added to REDACT_PATHS)', () => {

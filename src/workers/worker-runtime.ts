@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { matchesAny, matchesPattern } from '../core/capability-pattern.ts';
 import { artifactReader } from '../core/artifacts/artifact-transport.ts';
 import { errorText } from '../core/errors.ts';
+import { lazyChild } from '../core/logger.ts';
 import { outageLogFor, type OutageLog } from '../core/outage-log.ts';
 import { capabilityQueueName, duplicateRedis, jobIdFor, telemetryOption } from '../core/queues.ts';
 import { appendResult } from '../core/tasks/result-stream.ts';
@@ -248,7 +249,7 @@ export class WorkerRuntime {
     const d = job.data;
     const jobId = job.id ?? jobIdFor(d.subtaskId, d.generation);
     const attempt = job.attemptsMade + 1;
-    const log = this.o.log.child({
+    const log = lazyChild(this.o.log, {
       taskId: d.taskId,
       subtaskId: d.subtaskId,
       jobId,
@@ -304,7 +305,9 @@ export class WorkerRuntime {
           input: d.input,
           deps: d.deps,
           signal: ac.signal,
-          log,
+          get log() {
+            return log();
+          },
           progress,
           session: this.sessions.scope(d.taskId),
           artifacts: artifactReader(this.o.redis, d.artifacts),
@@ -323,7 +326,7 @@ export class WorkerRuntime {
       clearTimeout(startTimer);
       progress.close();
       await this.report({ kind: 'succeeded', ...base, startedAt, startSignalled, output: output ?? null });
-      log.debug('job succeeded');
+      if (this.o.log.isLevelEnabled('debug')) log().debug('job succeeded');
       return output ?? null;
     } catch (err) {
       signalStart(); // failures keep the order they always had: start, then the failure
@@ -341,7 +344,7 @@ export class WorkerRuntime {
         final,
         retryInMs: final ? undefined : backoff * 2 ** (attempt - 1),
       });
-      log.warn({ err: errorText(err), final }, 'job failed');
+      log().warn({ err: errorText(err), final }, 'job failed');
       throw permanent && !(err instanceof UnrecoverableError) ? new UnrecoverableError(errorText(err)) : err;
     } finally {
       clearTimeout(timer);
