@@ -101,9 +101,17 @@ function rowsJson(
   columns: readonly string[],
 ): string {
   const jsonb = new Set(JSONB_COLUMNS[table]);
-  const field = (c: string, v: unknown) =>
-    v === undefined || v === null ? 'null' : jsonb.has(c) && typeof v === 'string' ? v : JSON.stringify(v);
-  return `[${rows.map((r) => `{${columns.map((c) => `${JSON.stringify(c)}:${field(c, r[c])}`).join(',')}}`).join(',')}]`;
+  const keys = columns.map((c, i) => `${i ? ',' : '{'}${JSON.stringify(c)}:`);
+  let out = '[';
+  for (const [n, r] of rows.entries()) {
+    if (n) out += ',';
+    for (const [i, c] of columns.entries()) {
+      const v = r[c];
+      out += keys[i] + (v == null ? 'null' : jsonb.has(c) && typeof v === 'string' ? v : JSON.stringify(v));
+    }
+    out += '}';
+  }
+  return `${out}]`;
 }
 
 /** The graphs as stored, from the row of `taskGraphsInsert`: in the order given, subtasks in plan order. */
