@@ -146,7 +146,7 @@ export function createLogger(
 
 /**
  * A child logger made on first use. Making one runs the redaction over its bindings (a clone checked against every
- * path above), which on a worker cost a fifth of its CPU per job when every job made one and most logged nothing.
+ * path above): 3–5 % of a worker's CPU when every job made one, though most jobs log nothing.
  */
 export function lazyChild(parent: Logger, bindings: Record<string, unknown>): () => Logger {
   let child: Logger | undefined;
