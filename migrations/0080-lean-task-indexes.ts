@@ -9,28 +9,21 @@
 //   both keep only rows with a value. A query's `= x` or `< x` on the column implies the predicate.
 import { sql, type Kysely } from 'kysely';
 
+/** The indexes made partial, and their column. */
+const PARTIAL = { tasks_finished: 'finished_at', tasks_parent_task: 'parent_task_id' } as const;
+
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.dropIndex('tasks_status').execute();
-  await db.schema.dropIndex('tasks_finished').execute();
-  await db.schema.dropIndex('tasks_parent_task').execute();
-  await db.schema
-    .createIndex('tasks_finished')
-    .on('tasks')
-    .column('finished_at')
-    .where(sql.ref('finished_at'), 'is not', null)
-    .execute();
-  await db.schema
-    .createIndex('tasks_parent_task')
-    .on('tasks')
-    .column('parent_task_id')
-    .where(sql.ref('parent_task_id'), 'is not', null)
-    .execute();
+  for (const [name, column] of Object.entries(PARTIAL)) {
+    await db.schema.dropIndex(name).execute();
+    await db.schema.createIndex(name).on('tasks').column(column).where(sql.ref(column), 'is not', null).execute();
+  }
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.dropIndex('tasks_parent_task').execute();
-  await db.schema.dropIndex('tasks_finished').execute();
-  await db.schema.createIndex('tasks_parent_task').on('tasks').column('parent_task_id').execute();
-  await db.schema.createIndex('tasks_finished').on('tasks').column('finished_at').execute();
+  for (const [name, column] of Object.entries(PARTIAL)) {
+    await db.schema.dropIndex(name).execute();
+    await db.schema.createIndex(name).on('tasks').column(column).execute();
+  }
   await db.schema.createIndex('tasks_status').on('tasks').columns(['status', 'updated_at']).execute();
 }
