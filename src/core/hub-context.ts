@@ -20,6 +20,12 @@ export { toHubEvent, type HubEvent } from './events.ts';
  */
 export type EventSink = (events: HubEvent[], task: TaskRow, subtasks?: SubtaskRow[]) => Promise<void> | void;
 
+/** How long the hub gathers ended tasks into one notice to the workers (session cleanup, on no task's path). */
+const ENDED_NOTICE_MS = 200;
+
+/** Most task ids in one tasks-ended notice (a larger gathering is sent at once). */
+const ENDED_NOTICE_MAX = 1000;
+
 /** Shared state of the core services. */
 export class HubContext {
   readonly keys: RedisKeys;
@@ -29,6 +35,8 @@ export class HubContext {
   private readonly sinks: EventSink[] = [];
   private unpublished: HubEvent[] = [];
   private publishing: Promise<void> | undefined;
+  private ended: string[] = [];
+  private endedTimer: NodeJS.Timeout | undefined;
   private readonly knownCapabilities = new Set<string>();
 
   constructor(
@@ -64,7 +72,9 @@ export class HubContext {
 
   /**
    * Publishes events on the events channel, together with those emitted in the same turn of the event loop (a
-   * batch of results settles many tasks at once): one message for all of them. Resolves once it was published.
+   * batch of results settles many tasks at once): one message for all of them. Resolves once the message is handed
+   * to the shared connection, not when Redis answers: commands on one connection run in the order they were sent,
+   * so what the caller sends next (the queue adds, on the same connection) still comes after it.
    */
   private publish(events: HubEvent[]): Promise<void> {
     this.unpublished.push(...events);
@@ -72,12 +82,37 @@ export class HubContext {
       const batch = this.unpublished;
       this.unpublished = [];
       this.publishing = undefined;
-      return this.redis.publish(this.keys.events, JSON.stringify(batch)).then(
-        () => {},
-        (err) => this.log.warn({ err }, 'event publish failed'),
-      );
+      this.redis
+        .publish(this.keys.events, JSON.stringify(batch))
+        .catch((err) => this.log.warn({ err }, 'event publish failed'));
     });
     return this.publishing;
+  }
+
+  /**
+   * Tells workers that tasks ended, so they drop what they keep for them (sessions): one control message for all
+   * tasks that ended within ENDED_NOTICE_MS. Every worker process hears every control message; one per task would
+   * wake each of them for each task.
+   */
+  announceEnded(taskIds: string[]): void {
+    this.ended.push(...taskIds);
+    if (this.ended.length >= ENDED_NOTICE_MAX) void this.flushEnded();
+    else if (!this.endedTimer) {
+      this.endedTimer = setTimeout(() => void this.flushEnded(), ENDED_NOTICE_MS);
+      this.endedTimer.unref();
+    }
+  }
+
+  /** Sends the gathered tasks-ended notice now (the hub does when it stops). */
+  async flushEnded(): Promise<void> {
+    clearTimeout(this.endedTimer);
+    this.endedTimer = undefined;
+    const taskIds = this.ended;
+    this.ended = [];
+    if (taskIds.length === 0) return;
+    await publishControl(this.redis, this.keys.control, { t: 'tasks-ended', taskIds }).catch((err) =>
+      this.log.warn({ err }, 'tasks-ended notice failed'),
+    );
   }
 
   /** Records that a capability has a queue, so workers whose patterns match start consuming it. */
