@@ -203,6 +203,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     for (const w of workers) await w.stop().catch(() => {});
     await notifier.stop();
     await conductor.stop();
+    await ctx.flushEnded();
     await ctx.queues.close();
     await ops.stop();
     redis.disconnect();

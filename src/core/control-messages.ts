@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 
 /** What the hub tells every worker. */
 export type ControlMessage =
-  /** These tasks finished (one message per settled batch): workers drop what they keep for them (sessions). */
+  /** These tasks finished (gathered over a fifth of a second): workers drop what they keep for them (sessions). */
   | { t: 'tasks-ended'; taskIds: string[] }
   /** The task was cancelled or its subtasks withdrawn: workers abort its running jobs. */
   | { t: 'cancel'; taskId: string }

@@ -1,7 +1,6 @@
 // What happens after a commit, for every path that changed tasks (submit, cancel, review decisions, replay,
 // conductor results and signals, reconciler, schedules, admin): one function, one order.
 import { context, type Context } from '@opentelemetry/api';
-import { publishControl } from '../control-messages.ts';
 import type { HubEvent } from '../events.ts';
 import type { HubContext } from '../hub-context.ts';
 import type { SubtaskRow, TaskRow } from '../store/schema.ts';
@@ -33,14 +32,15 @@ export interface Outcome {
  *    (and its acknowledgement) reaches them before a worker can report the first step started, a replay's
  *    `retried` before the new attempt starts, a step's `subtask.succeeded` before its dependents start;
  * 3. enqueue what admission let in;
- * 4. when tasks ended, tell workers (they drop the tasks' sessions), after their last jobs were withdrawn.
- * Several outcomes (a batch of results, one per task) run steps 1-3 side by side and share one message in step 4.
+ * 4. when tasks ended, tell workers (they drop the tasks' sessions), after their last jobs were withdrawn; the
+ *    notice gathers the tasks that end within a fifth of a second (HubContext.announceEnded).
+ * Several outcomes (a batch of results, one per task) run steps 1-3 side by side.
  */
 export async function settle(ctx: HubContext, outcomes: Outcome | Outcome[]): Promise<void> {
   const all = Array.isArray(outcomes) ? outcomes : [outcomes];
   await Promise.all(all.map((o) => (o.trace ? context.with(o.trace, () => act(ctx, o)) : act(ctx, o))));
   const ended = all.flatMap(({ task, events }) => (task && endedHere(task, events) ? [task.id] : []));
-  if (ended.length) await publishControl(ctx.redis, ctx.keys.control, { t: 'tasks-ended', taskIds: ended });
+  if (ended.length) ctx.announceEnded(ended);
 }
 
 /** Steps 1-3 for one outcome. */
