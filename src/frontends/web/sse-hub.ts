@@ -1,9 +1,11 @@
-// Live fan-out for SSE: one Redis subscriber per frontend, delivering task events and web messages to open streams.
+// Live fan-out for SSE: one Redis subscriber per frontend, delivering task events and web messages to open streams
+// (subscribed only while streams are open).
 import type { Redis } from 'ioredis';
 import type { HubContext, HubEvent } from '../../core/hub-context.ts';
 import { duplicateRedis } from '../../core/queues.ts';
 import { progressOf } from '../../core/tasks/task-service.ts';
 import { loadSubtasks } from '../../core/store/task-store.ts';
+import { DemandSubscription } from './demand-subscription.ts';
 import type { OutboundMessage } from '../frontend.ts';
 import { serializeHubEvent } from './serialize.ts';
 
@@ -44,23 +46,24 @@ export function eventItem(e: HubEvent, progress?: unknown): SseItem {
   return { id: e.id, event: e.type, data };
 }
 
-/** Subscribes once to the events and web channels and fans messages out to the streams of each task id. */
+/** Subscribes to the events and web channels while streams are open and fans messages out to each task's streams. */
 export class SseHub {
   private sub: Redis | null = null;
+  private subscription: DemandSubscription | null = null;
   private readonly byTask = new Map<string, Set<SseSubscriber>>();
   /** Per-task delivery chains, so an event needing a database read is not overtaken by the next. */
   private readonly chains = new Map<string, Promise<void>>();
 
   constructor(private readonly ctx: HubContext) {}
 
-  /** Opens the subscriber connection and subscribes; resolves once subscribed. */
+  /** Opens the subscriber connection (it subscribes when the first stream opens). */
   async start(): Promise<void> {
     if (this.sub) return;
     // A lost connection is the outage of the hub's Redis, reported once by its outage log.
     const sub = duplicateRedis(this.ctx.redis, (err) => this.ctx.log.warn({ err }, 'web SSE subscriber error'));
     sub.on('message', (channel: string, payload: string) => this.onMessage(channel, payload));
     this.sub = sub;
-    await sub.subscribe(this.ctx.keys.events, this.ctx.keys.web);
+    this.subscription = new DemandSubscription(sub, [this.ctx.keys.events, this.ctx.keys.web]);
   }
 
   /** Ends every open stream and closes the subscriber. */
@@ -70,20 +73,31 @@ export class SseHub {
     for (const s of open) s.close();
     const sub = this.sub;
     this.sub = null;
+    this.subscription = null;
     if (sub) await sub.quit().catch(() => sub.disconnect());
     await Promise.allSettled([...this.chains.values()]);
   }
 
-  /** Adds a stream for a task; returns the function that removes it. */
-  add(taskId: string, subscriber: SseSubscriber): () => void {
+  /**
+   * Adds a stream for a task; resolves, once the channels are subscribed, with the function that removes it (the
+   * caller reads its replay after that, so nothing committed in between is missed).
+   */
+  async add(taskId: string, subscriber: SseSubscriber): Promise<() => void> {
     let set = this.byTask.get(taskId);
     if (!set) this.byTask.set(taskId, (set = new Set()));
     set.add(subscriber);
-    return () => {
+    const subscription = this.subscription;
+    let removed = false;
+    const remove = () => {
+      if (removed) return;
+      removed = true;
       const current = this.byTask.get(taskId);
       current?.delete(subscriber);
       if (current && current.size === 0) this.byTask.delete(taskId);
+      subscription?.release();
     };
+    await subscription?.hold();
+    return remove;
   }
 
   /** Number of open streams (all tasks). */

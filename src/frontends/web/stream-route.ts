@@ -137,7 +137,8 @@ export function registerStreamRoute(scope: FastifyInstance, opts: StreamRouteOpt
     let remove: () => void = () => {};
     const conn = new SseConnection(reply.raw, after, opts.heartbeatMs, () => remove());
     // Subscribe before reading the replay, so nothing committed in between is missed.
-    remove = hub.add(task.id, conn);
+    remove = await hub.add(task.id, conn);
+    if (conn.isClosed) remove(); // gone while subscribing
     reply.hijack();
     reply.raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',

@@ -7,6 +7,7 @@ import { HubError, InvalidInputError } from '../../core/errors.ts';
 import type { HubContext, HubEvent } from '../../core/hub-context.ts';
 import { toHubEvent } from '../../core/hub-context.ts';
 import { duplicateRedis } from '../../core/queues.ts';
+import { DemandSubscription } from './demand-subscription.ts';
 import type { TaskService } from '../../core/tasks/task-service.ts';
 import { callerOf, type WebCaller } from './auth.ts';
 import { serializeTask } from './serialize.ts';
@@ -46,6 +47,7 @@ const clientMessage = z.discriminatedUnion('type', [
 /** Fans task events from Redis out to WebSocket clients, filtered by what each may see. */
 export class WsHub {
   private sub: Redis | null = null;
+  private subscription: DemandSubscription | null = null;
   private readonly clients = new Set<WsClient>();
   private readonly owners = new Map<string, string>();
   private chain: Promise<void> = Promise.resolve();
@@ -55,7 +57,7 @@ export class WsHub {
 
   constructor(private readonly opts: WsOptions) {}
 
-  /** Subscribes to the events channel and starts heartbeats. */
+  /** Opens the subscriber connection (subscribed while clients are connected) and starts heartbeats. */
   async start(): Promise<void> {
     if (this.sub) return;
     const { ctx } = this.opts;
@@ -63,7 +65,7 @@ export class WsHub {
     const sub = duplicateRedis(ctx.redis, (err) => ctx.log.warn({ err }, 'web WebSocket subscriber error'));
     sub.on('message', (_channel: string, payload: string) => this.onMessage(payload));
     this.sub = sub;
-    await sub.subscribe(ctx.keys.events);
+    this.subscription = new DemandSubscription(sub, [ctx.keys.events]);
     this.timer = setInterval(() => {
       for (const c of this.clients) c.beat();
     }, this.opts.heartbeatMs);
@@ -81,6 +83,7 @@ export class WsHub {
     this.clients.clear();
     const sub = this.sub;
     this.sub = null;
+    this.subscription = null;
     if (sub) await sub.quit().catch(() => sub.disconnect());
     await this.chain;
   }
@@ -97,16 +100,20 @@ export class WsHub {
     if (query.task) scope = { kind: 'task', taskId: (await tasks.findVisible(query.task, caller)).id };
     else if (query.all === 'true' && caller.isAdmin) scope = { kind: 'all' };
     const log = ctx.log.child({ ws: caller.userId });
+    const leave = () => {
+      if (this.clients.delete(client)) this.subscription?.release();
+    };
     const client = new WsClient(socket, caller, scope, query.after ?? null, this.opts.maxBufferBytes, (reason) => {
       this.dropped++;
-      this.clients.delete(client);
+      leave();
       log.warn({ reason }, 'WebSocket client cut off');
     });
-    // Join the fan-out before reading the replay, so nothing committed in between is missed.
+    // Join the fan-out (subscribed) before reading the replay, so nothing committed in between is missed.
+    const joined = this.subscription?.hold();
     this.clients.add(client);
     socket.on('close', () => {
       client.closed = true;
-      this.clients.delete(client);
+      leave();
     });
     socket.on('message', (data) => void this.onClientMessage(client, String(data)));
     client.send({
@@ -117,6 +124,7 @@ export class WsHub {
       taskId: scope.kind === 'task' ? scope.taskId : null,
       heartbeatMs: this.opts.heartbeatMs,
     });
+    await joined;
     try {
       if (query.after !== undefined) {
         for (;;) {
