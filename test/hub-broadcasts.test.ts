@@ -25,6 +25,18 @@ async function eventListeners(): Promise<number> {
   return n;
 }
 
+/** The task ids of each tasks-ended notice heard on a hub's control channel from now on. */
+async function endedNotices(channel: string): Promise<string[][]> {
+  const sub = connection();
+  const notices: string[][] = [];
+  sub.on('message', (_channel: string, raw: string) => {
+    const msg = parseControl(raw);
+    if (msg?.t === 'tasks-ended') notices.push(msg.taskIds);
+  });
+  await sub.subscribe(channel);
+  return notices;
+}
+
 beforeAll(async () => {
   h = await createHarness({ workers: false });
 });
@@ -52,13 +64,7 @@ describe('hub broadcasts', () => {
   });
 
   it('tells workers about ended tasks in one gathered notice', async () => {
-    const sub = connection();
-    const notices: string[][] = [];
-    sub.on('message', (_channel: string, raw: string) => {
-      const msg = parseControl(raw);
-      if (msg?.t === 'tasks-ended') notices.push(msg.taskIds);
-    });
-    await sub.subscribe(h.hub.ctx.keys.control);
+    const notices = await endedNotices(h.hub.ctx.keys.control);
     h.hub.ctx.announceEnded(['t-1']);
     h.hub.ctx.announceEnded(['t-2', 't-3']);
     await vi.waitFor(() => expect(notices).toHaveLength(1));
@@ -67,13 +73,7 @@ describe('hub broadcasts', () => {
 
   it('sends a gathered notice that is still pending when the hub stops', async () => {
     const other = await createHarness({ workers: false });
-    const sub = connection();
-    const notices: string[][] = [];
-    sub.on('message', (_channel: string, raw: string) => {
-      const msg = parseControl(raw);
-      if (msg?.t === 'tasks-ended') notices.push(msg.taskIds);
-    });
-    await sub.subscribe(other.hub.ctx.keys.control);
+    const notices = await endedNotices(other.hub.ctx.keys.control);
     other.hub.ctx.announceEnded(['t-last']);
     await other.close();
     await vi.waitFor(() => expect(notices).toEqual([['t-last']]));
