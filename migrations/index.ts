@@ -13,6 +13,7 @@ import * as m0060 from './0060-outbox.ts';
 import * as m0070 from './0070-admission-indexes.ts';
 import * as m0080 from './0080-lean-task-indexes.ts';
 import * as m0090 from './0090-event-and-outbox-keys.ts';
+import * as m0100 from './0100-task-fillfactor.ts';
 
 /** Migrations by name, applied in name order by the kysely Migrator. */
 export const migrations: Record<string, Migration> = {
@@ -29,4 +30,5 @@ export const migrations: Record<string, Migration> = {
   '0070-admission-indexes': m0070,
   '0080-lean-task-indexes': m0080,
   '0090-event-and-outbox-keys': m0090,
+  '0100-task-fillfactor': m0100,
 };

@@ -1,8 +1,8 @@
 // The tasks table keeps only indexes that answer a query, and its partial ones still serve those queries on an
 // analysed table: retention through tasks_finished, the children of a parent (and a deleted parent's SET NULL)
 // through tasks_parent_task. Each index a task's row meets costs an entry at its insert and at every status change.
-// Events and outbox rows have no foreign key (its check was a lookup per row). Postgres only (PGlite has no planner
-// stats worth the name).
+// Events and outbox rows have no foreign key (its check was a lookup per row). Task pages keep room for the delivery
+// marks' row versions. Postgres only (PGlite has no planner stats worth the name).
 import { CompiledQuery, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purgeBatch } from '../src/core/tasks/retention.ts';
@@ -88,5 +88,33 @@ describe.skipIf(!databaseUrl())('task indexes', () => {
     await env.ctx.db.deleteFrom('tasks').where('id', '=', 't1').execute();
     const left = await env.ctx.db.selectFrom('tasks').select('id').where('parent_task_id', 'is not', null).execute();
     expect(left).toEqual([]);
+  });
+
+  it("keeps room on a task's page, so its delivery marks change no index (HOT updates)", async () => {
+    const hot = await env.ctx.db.connection().execute(async (conn) => {
+      await sql`begin`.execute(conn);
+      try {
+        await sql`insert into tasks (id, user_id, origin, text, status)
+          select 'hot' || i, 'idx:hot', '{"platform":"test","conversationId":"c","userId":"idx:hot"}'::jsonb,
+            'a request of a typical length, with a sentence or two of what to do', 'COMPLETED'
+          from generate_series(1, 400) i`.execute(conn);
+        const counts = async () => {
+          const { rows } = await sql<{ updated: string; hot: string }>`select
+            pg_stat_get_xact_tuples_updated('tasks'::regclass) as updated,
+            pg_stat_get_xact_tuples_hot_updated('tasks'::regclass) as hot`.execute(conn);
+          return { updated: Number(rows[0]!.updated), hot: Number(rows[0]!.hot) };
+        };
+        const before = await counts();
+        // A delivery mark's update (progress_message, final_notified: no indexed column) of every fourth task.
+        await sql`update tasks set final_notified = true where user_id = 'idx:hot' and substr(id, 4)::int % 4 = 0`.execute(
+          conn,
+        );
+        const after = await counts();
+        return { updated: after.updated - before.updated, hot: after.hot - before.hot };
+      } finally {
+        await sql`rollback`.execute(conn);
+      }
+    });
+    expect(hot).toEqual({ updated: 100, hot: 100 });
   });
 });
