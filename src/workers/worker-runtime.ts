@@ -105,7 +105,12 @@ export class WorkerRuntime {
           );
     const entry = key === undefined ? undefined : this.o.handlers[key];
     if (typeof entry !== 'object') return entry;
-    return (ctx) => entry.handler({ ...ctx, input: parseInput(entry, ctx.input) });
+    // The context's input is replaced in place: a copy ({ ...ctx }) would read its lazy `log` getter, making a child
+    // logger (and running the redaction over its bindings) for every job.
+    return (ctx) => {
+      ctx.input = parseInput(entry, ctx.input);
+      return entry.handler(ctx);
+    };
   }
 
   /** Specs of the declared capabilities this worker runs: what the hub may plan over. */
