@@ -1,6 +1,7 @@
 // Group commit of submissions: concurrent submits share transactions, yet each gets its own task, an
 // Idempotency-Key repeated inside a batch yields one task, a refusal fails nobody else; and a database that is
 // away for a moment (a Postgres restart) delays a submission instead of failing it.
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ForbiddenError, UnavailableError } from '../src/core/errors.ts';
 import { HubContext } from '../src/core/hub-context.ts';
@@ -158,5 +159,21 @@ describe('batched admission', () => {
     const byUser = (u: string) => queued.filter((q) => q.user_id === `test:${u}`);
     expect(byUser('a')).toHaveLength(1);
     expect(byUser('b')).toHaveLength(1);
+  });
+
+  it('admits the new work of a user with nothing waiting as it is inserted; further work waits for capacity', async () => {
+    const service = new TaskService(capped.ctx, new RulePlanner());
+    const first = await service.submit({ origin: origin('c'), text: 'c first' });
+    const second = await service.submit({ origin: origin('c'), text: 'c second' });
+    // `cmin` is the command that wrote a row's version: the subtask admitted by the insert was not updated after it.
+    const rows = await sql<{ task_id: string; queued: boolean; same_command: boolean }>`
+      select s.task_id, s.queued_at is not null as queued, s.cmin = t.cmin as same_command
+      from subtasks s join tasks t on t.id = s.task_id where s.task_id in (${first.task.id}, ${second.task.id})`.execute(
+      capped.ctx.db,
+    );
+    const of = (id: string) => rows.rows.find((r) => r.task_id === id);
+    expect(of(first.task.id)).toEqual({ task_id: first.task.id, queued: true, same_command: true });
+    // The user's capacity (1) is taken: the second waits, and is admitted when the first ends.
+    expect(of(second.task.id)).toMatchObject({ queued: false });
   });
 });

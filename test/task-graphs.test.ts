@@ -61,7 +61,7 @@ describe('task graph insert', () => {
   it('stores values exactly as given, jsonb columns as JSON', async () => {
     const text = `it's a \\ back'slash; "quoted" ü 🚀 $1 --\n/* not a comment */`;
     const input = { text, list: [1, 'two', null, { deep: "it's" }], n: 1.5 };
-    const [stored] = await env.ctx.db.transaction().execute((trx) => insertTaskGraphs(trx, [graph(text, input)]));
+    const [stored] = await env.ctx.db.transaction().execute((trx) => insertTaskGraphs(trx, [graph(text, input)], 20));
     expect(stored!.task.text).toBe(text);
     expect(stored!.task.origin).toEqual({ platform: 'test', conversationId: "c'1", userId: 'test:graphs' });
     expect(stored!.task.created_at).toBeInstanceOf(Date);
@@ -80,16 +80,16 @@ describe('task graph insert', () => {
   });
 
   it('is one statement text whatever the number of graphs', () => {
-    const one = taskGraphsInsert([graph('a', 1)]).compile(env.ctx.db).sql;
-    const three = taskGraphsInsert([graph('a', 1), graph('b', 2), graph('c', 3)]).compile(env.ctx.db).sql;
+    const one = taskGraphsInsert([graph('a', 1)], 20).compile(env.ctx.db).sql;
+    const three = taskGraphsInsert([graph('a', 1), graph('b', 2), graph('c', 3)], 20).compile(env.ctx.db).sql;
     expect(three).toBe(one);
   });
 
   it('refuses a batch whose tasks set different columns (a left-out column would lose its default)', () => {
-    expect(() => taskGraphsInsert([graph('a', 1), graph('b', 2, { feedback: 'x' })])).not.toThrow();
+    expect(() => taskGraphsInsert([graph('a', 1), graph('b', 2, { feedback: 'x' })], 20)).not.toThrow();
     const odd = graph('b', 2);
     delete (odd.task as Record<string, unknown>).feedback;
-    expect(() => taskGraphsInsert([graph('a', 1), odd])).toThrow(/same columns/);
+    expect(() => taskGraphsInsert([graph('a', 1), odd], 20)).toThrow(/same columns/);
   });
 
   it('knows every jsonb column of the tables it writes', async () => {

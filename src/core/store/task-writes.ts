@@ -3,7 +3,7 @@
 // result paths run once per task, so these keep them to two or three statements inside their transaction.
 // Rows that come back through row_to_json / json_agg are revived to what pg returns: `*_at` columns become Dates again.
 import { sql, type Insertable, type Kysely, type RawBuilder, type Transaction } from 'kysely';
-import { admissionLocks, admissionUpdate } from '../tasks/admission.ts';
+import { admissionLocks, admissionUpdate, admitOrder, insertCapacity } from '../tasks/admission.ts';
 import { toHubEvent, type HubEvent, type NewTaskEvent } from '../events.ts';
 import type { Database, SubtaskRow, SubtasksTable, TaskEventRow, TaskRow, TasksTable } from './schema.ts';
 import { json } from './task-store.ts';
@@ -33,44 +33,69 @@ export interface StoredGraph {
 }
 
 /**
- * Inserts tasks, their subtasks, their first events and the outbox rows they cause in one statement (a batch of
- * submissions commits as one), and takes the owners' admission locks in the same statement, the distinct users
- * in a fixed order (by lock key, so two batches never wait for each other crosswise). Admission, in the next
- * statement, sees the new subtasks under the locks. Graphs come back in the order given, subtasks in plan order.
+ * Takes the admission locks of the graphs' owners, then inserts tasks, their subtasks, their first events and the
+ * outbox rows they cause (a batch of submissions commits as one). New READY subtasks are admitted as they are
+ * inserted, up to each owner's free capacity `cap`, unless the owner has work waiting already (the caller's next
+ * statement, `admissionUpdate`, admits that in order). Graphs come back in the order given, subtasks in plan order.
  */
-export async function insertTaskGraphs(trx: Trx, graphs: TaskGraph[]): Promise<StoredGraph[]> {
-  const { rows } = await taskGraphsInsert(graphs).execute(trx);
+export async function insertTaskGraphs(trx: Trx, graphs: TaskGraph[], cap: number): Promise<StoredGraph[]> {
+  await ownersLock(graphs).execute(trx);
+  const { rows } = await taskGraphsInsert(graphs, cap).execute(trx);
   return storedGraphs(graphs, rows[0]!);
 }
 
 /**
- * The statement of `insertTaskGraphs` (to run it in a statement group); `storedGraphs` reads its one row. Each
- * table's rows travel as one JSON array that Postgres turns into rows (`json_populate_recordset`), so the text is
- * the same for any number of graphs and is prepared once per connection, not parsed and planned per batch. Every
- * task (and every subtask) of a batch must set the same columns: a column left out takes its default, which one
- * statement cannot do for some rows only.
+ * The admission locks of the graphs' owners, the distinct users in a fixed order (by lock key, so two batches never
+ * wait for each other crosswise), in a statement of their own: the insert that counts their capacity must start
+ * after they are held, to see what the locks' previous holders committed.
+ */
+export function ownersLock(graphs: TaskGraph[]): RawBuilder<{ locked: unknown }> {
+  const users = [...new Set(graphs.map((g) => g.task.user_id))];
+  return sql`${PREPARED} select ${admissionLocks(sql`select id from unnest(${users}::text[]) as n (id)`)} as locked`;
+}
+
+/**
+ * The insert of `insertTaskGraphs` (to run it in a statement group after `ownersLock`); `storedGraphs` reads its one
+ * row. Each table's rows travel as one JSON array that Postgres turns into rows (`json_populate_recordset`), so the
+ * text is the same for any number of graphs and is prepared once per connection, not parsed and planned per batch.
+ * Every task (and every subtask) of a batch must set the same columns: a column left out takes its default, which
+ * one statement cannot do for some rows only.
  */
 export function taskGraphsInsert(
   graphs: TaskGraph[],
+  cap: number,
 ): RawBuilder<{ tasks: unknown; subtasks: unknown; events: unknown }> {
   const tasks = graphs.map((g) => g.task as Record<string, unknown>);
   const subtasks = graphs.flatMap((g) => g.subtasks as Record<string, unknown>[]);
   const taskColumns = columnsOf('tasks', tasks);
-  const subtaskColumns = columnsOf('subtasks', subtasks);
+  const subtaskColumns = [...new Set([...columnsOf('subtasks', subtasks), 'queued_at'])];
   const users = [...new Set(graphs.map((g) => g.task.user_id))];
   const cols = (names: readonly string[]) => sql.join(names.map((c) => sql.ref(c)));
+  // A new subtask is admitted when it is READY and within its owner's free capacity, in admission's order.
+  const waits = sql`n.status = 'READY' and n.queued_at is null`;
+  const subtaskValues = sql.join(
+    subtaskColumns.map((c) =>
+      c === 'queued_at'
+        ? sql`case when ${waits} and n.nth <= f.free then now() else n.queued_at end`
+        : sql.ref(`n.${c}`),
+    ),
+  );
   return sql<{ tasks: unknown; subtasks: unknown; events: unknown }>`${PREPARED}
     with t as (insert into tasks (${cols(taskColumns)}) select ${cols(taskColumns)}
         from json_populate_recordset(null::tasks, ${rowsJson('tasks', tasks, taskColumns)}::json) returning *),
-      s as (insert into subtasks (${cols(subtaskColumns)}) select ${cols(subtaskColumns)}
-        from json_populate_recordset(null::subtasks, ${rowsJson('subtasks', subtasks, subtaskColumns)}::json) returning *),
+      f as (${insertCapacity(users, cap)}),
+      s as (insert into subtasks (${cols(subtaskColumns)}) select ${subtaskValues}
+        from (select n.*, row_number() over (partition by n.user_id, ${waits} order by ${admitOrder('tk', 'n')}) as nth
+          from json_populate_recordset(null::subtasks, ${rowsJson('subtasks', subtasks, subtaskColumns)}::json) n
+          join t tk on tk.id = n.task_id) n
+        left join f on f.user_id = n.user_id
+        returning *),
       e as (insert into task_events (${cols(EVENT_COLUMNS)}) select ${cols(EVENT_COLUMNS)}
         from json_populate_recordset(null::task_events,
           ${rowsJson('task_events', eventValues(graphs.flatMap((g) => g.events)), EVENT_COLUMNS)}::json) returning *),
       ob as (${outboxInsert('e', 't')})
     select (select json_agg(t) from t) as tasks, (select json_agg(s) from s) as subtasks,
-      (select json_agg(e order by e.id) from e) as events,
-      ${admissionLocks(sql`select id from unnest(${users}::text[]) as n (id)`)} as locked`;
+      (select json_agg(e order by e.id) from e) as events`;
 }
 
 /**

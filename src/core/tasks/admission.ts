@@ -1,5 +1,6 @@
 // Per-user admission control: at most MAX_INFLIGHT_PER_USER subtasks of a user on the queues at once.
-// A READY subtask with queued_at NULL waits its turn; admitting sets queued_at and then enqueues it.
+// A READY subtask with queued_at NULL waits its turn; admitting sets queued_at and then enqueues it. A new subtask of
+// a user with nothing waiting is admitted as it is inserted (insertCapacity), saving the update of its row.
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import { enqueueSubtasks } from './dispatcher.ts';
 import { LIVE_SUBTASK } from './lifecycle.ts';
@@ -23,12 +24,32 @@ export function admissionLocks(ids: RawBuilder<unknown>): RawBuilder<unknown> {
     order by hashtext('sb-admit:' || id), id offset 0) u) l)`;
 }
 
-// The order admission lets waiting subtasks (s, of tasks t) in: urgent first, then oldest.
-const ADMIT_ORDER = sql`case t.priority when 'urgent' then 0 when 'normal' then 1 else 2 end, s.created_at, s.key`;
+/** The order admission lets subtasks (`s`, of tasks `t`) in: urgent first, then oldest. */
+export function admitOrder(t: string, s: string): RawBuilder<unknown> {
+  return sql`case ${sql.ref(`${t}.priority`)} when 'urgent' then 0 when 'normal' then 1 else 2 end,
+    ${sql.ref(`${s}.created_at`)}, ${sql.ref(`${s}.key`)}`;
+}
 
 // Live statuses as literals: the partial index subtasks_live (migration 0070) serves the count only when its
 // predicate can be proven from the query's, which a parameter (unknown to a cached plan) does not allow.
 const LIVE = sql.join(LIVE_SUBTASK.map((s) => sql.lit(s)));
+
+/** The free capacity of the user `user` (an SQL expression): `cap` less their admitted live subtasks. */
+function freeCapacity(user: RawBuilder<unknown>, cap: number): RawBuilder<number> {
+  return sql<number>`${cap}::int - (select count(*) from subtasks l where l.user_id = ${user}
+    and l.status in (${LIVE}) and l.queued_at is not null)`;
+}
+
+/**
+ * The free capacity of each of `userIds` that has no waiting subtask (rows `user_id`, `free`): the users whose new
+ * READY subtasks may be admitted as they are inserted. A user with waiting work is left out, so that it is admitted
+ * first, in order, by `admissionUpdate`. Like it, this must run in a statement that starts after the locks are held.
+ */
+export function insertCapacity(userIds: string[], cap: number): RawBuilder<{ user_id: string; free: number }> {
+  return sql`select u.id as user_id, ${freeCapacity(sql.ref('u.id'), cap)} as free
+    from unnest(${userIds}::text[]) as u (id)
+    where not exists (select from subtasks w where w.user_id = u.id and w.status = 'READY' and w.queued_at is null)`;
+}
 
 /**
  * The admission UPDATE (returning the admitted rows) for several users, in one text whatever their number: each
@@ -42,13 +63,12 @@ export function admissionUpdate(userIds: string[], cap: number): RawBuilder<Subt
     update subtasks set queued_at = now(), updated_at = now()
     where id in (
       select w.id from (
-        select s.id, s.user_id, row_number() over (partition by s.user_id order by ${ADMIT_ORDER}) as nth
+        select s.id, s.user_id, row_number() over (partition by s.user_id order by ${admitOrder('t', 's')}) as nth
         from subtasks s join tasks t on t.id = s.task_id
         where s.user_id = any(${userIds}::text[]) and s.status = 'READY' and s.queued_at is null
       ) w
       join (
-        select u.id as user_id, ${cap}::int - (select count(*) from subtasks l where l.user_id = u.id
-          and l.status in (${LIVE}) and l.queued_at is not null) as free
+        select u.id as user_id, ${freeCapacity(sql.ref('u.id'), cap)} as free
         from unnest(${userIds}::text[]) as u (id)
         offset 0
       ) f on f.user_id = w.user_id

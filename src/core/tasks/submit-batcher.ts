@@ -1,6 +1,7 @@
 // Group commit of submissions: while transactions persist batches, new submissions wait in the next batch,
-// which then commits as one (one insert statement for all graphs, one admission statement for their users, sent
-// together in one round trip on Postgres).
+// which then commits as one (the users' admission locks, one insert statement for all graphs that also admits their
+// new work, and one admission statement for users with work waiting already, sent together in one round trip on
+// Postgres).
 // Two batches can be in flight (lanes), so a submission waits for a free lane instead of for its own turn at the
 // pool and its own WAL flush.
 // Transient connection failures (a Postgres restart) are retried for a bounded time before the caller is told.
@@ -15,6 +16,7 @@ import { loadSubtasks } from '../store/task-store.ts';
 import { runStatementGroup, statementGroupsAllowed } from '../store/statement-group.ts';
 import {
   insertTaskGraphs,
+  ownersLock,
   storedGraphs,
   taskGraphsInsert,
   type StoredGraph,
@@ -190,21 +192,21 @@ export class SubmitBatcher {
       const db = await lane.connection();
       const pending = batch.map((w) => w.graph);
       const cap = this.ctx.config.MAX_INFLIGHT_PER_USER;
+      const users = [...new Set(pending.map((g) => g.task.user_id))];
       if (statementGroupsAllowed(this.ctx.db) && !batch.some((w) => w.also)) {
-        // One round trip instead of four (BEGIN, insert, admission, COMMIT): the same two statements as a group.
-        const users = [...new Set(pending.map((g) => g.task.user_id))];
-        const [inserted, admitted] = await runStatementGroup(db, [
-          taskGraphsInsert(pending).compile(db),
+        // One round trip instead of five (BEGIN, locks, insert, admission, COMMIT): the same statements as a group.
+        const [, inserted, admitted] = await runStatementGroup(db, [
+          ownersLock(pending).compile(db),
+          taskGraphsInsert(pending, cap).compile(db),
           sql`${PREPARED} ${admissionUpdate(users, cap)}`.compile(db),
         ]);
-        const row = inserted![0] as Parameters<typeof storedGraphs>[1];
-        return { graphs: storedGraphs(pending, row), admitted: admitted as SubtaskRow[] };
+        const graphs = storedGraphs(pending, inserted![0] as Parameters<typeof storedGraphs>[1]);
+        return { graphs, admitted: [...admittedOf(graphs), ...(admitted as SubtaskRow[])] };
       }
       return await db.transaction().execute(async (trx) => {
-        const graphs = await insertTaskGraphs(trx, pending);
+        const graphs = await insertTaskGraphs(trx, pending, cap);
         for (const w of batch) await w.also?.(trx);
-        const users = graphs.map((g) => g.task.user_id);
-        return { graphs, admitted: await admitUsers(trx, users, cap) };
+        return { graphs, admitted: [...admittedOf(graphs), ...(await admitUsers(trx, users, cap))] };
       });
     } catch (err) {
       if (isTransientDbError(err)) lane.unpin();
@@ -226,6 +228,11 @@ export class SubmitBatcher {
   }
 }
 
+/** The admitted subtasks of stored graphs: READY and queued (the insert admits them, see `taskGraphsInsert`). */
+function admittedOf(graphs: { subtasks: SubtaskRow[] }[]): SubtaskRow[] {
+  return graphs.flatMap((g) => g.subtasks.filter((s) => s.status === 'READY' && s.queued_at !== null));
+}
+
 /** Whether the insert failed because a task with this id exists (an earlier attempt of the same batch committed). */
 function isTaskIdTaken(err: unknown): boolean {
   const e = err as { code?: unknown; constraint?: unknown } | null;
@@ -243,6 +250,6 @@ async function loadCommitted(
   const events = await db.selectFrom('task_events').selectAll().where('task_id', '=', id).orderBy('id').execute();
   return {
     graphs: [{ task, subtasks, events: events.map(toHubEvent) }],
-    admitted: subtasks.filter((s) => s.status === 'READY' && s.queued_at !== null),
+    admitted: admittedOf([{ subtasks }]),
   };
 }
