@@ -25,6 +25,7 @@ import { runSubmitLatency, type SubmitLatencyResult } from './scenarios/submit-l
 import { runThroughput, type ThroughputResult } from './scenarios/throughput.ts';
 import { runLlmPlanner, type LlmPlannerResult } from './scenarios/llm-planner.ts';
 import { buildRows } from './lib/rows.ts';
+import { bundleScript } from './lib/bundle.ts';
 import { ForeignCpuMonitor } from './lib/proc-cpu.ts';
 
 const args = process.argv.slice(2);
@@ -228,7 +229,7 @@ async function runScaleChild(opts: ScaleOptions, r: BenchResults): Promise<Scale
   // The hub runs with the V8 heap flags of its Kubernetes deployment (deploy/k8s/base/hub-deployment.yaml) and its
   // image's malloc setting; BENCH_HUB_NODE_FLAGS tries other flags ("" for Node's defaults).
   const flags = (process.env.BENCH_HUB_NODE_FLAGS ?? DEPLOYED_HUB_FLAGS).split(' ').filter(Boolean);
-  const child = env.forkScript('scale-child.ts', DEPLOYED_HUB_ENV, ['--expose-gc', ...flags]);
+  const child = env.forkScript(await bundleScript('scale-child.ts'), DEPLOYED_HUB_ENV, ['--expose-gc', ...flags]);
   try {
     const reply = await new Promise<Exclude<ScaleReply, { t: 'in-flight' }>>((resolve, reject) => {
       child.on('message', (m: ScaleReply) => {

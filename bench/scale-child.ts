@@ -1,6 +1,6 @@
-// Runs scenario 6 in a process of its own (forked by bench/run.ts), so the RSS sampled is that of a hub
-// process alone, not of a process that also ran the earlier scenarios.
-import { compiledStartHub, startBenchHub } from './lib/bench-hub.ts';
+// Runs scenario 6 in a process of its own (forked by bench/run.ts, as a bundle: lib/bundle.ts), so the RSS sampled is
+// that of a process running the compiled hub, not of one that also ran the earlier scenarios or holds tsx.
+import { startBenchHub } from './lib/bench-hub.ts';
 import { BenchEnv } from './lib/env.ts';
 import { debug } from './lib/stats.ts';
 import { runScale, type InFlightMemory, type ScaleOptions, type ScaleResult } from './scenarios/scale.ts';
@@ -17,7 +17,7 @@ const env = new BenchEnv('scale');
 process.once('message', (cmd: ScaleCommand) => {
   void (async () => {
     debug('scale child: starting hub');
-    const h = await startBenchHub(env, 'scale', { start: await compiledStartHub() });
+    const h = await startBenchHub(env, 'scale');
     try {
       const result = await runScale(env, h, cmd.opts, (memory) =>
         process.send?.({ t: 'in-flight', memory } satisfies ScaleReply),

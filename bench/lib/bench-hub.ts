@@ -1,7 +1,7 @@
 // Starts a hub in this process on its own prefix and schema, with the bench frontend and a counted database.
 import type { Config } from '../../src/core/config.ts';
 import type { Planner } from '../../src/core/planning/plan.ts';
-import type { Hub, startHub } from '../../src/main.ts';
+import type { Hub } from '../../src/main.ts';
 import { BenchFrontend, finalsTracker } from './bench-frontend.ts';
 import type { BenchEnv, CountedDatabase } from './env.ts';
 
@@ -18,15 +18,6 @@ export interface BenchHub {
   close(): Promise<void>;
 }
 
-/**
- * The compiled hub (dist/, as `switchboard hub` runs it), so a process that measures its memory does not also
- * carry the tsx loader's copies of every source file and their source maps (about 150-200 MB of RSS).
- */
-export async function compiledStartHub(): Promise<typeof startHub> {
-  const url = new URL('../../dist/src/main.js', import.meta.url).href;
-  return ((await import(url)) as { startHub: typeof startHub }).startHub;
-}
-
 /** Starts a hub named `name` (prefix and schema derive from it); no embedded workers. */
 export async function startBenchHub(
   env: BenchEnv,
@@ -35,17 +26,15 @@ export async function startBenchHub(
     config?: Record<string, string>;
     planner?: Planner;
     poolSize?: number;
-    /** Another build's startHub, e.g. the compiled one in dist/ (see `compiledStartHub`). */
-    start?: typeof startHub;
   } = {},
 ): Promise<BenchHub> {
   const prefix = env.prefix(name);
   const config = env.config(prefix, opts.config);
   const db = await env.openDatabase(name, opts.poolSize ?? 10);
   const frontend = new BenchFrontend();
-  // Imported on demand: a process that runs the compiled hub must not load (and hold) the whole source tree too.
-  const start = opts.start ?? (await import('../../src/main.ts')).startHub;
-  const hub = await start({
+  // Imported on demand: a bundle of a bench script (bundle.ts) imports the compiled hub here instead.
+  const { startHub } = await import('../../src/main.ts');
+  const hub = await startHub({
     config,
     database: db,
     embeddedWorkers: false,

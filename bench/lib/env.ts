@@ -165,11 +165,11 @@ export class BenchEnv {
     return this.forkScript('worker-pool.ts', { REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL });
   }
 
-  /** Forks a TypeScript file of bench/ (through tsx) with an IPC channel and this run's id. */
+  /** Forks a file of bench/ (TypeScript through tsx, a bundle's .mjs as it is) with an IPC channel and this run's id. */
   forkScript(relative: string, env: Record<string, string> = {}, nodeFlags: string[] = []): ChildProcess {
     const child = fork(fileURLToPath(new URL(relative, new URL('../', import.meta.url))), [], {
       cwd: root,
-      execArgv: ['--import', 'tsx', ...nodeFlags],
+      execArgv: [...(relative.endsWith('.ts') ? ['--import', 'tsx'] : []), ...nodeFlags],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       env: { ...process.env, BENCH_RUN_ID: this.runId, ...env },
     });
