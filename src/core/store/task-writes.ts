@@ -113,9 +113,11 @@ const EVENT_COLUMNS = ['task_id', 'subtask_id', 'type', 'actor', 'data'] as cons
 /** The columns the rows set (the first row's, in a fixed order); every row must set the same ones. */
 function columnsOf(table: string, rows: Record<string, unknown>[]): string[] {
   const columns = Object.keys(rows[0] ?? {}).sort();
-  const key = columns.join();
-  if (rows.some((r) => Object.keys(r).sort().join() !== key))
-    throw new Error(`${table} rows of one batch must set the same columns`);
+  const same = (r: Record<string, unknown>) => {
+    const keys = Object.keys(r);
+    return keys.length === columns.length && keys.every((k) => Object.hasOwn(rows[0]!, k));
+  };
+  if (!rows.every(same)) throw new Error(`${table} rows of one batch must set the same columns`);
   return columns;
 }
 
@@ -145,15 +147,16 @@ export function storedGraphs(
   out: { tasks: unknown; subtasks: unknown; events: unknown },
 ): StoredGraph[] {
   const tasks = new Map(rows<TaskRow>(out.tasks).map((t) => [t.id, t]));
-  const subtasks = rows<SubtaskRow>(out.subtasks);
-  const events = rows<TaskEventRow>(out.events).map(toHubEvent);
+  const subtasks = new Map(rows<SubtaskRow>(out.subtasks).map((s) => [s.id, s]));
+  const events = new Map<string, HubEvent[]>();
+  for (const e of rows<TaskEventRow>(out.events).map(toHubEvent))
+    events.set(e.taskId, [...(events.get(e.taskId) ?? []), e]);
   return graphs.map((g) => {
     const id = g.task.id as string;
-    const order = new Map(g.subtasks.map((s, i) => [s.id, i]));
     return {
       task: tasks.get(id)!,
-      subtasks: subtasks.filter((s) => s.task_id === id).sort((a, b) => order.get(a.id)! - order.get(b.id)!),
-      events: events.filter((e) => e.taskId === id),
+      subtasks: g.subtasks.map((s) => subtasks.get(s.id as string)!),
+      events: events.get(id) ?? [],
     };
   });
 }

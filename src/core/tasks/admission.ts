@@ -40,6 +40,12 @@ function freeCapacity(user: RawBuilder<unknown>, cap: number): RawBuilder<number
     and l.status in (${LIVE}) and l.queued_at is not null)`;
 }
 
+/** Whether the user `user` (an SQL expression) has waiting work: a READY subtask not admitted yet. */
+function hasWaiting(user: RawBuilder<unknown>): RawBuilder<boolean> {
+  return sql<boolean>`exists (select from subtasks q where q.user_id = ${user} and q.status = 'READY'
+    and q.queued_at is null)`;
+}
+
 /**
  * The free capacity of each of `userIds` that has no waiting subtask (rows `user_id`, `free`): the users whose new
  * READY subtasks may be admitted as they are inserted. A user with waiting work is left out, so that it is admitted
@@ -47,15 +53,14 @@ function freeCapacity(user: RawBuilder<unknown>, cap: number): RawBuilder<number
  */
 export function insertCapacity(userIds: string[], cap: number): RawBuilder<{ user_id: string; free: number }> {
   return sql`select u.id as user_id, ${freeCapacity(sql.ref('u.id'), cap)} as free
-    from unnest(${userIds}::text[]) as u (id)
-    where not exists (select from subtasks w where w.user_id = u.id and w.status = 'READY' and w.queued_at is null)`;
+    from unnest(${userIds}::text[]) as u (id) where not ${hasWaiting(sql.ref('u.id'))}`;
 }
 
 /**
  * The admission UPDATE (returning the admitted rows) for several users, in one text whatever their number: each
  * user's waiting READY subtasks, urgent first, then oldest, up to that user's free capacity. It must run in a
  * statement that starts after the users' admission locks are held. Both lookups match a partial index exactly
- * (subtasks_waiting, subtasks_live); each user's free capacity is counted once (offset 0 keeps that subquery whole,
+ * (subtasks_waiting, subtasks_live); the free capacity of each user with waiting work is counted once (offset 0 keeps that subquery whole,
  * rather than the count being repeated for every waiting row it is joined with).
  */
 export function admissionUpdate(userIds: string[], cap: number): RawBuilder<SubtaskRow> {
@@ -69,7 +74,7 @@ export function admissionUpdate(userIds: string[], cap: number): RawBuilder<Subt
       ) w
       join (
         select u.id as user_id, ${freeCapacity(sql.ref('u.id'), cap)} as free
-        from unnest(${userIds}::text[]) as u (id)
+        from unnest(${userIds}::text[]) as u (id) where ${hasWaiting(sql.ref('u.id'))}
         offset 0
       ) f on f.user_id = w.user_id
       where w.nth <= f.free
