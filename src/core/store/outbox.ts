@@ -7,6 +7,7 @@ import { revive, rows } from './jsonb-rows.ts';
 import type { OutboxRow } from './outbox-rows.ts';
 import type { Database, SubtaskRow, TaskRow } from './schema.ts';
 import { PREPARED } from './prepared.ts';
+import { statementTemplate } from './statement-template.ts';
 import { json } from './task-store.ts';
 
 type Db = Kysely<Database>;
@@ -68,11 +69,30 @@ export interface DeliveryMark {
  */
 export async function markDelivered(db: Db, marks: DeliveryMark[]): Promise<void> {
   if (marks.length === 0) return;
-  await sql`${PREPARED}
-    with m as (select * from unnest(${marks.map((m) => m.row.id || null)}::bigint[],
-        ${marks.map((m) => (m.row.id ? null : m.row.event_id))}::bigint[], ${marks.map((m) => m.row.task_id)}::text[],
-        ${marks.map((m) => m.row.kind)}::text[], ${marks.map((m) => json(m.ref))}::jsonb[],
-        ${marks.map((m) => m.progressMessage === true)}::boolean[])
+  const values: MarkValues = {
+    ids: marks.map((m) => m.row.id || null),
+    events: marks.map((m) => (m.row.id ? null : m.row.event_id)),
+    tasks: marks.map((m) => m.row.task_id),
+    kinds: marks.map((m) => m.row.kind),
+    refs: marks.map((m) => json(m.ref)),
+    progress: marks.map((m) => m.progressMessage === true),
+  };
+  await db.executeQuery(markTemplate(db, values));
+}
+
+interface MarkValues {
+  ids: (string | null)[];
+  events: (string | null)[];
+  tasks: string[];
+  kinds: string[];
+  refs: (string | null)[];
+  progress: boolean[];
+}
+
+const markTemplate = statementTemplate(
+  (v: MarkValues) => sql`${PREPARED}
+    with m as (select * from unnest(${v.ids}::bigint[], ${v.events}::bigint[], ${v.tasks}::text[], ${v.kinds}::text[],
+        ${v.refs}::jsonb[], ${v.progress}::boolean[])
       as m (id, event_id, task_id, kind, ref, progress)),
     by_id as (update outbox x set delivered_at = coalesce(x.delivered_at, now()), message_ref = m.ref,
         attempts = x.attempts + 1, last_error = null
@@ -83,8 +103,8 @@ export async function markDelivered(db: Db, marks: DeliveryMark[]): Promise<void
     pm as (update tasks t set progress_message = m.ref from m
       where t.id = m.task_id and m.progress and m.ref is not null and t.progress_message is null returning t.id),
     fin as (update tasks t set final_notified = true from m where t.id = m.task_id and m.kind = 'final' returning t.id)
-    select (select count(*) from fin) as finals`.execute(db);
-}
+    select (select count(*) from fin) as finals`,
+);
 
 /**
  * Records a failed attempt; `settle` gives the row up (a permanent error: it is not re-sent, and a final message

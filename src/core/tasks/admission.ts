@@ -1,11 +1,12 @@
 // Per-user admission control: at most MAX_INFLIGHT_PER_USER subtasks of a user on the queues at once.
 // A READY subtask with queued_at NULL waits its turn; admitting sets queued_at and then enqueues it. A new subtask of
 // a user with nothing waiting is admitted as it is inserted (insertCapacity), saving the update of its row.
-import { sql, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type CompiledQuery, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { enqueueSubtasks } from './dispatcher.ts';
 import { LIVE_SUBTASK } from './lifecycle.ts';
 import type { HubContext } from '../hub-context.ts';
 import { PREPARED } from '../store/prepared.ts';
+import { statementTemplate } from '../store/statement-template.ts';
 import type { Database, SubtaskRow, TaskRow } from '../store/schema.ts';
 import { loadSubtasks } from '../store/task-store.ts';
 
@@ -98,7 +99,16 @@ export async function admitWaiting(trx: Transaction<Database>, userId: string, c
 export async function admitUsers(trx: Transaction<Database>, userIds: string[], cap: number): Promise<SubtaskRow[]> {
   const users = [...new Set(userIds)];
   if (users.length === 0) return [];
-  return (await sql<SubtaskRow>`${PREPARED} ${admissionUpdate(users, cap)}`.execute(trx)).rows;
+  return (await trx.executeQuery(admissionStatement(trx, users, cap))).rows;
+}
+
+const admissionTemplate = statementTemplate(
+  (v: { users: string[]; cap: number }) => sql<SubtaskRow>`${PREPARED} ${admissionUpdate(v.users, v.cap)}`,
+);
+
+/** `admissionUpdate` as a named statement, compiled once (to run it in a statement group). */
+export function admissionStatement(db: Kysely<Database>, userIds: string[], cap: number): CompiledQuery<SubtaskRow> {
+  return admissionTemplate(db, { users: userIds, cap });
 }
 
 /** Enqueues admitted subtasks, loading their tasks (and siblings, for dependency outputs) where needed. */

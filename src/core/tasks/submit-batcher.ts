@@ -5,13 +5,12 @@
 // Two batches can be in flight (lanes), so a submission waits for a free lane instead of for its own turn at the
 // pool and its own WAL flush.
 // Transient connection failures (a Postgres restart) are retried for a bounded time before the caller is told.
-import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { UnavailableError } from '../errors.ts';
 import { toHubEvent } from '../events.ts';
 import type { HubContext } from '../hub-context.ts';
 import { isConnectionError } from '../outage-log.ts';
 import type { Database, SubtaskRow } from '../store/schema.ts';
-import { PREPARED } from '../store/prepared.ts';
 import { loadSubtasks } from '../store/task-store.ts';
 import { runStatementGroup, statementGroupsAllowed } from '../store/statement-group.ts';
 import {
@@ -22,7 +21,7 @@ import {
   type StoredGraph,
   type TaskGraph,
 } from '../store/task-writes.ts';
-import { admissionUpdate, admitUsers, enqueueAdmitted } from './admission.ts';
+import { admissionStatement, admitUsers, enqueueAdmitted } from './admission.ts';
 
 /** How long a submission keeps retrying while the database is unreachable before it answers UnavailableError. */
 export const DB_RETRY_MS = 10_000;
@@ -196,9 +195,9 @@ export class SubmitBatcher {
       if (statementGroupsAllowed(this.ctx.db) && !batch.some((w) => w.also)) {
         // One round trip instead of five (BEGIN, locks, insert, admission, COMMIT): the same statements as a group.
         const [, inserted, admitted] = await runStatementGroup(db, [
-          ownersLock(pending).compile(db),
-          taskGraphsInsert(pending, cap).compile(db),
-          sql`${PREPARED} ${admissionUpdate(users, cap)}`.compile(db),
+          ownersLock(db, pending),
+          taskGraphsInsert(db, pending, cap),
+          admissionStatement(db, users, cap),
         ]);
         const graphs = storedGraphs(pending, inserted![0] as Parameters<typeof storedGraphs>[1]);
         return { graphs, admitted: [...admittedOf(graphs), ...(admitted as SubtaskRow[])] };
