@@ -109,6 +109,7 @@ async function main(): Promise<void> {
       await env.waitForWorkers(h.prefix, 2);
       if (want(2)) {
         log('2/7 submit latency at 100 tasks/s (HTTP API, then the in-process chat path)');
+        await env.checkpoint();
         r.submit = await runSubmitLatency(env, h, planner, { quick });
       }
       if (want(4)) {
@@ -157,6 +158,7 @@ async function main(): Promise<void> {
       const pool = new PoolClient(env, h.prefix);
       await pool.add([{ id: 'progress-worker', patterns: ['bench.progress'], concurrency: 64, progressIntervalMs: 0 }]);
       await env.waitForWorkers(h.prefix, 1);
+      await env.checkpoint();
       r.progress = await runProgressLatency(h, pool, { quick });
       await pool.stop();
       await h.close();
