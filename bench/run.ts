@@ -83,6 +83,7 @@ async function main(): Promise<void> {
   const failed: string[] = [];
   const hubs: BenchHub[] = [];
   try {
+    await env.vacuumCatalogsWithoutAutovacuum();
     if (want(1)) {
       log('1/7 baseline: raw BullMQ');
       r.baseline = await runBaseline(env, { quick });
