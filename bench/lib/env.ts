@@ -165,7 +165,7 @@ export class BenchEnv {
     return this.forkScript('worker-pool.ts', { REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL });
   }
 
-  /** Forks a file of bench/ (TypeScript through tsx, a bundle's .mjs as it is) with an IPC channel and this run's id. */
+  /** Forks a file of bench/ (TypeScript through tsx, a bundle as it is) with an IPC channel and this run's id. */
   forkScript(relative: string, env: Record<string, string> = {}, nodeFlags: string[] = []): ChildProcess {
     const child = fork(fileURLToPath(new URL(relative, new URL('../', import.meta.url))), [], {
       cwd: root,

@@ -275,7 +275,8 @@ const succeedTemplate = statementTemplate(
     with r as (select * from unnest(${v.ids}::text[], ${v.generations}::int[], ${v.outputs}::jsonb[],
         ${v.attempts}::int[], ${v.workers}::text[], ${v.starts}::timestamptz[])
         as r (id, generation, output, attempt, worker_id, started_at)),
-    upd as (update subtasks s set status = 'SUCCEEDED', output = r.output, attempts = greatest(s.attempts + 1, r.attempt),
+    upd as (update subtasks s set status = 'SUCCEEDED', output = r.output,
+        attempts = greatest(s.attempts + 1, r.attempt),
         error = null, worker_id = r.worker_id, finished_at = now(), updated_at = now(),
         started_at = coalesce(s.started_at, r.started_at)
       from r where s.id = r.id and s.generation = r.generation and s.status in (${sql.join(from.split(','))})

@@ -61,8 +61,8 @@ export function insertCapacity(userIds: string[], cap: number): RawBuilder<{ use
  * The admission UPDATE (returning the admitted rows) for several users, in one text whatever their number: each
  * user's waiting READY subtasks, urgent first, then oldest, up to that user's free capacity. It must run in a
  * statement that starts after the users' admission locks are held. Both lookups match a partial index exactly
- * (subtasks_waiting, subtasks_live); the free capacity of each user with waiting work is counted once (offset 0 keeps that subquery whole,
- * rather than the count being repeated for every waiting row it is joined with).
+ * (subtasks_waiting, subtasks_live); the free capacity of each user with waiting work is counted once (offset 0
+ * keeps that subquery whole, rather than the count being repeated for every waiting row it is joined with).
  */
 export function admissionUpdate(userIds: string[], cap: number): RawBuilder<SubtaskRow> {
   return sql<SubtaskRow>`
